@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Install what ionflow needs (idempotent), then run the whole test suite.
+# Extra arguments go to pytest, e.g. `scripts/test.sh -m "not slow"`.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+"$here/scripts/bootstrap.sh"
+cd "$here"
+exec "$here/.venv/bin/python" -m pytest "$@"

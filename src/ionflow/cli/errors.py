@@ -1,0 +1,36 @@
+"""One-line errors for the command line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ionflow.settings import ConfigError
+
+
+class UserError(ValueError):
+    """Bad input from the user: printed as one line, exit code 2, nothing written."""
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (UserError, ConfigError, FileNotFoundError)
+
+
+def run_cli(app: typer.Typer) -> None:
+    """Call the typer ``app``; user errors become ``ionflow: error: ...`` and exit 2."""
+    try:
+        code = app(standalone_mode=False)
+    except USER_ERRORS as exc:
+        print(f"ionflow: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:
+        # click usage errors (typer vendors click, so match by behaviour, not by class)
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

