@@ -16,6 +16,8 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ionflow.errors import IonflowInputError
+
 DEFAULT_CONFIG_FILE = Path("~/.config/ionflow/ionflow.yaml").expanduser()
 
 
@@ -25,7 +27,7 @@ def default_data_dir() -> Path:
     return Path(base) / "ionflow"
 
 
-class ConfigError(ValueError):
+class ConfigError(IonflowInputError):
     """A user setting is wrong; the message says which one and how to fix it."""
 
 

@@ -6,14 +6,10 @@ import sys
 
 import typer
 
+from ionflow.errors import IonflowInputError
 from ionflow.settings import ConfigError
 
-
-class UserError(ValueError):
-    """Bad input from the user: printed as one line, exit code 2, nothing written."""
-
-
-USER_ERRORS: tuple[type[Exception], ...] = (UserError, ConfigError, FileNotFoundError)
+USER_ERRORS: tuple[type[Exception], ...] = (IonflowInputError, ConfigError, FileNotFoundError)
 
 
 def run_cli(app: typer.Typer) -> None:

@@ -3,7 +3,7 @@
 Each stage owns one sub-command module in this package (``db.py``, ``cluster.py``,
 ``config.py``, ``structures.py``, ``analyze.py``, ...), each exposing a typer ``app`` or a
 ``register(app)`` function. Errors that come from user input are raised as
-:class:`ionflow.cli.errors.UserError` and printed as one line with exit code 2.
+:class:`ionflow.errors.IonflowInputError` and printed as one line with exit code 2.
 """
 
 from __future__ import annotations
