@@ -1,17 +1,16 @@
 """Shared pytest configuration.
 
-Fixtures live in ``tests/fixtures/<topic>.py`` (one module per stage) and are loaded as
-plugins below, so each stage's fixtures stay next to each other and out of this file.
+Fixtures live in ``tests/fixtures/<topic>.py`` (one module per stage: db, slurm,
+structures, dft, mtp, md, analysis) and are all loaded as plugins here, so each stage's
+fixtures stay together and out of this file.
 """
 
 from __future__ import annotations
 
-import importlib.util
+from pathlib import Path
 
-_FIXTURE_MODULES = ["db", "slurm", "data", "engines"]
-
-pytest_plugins = [
-    f"tests.fixtures.{name}"
-    for name in _FIXTURE_MODULES
-    if importlib.util.find_spec(f"tests.fixtures.{name}") is not None
-]
+pytest_plugins = sorted(
+    f"tests.fixtures.{path.stem}"
+    for path in (Path(__file__).parent / "fixtures").glob("*.py")
+    if path.stem != "__init__"
+)
