@@ -1,0 +1,1 @@
+"""The whole pipeline: a workflow spec (YAML) -> one jobflow Flow across all stages."""

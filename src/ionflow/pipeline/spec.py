@@ -1,0 +1,168 @@
+"""Workflow specifications: the YAML files in ``workflows/`` that users edit and submit.
+
+A spec names the material and the settings of every stage; defaults are the numbers of
+the published studies (shared SPEC.md). Unknown keys are errors, so a typo in a spec is
+reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ionflow.errors import IonflowInputError
+
+LevelOfTheory = Literal["PBE", "PBE-D3(BJ)", "optB88-vdW"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StructuresSpec(_Section):
+    """Stage 1 and 3: characteristic configurations and strain perturbations."""
+
+    configurations: Literal["argyrodite", "esgs", "sqs", "llzo-vacancies", "parent"] = "argyrodite"
+    n_configurations: int = Field(6, ge=1, description="Number of orderings kept.")
+    strain_magnitudes: list[float] = Field(
+        [-0.05, 0.05], description="Fractional strains applied along each direction."
+    )
+    strain_directions: list[str] = Field(["a", "b", "c", "abc"])
+
+
+class AimdSpec(_Section):
+    """Stage 4: AIMD snapshots (NVT Nosé-Hoover)."""
+
+    temperatures_K: list[float] = Field([300.0, 600.0, 900.0, 1200.0])
+    duration_ps: float = Field(10.0, gt=0)
+    timestep_fs: float = Field(2.0, gt=0)
+    n_snapshots: int = Field(100, ge=1, description="Evenly spaced snapshots per run.")
+    equilibration_fraction: float = Field(0.1, ge=0, lt=1)
+
+
+class DftSpec(_Section):
+    """Stages 2, 4, 5: relaxation, AIMD and single-point labelling."""
+
+    oracle: Literal["vasp", "cp2k", "chgnet"] = "vasp"
+    levels_of_theory: list[LevelOfTheory] = Field(["PBE", "PBE-D3(BJ)", "optB88-vdW"])
+    fit_level: LevelOfTheory = Field(
+        "optB88-vdW", description="Level whose MTP drives MD (the paper's best match)."
+    )
+    relax: bool = True
+    encut_eV: float = Field(500.0, gt=0)
+    kpoint_mesh: tuple[int, int, int] = (2, 2, 2)
+    force_tolerance_eV_A: float = Field(0.04, gt=0)
+    aimd: AimdSpec = AimdSpec()
+    max_failed_fraction: float = Field(0.05, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _fit_level_is_labelled(self) -> DftSpec:
+        if self.fit_level not in self.levels_of_theory:
+            raise ValueError(
+                f"fit_level {self.fit_level!r} is not among levels_of_theory "
+                f"{self.levels_of_theory}"
+            )
+        return self
+
+
+class ActiveLearningSpec(_Section):
+    """Stage 7: active learning."""
+
+    enabled: bool = False
+    gamma_select: float = Field(2.0, gt=0)
+    gamma_break: float = Field(10.0, gt=0)
+    max_iterations: int = Field(10, ge=1)
+    max_selected_per_iteration: int = Field(50, ge=1)
+    temperatures_K: list[float] = Field([300.0, 600.0, 900.0])
+    md_steps: int = Field(10000, ge=1)
+
+
+class MtpSpec(_Section):
+    """Stage 6: MTP fit."""
+
+    level: int = Field(8, ge=2, le=28)
+    r_cut_A: float = Field(5.0, gt=0)
+    r_min_A: float = Field(1.5, gt=0)
+    radial_basis_size: int = Field(8, ge=2)
+    energy_weight: float = 100.0
+    force_weight: float = 1.0
+    stress_weight: float = 0.0
+    validation_fraction: float = Field(0.1, ge=0, lt=1)
+    max_iterations: int = Field(1000, ge=1)
+    seed: int = 42
+    active_learning: ActiveLearningSpec = ActiveLearningSpec()
+
+
+class MdSpec(_Section):
+    """Stage 8: production MD with the MTP."""
+
+    supercell: tuple[int, int, int] = (3, 3, 3)
+    temperatures_K: list[float] = Field([350.0, 375.0, 400.0, 425.0, 450.0, 475.0, 500.0])
+    repeats: int = Field(2, ge=1)
+    timestep_fs: float = Field(1.0, gt=0)
+    heating_ps: float = Field(100.0, ge=0)
+    heating_step_K: float = Field(10.0, gt=0)
+    production_ps: float = Field(10000.0, gt=0)
+    ensemble: Literal["npt", "nvt"] = "npt"
+    dump_interval_fs: float = Field(1000.0, gt=0)
+    species: list[str] = Field(["Li"])
+
+
+class AnalysisSpec(_Section):
+    """Stage 9: conductivity analysis."""
+
+    species: str = "Li"
+    crystallinity: float = Field(0.8, gt=0, le=1, description="Factor of sigma_bulk^80%.")
+    weight_temperature_K: float = Field(
+        300.0, gt=0, description="Temperature of the Boltzmann weights of configurations."
+    )
+    extrapolate_to_K: float = Field(300.0, gt=0)
+
+
+class WorkflowSpec(_Section):
+    """A whole ionflow workflow for one material."""
+
+    name: str
+    material: str = Field(
+        description="Built-in parent (Li6PS5Cl, Li6PS5Br, Li6PS5I, LLZO, LSTH-1a, "
+        "LSTH-24k) or a path to a CIF/POSCAR, relative to the spec file."
+    )
+    species_order: list[str] | None = Field(
+        None, description="Element order of the MTP types; default by atomic number."
+    )
+    structures: StructuresSpec = StructuresSpec()
+    dft: DftSpec = DftSpec()
+    mtp: MtpSpec = MtpSpec()
+    md: MdSpec = MdSpec()
+    analysis: AnalysisSpec = AnalysisSpec()
+
+
+def load_spec(path: str | Path) -> WorkflowSpec:
+    """Read and validate a workflow spec YAML file.
+
+    Raises:
+        IonflowInputError: one line naming the file, the key and what is wrong.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise IonflowInputError(f"{path}: workflow spec not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise IonflowInputError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
+    if not isinstance(data, dict):
+        raise IonflowInputError(f"{path}: a workflow spec is a mapping of settings")
+    material = data.get("material")
+    if isinstance(material, str) and (path.parent / material).is_file():
+        data["material"] = str((path.parent / material).resolve())
+    try:
+        return WorkflowSpec(**data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            raise IonflowInputError(f"{path}: unknown key '{key}'") from exc
+        raise IonflowInputError(f"{path}: '{key}': {err['msg']}") from exc
