@@ -1,0 +1,1 @@
+"""MTP fitting, hyper-parameter scan and active learning (engines: mlp, motep)."""

@@ -1,0 +1,1 @@
+"""MTP stage: flows."""
