@@ -1,0 +1,84 @@
+"""Checks on user-given structures: site occupancies and charge balance."""
+
+from __future__ import annotations
+
+from pymatgen.core import Structure
+
+from ionflow.errors import IonflowInputError
+
+OCCUPANCY_TOLERANCE = 1e-4
+CHARGE_TOLERANCE = 1e-3  # elementary charges per cell
+
+
+def has_oxidation_states(structure: Structure) -> bool:
+    """True if every species on every site carries an oxidation state."""
+    return all(
+        getattr(specie, "oxi_state", None) is not None
+        for site in structure
+        for specie in site.species
+    )
+
+
+def with_oxidation_states(
+    structure: Structure, oxidation_states: dict[str, float] | None = None
+) -> Structure:
+    """Return a copy with oxidation states (given per element, or guessed by pymatgen).
+
+    Raises:
+        IonflowInputError: no charge-balanced assignment of oxidation states exists.
+    """
+    if has_oxidation_states(structure) and not oxidation_states:
+        return structure.copy()
+    decorated = structure.copy()
+    decorated.remove_oxidation_states()
+    if oxidation_states:
+        decorated.add_oxidation_state_by_element(oxidation_states)
+        return decorated
+    try:
+        decorated.add_oxidation_state_by_guess()
+    except ValueError as exc:
+        raise IonflowInputError(
+            f"cannot assign oxidation states to {structure.formula} ({exc}); "
+            "give them explicitly, e.g. Li:1,S:-2"
+        ) from exc
+    if not has_oxidation_states(decorated):
+        raise IonflowInputError(
+            f"cannot assign oxidation states to {structure.composition.reduced_formula}; "
+            "give them explicitly"
+        )
+    return decorated
+
+
+def total_charge(structure: Structure) -> float:
+    """Occupancy-weighted sum of oxidation states of all sites (elementary charges)."""
+    return float(
+        sum(occu * specie.oxi_state for site in structure for specie, occu in site.species.items())
+    )
+
+
+def check_structure(structure: Structure, require_charge_balance: bool = True) -> Structure:
+    """Validate a user structure and return it with oxidation states.
+
+    Every site's occupancies must sum to at most 1 (vacancies are allowed) and, if
+    ``require_charge_balance``, the occupancy-weighted charges must sum to zero.
+
+    Raises:
+        IonflowInputError: one line naming the first offending site or the net charge.
+    """
+    if len(structure) == 0:
+        raise IonflowInputError("the structure has no sites")
+    for index, site in enumerate(structure):
+        occupancy = site.species.num_atoms
+        if occupancy > 1 + OCCUPANCY_TOLERANCE or occupancy <= 0:
+            raise IonflowInputError(
+                f"site {index} ({site.species.formula}) has total occupancy {occupancy:.4g}; "
+                "occupancies on a site must sum to at most 1"
+            )
+    decorated = with_oxidation_states(structure)
+    charge = total_charge(decorated)
+    if require_charge_balance and abs(charge) > CHARGE_TOLERANCE:
+        raise IonflowInputError(
+            f"{structure.composition.reduced_formula} is not charge balanced "
+            f"(net charge {charge:+.4g} e per cell); fix the occupancies or oxidation states"
+        )
+    return decorated
