@@ -1,0 +1,1 @@
+"""Embedded MongoDB wire-protocol server, and the JobStore / LaunchPad every stage uses."""

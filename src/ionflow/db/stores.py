@@ -1,0 +1,84 @@
+"""JobStore and LaunchPad from one MongoDB URI (embedded server or a real MongoDB).
+
+``settings.db_uri`` is the only switch: the default points at the embedded server of
+``ionflow db start``; any MongoDB URI (``mongodb://user:pw@host:port/db?authSource=admin
+&tls=true``, ``mongodb+srv://...``) uses a real MongoDB instead. Task documents go to the
+``outputs`` collection, large data (``@job(data=...)``) to the GridFS bucket
+``outputs_blobs`` of the same database, FireWorks to its usual collections.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from ionflow.errors import IonflowInputError
+
+if TYPE_CHECKING:
+    from fireworks import LaunchPad
+    from jobflow import JobStore
+
+    from ionflow.settings import IonflowSettings
+
+DOCS_COLLECTION = "outputs"
+DATA_COLLECTION = "outputs_blobs"
+
+
+def _settings(settings: IonflowSettings | None) -> IonflowSettings:
+    if settings is not None:
+        return settings
+    from ionflow.settings import get_settings
+
+    return get_settings()
+
+
+def database_name(uri: str, default: str = "ionflow") -> str:
+    """Return the database named in a MongoDB ``uri``, or ``default`` if it names none.
+
+    Raises:
+        IonflowInputError: if ``uri`` is not a ``mongodb://`` or ``mongodb+srv://`` URI.
+    """
+    parts = urlsplit(uri)
+    if parts.scheme not in ("mongodb", "mongodb+srv") or not parts.netloc:
+        raise IonflowInputError(
+            f"db_uri '{uri}' is not a MongoDB URI (expected mongodb://host:port/database)"
+        )
+    return unquote(parts.path.lstrip("/")) or default
+
+
+def get_jobstore(settings: IonflowSettings | None = None, database: str | None = None) -> JobStore:
+    """Return a jobflow JobStore: documents in MongoDB, the ``data`` store in GridFS.
+
+    Args:
+        settings: ionflow settings (default: :func:`ionflow.settings.get_settings`).
+        database: Database name, overriding the one in ``settings.db_uri``.
+
+    Returns:
+        A JobStore (not yet connected) whose ``additional_stores`` has ``data``.
+    """
+    from jobflow import JobStore
+    from maggma.stores import GridFSStore, MongoStore
+
+    settings = _settings(settings)
+    uri = settings.db_uri
+    database = database or database_name(uri, settings.db_name)
+    docs = MongoStore(database=database, collection_name=DOCS_COLLECTION, uri=uri)
+    data = GridFSStore(database=database, collection_name=DATA_COLLECTION, uri=uri)
+    return JobStore(docs, additional_stores={"data": data})
+
+
+def get_launchpad(
+    settings: IonflowSettings | None = None, database: str | None = None
+) -> LaunchPad:
+    """Return a FireWorks LaunchPad on the same MongoDB URI as the JobStore.
+
+    Args:
+        settings: ionflow settings (default: :func:`ionflow.settings.get_settings`).
+        database: Database name, overriding the one in ``settings.db_uri``.
+    """
+    from fireworks import LaunchPad
+
+    settings = _settings(settings)
+    uri = settings.db_uri
+    database = database or database_name(uri, settings.db_name)
+    return LaunchPad(host=uri, name=database, uri_mode=True)
