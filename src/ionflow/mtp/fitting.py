@@ -1,0 +1,201 @@
+"""Fitting an MTP to a labelled set: split, fit, evaluate, report."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.units import GPa
+
+from ionflow.errors import IonflowInputError
+from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
+from ionflow.mtp.run import FitWeights, get_engine
+from ionflow.mtp.schemas.fit import ErrorStats, MtpFitDocument, ParityData, SplitErrors
+from ionflow.mtp.templates import untrained_mtp_text
+
+PASSIVE_WEIGHTS = (100.0, 1.0, 0.0)
+ACTIVE_LEARNING_WEIGHTS = (100.0, 1.0, 0.01)
+
+
+def split_train_validation(
+    n: int, validation_fraction: float = 0.1, seed: int = 0
+) -> tuple[list[int], list[int]]:
+    """Return (train, validation) indices: a fixed-seed random split of ``n`` items."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = round(n * validation_fraction)
+    if validation_fraction > 0 and n >= 2:
+        n_val = max(n_val, 1)
+    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
+
+
+def min_interatomic_distance(images: Sequence[Atoms]) -> float:
+    """Return the shortest interatomic distance in ``images``, Å."""
+    best = np.inf
+    for atoms in images:
+        if len(atoms) > 1:
+            d = atoms.get_all_distances(mic=True)
+            best = min(best, d[~np.eye(len(atoms), dtype=bool)].min())
+    return float(best)
+
+
+def _stats(ref: np.ndarray, pred: np.ndarray) -> ErrorStats:
+    diff = np.asarray(pred) - np.asarray(ref)
+    return ErrorStats(
+        mae=float(np.abs(diff).mean()), rmse=float(np.sqrt((diff**2).mean())), n=diff.size
+    )
+
+
+def evaluate_errors(
+    reference: Sequence[Atoms], predicted: Sequence[Atoms]
+) -> tuple[SplitErrors, ParityData]:
+    """Compare predicted with reference energies (eV/atom), forces (eV/Å), stress (GPa)."""
+    e_ref = np.array([a.get_potential_energy() / len(a) for a in reference])
+    e_mtp = np.array([a.get_potential_energy() / len(a) for a in predicted])
+    f_ref = np.concatenate([a.get_forces().ravel() for a in reference])
+    f_mtp = np.concatenate([a.get_forces().ravel() for a in predicted])
+    stress = None
+    if all("stress" in (a.calc.results if a.calc else {}) for a in reference):
+        s_ref = np.concatenate([a.get_stress() for a in reference]) / GPa
+        s_mtp = np.concatenate([a.get_stress() for a in predicted]) / GPa
+        stress = _stats(s_ref, s_mtp)
+    errors = SplitErrors(
+        energy_per_atom=_stats(e_ref, e_mtp), forces=_stats(f_ref, f_mtp), stress=stress
+    )
+    parity = ParityData(
+        energy_per_atom_ref=e_ref.tolist(),
+        energy_per_atom_mtp=e_mtp.tolist(),
+        forces_ref=f_ref.tolist(),
+        forces_mtp=f_mtp.tolist(),
+    )
+    return errors, parity
+
+
+def _cost_per_atom_step(mtp: Path, species: Sequence[str], images: Sequence[Atoms]) -> float:
+    from ionflow.mtp import motep_api
+
+    data = motep_api.read_potential(mtp, species)
+    atoms = images[0].copy()
+    atoms.calc = motep_api.calculator(data)
+    atoms.get_forces()  # warm-up (kernel set-up)
+    repeats, start = 5, time.perf_counter()
+    for _ in range(repeats):
+        atoms.positions[0, 0] += 1e-4  # force a new evaluation
+        atoms.get_forces()
+    return (time.perf_counter() - start) / repeats / len(atoms)
+
+
+def fit_mtp(
+    labelled_cfg: str,
+    species: Sequence[str],
+    level: int = 8,
+    r_cut: float = 5.0,
+    radial_basis_size: int = 8,
+    weights: tuple[float, float, float] = PASSIVE_WEIGHTS,
+    max_iter: int = 500,
+    validation_fraction: float = 0.1,
+    seed: int = 0,
+    previous_mtp: str | None = None,
+    engine: str | None = None,
+    workdir: str | Path | None = None,
+) -> MtpFitDocument:
+    """Fit an MTP to a labelled ``.cfg`` text and report its errors.
+
+    Args:
+        labelled_cfg: MLIP ``.cfg`` text (energies eV, forces eV/Å, virial eV).
+        species: element symbols in type order.
+        level: MTP level (even, 2-16).
+        r_cut: cutoff radius, Å.
+        radial_basis_size: number of Chebyshev radial functions.
+        weights: energy : force : stress weights.
+        max_iter: optimiser iterations.
+        validation_fraction: share of configurations held out (fixed-seed split).
+        seed: seed of the split and of the initial coefficients.
+        previous_mtp: ``.mtp`` text to warm-start from (same level), or None.
+        engine: ``mlp`` or ``motep`` (default: settings).
+        workdir: where the engine's files go (default: a temporary directory).
+
+    Raises:
+        IonflowInputError: if the labelled set is empty or too small to split.
+    """
+    with tempfile.TemporaryDirectory(prefix="ionflow-fit-") as tmp:
+        work = Path(workdir or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "labelled.cfg").write_text(labelled_cfg)
+        images = read_labelled_cfg(work / "labelled.cfg", species)
+        if len(images) < 2:
+            raise IonflowInputError(
+                f"the labelled set has {len(images)} configurations; an MTP fit needs >= 2"
+            )
+        train_idx, val_idx = split_train_validation(len(images), validation_fraction, seed)
+        train_images = [images[i] for i in train_idx]
+        val_images = [images[i] for i in val_idx]
+        write_labelled_cfg(train_images, work / "train.cfg", species)
+        if val_images:
+            write_labelled_cfg(val_images, work / "validation.cfg", species)
+
+        min_dist = round(min(min_interatomic_distance(images) * 0.95, r_cut - 0.5), 3)
+        initial = work / "initial.mtp"
+        if previous_mtp:
+            initial.write_text(previous_mtp)
+        else:
+            initial.write_text(
+                untrained_mtp_text(level, len(species), min_dist, r_cut, radial_basis_size)
+            )
+        runner = get_engine(engine)
+        start = time.perf_counter()
+        trained = runner.train(
+            initial,
+            work / "train.cfg",
+            work / "trained.mtp",
+            species,
+            FitWeights(*weights),
+            max_iter,
+            seed,
+        )
+        fit_time = time.perf_counter() - start
+
+        predicted_train = runner.calc_efs(
+            trained, work / "train.cfg", work / "train_efs.cfg", species
+        )
+        train_errors, _ = evaluate_errors(train_images, read_labelled_cfg(predicted_train, species))
+        val_errors = parity = None
+        if val_images:
+            predicted_val = runner.calc_efs(
+                trained, work / "validation.cfg", work / "validation_efs.cfg", species
+            )
+            val_errors, parity = evaluate_errors(
+                val_images, read_labelled_cfg(predicted_val, species)
+            )
+        cost = _cost_per_atom_step(trained, species, images)
+        mtp_text = trained.read_text()
+        from ionflow.mtp import motep_api
+
+        used = motep_api.read_potential(trained, species)
+        return MtpFitDocument(
+            level=level,
+            r_cut=float(used.radial_basis.max),
+            min_dist=float(used.radial_basis.min),
+            radial_basis_size=int(used.radial_basis.size),
+            species=list(species),
+            weights=tuple(weights),
+            max_iter=max_iter,
+            seed=seed,
+            warm_start=bool(previous_mtp),
+            n_train=len(train_images),
+            n_validation=len(val_images),
+            train_errors=train_errors,
+            validation_errors=val_errors,
+            fit_time_s=fit_time,
+            evaluation_time_per_atom_step_s=cost,
+            engine=runner.name,
+            versions={p: version(p) for p in ("ionflow", "motep", "ase")},
+            mtp=mtp_text,
+            training_cfg=(work / "train.cfg").read_text(),
+            validation_cfg=(work / "validation.cfg").read_text() if val_images else None,
+            parity_validation=parity,
+        )

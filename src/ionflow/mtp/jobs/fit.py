@@ -1,0 +1,65 @@
+"""Maker of an MTP fit job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jobflow import Maker, job
+
+from ionflow.mtp.fitting import PASSIVE_WEIGHTS, fit_mtp
+from ionflow.mtp.schemas.fit import MtpFitDocument
+
+# fields of MtpFitDocument that are large and go to the JobStore "data" store
+MTP_DATA_FIELDS = ["mtp", "training_cfg", "validation_cfg", "parity_validation"]
+
+
+@dataclass
+class MtpFitMaker(Maker):
+    """Fit a Moment Tensor Potential to a labelled set.
+
+    Attributes:
+        name: job name.
+        level: MTP level (paper: 8).
+        r_cut: cutoff radius, Å (paper: 5).
+        radial_basis_size: Chebyshev radial basis size.
+        weights: energy : force : stress (100:1:0 passive, 100:1:0.01 in active learning).
+        max_iter: optimiser iterations.
+        validation_fraction: held-out share (paper: 0.1), fixed-seed split.
+        seed: split and initialisation seed.
+        engine: ``mlp`` or ``motep``; None: the ``mtp_engine`` setting.
+    """
+
+    name: str = "mtp fit"
+    level: int = 8
+    r_cut: float = 5.0
+    radial_basis_size: int = 8
+    weights: tuple[float, float, float] = PASSIVE_WEIGHTS
+    max_iter: int = 500
+    validation_fraction: float = 0.1
+    seed: int = 0
+    engine: str | None = None
+
+    @job(output_schema=MtpFitDocument, data=MTP_DATA_FIELDS)
+    def make(
+        self, labelled_cfg: str, species: list[str], previous_mtp: str | None = None
+    ) -> MtpFitDocument:
+        """Fit to ``labelled_cfg`` (``.cfg`` text), optionally warm-started.
+
+        Args:
+            labelled_cfg: MLIP ``.cfg`` text or a reference to it in the data store.
+            species: element symbols in type order.
+            previous_mtp: ``.mtp`` text of a potential of the same level to start from.
+        """
+        return fit_mtp(
+            labelled_cfg,
+            species,
+            level=self.level,
+            r_cut=self.r_cut,
+            radial_basis_size=self.radial_basis_size,
+            weights=self.weights,
+            max_iter=self.max_iter,
+            validation_fraction=self.validation_fraction,
+            seed=self.seed,
+            previous_mtp=previous_mtp,
+            engine=self.engine,
+        )

@@ -1,0 +1,93 @@
+"""Choosing configurations to label: MaxVol ``select-add`` against the active set."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from motep.potentials.mtp.data import MTPData
+
+from ionflow.mtp import motep_api
+
+
+@dataclass
+class Selection:
+    """Result of :func:`select_add`.
+
+    Attributes:
+        indices: indices of the chosen candidates, highest grade first.
+        grades: extrapolation grade of every candidate (max over its atoms).
+        duplicates: number of candidates dropped as near-duplicates.
+    """
+
+    indices: list[int]
+    grades: list[float]
+    duplicates: int
+
+
+def configuration_key(atoms: Atoms, decimals: int = 4) -> str:
+    """Return a key identifying a configuration (species, cell and positions in Å)."""
+    wrapped = atoms.copy()
+    wrapped.wrap()
+    parts = (
+        atoms.numbers.tobytes(),
+        np.round(atoms.cell.array, decimals).tobytes(),
+        np.round(wrapped.positions, decimals).tobytes(),
+    )
+
+    digest = hashlib.sha1()
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def select_add(
+    data: MTPData,
+    train_images: Sequence[Atoms],
+    candidates: Sequence[Atoms],
+    max_selected: int | None = None,
+    duplicate_tolerance: float = 1e-3,
+    threshold: float = 1e-3,
+) -> Selection:
+    """Choose the candidates that enlarge the MaxVol active set of the training set.
+
+    MLIP ``select-add`` in neighbourhood mode: the rows of the candidates' atoms are
+    appended to the active set and MaxVol swaps rows while any coefficient exceeds
+    ``1 + threshold``; candidates with a row in the final set are selected.
+    Near-duplicates (relative distance of summed basis rows below
+    ``duplicate_tolerance``) are removed first; at most ``max_selected`` are kept, highest
+    grade first.
+    """
+    candidates = list(candidates)
+    if not candidates:
+        return Selection(indices=[], grades=[], duplicates=0)
+    active = motep_api.active_set(data, train_images)
+    rows = motep_api.neighbourhood_rows(data, candidates)
+    owner = np.repeat(np.arange(len(candidates)), [len(a) for a in candidates])
+    atom_grades = motep_api.grades_against(active, rows)
+    grades = np.array([atom_grades[owner == i].max() for i in range(len(candidates))])
+
+    fingerprints = np.array([rows[owner == i].sum(axis=0) for i in range(len(candidates))])
+    kept: list[int] = []
+    for i in np.argsort(-grades):
+        fp = fingerprints[i]
+        if any(
+            np.linalg.norm(fp - fingerprints[j]) <= duplicate_tolerance * np.linalg.norm(fp)
+            for j in kept
+        ):
+            continue
+        kept.append(int(i))
+    duplicates = len(candidates) - len(kept)
+
+    keep_rows = np.isin(owner, kept)
+    matrix = np.vstack([active, rows[keep_rows]])
+    kept_owner = owner[keep_rows]
+    final = motep_api.maxvol_extend(matrix, np.arange(len(active)), threshold)
+    entered = {int(kept_owner[k - len(active)]) for k in final if k >= len(active)}
+    chosen = sorted(entered, key=lambda i: -grades[i])
+    if max_selected is not None:
+        chosen = chosen[:max_selected]
+    return Selection(indices=chosen, grades=grades.tolist(), duplicates=duplicates)

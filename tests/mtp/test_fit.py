@@ -1,0 +1,92 @@
+"""A real motep fit (level 8, CHGNet-labelled Li2S) through MtpFitMaker."""
+
+from pathlib import Path
+
+import maml
+import numpy as np
+import pytest
+
+from ionflow.io.mlip_cfg import read_labelled_cfg
+from ionflow.mtp import motep_api
+from ionflow.mtp.fitting import split_train_validation
+from ionflow.mtp.selection import select_add
+
+# validation errors of this 150-iteration level-8 fit on 27 configurations of
+# rattled (0.12 Å) Li2S, seed 0: forces 0.14 eV/Å, energy 5 meV/atom (unfitted: > 1 eV/Å)
+FORCE_RMSE_BOUND = 0.25  # eV/Å
+ENERGY_RMSE_BOUND = 0.02  # eV/atom
+
+pytestmark = pytest.mark.slow
+
+
+def test_fit_reports_errors_below_bounds(trained_mtp):
+    doc = trained_mtp.document
+    assert doc.n_train == 27 and doc.n_validation == 3
+    val = doc.validation_errors
+    print(f"validation force RMSE {val.forces.rmse:.3f} eV/Å, energy {val.energy_per_atom.rmse}")
+    assert val.forces.rmse < FORCE_RMSE_BOUND
+    assert val.energy_per_atom.rmse < ENERGY_RMSE_BOUND
+    assert doc.train_errors.forces.mae <= doc.train_errors.forces.rmse
+    assert len(doc.parity_validation.forces_ref) == 3 * 12 * 3
+    assert doc.engine == "motep" and doc.versions["motep"] == motep_api.MOTEP_VERSION
+    assert doc.evaluation_time_per_atom_step_s > 0
+
+
+def test_large_fields_go_to_data_store(trained_mtp):
+    docs, data = trained_mtp.stores
+    task = docs.query_one({})
+    assert "radial_coeffs" not in str(task["output"])  # the .mtp is not in the task doc
+    assert "blob_uuid" in str(task["output"]["mtp"])
+    assert data.count() >= 1
+
+
+def test_written_mtp_reads_back_with_identical_energies(trained_mtp, li2s_labelled, tmp_path):
+    data = motep_api.read_potential(trained_mtp.path, trained_mtp.species)
+    again = motep_api.read_potential(
+        motep_api.write_potential(tmp_path / "again.mtp", data), trained_mtp.species
+    )
+    first = motep_api.predict(data, li2s_labelled[:3])
+    second = motep_api.predict(again, li2s_labelled[:3])
+    for a, b in zip(first, second, strict=True):
+        assert a["energy"] == pytest.approx(b["energy"], rel=1e-12)
+        np.testing.assert_allclose(a["forces"], b["forces"], rtol=1e-10, atol=1e-12)
+
+
+def _keys(text: str) -> list[str]:
+    return [line.split("=")[0].strip() for line in text.splitlines() if "=" in line]
+
+
+def test_key_order_is_mlip2_layout(trained_mtp):
+    template = (Path(maml.__file__).parent / "apps/pes/params/08g.mtp").read_text()
+    ours = _keys(trained_mtp.path.read_text())
+    coefficients = {"scaling", "species_coeffs", "moment_coeffs"}
+    assert [k for k in ours if k not in coefficients] == _keys(template)
+    assert ours.index("scaling") == ours.index("potential_name") + 1
+    assert ours[-2:] == ["species_coeffs", "moment_coeffs"]
+    text = trained_mtp.path.read_text()
+    assert text.index("radial_funcs_count") < text.index("radial_coeffs")
+    assert text.index("radial_coeffs") < text.index("alpha_moments_count")
+
+
+def test_far_configurations_grade_higher_and_are_selected(trained_mtp, li2s_labelled):
+    data = motep_api.read_potential(trained_mtp.path, trained_mtp.species)
+    train_idx, val_idx = split_train_validation(len(li2s_labelled), 0.1, 0)
+    train = [li2s_labelled[i] for i in train_idx]
+    held_out = [li2s_labelled[i] for i in val_idx]
+    compressed = []
+    for atoms in held_out:
+        atoms = atoms.copy()
+        atoms.set_cell(atoms.cell * 0.88, scale_atoms=True)
+        compressed.append(atoms)
+    selection = select_add(data, train, held_out + compressed)
+    grades = np.array(selection.grades)
+    assert grades[3:].min() > grades[:3].max()
+    assert grades[3:].min() > 2.0
+    assert {3, 4, 5} <= set(selection.indices)
+    assert selection.indices[0] in {3, 4, 5}  # highest grade first
+
+
+def test_training_set_reads_back(trained_mtp, tmp_path):
+    path = tmp_path / "train.cfg"
+    path.write_text(trained_mtp.document.training_cfg)
+    assert len(read_labelled_cfg(path, trained_mtp.species)) == 27
