@@ -61,6 +61,7 @@ def test_run_locally_with_jobstore(jobstore):
     assert jobstore.count({"uuid": first.uuid}) == 1
 
 
+@pytest.mark.slow
 def test_large_blob_goes_to_gridfs_and_back(jobstore):
     """A > 16 MB output (over MongoDB's document limit) is stored in the data store."""
     n_floats = 1_200_000  # ~ 23 MB as JSON text

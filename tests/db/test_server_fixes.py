@@ -1,0 +1,132 @@
+"""The three nx-27017 bugs: reproduced on the upstream server, fixed on ionflow's.
+
+Each test runs on both servers. On ``upstream`` (nx-27017 0.8.1 as shipped) it asserts
+that the bug is still there, so a fixed upstream release shows up here as a failure
+(then the fix in ``ionflow/db/nx_patched.py`` can go). On ``ionflow`` it asserts the
+correct MongoDB behaviour.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pymongo
+import pytest
+from fireworks import Firework, FWorker, LaunchPad, ScriptTask, Workflow
+from pymongo.errors import OperationFailure
+
+from ionflow.db import server
+from tests.fixtures.db import db_env_dir
+
+
+@pytest.fixture(scope="module")
+def upstream_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URI of an nx-27017 server started without ionflow's fixes."""
+    data_dir = tmp_path_factory.mktemp("upstream_db")
+    status = server.start(data_dir, server.free_port(), env_dir=db_env_dir(), patched=False)
+    assert not status.patched
+    try:
+        yield status.uri
+    finally:
+        server.stop(data_dir)
+
+
+@pytest.fixture(params=["upstream", "ionflow"])
+def db(request: pytest.FixtureRequest) -> Iterator[tuple[str, pymongo.database.Database]]:
+    """(server kind, fresh database) on the upstream or on ionflow's patched server."""
+    uri = request.getfixturevalue("upstream_db" if request.param == "upstream" else "embedded_db")
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
+    name = f"bug{uuid.uuid4().hex[:10]}"
+    yield request.param, client[name]
+    client.drop_database(name)
+    client.close()
+
+
+def _launchpad(database: pymongo.database.Database) -> LaunchPad:
+    """A LaunchPad on ``database``, initialised without ``reset`` (which hits bug a)."""
+    host, port = database.client.address
+    lpad = LaunchPad(host=f"mongodb://{host}:{port}/", name=database.name, uri_mode=True)
+    lpad.fw_id_assigner.insert_one({"next_fw_id": 1, "next_launch_id": 1})
+    return lpad
+
+
+def test_bug_a_index_with_id_breaks_inserts(db):
+    kind, database = db
+    database.fws.create_index([("state", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)])
+    if kind == "upstream":
+        with pytest.raises(OperationFailure, match="JSON path error near '_id'"):
+            database.fws.insert_one({"state": "READY"})
+    else:
+        database.fws.insert_one({"state": "READY"})
+        assert database.fws.count_documents({"state": "READY"}) == 1
+
+
+def test_bug_a_launchpad_reset_then_add_wf(db):
+    kind, database = db
+    host, port = database.client.address
+    lpad = LaunchPad(host=f"mongodb://{host}:{port}/", name=database.name, uri_mode=True)
+    wf = Workflow([Firework(ScriptTask.from_str("true"), name="only")])
+    if kind == "upstream":
+        with pytest.raises(OperationFailure, match="_id"):
+            lpad.reset("", require_password=False)
+            lpad.add_wf(wf)
+    else:
+        lpad.reset("", require_password=False)
+        lpad.add_wf(wf)
+        assert lpad.get_fw_ids() == [1]
+
+
+def test_bug_b_array_index_hides_members(db):
+    kind, database = db
+    database.wfs.create_index("nodes")
+    database.wfs.insert_one({"nodes": [1, 2, 3]})
+    found = list(database.wfs.find({"nodes": 3}))
+    assert database.wfs.count_documents({"nodes": 3}) == 1  # count is right on both
+    assert len(found) == (0 if kind == "upstream" else 1)
+
+
+def test_bug_b_launchpad_finds_workflow_of_firework(db):
+    kind, database = db
+    lpad = _launchpad(database)
+    lpad.workflows.create_index("nodes")  # as LaunchPad.tuneup does
+    parent = Firework(ScriptTask.from_str("true"), name="parent")
+    child = Firework(ScriptTask.from_str("true"), name="child", parents=[parent])
+    lpad.add_wf(Workflow([parent, child]))
+    child_id = lpad.get_fw_ids({"name": "child"})[0]
+    if kind == "upstream":
+        with pytest.raises(ValueError, match="Could not find a Workflow"):
+            lpad.get_wf_by_fw_id(child_id)
+    else:
+        assert sorted(lpad.get_wf_by_fw_id(child_id).id_fw) == sorted(lpad.get_fw_ids())
+
+
+def test_bug_c_or_beside_other_keys_in_updates(db):
+    kind, database = db
+    database.c.insert_many([{"k": 1, "s": "A"}, {"k": 2, "s": "B"}, {"k": 3, "s": "A"}])
+    query = {"$or": [{"s": "A"}, {"s": "B"}], "k": 2}
+    assert database.c.count_documents(query) == 1  # find/count are right on both
+    matched = database.c.update_many(query, {"$set": {"hit": True}}).matched_count
+    deleted = database.c.delete_many({"$or": [{"s": "A"}, {"s": "Z"}], "k": 2}).deleted_count
+    if kind == "upstream":
+        assert (matched, deleted) == (3, 2)
+    else:
+        assert (matched, deleted) == (1, 0)
+        assert [d["k"] for d in database.c.find({"hit": True})] == [2]
+
+
+def test_bug_c_checkout_takes_waiting_firework(db, tmp_path):
+    """FireWorks' checkout query is ``state=READY`` beside an ``$or`` on the worker."""
+    kind, database = db
+    lpad = _launchpad(database)
+    parent = Firework(ScriptTask.from_str("true"), name="parent")
+    child = Firework(ScriptTask.from_str("true"), name="child", parents=[parent])
+    lpad.add_wf(Workflow([parent, child]))
+    first, _ = lpad.checkout_fw(FWorker(), str(tmp_path))
+    second, _ = lpad.checkout_fw(FWorker(), str(tmp_path))
+    if kind == "upstream":
+        assert first.name == "child"  # WAITING, yet checked out (and again, forever)
+        assert second is not None and second.name == "child"
+    else:
+        assert first.name == "parent"
+        assert second is None
