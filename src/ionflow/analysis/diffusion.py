@@ -1,0 +1,221 @@
+"""Diffusion coefficients from the linear regime of the MSD, with standard errors.
+
+Fit: generalised least squares of ``MSD(t) = 2 d D t + c`` (d = 3 for the total MSD,
+1 per axis) over the fit window, with the covariance of the all-origins MSD of a
+Gaussian random walk (the model kinisi uses): for N atoms observed over a total time
+T, ``Var MSD(t) = 4 MSD(t)^2 t / (3 d N (T - t + dt))`` (the time-averaged MSD of
+Brownian motion, Qian et al. 1991) and ``Corr(t_i, t_j) = sqrt(t_i / t_j)`` for
+``t_i <= t_j``. This accounts for the strong correlation of overlapping time origins,
+so the error does not shrink just because more origins were used.
+
+Units: time fs, MSD Å^2, D reported in cm^2/s (1 Å^2/fs = 0.1 cm^2/s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ionflow.analysis.msd import MSDResult
+from ionflow.errors import IonflowInputError
+
+A2_PER_FS_TO_CM2_PER_S = 0.1
+MAX_FIT_POINTS = 200
+
+
+@dataclass
+class LinearFit:
+    """GLS fit of MSD = slope * t + intercept (slope in Å^2/fs)."""
+
+    slope: float
+    slope_err: float
+    intercept: float
+
+
+@dataclass
+class DiffusionFit:
+    """Diffusion coefficient of one species from one MSD.
+
+    Attributes:
+        D_cm2_s: tracer diffusion coefficient in cm^2/s.
+        D_err_cm2_s: standard error of D in cm^2/s.
+        D_xyz_cm2_s: (3,) per-axis diffusion coefficients in cm^2/s.
+        D_xyz_err_cm2_s: (3,) their standard errors.
+        fit_window_fs: (start, end) of the fit window in fs.
+        linear_regime_found: False when the log-log slope never reached ~1 and the
+            window fell back to the second half of the usable lags.
+        n_eff_jumps: effective number of jumps ``N_atoms * MSD(T) / a^2`` (He et al.).
+        rsd_he: He et al.'s relative standard deviation estimate ``3.43/sqrt(N)+0.04``.
+        D_sigma_cm2_s: collective (charge) diffusion coefficient in cm^2/s, or None.
+        D_sigma_err_cm2_s: its standard error, or None.
+    """
+
+    D_cm2_s: float
+    D_err_cm2_s: float
+    D_xyz_cm2_s: list[float]
+    D_xyz_err_cm2_s: list[float]
+    fit_window_fs: tuple[float, float]
+    linear_regime_found: bool
+    n_eff_jumps: float
+    rsd_he: float
+    D_sigma_cm2_s: float | None = None
+    D_sigma_err_cm2_s: float | None = None
+
+
+def log_log_slope(time_fs: np.ndarray, msd: np.ndarray, n_points: int = 40) -> tuple:
+    """Local slope d ln MSD / d ln t on log-spaced lags.
+
+    Returns:
+        (lag indices, slopes) for ``n_points`` log-spaced lags (>= 1 frame).
+    """
+    n = len(time_fs)
+    lags = np.unique(np.geomspace(1, n - 1, n_points).astype(int))
+    lags = lags[msd[lags] > 0]
+    log_t, log_m = np.log(time_fs[lags]), np.log(msd[lags])
+    return lags, np.gradient(log_m, log_t)
+
+
+def choose_fit_window(
+    time_fs: np.ndarray,
+    msd: np.ndarray,
+    max_lag_fraction: float = 0.5,
+    tolerance: float = 0.2,
+) -> tuple[int, int, bool]:
+    """Pick the linear (diffusive) regime of an MSD automatically.
+
+    The window ends at ``max_lag_fraction`` of the trajectory (longer lags have few
+    independent origins) and starts at the first lag from which the log-log slope
+    stays within ``1 +- tolerance`` (skipping the ballistic and caged start).
+
+    Returns:
+        (first lag index, last lag index, whether a linear regime was found).
+    """
+    n = len(time_fs)
+    end = max(2, int((n - 1) * max_lag_fraction))
+    lags, slopes = log_log_slope(time_fs[: end + 1], msd[: end + 1])
+    ok = np.abs(slopes - 1.0) <= tolerance
+    # the slope is checked up to half the window: beyond, few independent origins
+    # make it noisy even for a perfect random walk
+    checked = max(3, int(np.searchsorted(lags, end // 2, side="right")))
+    for i in range(len(lags) - 2):
+        if ok[i : max(checked, i + 3)].all():
+            return max(1, int(lags[i])), end, True
+    # a window that starts after a fifth of the usable lags, e.g. for sub-diffusive runs
+    return max(1, end // 5), end, False
+
+
+def gls_line(
+    time_fs: np.ndarray,
+    msd: np.ndarray,
+    n_atoms: int,
+    total_time_fs: float,
+    dimensions: int,
+    dt_fs: float,
+) -> LinearFit:
+    """Fit MSD = slope t + c with the random-walk covariance of the MSD (see module)."""
+    t = np.asarray(time_fs, dtype=float)
+    design = np.column_stack([t, np.ones_like(t)])
+    model = msd.copy()
+    fit = None
+    for _ in range(3):  # covariance from the model MSD, refined twice
+        model = np.maximum(model, 1e-12 * max(float(np.max(np.abs(msd))), 1e-300))
+        variance = 4.0 * model**2 * t / (3.0 * dimensions * n_atoms * (total_time_fs - t + dt_fs))
+        sigma = np.sqrt(variance)
+        ratio = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
+        covariance = np.outer(sigma, sigma) * ratio
+        covariance[np.diag_indices_from(covariance)] *= 1.0 + 1e-9
+        try:
+            chol = np.linalg.cholesky(covariance)
+        except np.linalg.LinAlgError:
+            chol = np.diag(sigma)
+        white_x = np.linalg.solve(chol, design)
+        white_y = np.linalg.solve(chol, msd)
+        params, *_ = np.linalg.lstsq(white_x, white_y, rcond=None)
+        param_cov = np.linalg.inv(white_x.T @ white_x)
+        fit = LinearFit(float(params[0]), float(np.sqrt(param_cov[0, 0])), float(params[1]))
+        model = design @ params
+    return fit
+
+
+def fit_diffusion(
+    msd: MSDResult,
+    window_fs: tuple[float, float] | None = None,
+    jump_distance_A: float = 2.5,
+    max_lag_fraction: float = 0.5,
+) -> DiffusionFit:
+    """D (total, per axis, collective) with standard errors from an MSD.
+
+    Args:
+        msd: atom-averaged MSD (see :func:`ionflow.analysis.msd.species_msd`).
+        window_fs: fit window (start, end) in fs; chosen automatically if None.
+        jump_distance_A: typical hop length in Å for He et al.'s effective jump count.
+        max_lag_fraction: longest lag of the automatic window, as a fraction of T.
+
+    Raises:
+        IonflowInputError: a given window outside the trajectory or with < 3 frames.
+    """
+    t, total = msd.time_fs, msd.msd
+    dt = float(t[1] - t[0])
+    if window_fs is None:
+        start, end, found = choose_fit_window(t, total, max_lag_fraction)
+    else:
+        start = int(np.searchsorted(t, window_fs[0]))
+        end = int(np.searchsorted(t, window_fs[1], side="right")) - 1
+        found = True
+        if start < 1:
+            start = 1
+        if window_fs[1] > t[-1] * (1 + 1e-9) or end - start < 2:
+            raise IonflowInputError(
+                f"fit window {window_fs} fs must hold >= 3 frames within 0..{t[-1]:g} fs"
+            )
+    idx = np.unique(np.linspace(start, end, min(MAX_FIT_POINTS, end - start + 1)).astype(int))
+
+    def fit(values: np.ndarray, dims: int, n_atoms: int) -> LinearFit:
+        return gls_line(t[idx], values[idx], n_atoms, msd.total_time_fs, dims, dt)
+
+    total_fit = fit(total, 3, msd.n_atoms)
+    axis_fits = [fit(msd.msd_xyz[:, k], 1, msd.n_atoms) for k in range(3)]
+    scale = A2_PER_FS_TO_CM2_PER_S
+    D = total_fit.slope / 6.0 * scale
+    D_err = total_fit.slope_err / 6.0 * scale
+    n_eff = msd.n_atoms * max(total_fit.slope, 0.0) * msd.total_time_fs / jump_distance_A**2
+    rsd = 3.43 / np.sqrt(n_eff) + 0.04 if n_eff > 0 else float("inf")
+    D_sigma = D_sigma_err = None
+    if msd.collective_msd is not None:
+        # the collective MSD is one "particle" (the centre of charge) scaled by N
+        coll = fit(msd.collective_msd, 3, 1)
+        D_sigma, D_sigma_err = coll.slope / 6.0 * scale, coll.slope_err / 6.0 * scale
+    return DiffusionFit(
+        D_cm2_s=D,
+        D_err_cm2_s=D_err,
+        D_xyz_cm2_s=[f.slope / 2.0 * scale for f in axis_fits],
+        D_xyz_err_cm2_s=[f.slope_err / 2.0 * scale for f in axis_fits],
+        fit_window_fs=(float(t[start]), float(t[end])),
+        linear_regime_found=found,
+        n_eff_jumps=float(n_eff),
+        rsd_he=float(rsd),
+        D_sigma_cm2_s=D_sigma,
+        D_sigma_err_cm2_s=D_sigma_err,
+    )
+
+
+def combine_estimates(values: Sequence[float], errors: Sequence[float]) -> tuple[float, float]:
+    """Inverse-variance weighted mean of repeated runs, error inflated by the Birge ratio.
+
+    When the runs scatter more than their errors allow (chi^2/dof > 1), the error of
+    the mean is multiplied by sqrt(chi^2/dof), so disagreeing seeds widen the error.
+
+    Returns:
+        (mean, standard error) in the units of ``values``.
+    """
+    values = np.asarray(values, dtype=float)
+    errors = np.asarray(errors, dtype=float)
+    if len(values) == 1:
+        return float(values[0]), float(errors[0])
+    weights = 1.0 / np.maximum(errors, 1e-300) ** 2
+    mean = float(np.sum(weights * values) / weights.sum())
+    err = float(1.0 / np.sqrt(weights.sum()))
+    chi2_dof = float(np.sum(weights * (values - mean) ** 2) / (len(values) - 1))
+    return mean, err * np.sqrt(max(1.0, chi2_dof))

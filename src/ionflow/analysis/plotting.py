@@ -1,0 +1,90 @@
+"""Plots of the analysis results (matplotlib, Agg backend; PNG or SVG by extension)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ionflow.analysis.arrhenius import K_B_EV_PER_K
+from ionflow.analysis.regions import RegionDiffusion
+from ionflow.analysis.schemas.diffusion import (
+    ArrheniusDocument,
+    DiffusionDocument,
+)
+
+
+def plot_msd(doc: DiffusionDocument, path: str | Path) -> Path:
+    """MSD (total and x/y/z) against time with the fit window and the fitted line."""
+    t = np.asarray(doc.msd_time_ps)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot(t, doc.msd_A2, "k-", label="total")
+    for k, name in enumerate("xyz"):
+        ax.plot(t, np.asarray(doc.msd_xyz_A2)[:, k], lw=0.8, label=name)
+    lo, hi = doc.fit_window_ps
+    ax.axvspan(lo, hi, color="0.9", label="fit window")
+    slope = 6 * doc.D_cm2_s * 10.0 * 1e3  # cm^2/s -> Å^2/ps
+    inside = (t >= lo) & (t <= hi)
+    if inside.any():
+        offset = np.mean(np.asarray(doc.msd_A2)[inside] - slope * t[inside])
+        ax.plot(t[inside], slope * t[inside] + offset, "r--", label="fit")
+    ax.set_xlabel("time (ps)")
+    ax.set_ylabel(f"{doc.species} MSD (Å$^2$)")
+    ax.set_title(
+        f"{doc.temperature_K:g} K: D = {doc.D_cm2_s:.3g} ± {doc.D_err_cm2_s:.2g} cm$^2$/s",
+        fontsize=9,
+    )
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_arrhenius(doc: ArrheniusDocument, path: str | Path) -> Path:
+    """log10 D vs 1000/T with error bars, the fit and its extrapolation to 300 K."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    T = np.array([t.temperature_K for t in doc.temperatures])
+    D = np.array([t.D_cm2_s for t in doc.temperatures])
+    err = np.array([t.D_err_cm2_s for t in doc.temperatures])
+    ax.errorbar(1000 / T, D, yerr=err, fmt="o", capsize=3, label="MD")
+    grid = np.linspace(min(T.min(), doc.extrapolation_K), T.max(), 100)
+    fit = doc.D0_cm2_s * np.exp(-doc.Ea_eV / (K_B_EV_PER_K * grid))
+    ax.plot(1000 / grid, fit, "k--", label=f"E$_a$ = {doc.Ea_eV:.3f} ± {doc.Ea_err_eV:.3f} eV")
+    low, high = doc.D300_ci_cm2_s
+    ax.errorbar(
+        [1000 / doc.extrapolation_K],
+        [doc.D300_cm2_s],
+        yerr=[[doc.D300_cm2_s - low], [high - doc.D300_cm2_s]],
+        fmt="s",
+        color="C3",
+        capsize=3,
+        label=f"{doc.extrapolation_K:g} K (95% CI)",
+    )
+    if doc.break_K:
+        ax.axvline(1000 / doc.break_K, color="0.5", ls=":", label=f"break {doc.break_K:.0f} K")
+    ax.set_yscale("log")
+    ax.set_xlabel("1000 / T (1/K)")
+    ax.set_ylabel(f"D$_{{{doc.species}}}$ (cm$^2$/s)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_region_diffusion(results: Sequence[RegionDiffusion], path: str | Path) -> Path:
+    """Bar chart of D per region with error bars."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    names = [r.region for r in results]
+    ax.bar(names, [r.D_cm2_s for r in results], yerr=[r.D_err_cm2_s for r in results], capsize=4)
+    ax.set_ylabel("D (cm$^2$/s)")
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

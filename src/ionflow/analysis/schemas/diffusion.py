@@ -1,0 +1,244 @@
+"""Output documents of the analysis stage (pydantic, MSON-friendly, small).
+
+``DiffusionDocument``: one trajectory at one temperature -> D, sigma with errors.
+``ArrheniusDocument``: several temperatures (repeated runs combined) -> E_a, D(300 K),
+sigma(300 K) with a confidence interval, and the break temperature if significant.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from ionflow.analysis.arrhenius import fit_arrhenius, fit_piecewise_arrhenius
+from ionflow.analysis.conductivity import haven_ratio, nernst_einstein_mS_cm
+from ionflow.analysis.diffusion import combine_estimates, fit_diffusion
+from ionflow.analysis.displacements import SpeciesTrajectory, collect_species_trajectory
+from ionflow.analysis.msd import MSDResult, species_msd
+from ionflow.analysis.readers import open_trajectory
+from ionflow.errors import IonflowInputError
+
+MSD_CURVE_POINTS = 200
+
+
+class DiffusionDocument(BaseModel):
+    """Diffusion and conductivity of one species in one trajectory."""
+
+    trajectory: str | None = Field(None, description="trajectory file")
+    species: str = Field(description="diffusing species")
+    temperature_K: float = Field(description="temperature in K")
+    D_cm2_s: float = Field(description="tracer diffusion coefficient, cm^2/s")
+    D_err_cm2_s: float = Field(description="standard error of D, cm^2/s")
+    D_xyz_cm2_s: list[float] = Field(description="D along x, y, z, cm^2/s")
+    D_xyz_err_cm2_s: list[float] = Field(description="standard errors of D_xyz, cm^2/s")
+    D_sigma_cm2_s: float | None = Field(None, description="collective (charge) D, cm^2/s")
+    D_sigma_err_cm2_s: float | None = Field(None, description="its standard error, cm^2/s")
+    haven_ratio: float | None = Field(None, description="D_tracer / D_sigma")
+    sigma_mS_cm: float = Field(description="Nernst-Einstein conductivity from D, mS/cm")
+    sigma_err_mS_cm: float = Field(description="standard error of sigma, mS/cm")
+    n_species_atoms: int = Field(description="number of diffusing atoms")
+    n_atoms: int = Field(description="atoms in the cell")
+    volume_A3: float = Field(description="mean cell volume, Å^3")
+    n_frames: int = Field(description="frames analysed")
+    total_time_ps: float = Field(description="trajectory length, ps")
+    fit_window_ps: tuple[float, float] = Field(description="fit window (start, end), ps")
+    linear_regime_found: bool = Field(description="log-log slope reached 1 in the window")
+    n_eff_jumps: float = Field(description="effective number of jumps (He et al. 2018)")
+    rsd_he: float = Field(description="He et al. relative standard deviation estimate of D")
+    msd_time_ps: list[float] = Field(description="lag times of the stored MSD curve, ps")
+    msd_A2: list[float] = Field(description="total MSD at those lags, Å^2")
+    msd_xyz_A2: list[list[float]] = Field(description="per-axis MSD at those lags, Å^2")
+
+    @classmethod
+    def from_msd(
+        cls,
+        msd: MSDResult,
+        temperature_K: float,
+        species: str,
+        volume_A3: float,
+        n_atoms: int,
+        window_fs: tuple[float, float] | None = None,
+        trajectory: str | None = None,
+    ) -> DiffusionDocument:
+        """Fit D from an MSD and convert to sigma (units: K, Å^3, fs)."""
+        fit = fit_diffusion(msd, window_fs=window_fs)
+        sigma = nernst_einstein_mS_cm(fit.D_cm2_s, msd.n_atoms, volume_A3, temperature_K)
+        per_D = sigma / fit.D_cm2_s if fit.D_cm2_s else 0.0
+        n = len(msd.time_fs)
+        idx = np.unique(np.geomspace(1, n - 1, MSD_CURVE_POINTS).astype(int))
+        return cls(
+            trajectory=trajectory,
+            species=species,
+            temperature_K=temperature_K,
+            D_cm2_s=fit.D_cm2_s,
+            D_err_cm2_s=fit.D_err_cm2_s,
+            D_xyz_cm2_s=fit.D_xyz_cm2_s,
+            D_xyz_err_cm2_s=fit.D_xyz_err_cm2_s,
+            D_sigma_cm2_s=fit.D_sigma_cm2_s,
+            D_sigma_err_cm2_s=fit.D_sigma_err_cm2_s,
+            haven_ratio=haven_ratio(fit.D_cm2_s, fit.D_sigma_cm2_s)
+            if fit.D_sigma_cm2_s is not None
+            else None,
+            sigma_mS_cm=sigma,
+            sigma_err_mS_cm=abs(per_D) * fit.D_err_cm2_s,
+            n_species_atoms=msd.n_atoms,
+            n_atoms=n_atoms,
+            volume_A3=volume_A3,
+            n_frames=n,
+            total_time_ps=msd.total_time_fs / 1e3,
+            fit_window_ps=(fit.fit_window_fs[0] / 1e3, fit.fit_window_fs[1] / 1e3),
+            linear_regime_found=fit.linear_regime_found,
+            n_eff_jumps=fit.n_eff_jumps,
+            rsd_he=fit.rsd_he,
+            msd_time_ps=(msd.time_fs[idx] / 1e3).tolist(),
+            msd_A2=msd.msd[idx].tolist(),
+            msd_xyz_A2=msd.msd_xyz[idx].tolist(),
+        )
+
+    @classmethod
+    def from_species_trajectory(
+        cls,
+        trajectory: SpeciesTrajectory,
+        temperature_K: float,
+        window_fs: tuple[float, float] | None = None,
+        path: str | None = None,
+    ) -> DiffusionDocument:
+        """Analyse unwrapped positions already in memory."""
+        msd = species_msd(trajectory)
+        return cls.from_msd(
+            msd,
+            temperature_K,
+            trajectory.species,
+            trajectory.mean_volume_A3,
+            trajectory.n_atoms_total,
+            window_fs,
+            path,
+        )
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | Path,
+        species: str,
+        temperature_K: float,
+        type_map: Mapping[str, str] | None = None,
+        timestep_fs: float | None = None,
+        window_fs: tuple[float, float] | None = None,
+        fmt: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> DiffusionDocument:
+        """Read a trajectory file and analyse it (see ``collect_species_trajectory``)."""
+        if temperature_K <= 0:
+            raise IonflowInputError(f"temperature must be positive (K), got {temperature_K}")
+        reader = open_trajectory(path, type_map, fmt)
+        trajectory = collect_species_trajectory(reader, species, timestep_fs, progress=progress)
+        return cls.from_species_trajectory(trajectory, temperature_K, window_fs, str(path))
+
+
+class TemperatureResult(BaseModel):
+    """Repeated runs at one temperature, combined."""
+
+    temperature_K: float
+    D_cm2_s: float
+    D_err_cm2_s: float
+    sigma_mS_cm: float
+    sigma_err_mS_cm: float
+    n_runs: int
+    runs: list[DiffusionDocument]
+
+
+class ArrheniusDocument(BaseModel):
+    """Arrhenius analysis over temperatures: E_a, extrapolated D and sigma at 300 K."""
+
+    species: str
+    Ea_eV: float = Field(description="activation energy, eV")
+    Ea_err_eV: float = Field(description="standard error of E_a, eV")
+    D0_cm2_s: float = Field(description="pre-exponential factor, cm^2/s")
+    extrapolation_K: float = Field(300.0, description="temperature of the extrapolation, K")
+    D300_cm2_s: float = Field(description="D extrapolated to extrapolation_K, cm^2/s")
+    D300_ci_cm2_s: tuple[float, float] = Field(description="95% interval of D300, cm^2/s")
+    sigma300_mS_cm: float = Field(description="sigma at extrapolation_K, mS/cm")
+    sigma300_ci_mS_cm: tuple[float, float] = Field(description="95% interval, mS/cm")
+    break_K: float | None = Field(None, description="significant Arrhenius break, K")
+    break_candidate_K: float | None = Field(None, description="best break even if not kept")
+    break_p_value: float | None = Field(None, description="F-test p-value of the break")
+    Ea_low_eV: float | None = Field(None, description="E_a below the break, eV")
+    Ea_high_eV: float | None = Field(None, description="E_a above the break, eV")
+    delta_bic: float | None = Field(None, description="BIC(two segments) - BIC(one line)")
+    temperatures: list[TemperatureResult]
+
+    @classmethod
+    def from_diffusion_documents(
+        cls, documents: Sequence[DiffusionDocument], extrapolation_K: float = 300.0
+    ) -> ArrheniusDocument:
+        """Combine runs per temperature and fit the Arrhenius law.
+
+        sigma at ``extrapolation_K`` uses the mean number density of all runs.
+
+        Raises:
+            IonflowInputError: fewer than two temperatures or mixed species.
+        """
+        if not documents:
+            raise IonflowInputError("no runs given for the Arrhenius fit")
+        species = {doc.species for doc in documents}
+        if len(species) > 1:
+            raise IonflowInputError(f"runs of different species: {sorted(species)}")
+        by_T: dict[float, list[DiffusionDocument]] = defaultdict(list)
+        for doc in documents:
+            by_T[doc.temperature_K].append(doc)
+        if len(by_T) < 2:
+            raise IonflowInputError(
+                "an Arrhenius fit needs runs at two or more temperatures (got "
+                f"{', '.join(f'{t:g} K' for t in by_T)})"
+            )
+        temps = []
+        for T in sorted(by_T):
+            runs = by_T[T]
+            D, D_err = combine_estimates([r.D_cm2_s for r in runs], [r.D_err_cm2_s for r in runs])
+            s, s_err = combine_estimates(
+                [r.sigma_mS_cm for r in runs], [r.sigma_err_mS_cm for r in runs]
+            )
+            temps.append(
+                TemperatureResult(
+                    temperature_K=T,
+                    D_cm2_s=D,
+                    D_err_cm2_s=D_err,
+                    sigma_mS_cm=s,
+                    sigma_err_mS_cm=s_err,
+                    n_runs=len(runs),
+                    runs=runs,
+                )
+            )
+        T = [t.temperature_K for t in temps]
+        D = [t.D_cm2_s for t in temps]
+        D_err = [t.D_err_cm2_s for t in temps]
+        line = fit_arrhenius(T, D, D_err)
+        piece = fit_piecewise_arrhenius(T, D, D_err)
+        D300, low, high = line.D_at(extrapolation_K)
+        density = np.mean([doc.n_species_atoms / doc.volume_A3 for doc in documents])
+
+        def sigma(d: float) -> float:
+            return nernst_einstein_mS_cm(d, 1, 1.0 / density, extrapolation_K)
+
+        return cls(
+            species=species.pop(),
+            Ea_eV=line.Ea_eV,
+            Ea_err_eV=line.Ea_err_eV,
+            D0_cm2_s=float(np.exp(line.ln_D0)),
+            extrapolation_K=extrapolation_K,
+            D300_cm2_s=D300,
+            D300_ci_cm2_s=(low, high),
+            sigma300_mS_cm=sigma(D300),
+            sigma300_ci_mS_cm=(sigma(low), sigma(high)),
+            break_K=piece.break_K if piece and piece.significant else None,
+            break_candidate_K=piece.break_K if piece else None,
+            break_p_value=piece.p_value if piece else None,
+            Ea_low_eV=piece.Ea_low_eV if piece else None,
+            Ea_high_eV=piece.Ea_high_eV if piece else None,
+            delta_bic=piece.delta_bic if piece else None,
+            temperatures=temps,
+        )

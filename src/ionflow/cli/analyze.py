@@ -1,0 +1,166 @@
+"""`ionflow analyze diffusion|arrhenius`: D, sigma and E_a from MD trajectories.
+
+The JSON field names are a stable interface (users script them): see the command help.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ionflow.analysis.readers import parse_type_map
+from ionflow.analysis.schemas.diffusion import ArrheniusDocument, DiffusionDocument
+from ionflow.errors import IonflowInputError
+
+app = typer.Typer(help="Diffusivity, conductivity and Arrhenius analysis.", no_args_is_help=True)
+console = Console(stderr=True)
+
+SPECIES = typer.Option("Li", "--species", help="Diffusing species (element symbol).")
+TYPE_MAP = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1=Li,2=P,3=S,4=Cl.")
+TIMESTEP = typer.Option(
+    None,
+    "--timestep-fs",
+    help="MD time step in fs (LAMMPS: time = step x this); for XYZ/ASE files the time "
+    "between frames. Default: the times stored in the file.",
+)
+JSON_OUT = typer.Option(None, "--json", help="Write the results as JSON here.")
+PLOT_OUT = typer.Option(None, "--plot", help="Write a plot (PNG or SVG) here.")
+WINDOW = typer.Option(
+    None, "--window-ps", help="Fit window 'START,END' in ps (default: automatic)."
+)
+
+
+def _window_fs(text: str | None) -> tuple[float, float] | None:
+    if not text:
+        return None
+    try:
+        start, end = (float(v) * 1e3 for v in text.split(","))
+    except ValueError as exc:
+        raise IonflowInputError(f"--window-ps '{text}' is not START,END in ps") from exc
+    return start, end
+
+
+def _analyse(
+    path: Path,
+    species: str,
+    temperature: float,
+    type_map: str | None,
+    timestep_fs: float | None,
+    window: str | None,
+) -> DiffusionDocument:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"reading {path.name}", total=None)
+
+        def tick(n_frames: int) -> None:
+            if n_frames % 100 == 0:
+                progress.update(task, description=f"reading {path.name}: {n_frames} frames")
+
+        return DiffusionDocument.from_file(
+            path,
+            species,
+            temperature,
+            type_map=parse_type_map(type_map),
+            timestep_fs=timestep_fs,
+            window_fs=_window_fs(window),
+            progress=tick,
+        )
+
+
+def _summary(doc: DiffusionDocument) -> dict:
+    return doc.model_dump(exclude={"msd_time_ps", "msd_A2", "msd_xyz_A2"})
+
+
+def _write_json(data: dict, path: Path | None) -> None:
+    text = json.dumps(data, indent=2)
+    if path is None:
+        typer.echo(text)
+    else:
+        path.write_text(text + "\n")
+
+
+@app.command()
+def diffusion(
+    trajectory: Path = typer.Argument(..., help="LAMMPS dump (text or binary), extxyz, .traj."),
+    temperature: float = typer.Option(..., "--temperature", help="Temperature in K."),
+    species: str = SPECIES,
+    type_map: str | None = TYPE_MAP,
+    timestep_fs: float | None = TIMESTEP,
+    window_ps: str | None = WINDOW,
+    json_out: Path | None = JSON_OUT,
+    plot: Path | None = PLOT_OUT,
+) -> None:
+    """D (total, x/y/z) with standard errors and sigma of one trajectory.
+
+    JSON fields: temperature_K, D_cm2_s, D_err_cm2_s, D_xyz_cm2_s, D_xyz_err_cm2_s,
+    sigma_mS_cm, sigma_err_mS_cm, n_species_atoms, fit_window_ps, haven_ratio, ...
+    """
+    doc = _analyse(trajectory, species, temperature, type_map, timestep_fs, window_ps)
+    _write_json(_summary(doc), json_out)
+    if plot is not None:
+        from ionflow.analysis.plotting import plot_msd
+
+        plot_msd(doc, plot)
+    console.print(
+        f"{species} at {temperature:g} K: D = {doc.D_cm2_s:.3e} ± {doc.D_err_cm2_s:.1e} cm²/s, "
+        f"sigma = {doc.sigma_mS_cm:.3g} ± {doc.sigma_err_mS_cm:.2g} mS/cm"
+    )
+
+
+@app.command()
+def arrhenius(
+    run: list[str] = typer.Option(
+        ..., "--run", help="TEMPERATURE=TRAJECTORY, repeatable (several per temperature)."
+    ),
+    species: str = SPECIES,
+    type_map: str | None = TYPE_MAP,
+    timestep_fs: float | None = TIMESTEP,
+    extrapolate_to: float = typer.Option(300.0, "--extrapolate-K", help="Target T in K."),
+    json_out: Path | None = JSON_OUT,
+    plot: Path | None = PLOT_OUT,
+) -> None:
+    """E_a, D(300 K) and sigma(300 K) with a 95% interval from runs at several T.
+
+    JSON fields: Ea_eV, Ea_err_eV, D300_cm2_s, sigma300_mS_cm, sigma300_ci_mS_cm,
+    break_K (null if no significant break), temperatures (per-temperature results).
+    """
+    runs = []
+    for entry in run:
+        temperature, sep, path = entry.partition("=")
+        try:
+            value = float(temperature)
+        except ValueError:
+            value = None
+        if not sep or value is None or not path:
+            raise IonflowInputError(
+                f"--run '{entry}' is not TEMPERATURE=TRAJECTORY (e.g. 600=a.bin)"
+            )
+        runs.append((value, Path(path)))
+    if len({t for t, _ in runs}) < 2:
+        raise IonflowInputError("an Arrhenius fit needs runs at two or more temperatures")
+    docs = [_analyse(p, species, t, type_map, timestep_fs, None) for t, p in runs]
+    result = ArrheniusDocument.from_diffusion_documents(docs, extrapolate_to)
+    data = result.model_dump()
+    for temp in data["temperatures"]:
+        temp["runs"] = [
+            {k: v for k, v in r.items() if not k.startswith("msd_")} for r in temp["runs"]
+        ]
+    _write_json(data, json_out)
+    if plot is not None:
+        from ionflow.analysis.plotting import plot_arrhenius
+
+        plot_arrhenius(result, plot)
+    low, high = result.sigma300_ci_mS_cm
+    console.print(
+        f"E_a = {result.Ea_eV:.3f} ± {result.Ea_err_eV:.3f} eV; "
+        f"sigma({extrapolate_to:g} K) = {result.sigma300_mS_cm:.3g} mS/cm [{low:.3g}, {high:.3g}]"
+    )
