@@ -1,0 +1,47 @@
+"""A real two-iteration active-learning loop (motep + ASE MD + CHGNet labels)."""
+
+import json
+
+import pytest
+from ase.build import bulk
+from jobflow import JobStore, run_locally
+from maggma.stores import MemoryStore
+from pymatgen.io.ase import AseAtomsAdaptor
+from tests.fixtures.mtp import LI2S_SPECIES, ChgnetTestLabelMaker
+
+from ionflow.mtp.explore import AseMdExplorer
+from ionflow.mtp.flows.active_learning import STATE_FILE, ActiveLearningMaker
+from ionflow.mtp.jobs.fit import MtpFitMaker
+from ionflow.mtp.schemas.active_learning import ActiveLearningDocument
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp_path):
+    cell = AseAtomsAdaptor.get_structure(bulk("Li2S", "fluorite", a=5.7, cubic=True))
+    maker = ActiveLearningMaker(
+        label_maker=ChgnetTestLabelMaker(),
+        fit_maker=MtpFitMaker(weights=(100, 1, 0.01), max_iter=60, engine="motep"),
+        explorer=AseMdExplorer(grade_every=5, seed=1),
+        temperatures=(600.0, 1200.0),
+        md_steps=60,
+        max_selected=6,
+        max_iterations=2,
+        state_dir=str(tmp_path / "state"),
+    )
+    flow = maker.make([cell], li2s_labelled_cfg, LI2S_SPECIES, mtp=trained_mtp.path.read_text())
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    responses = run_locally(flow, store=store, root_dir=tmp_path, ensure_success=True)
+    assert responses
+    found = store.query_one({"output.stop_reason": {"$exists": True}}, load=True)
+    assert found is not None, "no final ActiveLearningDocument"
+    doc = ActiveLearningDocument(**found["output"])
+    first, second = doc.iterations[:2]
+    print([(it.n_candidates, it.n_selected, it.grade_max) for it in doc.iterations])
+    assert first.n_selected > 0
+    assert first.n_labelled == first.n_selected and first.validation_errors is not None
+    assert second.n_selected < first.n_selected
+    assert doc.n_training >= 30 + first.n_selected
+    state = json.loads((tmp_path / "state" / STATE_FILE).read_text())
+    assert len(state["history"]) == 1  # saved before the second iteration ran
+    assert len(set(state["labelled_keys"])) == len(state["labelled_keys"])
