@@ -130,3 +130,44 @@ def test_bug_c_checkout_takes_waiting_firework(db, tmp_path):
     else:
         assert first.name == "parent"
         assert second is None
+
+
+def test_group_with_document_id(db):
+    """Also known upstream: ``$group`` keeps a document ``_id`` literally (maggma groupby)."""
+    kind, database = db
+    database.g.insert_many(
+        [{"a": 1, "b": 1, "v": 1}, {"a": 1, "b": 1, "v": 2}, {"a": 2, "b": 1, "v": 5}]
+    )
+    pipeline = [{"$group": {"_id": {"a": "$a", "b": "$b"}, "n": {"$sum": "$v"}}}]
+    groups = {(g["_id"]["a"], g["_id"]["b"]): g["n"] for g in database.g.aggregate(pipeline)}
+    if kind == "upstream":
+        assert groups == {("$a", "$b"): 8}
+    else:
+        assert groups == {(1, 1): 3, (2, 1): 5}
+        scalar = [g["_id"] for g in database.g.aggregate([{"$group": {"_id": "$a"}}])]
+        assert sorted(scalar) == [1, 2]  # plain field keys unchanged
+
+
+def test_maggma_groupby_on_fixed_server(db_uri):
+    from maggma.stores import MongoStore
+
+    store = MongoStore(database=None, collection_name="groups", uri=db_uri, key="i")
+    store.connect()
+    store.update([{"i": i, "kind": "odd" if i % 2 else "even", "x": i} for i in range(5)])
+    sizes = {key["kind"]: len(docs) for key, docs in store.groupby("kind", properties=["x"])}
+    store.close()
+    assert sizes == {"even": 3, "odd": 2}
+
+
+def test_dotted_projection(db):
+    """Also known upstream: ``{"x.y": 1}`` returns a flat ``"x.y"`` key."""
+    kind, database = db
+    database.p.insert_one({"x": {"y": 1, "z": 2}, "w": 3, "h": [{"r": 1, "q": 0}, {"r": 2}]})
+    included = database.p.find_one({}, {"x.y": 1, "h.r": 1, "_id": 0})
+    excluded = database.p.find_one({}, {"x.y": 0, "h.q": 0, "_id": 0})
+    if kind == "upstream":
+        assert included == {"x.y": 1}
+        assert excluded["x"] == {"y": 1, "z": 2}
+    else:
+        assert included == {"x": {"y": 1}, "h": [{"r": 1}, {"r": 2}]}
+        assert excluded == {"x": {"z": 2}, "w": 3, "h": [{"r": 1}, {"r": 2}]}

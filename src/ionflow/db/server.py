@@ -196,6 +196,8 @@ def ping(port: int, timeout: float = 1.0) -> bool:
 def port_is_free(port: int) -> bool:
     """Return True if nothing listens on 127.0.0.1:``port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as the server does: connections of a killed server in TIME_WAIT do not count
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:
