@@ -1,0 +1,1 @@
+"""User configuration files: `ionflow config init` renders them, `check` validates them."""
