@@ -67,6 +67,25 @@ def start(port: int | None = PortOption, data_dir: Path | None = DataDirOption) 
         status = server.start(data_dir, port=port)
     word = "already running" if status.already_running else "started"
     console.print(f"database {word}: {status.uri} (data in {data_dir})")
+    _warn_if_uri_elsewhere(port)
+
+
+def _warn_if_uri_elsewhere(port: int) -> None:
+    """Say so when the ``db_uri`` setting does not point at this server."""
+    from urllib.parse import urlsplit
+
+    from ionflow.settings import get_settings
+
+    try:
+        target = urlsplit(get_settings().db_uri)
+        here = target.hostname in ("127.0.0.1", "localhost") and target.port == port
+    except (ValueError, IonflowInputError):
+        return
+    if not here:
+        console.print(
+            f"note: setting db_uri is {target.hostname}:{target.port}, not this server; "
+            f"set db_uri: mongodb://127.0.0.1:{port}/ionflow to use it"
+        )
 
 
 @app.command()
