@@ -133,4 +133,15 @@ def test_makers_run_as_a_flow(walk_dumps):
     result = responses[arrhenius.uuid][1].output
     assert abs(result.Ea_eV - 0.2) < 3.5 * result.Ea_err_eV
     first = responses[jobs[0].uuid][1].output
-    assert first.temperature_K == 500 and first.D_cm2_s > 0
+    assert first.temperature_K == 500 and first.D_cm2_s > 0 and first.regions is None
+
+
+def test_diffusion_maker_with_regions_and_sites(walk_dumps):
+    maker = DiffusionAnalysisMaker(
+        type_map={"1": "Li", "2": "S"}, timestep_fs=2.0, gb_planes_frac=[0.0], site_analysis=True
+    )
+    job = maker.make(str(walk_dumps[900]), 900.0)
+    doc = run_locally(job, ensure_success=True)[job.uuid][1].output
+    assert doc.sites.n_sites == 8 and doc.sites.n_jumps > 0
+    counts = np.array(list(doc.regions.counts.values()))
+    assert (counts.sum(axis=0) == 8).all()  # every Li is in exactly one slab

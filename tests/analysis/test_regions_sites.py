@@ -67,3 +67,68 @@ def test_site_jumps_back_jumps_and_residence_times():
     # triclinic cell: the brute-force minimum image gives the same sites
     tri = from_positions(walk, np.arange(10) * 5.0, np.array([[9, 0, 0], [0.5, 9, 0], [0, 0, 9.0]]))
     np.testing.assert_array_equal(assign_sites(tri, sites), sequences)
+
+
+def test_cli_regions_and_sites(monkeypatch, tmp_path):
+    import json
+    import sys
+
+    from tests.fixtures.analysis import write_text_dump
+
+    from ionflow.cli.errors import run_cli
+    from ionflow.cli.main import app
+
+    gb = random_walk(10, 200, (2e-5, 2e-5, 0.0), DT_FS, seed=1)
+    bulk = random_walk(10, 200, (2e-4, 2e-4, 0.0), DT_FS, seed=2)
+    gb[..., 2] = 40.0 + np.random.default_rng(3).uniform(-3, 3, 10)  # GB plane at z = 0.5
+    bulk[..., 2] = np.random.default_rng(4).uniform(2, 6, 10)
+    walk = np.concatenate([gb, bulk], axis=1)
+    path = write_text_dump(
+        tmp_path / "gb.dump",
+        walk,
+        np.ones(20, dtype=int),
+        (30.0, 30.0, 80.0),
+        columns="id type x y z",
+    )
+    out, plot = tmp_path / "regions.json", tmp_path / "regions.png"
+    args = ["ionflow", "analyze", "regions", str(path), "--gb-planes", "0.5", "--axis", "z"]
+    args += [
+        "--type-map",
+        "1=Li",
+        "--timestep-fs",
+        str(DT_FS),
+        "--json",
+        str(out),
+        "--plot",
+        str(plot),
+    ]
+    monkeypatch.setattr(sys, "argv", args)
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(app)
+    assert exit_info.value.code == 0
+    data = json.loads(out.read_text())
+    D = {r["region"]: r["D_cm2_s"] for r in data["regions"]}
+    assert D["GB"] < 0.3 * D["Bulk"]
+    assert data["counts"]["GB"][0] == 10 and data["counts"]["Bulk"][0] == 10
+    assert plot.stat().st_size > 1000
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "ionflow",
+            "analyze",
+            "sites",
+            str(path),
+            "--type-map",
+            "1=Li",
+            "--timestep-fs",
+            "20",
+            "--json",
+            str(out),
+        ],
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(app)
+    assert exit_info.value.code == 0
+    sites = json.loads(out.read_text())
+    assert sites["n_sites"] == 20 and sites["n_jumps"] > 0

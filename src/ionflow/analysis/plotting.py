@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -12,11 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ionflow.analysis.arrhenius import K_B_EV_PER_K
-from ionflow.analysis.regions import RegionDiffusion
-from ionflow.analysis.schemas.diffusion import (
-    ArrheniusDocument,
-    DiffusionDocument,
-)
+from ionflow.analysis.schemas.diffusion import ArrheniusDocument, DiffusionDocument
+from ionflow.analysis.schemas.regions import RegionDocument
 
 
 def plot_msd(doc: DiffusionDocument, path: str | Path) -> Path:
@@ -72,12 +68,22 @@ def plot_arrhenius(doc: ArrheniusDocument, path: str | Path) -> Path:
     return _save(fig, path)
 
 
-def plot_region_diffusion(results: Sequence[RegionDiffusion], path: str | Path) -> Path:
-    """Bar chart of D per region with error bars."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    names = [r.region for r in results]
-    ax.bar(names, [r.D_cm2_s for r in results], yerr=[r.D_err_cm2_s for r in results], capsize=4)
-    ax.set_ylabel("D (cm$^2$/s)")
+def plot_region_diffusion(doc: RegionDocument, path: str | Path) -> Path:
+    """D per region (bars with error bars) and atoms per region over time."""
+    fig, (ax_d, ax_n) = plt.subplots(1, 2, figsize=(9, 3.5))
+    names = [r.region for r in doc.regions]
+    ax_d.bar(
+        names,
+        [r.D_cm2_s for r in doc.regions],
+        yerr=[r.D_err_cm2_s for r in doc.regions],
+        capsize=4,
+    )
+    ax_d.set_ylabel("D (cm$^2$/s)")
+    for name, counts in doc.counts.items():
+        ax_n.plot(doc.count_time_ps, counts, label=name)
+    ax_n.set_xlabel("time (ps)")
+    ax_n.set_ylabel("atoms in region")
+    ax_n.legend(fontsize=8)
     return _save(fig, path)
 
 

@@ -205,14 +205,11 @@ def _frame_from_table(
     cell: np.ndarray,
     origin: np.ndarray,
 ) -> Frame:
-    if "id" not in columns or not ({"type", "element"} & set(columns)):
+    if "id" not in columns or "type" not in columns:
         raise IonflowInputError(f"{reader.path}: dump needs 'id' and 'type' columns")
     order = np.argsort(data[:, columns.index("id")], kind="stable")
     data = data[order]
-    if "type" in columns:
-        reader._set_species(data[:, columns.index("type")].astype(int))
-    elif len(reader.species) != len(data):
-        reader._set_species(np.arange(len(data)))
+    reader._set_species(data[:, columns.index("type")].astype(int))
     positions, unwrapped = _positions_from_columns(data, columns, cell, origin, reader.path)
     _check_positions(positions, reader.path, step)
     return Frame(step, time_fs, positions, cell, origin, unwrapped)

@@ -12,8 +12,10 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ionflow.analysis.readers import parse_type_map
+from ionflow.analysis.displacements import SpeciesTrajectory, collect_species_trajectory
+from ionflow.analysis.readers import open_trajectory, parse_type_map
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument, DiffusionDocument
+from ionflow.analysis.schemas.regions import RegionDocument, SiteDocument
 from ionflow.errors import IonflowInputError
 
 app = typer.Typer(help="Diffusivity, conductivity and Arrhenius analysis.", no_args_is_help=True)
@@ -44,14 +46,11 @@ def _window_fs(text: str | None) -> tuple[float, float] | None:
     return start, end
 
 
-def _analyse(
-    path: Path,
-    species: str,
-    temperature: float,
-    type_map: str | None,
-    timestep_fs: float | None,
-    window: str | None,
-) -> DiffusionDocument:
+def _read_species(
+    path: Path, species: str, type_map: str | None, timestep_fs: float | None
+) -> SpeciesTrajectory:
+    """Stream a trajectory with a progress line; keep the species' unwrapped positions."""
+    reader = open_trajectory(path, parse_type_map(type_map))
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -65,15 +64,23 @@ def _analyse(
             if n_frames % 100 == 0:
                 progress.update(task, description=f"reading {path.name}: {n_frames} frames")
 
-        return DiffusionDocument.from_file(
-            path,
-            species,
-            temperature,
-            type_map=parse_type_map(type_map),
-            timestep_fs=timestep_fs,
-            window_fs=_window_fs(window),
-            progress=tick,
-        )
+        return collect_species_trajectory(reader, species, timestep_fs, progress=tick)
+
+
+def _analyse(
+    path: Path,
+    species: str,
+    temperature: float,
+    type_map: str | None,
+    timestep_fs: float | None,
+    window: str | None,
+) -> DiffusionDocument:
+    if temperature <= 0:
+        raise IonflowInputError(f"--temperature must be positive (K), got {temperature}")
+    positions = _read_species(path, species, type_map, timestep_fs)
+    return DiffusionDocument.from_species_trajectory(
+        positions, temperature, _window_fs(window), str(path)
+    )
 
 
 def _summary(doc: DiffusionDocument) -> dict:
@@ -164,3 +171,49 @@ def arrhenius(
         f"E_a = {result.Ea_eV:.3f} ± {result.Ea_err_eV:.3f} eV; "
         f"sigma({extrapolate_to:g} K) = {result.sigma300_mS_cm:.3g} mS/cm [{low:.3g}, {high:.3g}]"
     )
+
+
+@app.command()
+def regions(
+    trajectory: Path = typer.Argument(..., help="LAMMPS dump (text or binary), extxyz, .traj."),
+    gb_planes: str = typer.Option(
+        ..., "--gb-planes", help="GB plane positions, fractional along --axis, e.g. 0.25,0.75."
+    ),
+    axis: str = typer.Option("z", "--axis", help="Lattice direction normal to the GB: x, y, z."),
+    width_A: float = typer.Option(10.0, "--width-A", help="Slab width in Å."),
+    species: str = SPECIES,
+    type_map: str | None = TYPE_MAP,
+    timestep_fs: float | None = TIMESTEP,
+    json_out: Path | None = JSON_OUT,
+    plot: Path | None = PLOT_OUT,
+) -> None:
+    """D per slab around grain boundaries (GB, Near_GB, Far_GB, Bulk), counts over time."""
+    if axis not in ("x", "y", "z"):
+        raise IonflowInputError(f"--axis must be x, y or z, got '{axis}'")
+    try:
+        planes = [float(v) for v in gb_planes.split(",")]
+    except ValueError as exc:
+        raise IonflowInputError(f"--gb-planes '{gb_planes}' is not a list of numbers") from exc
+    positions = _read_species(trajectory, species, type_map, timestep_fs)
+    doc = RegionDocument.from_species_trajectory(positions, planes, "xyz".index(axis), width_A)
+    _write_json(doc.model_dump(), json_out)
+    if plot is not None:
+        from ionflow.analysis.plotting import plot_region_diffusion
+
+        plot_region_diffusion(doc, plot)
+    for r in doc.regions:
+        console.print(f"{r.region:8s} D = {r.D_cm2_s:.3e} ± {r.D_err_cm2_s:.1e} cm²/s")
+
+
+@app.command()
+def sites(
+    trajectory: Path = typer.Argument(..., help="LAMMPS dump (text or binary), extxyz, .traj."),
+    species: str = SPECIES,
+    type_map: str | None = TYPE_MAP,
+    timestep_fs: float | None = TIMESTEP,
+    json_out: Path | None = JSON_OUT,
+) -> None:
+    """Jumps, back-jump fraction and residence times between the first-frame sites."""
+    positions = _read_species(trajectory, species, type_map, timestep_fs)
+    doc = SiteDocument.from_species_trajectory(positions)
+    _write_json(doc.model_dump(), json_out)

@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 
 from jobflow import Maker, job
 
+from ionflow.analysis.displacements import collect_species_trajectory
+from ionflow.analysis.readers import open_trajectory
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument, DiffusionDocument
+from ionflow.analysis.schemas.regions import RegionDocument, SiteDocument
 
 
 @dataclass
@@ -19,6 +22,10 @@ class DiffusionAnalysisMaker(Maker):
         type_map: LAMMPS type -> element (``{"1": "Li"}``), for dumps without elements.
         timestep_fs: MD time step in fs (None: times stored in the file).
         window_fs: fit window (start, end) in fs; None chooses it from the MSD.
+        gb_planes_frac: GB plane positions (fractional) for D per slab; None: no regions.
+        region_axis: lattice direction normal to the GB planes (0, 1, 2).
+        region_width_A: slab width in Å (GB, Near_GB, Far_GB, Bulk).
+        site_analysis: also count jumps between sites (the first-frame positions).
     """
 
     name: str = "diffusion analysis"
@@ -26,18 +33,26 @@ class DiffusionAnalysisMaker(Maker):
     type_map: dict[str, str] = field(default_factory=dict)
     timestep_fs: float | None = None
     window_fs: tuple[float, float] | None = None
+    gb_planes_frac: list[float] | None = None
+    region_axis: int = 2
+    region_width_A: float = 10.0
+    site_analysis: bool = False
 
     @job(output_schema=DiffusionDocument)
     def make(self, trajectory: str, temperature_K: float) -> DiffusionDocument:
         """Analyse ``trajectory`` (a file path) at ``temperature_K`` (K)."""
-        return DiffusionDocument.from_file(
-            trajectory,
-            self.species,
-            temperature_K,
-            type_map=self.type_map,
-            timestep_fs=self.timestep_fs,
-            window_fs=self.window_fs,
+        reader = open_trajectory(trajectory, self.type_map)
+        positions = collect_species_trajectory(reader, self.species, self.timestep_fs)
+        doc = DiffusionDocument.from_species_trajectory(
+            positions, temperature_K, self.window_fs, str(trajectory)
         )
+        if self.gb_planes_frac:
+            doc.regions = RegionDocument.from_species_trajectory(
+                positions, self.gb_planes_frac, self.region_axis, self.region_width_A
+            )
+        if self.site_analysis:
+            doc.sites = SiteDocument.from_species_trajectory(positions)
+        return doc
 
 
 @dataclass

@@ -20,6 +20,7 @@ from ionflow.analysis.diffusion import combine_estimates, fit_diffusion
 from ionflow.analysis.displacements import SpeciesTrajectory, collect_species_trajectory
 from ionflow.analysis.msd import MSDResult, species_msd
 from ionflow.analysis.readers import open_trajectory
+from ionflow.analysis.schemas.regions import RegionDocument, SiteDocument
 from ionflow.errors import IonflowInputError
 
 MSD_CURVE_POINTS = 200
@@ -52,6 +53,8 @@ class DiffusionDocument(BaseModel):
     msd_time_ps: list[float] = Field(description="lag times of the stored MSD curve, ps")
     msd_A2: list[float] = Field(description="total MSD at those lags, Å^2")
     msd_xyz_A2: list[list[float]] = Field(description="per-axis MSD at those lags, Å^2")
+    regions: RegionDocument | None = Field(None, description="D per GB slab, if requested")
+    sites: SiteDocument | None = Field(None, description="site jump statistics, if requested")
 
     @classmethod
     def from_msd(
