@@ -1,0 +1,375 @@
+"""The only place where the DFT stage calls an engine (VASP, CP2K or CHGNet).
+
+Three operations, each for one structure in one working directory:
+:func:`run_single_point` (a label), :func:`run_relax` (cell + ions) and
+:func:`run_aimd` (NVT MD frames). VASP runs through atomate2's ``run_vasp`` (custodian
+and its handlers); CP2K through custodian's ``Cp2kJob``; CHGNet through atomate2's
+``ase_calculator`` and ASE dynamics. Results are always in eV, Å, eV/Å and GPa
+(positive under tension), see :mod:`ionflow.dft.schemas.labels`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from ionflow.dft.parsers import (
+    Cp2kOutputError,
+    parse_cp2k_single_point,
+    parse_vasp_single_point,
+    read_cp2k_trajectory,
+)
+from ionflow.dft.schemas.labels import SinglePointLabel
+from ionflow.dft.sets.oracle import OracleSettings
+from ionflow.settings import get_settings
+
+EV_PER_A3_IN_GPA = 160.21766208
+
+
+@dataclass
+class RelaxResult:
+    """Relaxed structure (Å), its energy (eV) and whether the optimiser converged."""
+
+    structure: Structure
+    energy: float
+    converged: bool
+    n_steps: int
+
+
+@dataclass
+class MdFrames:
+    """Frames of an NVT run: structures every MD step, potential energies in eV."""
+
+    structures: list[Structure]
+    potential_energies: list[float | None]
+    timestep: float  # fs
+
+
+def _mpi_command(command: str) -> str:
+    prefix = get_settings().mpi_prefix
+    return f"{prefix} {command}".strip()
+
+
+# --------------------------------------------------------------------------- CHGNet
+@cache
+def chgnet_calculator(model: str = "CHGNet") -> Any:
+    """Return atomate2's ASE calculator for ``model`` (loaded once per process)."""
+    from atomate2.forcefields.utils import ase_calculator
+
+    return ase_calculator(model)
+
+
+def _chgnet_single_point(structure: Structure, level: str, settings: OracleSettings):
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.calc = chgnet_calculator(settings.chgnet_model)
+    stress_voigt = atoms.get_stress(voigt=False)  # eV/Å^3, tension-positive
+    return SinglePointLabel(
+        oracle="chgnet",
+        level_of_theory=level,
+        energy=float(atoms.get_potential_energy()),
+        forces=np.asarray(atoms.get_forces()).tolist(),
+        stress=(np.asarray(stress_voigt) * EV_PER_A3_IN_GPA).tolist(),
+        converged=True,
+        metadata={"model": settings.chgnet_model},
+    )
+
+
+def _chgnet_relax(
+    structure: Structure, settings: OracleSettings, force_tolerance: float, max_steps: int
+) -> RelaxResult:
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import FIRE
+
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.calc = chgnet_calculator(settings.chgnet_model)
+    optimiser = FIRE(FrechetCellFilter(atoms), logfile=None)
+    converged = bool(optimiser.run(fmax=force_tolerance, steps=max_steps))
+    return RelaxResult(
+        structure=AseAtomsAdaptor.get_structure(atoms),
+        energy=float(atoms.get_potential_energy()),
+        converged=converged,
+        n_steps=int(optimiser.nsteps),
+    )
+
+
+def _chgnet_md(
+    structure: Structure,
+    settings: OracleSettings,
+    temperature: float,
+    n_steps: int,
+    timestep: float,
+    seed: int,
+) -> MdFrames:
+    from ase import units
+    from ase.md.nose_hoover_chain import NoseHooverChainNVT
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.calc = chgnet_calculator(settings.chgnet_model)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=np.random.default_rng(seed))
+    dynamics = NoseHooverChainNVT(
+        atoms, timestep=timestep * units.fs, temperature_K=temperature, tdamp=100 * units.fs
+    )
+    structures = [AseAtomsAdaptor.get_structure(atoms)]
+    energies: list[float | None] = [float(atoms.get_potential_energy())]
+    for _ in range(n_steps):
+        dynamics.run(1)
+        structures.append(AseAtomsAdaptor.get_structure(atoms))
+        energies.append(float(atoms.get_potential_energy()))
+    return MdFrames(structures=structures, potential_energies=energies, timestep=timestep)
+
+
+# ----------------------------------------------------------------------------- CP2K
+def run_cp2k_program(directory: Path) -> None:
+    """Run ``cp2k.inp`` in ``directory`` with custodian's ``Cp2kJob`` (output ``cp2k.out``).
+
+    Raises:
+        Cp2kOutputError: CP2K exited with an error.
+    """
+    from custodian.cp2k.jobs import Cp2kJob
+
+    command = shlex.split(_mpi_command(get_settings().cp2k_cmd))
+    job = Cp2kJob(command, input_file="cp2k.inp", output_file="cp2k.out", stderr_file="std_err.txt")
+    cwd = Path.cwd()
+    env_threads = os.environ.get("OMP_NUM_THREADS")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        os.chdir(directory)
+        job.setup()
+        process = job.run()
+        return_code = process.wait()
+        job.postprocess()
+    finally:
+        os.chdir(cwd)
+        if env_threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+    if return_code != 0:
+        tail = (directory / "std_err.txt").read_text(errors="replace")[-300:].strip()
+        raise Cp2kOutputError(f"cp2k exited with code {return_code}: {tail.splitlines()[-1:]}")
+
+
+def _cp2k_single_point(
+    structure: Structure, level: str, directory: Path, settings: OracleSettings
+) -> SinglePointLabel:
+    from ionflow.dft.sets.cp2k import cp2k_input_set, write_cp2k_input_set
+
+    input_set = cp2k_input_set(
+        structure, level, kpoint_mesh=settings.kpoint_mesh, quality=settings.cp2k_quality
+    )
+    write_cp2k_input_set(input_set, directory)
+    run_cp2k_program(directory)
+    return parse_cp2k_single_point(directory / "cp2k.out", level)
+
+
+def _cp2k_relax(
+    structure: Structure,
+    level: str,
+    directory: Path,
+    settings: OracleSettings,
+    force_tolerance: float,
+    max_steps: int,
+) -> RelaxResult:
+    from ionflow.dft.sets.cp2k import cell_opt_motion, cp2k_input_set, write_cp2k_input_set
+
+    input_set = cp2k_input_set(
+        structure,
+        level,
+        kpoint_mesh=settings.kpoint_mesh,
+        run_type="CELL_OPT",
+        motion=cell_opt_motion(force_tolerance, max_steps),
+        quality=settings.cp2k_quality,
+    )
+    write_cp2k_input_set(input_set, directory)
+    run_cp2k_program(directory)
+    frames = read_cp2k_trajectory(directory)
+    if not frames:
+        raise Cp2kOutputError(f"{directory}: CP2K cell optimisation wrote no frame")
+    text = (directory / "cp2k.out").read_text(errors="replace")
+    return RelaxResult(
+        structure=frames[-1].structure,
+        energy=float(frames[-1].potential_energy or np.nan),
+        converged="GEOMETRY OPTIMIZATION COMPLETED" in text,
+        n_steps=frames[-1].step,
+    )
+
+
+def _cp2k_md(
+    structure: Structure,
+    level: str,
+    directory: Path,
+    settings: OracleSettings,
+    temperature: float,
+    n_steps: int,
+    timestep: float,
+    seed: int,
+) -> MdFrames:
+    from ionflow.dft.sets.cp2k import cp2k_input_set, md_motion, write_cp2k_input_set
+
+    input_set = cp2k_input_set(
+        structure,
+        level,
+        kpoint_mesh=settings.aimd_kpoint_mesh,
+        run_type="MD",
+        motion=md_motion(temperature, n_steps, timestep),
+        quality=settings.cp2k_quality,
+    )
+    input_set.cp2k_input.update({"GLOBAL": {"SEED": int(seed)}})
+    write_cp2k_input_set(input_set, directory)
+    run_cp2k_program(directory)
+    frames = read_cp2k_trajectory(directory)
+    return MdFrames(
+        structures=[frame.structure for frame in frames],
+        potential_energies=[frame.potential_energy for frame in frames],
+        timestep=timestep,
+    )
+
+
+# ----------------------------------------------------------------------------- VASP
+def run_vasp_program(directory: Path, gamma_only: bool = False) -> None:
+    """Run VASP in ``directory`` through atomate2's ``run_vasp`` (custodian handlers)."""
+    from atomate2.vasp.run import run_vasp
+
+    settings = get_settings()
+    command = settings.vasp_gamma_cmd if gamma_only else settings.vasp_cmd
+    cwd = Path.cwd()
+    try:
+        os.chdir(directory)
+        run_vasp(
+            vasp_cmd=_mpi_command(command),
+            vasp_gamma_cmd=_mpi_command(settings.vasp_gamma_cmd),
+        )
+    finally:
+        os.chdir(cwd)
+
+
+def _write_vasp(structure: Structure, generator: Any, directory: Path, settings: OracleSettings):
+    from ionflow.dft.sets.vasp import write_vasp_inputs
+
+    write_vasp_inputs(structure, generator, directory, potcar_spec=settings.vasp_potcar_spec)
+
+
+def _vasp_single_point(
+    structure: Structure, level: str, directory: Path, settings: OracleSettings
+) -> SinglePointLabel:
+    from ionflow.dft.sets.vasp import vasp_static_generator
+
+    generator = vasp_static_generator(level, settings.encut, settings.kpoint_mesh)
+    _write_vasp(structure, generator, directory, settings)
+    run_vasp_program(directory)
+    return parse_vasp_single_point(directory, level)
+
+
+def _vasp_relax(
+    structure: Structure,
+    level: str,
+    directory: Path,
+    settings: OracleSettings,
+    force_tolerance: float,
+) -> RelaxResult:
+    from pymatgen.io.vasp.outputs import Vasprun
+
+    from ionflow.dft.sets.vasp import vasp_relax_generator
+
+    generator = vasp_relax_generator(level, settings.encut, settings.kpoint_mesh, force_tolerance)
+    _write_vasp(structure, generator, directory, settings)
+    run_vasp_program(directory)
+    run = Vasprun(directory / "vasprun.xml", parse_dos=False, parse_eigen=False)
+    return RelaxResult(
+        structure=run.final_structure,
+        energy=float(run.final_energy),
+        converged=bool(run.converged),
+        n_steps=len(run.ionic_steps),
+    )
+
+
+def _vasp_md(
+    structure: Structure,
+    level: str,
+    directory: Path,
+    settings: OracleSettings,
+    temperature: float,
+    n_steps: int,
+    timestep: float,
+) -> MdFrames:
+    from pymatgen.io.vasp.outputs import Vasprun
+
+    from ionflow.dft.sets.vasp import vasp_md_generator
+
+    generator = vasp_md_generator(
+        level, temperature, n_steps, timestep, settings.encut, settings.aimd_kpoint_mesh
+    )
+    _write_vasp(structure, generator, directory, settings)
+    run_vasp_program(directory, gamma_only=tuple(settings.aimd_kpoint_mesh) == (1, 1, 1))
+    run = Vasprun(directory / "vasprun.xml", parse_dos=False, parse_eigen=False)
+    return MdFrames(
+        structures=[step["structure"] for step in run.ionic_steps],
+        potential_energies=[step.get("e_fr_energy") for step in run.ionic_steps],
+        timestep=timestep,
+    )
+
+
+# ------------------------------------------------------------------------ dispatch
+def run_single_point(
+    structure: Structure, level: str, directory: Path, settings: OracleSettings
+) -> SinglePointLabel:
+    """Label one structure: energy (eV), forces (eV/Å), stress (GPa, tension > 0).
+
+    Args:
+        structure: structure to label (Å).
+        level: level of theory; for CHGNet it is recorded but the model is the same.
+        directory: empty working directory for the engine's files.
+        settings: oracle and numerical settings.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    oracle = settings.resolved_oracle()
+    if oracle == "chgnet":
+        return _chgnet_single_point(structure, level, settings)
+    if oracle == "cp2k":
+        return _cp2k_single_point(structure, level, directory, settings)
+    return _vasp_single_point(structure, level, directory, settings)
+
+
+def run_relax(
+    structure: Structure,
+    level: str,
+    directory: Path,
+    settings: OracleSettings,
+    force_tolerance: float = 0.04,
+    max_steps: int = 200,
+) -> RelaxResult:
+    """Relax cell and ions until every force is below ``force_tolerance`` (eV/Å)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    oracle = settings.resolved_oracle()
+    if oracle == "chgnet":
+        return _chgnet_relax(structure, settings, force_tolerance, max_steps)
+    if oracle == "cp2k":
+        return _cp2k_relax(structure, level, directory, settings, force_tolerance, max_steps)
+    return _vasp_relax(structure, level, directory, settings, force_tolerance)
+
+
+def run_aimd(
+    structure: Structure,
+    level: str,
+    directory: Path,
+    settings: OracleSettings,
+    temperature: float,
+    n_steps: int,
+    timestep: float = 2.0,
+    seed: int = 0,
+) -> MdFrames:
+    """Run NVT Nosé-Hoover MD at ``temperature`` (K), ``n_steps`` of ``timestep`` (fs)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    oracle = settings.resolved_oracle()
+    if oracle == "chgnet":
+        return _chgnet_md(structure, settings, temperature, n_steps, timestep, seed)
+    if oracle == "cp2k":
+        return _cp2k_md(structure, level, directory, settings, temperature, n_steps, timestep, seed)
+    return _vasp_md(structure, level, directory, settings, temperature, n_steps, timestep)

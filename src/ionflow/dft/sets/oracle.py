@@ -1,0 +1,53 @@
+"""Which engine labels structures, and with which numerical settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ionflow.errors import IonflowInputError
+
+Oracle = Literal["vasp", "cp2k", "chgnet"]
+ORACLES: tuple[str, ...] = ("vasp", "cp2k", "chgnet")
+
+
+@dataclass
+class OracleSettings:
+    """Engine and numerical settings shared by relaxation, AIMD and labelling.
+
+    Attributes:
+        oracle: ``vasp``, ``cp2k`` or ``chgnet``; ``None`` takes ``oracle`` from
+            :func:`ionflow.settings.get_settings`.
+        encut: VASP plane-wave cutoff, eV.
+        kpoint_mesh: k-mesh of relaxations and single points (Monkhorst-Pack for CP2K,
+            Γ-centred for VASP).
+        aimd_kpoint_mesh: k-mesh of AIMD runs (Γ point allowed, shared SPEC.md).
+        cp2k_quality: ``production`` or ``cheap`` (``sets/cp2k.yaml``).
+        vasp_potcar_spec: write ``POTCAR.spec`` instead of ``POTCAR`` (replayed tests).
+        chgnet_model: force-field name passed to atomate2's ``ase_calculator``.
+    """
+
+    oracle: str | None = None
+    encut: float = 500.0
+    kpoint_mesh: tuple[int, int, int] = (2, 2, 2)
+    aimd_kpoint_mesh: tuple[int, int, int] = (1, 1, 1)
+    cp2k_quality: str = "production"
+    vasp_potcar_spec: bool = False
+    chgnet_model: str = "CHGNet"
+    extra: dict = field(default_factory=dict)
+
+    def resolved_oracle(self) -> str:
+        """Return the oracle name, reading the user setting if none is given.
+
+        Raises:
+            IonflowInputError: unknown oracle.
+        """
+        if self.oracle is None:
+            from ionflow.settings import get_settings
+
+            return get_settings().oracle
+        if self.oracle not in ORACLES:
+            raise IonflowInputError(
+                f"unknown oracle {self.oracle!r}; choose one of {', '.join(ORACLES)}"
+            )
+        return self.oracle
