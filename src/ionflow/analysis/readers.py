@@ -141,13 +141,13 @@ class TrajectoryReader:
         raise NotImplementedError
 
     def _set_species(self, types: np.ndarray) -> None:
-        labels = np.array([self.type_map.get(str(t), str(t)) for t in types])
-        if len(self.species) and len(labels) != len(self.species):
-            raise IonflowInputError(
-                f"{self.path}: atom count changes from {len(self.species)} to {len(labels)}"
-            )
-        if not len(self.species):
-            self.species = labels
+        if len(self.species):  # later frames: only check (labels are built once)
+            if len(types) != len(self.species):
+                raise IonflowInputError(
+                    f"{self.path}: atom count changes from {len(self.species)} to {len(types)}"
+                )
+            return
+        self.species = np.array([self.type_map.get(str(t), str(t)) for t in types])
 
 
 class LammpsTextDumpReader(TrajectoryReader):
@@ -190,8 +190,13 @@ class LammpsTextDumpReader(TrajectoryReader):
             warnings.warn(f"{self.path}: truncated last frame (step {step}) skipped", stacklevel=2)
             return None
         try:
-            data = np.array("".join(lines).split(), dtype=float).reshape(n_atoms, len(columns))
-        except ValueError as exc:
+            # fromstring in text mode (sep=" ") is the fast parser; newlines count as spaces;
+            # it only warns (DeprecationWarning) where it stops at a non-number
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", DeprecationWarning)
+                values = np.fromstring("".join(lines), sep=" ")
+            data = values.reshape(n_atoms, len(columns))
+        except (ValueError, DeprecationWarning) as exc:
             raise IonflowInputError(f"{self.path}: malformed atom lines at step {step}") from exc
         return _frame_from_table(self, data, columns, step, None, cell, origin)
 
