@@ -151,6 +151,8 @@ def run_cp2k_program(directory: Path) -> None:
         os.chdir(cwd)
         if env_threads is None:
             os.environ.pop("OMP_NUM_THREADS", None)
+    for wavefunction in directory.glob("*.wfn*"):
+        wavefunction.unlink()  # restart files are large and never reused
     if return_code != 0:
         tail = (directory / "std_err.txt").read_text(errors="replace")[-300:].strip()
         raise Cp2kOutputError(f"cp2k exited with code {return_code}: {tail.splitlines()[-1:]}")

@@ -91,11 +91,14 @@ def cp2k_user_settings(structure: Structure, quality: str = "production") -> dic
 
     Args:
         structure: the structure (its elements pick the basis/potential entries).
-        quality: ``"production"`` or ``"cheap"`` (tests, demos), see ``sets/cp2k.yaml``.
+        quality: ``"production"``, ``"cheap"`` (tests, demos) or ``"minimal"`` (AIMD
+            smoke tests only), see ``sets/cp2k.yaml``.
     """
     defaults = load_set_yaml("cp2k.yaml")
-    if quality not in ("production", "cheap"):
-        raise IonflowInputError(f"unknown CP2K quality {quality!r}; use production or cheap")
+    if quality not in ("production", "cheap", "minimal"):
+        raise IonflowInputError(
+            f"unknown CP2K quality {quality!r}; use production, cheap or minimal"
+        )
     table = defaults["basis_and_potential"]
     basis_and_potential: dict[str, Any] = {
         "basis_filenames": list(table["basis_filenames"]),

@@ -1,0 +1,64 @@
+"""VASP labelling with the engine replayed: inputs checked, recorded outputs parsed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from jobflow import run_locally
+from monty.json import MontyDecoder
+
+from ionflow.dft.jobs.label import LabelMaker
+from ionflow.dft.labelled_set import read_cfg_text, with_provenance
+from ionflow.dft.parsers import parse_vasp_single_point
+from ionflow.dft.sets.oracle import OracleSettings
+from tests.fixtures.dft import DFT_DATA, make_li2s
+
+VASP = OracleSettings(oracle="vasp", vasp_potcar_spec=True)
+
+
+def test_vasp_single_point_parsing_replayed():
+    label = parse_vasp_single_point(DFT_DATA / "vasp" / "li2s_static_pbe" / "outputs", "PBE")
+    assert label.energy == pytest.approx(-13.2456)  # e_fr_energy of the last step, eV
+    assert label.forces[0] == pytest.approx([0.01, -0.02, 0.03])
+    # +12 kB of pressure in vasprun.xml -> -1.2 GPa, tension-positive
+    assert np.diag(label.stress) == pytest.approx([-1.2, -1.2, -1.2])
+    assert label.stress[0][1] == pytest.approx(-0.05) and label.converged
+    unconverged = DFT_DATA / "vasp" / "li2s_static_unconverged" / "outputs"
+    assert not parse_vasp_single_point(unconverged, "PBE").converged
+
+
+@pytest.mark.parametrize(
+    ("level", "case"),
+    [("PBE", "li2s_static_pbe"), ("PBE-D3(BJ)", "li2s_static_pbe_d3bj"),
+     ("optB88-vdW", "li2s_static_optb88_vdw")],
+)  # fmt: skip
+def test_vasp_label_maker_writes_level_inputs_replayed(level, case, replay_vasp, dft_store):
+    replayed = replay_vasp([(case, "li2s_static_pbe")])
+    job = LabelMaker(level_of_theory=level, oracle_settings=VASP).make([make_li2s(primitive=True)])
+    run_locally(job, store=dft_store, ensure_success=True)
+    doc = MontyDecoder().process_decoded(dft_store.get_output(job.uuid, load=True))
+    assert len(replayed) == 1 and doc.oracle == "vasp" and doc.level_of_theory == level
+    (atoms,) = read_cfg_text(doc.cfg_text, doc.species)
+    assert atoms.get_potential_energy() == pytest.approx(-13.2456)
+    # PlusStress = virial = -stress * volume (eV); stress -1.2 GPa on the diagonal
+    virial = -atoms.get_stress(voigt=False) * atoms.get_volume()
+    assert np.diag(virial) == pytest.approx([1.2 / 160.21766208 * 46.29825] * 3, abs=2e-5)
+
+
+def test_vasp_unconverged_scf_is_a_failure_not_a_label_replayed(replay_vasp, dft_store):
+    replay_vasp(["li2s_static_pbe", "li2s_static_unconverged"])
+    structures = [make_li2s(primitive=True), make_li2s(a=5.8, primitive=True)]
+    structures = [with_provenance(s, source="relaxed") for s in structures]
+    maker = LabelMaker(oracle_settings=VASP, max_failed_fraction=0.5)
+    job = maker.make(structures)
+    run_locally(job, store=dft_store, ensure_success=True)
+    doc = MontyDecoder().process_decoded(dft_store.get_output(job.uuid, load=True))
+    assert doc.n_labelled == 1 and len(read_cfg_text(doc.cfg_text, doc.species)) == 1
+    assert [(f.index, f.reason) for f in doc.failures] == [(1, "SCF not converged")]
+    assert doc.failures[0].provenance["source"] == "relaxed"
+    # the failed structure was not cached: labelling again runs VASP again and fails again
+    replay_vasp(["li2s_static_unconverged"])
+    # default 5 %: one failure in one structure is too many, the job fails
+    strict = LabelMaker(oracle_settings=VASP).make(structures[1:])
+    run_locally(strict, store=dft_store)
+    assert dft_store.query_one({"uuid": strict.uuid}) is None
