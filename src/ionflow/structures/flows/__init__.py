@@ -1,0 +1,1 @@
+"""Flow Makers of the structures stage."""

@@ -1,0 +1,1 @@
+"""Jobflow Makers of the structures stage."""

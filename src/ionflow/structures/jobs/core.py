@@ -1,0 +1,198 @@
+"""Makers that build structures; each returns a :class:`StructureSetDocument`.
+
+Every Maker is a :class:`StructureSetMaker`: ``make`` (the job) resolves the parent,
+calls the Maker's ``build`` and wraps the ``(structure, how)`` pairs in the output
+document, with the structures routed to the ``data`` store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jobflow import Maker, job
+from pymatgen.core import Structure
+
+from ionflow.structures.argyrodite import characteristic_configurations, random_structure
+from ionflow.structures.ordering import electrostatic_ground_states
+from ionflow.structures.parents import get_parent_structure
+from ionflow.structures.schemas.structures import StructureSetDocument
+from ionflow.structures.strain import (
+    DEFAULT_VOLUME_FRACTIONS,
+    strain_perturbations,
+    volumetric_series,
+)
+from ionflow.structures.supercell import make_supercell
+
+
+def resolve_parent(parent: Structure | str) -> tuple[Structure, str]:
+    """The parent structure and its name (shipped name, file path or formula)."""
+    if isinstance(parent, Structure):
+        return parent, parent.composition.reduced_formula
+    return get_parent_structure(parent), str(parent)
+
+
+@dataclass
+class StructureSetMaker(Maker):
+    """Base Maker: ``make(parent)`` runs ``build`` and returns a StructureSetDocument."""
+
+    name: str = "structures"
+    kind: str = "structures"
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """Return ``(structure, how)`` pairs made from ``structure``."""
+        raise NotImplementedError
+
+    @job(data="structures", output_schema=StructureSetDocument)
+    def make(self, parent: Structure | str) -> StructureSetDocument:
+        """Build the structures from ``parent`` (a Structure, shipped name or file)."""
+        structure, parent_name = resolve_parent(parent)
+        return StructureSetDocument.from_pairs(self.kind, parent_name, self.build(structure))
+
+
+@dataclass
+class ArgyroditeConfigurationsMaker(StructureSetMaker):
+    """The six characteristic X/S2- orderings of Li6PS5X (0-100 % X on 4c)."""
+
+    name: str = "argyrodite configurations"
+    kind: str = "configurations"
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """Six configurations of the 52-atom argyrodite cell."""
+        return characteristic_configurations(structure)
+
+
+@dataclass
+class RandomStructureMaker(StructureSetMaker):
+    """Argyrodite "random structure": configurations mixed by Boltzmann or user weights.
+
+    Attributes:
+        scaling: unit cells along a, b, c.
+        temperature: temperature of the Boltzmann weights (K).
+        relative_energies: label -> relative energy (eV/atom); default: paper's PBE.
+        weights: label -> weight; overrides the Boltzmann weights.
+        seed: random seed for the arrangement of the cells.
+    """
+
+    name: str = "argyrodite random structure"
+    kind: str = "random"
+    scaling: tuple[int, int, int] = (3, 3, 3)
+    temperature: float = 300.0
+    relative_energies: dict[str, float] | None = None
+    weights: dict[str, float] | None = None
+    seed: int = 0
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """One mixed supercell."""
+        mixed, how = random_structure(
+            characteristic_configurations(structure),
+            scaling=self.scaling,
+            weights=self.weights,
+            relative_energies=self.relative_energies,
+            temperature=self.temperature,
+            seed=self.seed,
+        )
+        how["label"] = "random-" + "x".join(str(s) for s in self.scaling)
+        return [(mixed, how)]
+
+
+@dataclass
+class ElectrostaticGroundStateMaker(StructureSetMaker):
+    """The ``n_structures`` lowest-Ewald-energy orderings of a disordered parent.
+
+    Attributes:
+        n_structures: orderings to return.
+        scaling: supercell made before ordering (e.g. (4, 4, 2) for the 154-atom LSTH).
+        method: ``auto``, ``enumerate`` (pymatgen, exact) or ``anneal``.
+        seed: annealing seed.
+    """
+
+    name: str = "electrostatic ground states"
+    kind: str = "esgs"
+    n_structures: int = 5
+    scaling: tuple[int, int, int] | None = None
+    method: str = "auto"
+    seed: int = 0
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """Lowest orderings, sorted by Ewald energy."""
+        if self.scaling is not None:
+            structure = make_supercell(structure, self.scaling)
+        pairs = electrostatic_ground_states(structure, self.n_structures, self.method, self.seed)
+        for ordered, how in pairs:
+            how["label"] = f"esgs-{how['rank']:02d}"
+            how["space_group"] = ordered.get_space_group_info(symprec=0.1)[0]
+        return pairs
+
+
+@dataclass
+class StrainMaker(StructureSetMaker):
+    """Strained copies along each lattice direction and all together.
+
+    Attributes:
+        magnitudes: engineering strains (dimensionless).
+        directions: ``a``, ``b``, ``c``, ``abc``.
+    """
+
+    name: str = "strain perturbations"
+    kind: str = "strain"
+    magnitudes: tuple[float, ...] = (-0.05, 0.05)
+    directions: tuple[str, ...] = ("a", "b", "c", "abc")
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """One copy per direction and magnitude."""
+        pairs = strain_perturbations(structure, self.magnitudes, self.directions)
+        for _, how in pairs:
+            how["transformation"] = "strain"
+            how["label"] = f"strain-{how['direction']}{how['strain']:+.4f}"
+        return pairs
+
+
+@dataclass
+class VolumetricStrainMaker(StructureSetMaker):
+    """Isotropically scaled copies at fractions of the reference volume.
+
+    Attributes:
+        fractions: target volume / reference volume.
+    """
+
+    name: str = "volumetric strain"
+    kind: str = "volumes"
+    fractions: tuple[float, ...] = field(default_factory=lambda: DEFAULT_VOLUME_FRACTIONS)
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """One copy per volume fraction."""
+        pairs = volumetric_series(structure, self.fractions)
+        for _, how in pairs:
+            how["transformation"] = "volumetric_strain"
+            how["label"] = f"volume-{round(100 * how['volume_fraction']):03d}"
+        return pairs
+
+
+@dataclass
+class SupercellMaker(StructureSetMaker):
+    """A diagonal supercell (fixed scaling, or at least ``min_atoms`` / ``min_length`` Å).
+
+    Attributes:
+        scaling: repeats along a, b, c.
+        min_atoms: smallest number of atoms.
+        min_length: smallest perpendicular width (Å).
+    """
+
+    name: str = "supercell"
+    kind: str = "supercell"
+    scaling: tuple[int, int, int] | None = None
+    min_atoms: int | None = None
+    min_length: float | None = None
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """The supercell."""
+        supercell = make_supercell(structure, self.scaling, self.min_atoms, self.min_length)
+        factors = [
+            round(x / y) for x, y in zip(supercell.lattice.abc, structure.lattice.abc, strict=True)
+        ]
+        how = {
+            "transformation": "supercell",
+            "scaling": factors,
+            "label": "supercell-" + "x".join(str(f) for f in factors),
+        }
+        return [(supercell, how)]

@@ -1,0 +1,1 @@
+"""Output documents of the structures stage."""
