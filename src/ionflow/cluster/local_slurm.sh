@@ -30,8 +30,13 @@ done
 log() { printf '[local-slurm] %s\n' "$*" >&2; }
 die() { printf 'local_slurm.sh: error: %s\n' "$*" >&2; exit "${2:-1}"; }
 
-mkdir -p "$work_dir"
-work_dir=$(cd "$work_dir" && pwd -P)
+case $action in
+    up | down | status | env) ;;
+    *) die "usage: local_slurm.sh up|down|status|env [--work-dir DIR]" 2 ;;
+esac
+# only `up` creates the work directory; down/status of a missing one report "stopped"
+[ "$action" = up ] && mkdir -p "$work_dir"
+work_dir=$(realpath -m "$work_dir")
 etc=$work_dir/etc run=$work_dir/run logs=$work_dir/log spool=$work_dir/spool
 conf=$etc/slurm.conf
 munge_socket=$run/munge.socket
@@ -105,6 +110,8 @@ JobCompType=jobcomp/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
+# start batch jobs at submission (default: up to 3 s later), what tests wait on
+SchedulerParameters=batch_sched_delay=0
 MpiDefault=none
 ReturnToService=2
 MinJobAge=600
@@ -239,5 +246,4 @@ case $action in
     down) down ;;
     status) status ;;
     env) echo "export SLURM_CONF=$conf" ;;
-    *) die "usage: local_slurm.sh up|down|status|env [--work-dir DIR]" 2 ;;
 esac
