@@ -119,3 +119,23 @@ def test_write_refuses_to_overwrite(tmp_path):
 def test_bad_options_are_rejected_before_writing(tmp_path, field, value):
     with pytest.raises(IonflowInputError, match=field):
         ConfigOptions(config_dir=tmp_path, **{field: value})
+
+
+def test_init_asks_only_when_interactive(monkeypatch):
+    from ionflow.cli import config as config_cli
+
+    asked = []
+
+    def fake_prompt(question, default="", show_default=True):
+        asked.append(question)
+        return "gpu"
+
+    monkeypatch.setattr(config_cli.typer, "prompt", fake_prompt)
+    monkeypatch.setattr(config_cli.sys.stdin, "isatty", lambda: False)
+    assert config_cli._ask(None, "SLURM partition", "local") == "local"
+    assert config_cli._ask("batch", "SLURM partition", "local") == "batch"
+    assert asked == []
+    monkeypatch.setattr(config_cli.sys.stdin, "isatty", lambda: True)
+    assert config_cli._ask(None, "SLURM partition", "local") == "gpu"
+    assert config_cli._ask("batch", "SLURM partition", "local") == "batch"  # flags win
+    assert asked == ["SLURM partition"]
