@@ -54,6 +54,7 @@ def test_up_down_are_idempotent_and_survive_a_crash(slurm_cluster, tmp_path):
         first = cli("up", work_dir)
         assert first.returncode == 0, first.stderr
         assert f"export SLURM_CONF={slurm_conf(work_dir)}" in first.stdout
+        assert cli("env", work_dir).stdout == f"export SLURM_CONF={slurm_conf(work_dir)}\n"
         pids = daemon_pids(work_dir)
         assert set(pids) == {"munged", "slurmctld", "slurmd"} and all(map(alive, pids.values()))
 

@@ -53,3 +53,9 @@ def down(work_dir: Path | None = WORK_DIR) -> None:
 def status(work_dir: Path | None = WORK_DIR) -> None:
     """Show the daemons and the node state; exit code 0 when up, 3 when not."""
     _finish(run_local_slurm("status", work_dir))
+
+
+@app.command()
+def env(work_dir: Path | None = WORK_DIR) -> None:
+    """Print the line SLURM clients need: `eval "$(ionflow cluster env)"`."""
+    _finish(run_local_slurm("env", work_dir))
