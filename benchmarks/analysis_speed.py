@@ -114,7 +114,7 @@ def run_pymatgen(path: Path, n_frames: int) -> dict:
     return _measure([*cmd, str(FRAME_STEPS), str(out)], out)
 
 
-def _measure(cmd: list[str], out: Path) -> dict:
+def _measure(cmd: list[str], out: Path | None) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     wrapper = (
         "import resource, subprocess, sys, time, json;"
@@ -128,7 +128,8 @@ def _measure(cmd: list[str], out: Path) -> dict:
     stats = json.loads(result.stdout.strip().splitlines()[-1])
     if stats["rc"] != 0:
         raise RuntimeError(f"{cmd[:4]} failed: {result.stderr[-2000:]}")
-    stats.update(json.loads(out.read_text()))
+    if out is not None:
+        stats.update(json.loads(out.read_text()))
     return stats
 
 
@@ -171,6 +172,11 @@ def main() -> None:
                     f"pymatgen extrapolated to {args.frames} frames: {pmg['seconds']:.0f} s, "
                     f"{pmg['peak_MB']:.0f} MB"
                 )
+            startup = _measure([sys.executable, "-m", "ionflow.cli.main", "version"], None)
+            print(
+                f"`ionflow version` (CLI start-up, included above): "
+                f"{startup['seconds']:.1f} s, {startup['peak_MB']:.0f} MB"
+            )
             print(f"true D = {D_A2_FS * 0.1:.3e} cm^2/s")
             for name, r in rows:
                 print(

@@ -75,13 +75,14 @@ def test_orthogonal_text_dump_layouts_unwrap_the_same(tmp_path, columns):
     )
 
 
-def test_extxyz_reader_unwraps_by_minimum_image(tmp_path):
+@pytest.mark.parametrize("suffix", ["extxyz", "traj"])
+def test_ase_formats_unwrap_by_minimum_image(tmp_path, suffix):
     walk = random_walk(4, 40, (0.02, 0.02, 0.02), 1.0, seed=5)
     cell = np.diag([5.0, 5.0, 5.0])
     frames = [Atoms("Li2S2", positions=p, cell=cell, pbc=True) for p in walk]
     for atoms in frames:
         atoms.wrap()
-    path = tmp_path / "walk.extxyz"
+    path = tmp_path / f"walk.{suffix}"
     write(path, frames)
     traj = collect_species_trajectory(
         open_trajectory(path), "Li", timestep_fs=2.0, remove_drift=False
