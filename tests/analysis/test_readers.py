@@ -125,3 +125,17 @@ def test_bad_input_is_one_clear_error(tmp_path):
         parse_type_map("1:Li")
     with pytest.raises(IonflowInputError, match="not found"):
         open_trajectory(tmp_path / "missing.bin")
+
+
+def test_general_triclinic_dumps_from_lammps(lammps_general_triclinic):
+    from tests.fixtures.analysis import GENERAL_TRICLINIC_CELL
+
+    restricted = next(open_trajectory(lammps_general_triclinic / "restricted.dump").frames())
+    for name in ("general.bin", "general.dump"):
+        frame = next(open_trajectory(lammps_general_triclinic / name).frames())
+        np.testing.assert_allclose(frame.cell, GENERAL_TRICLINIC_CELL, atol=1e-9)
+        # same crystal, rotated: volume and interatomic distances agree
+        assert abs(np.linalg.det(frame.cell)) == pytest.approx(abs(np.linalg.det(restricted.cell)))
+        dist = np.linalg.norm(frame.positions[1:] - frame.positions[0], axis=1)
+        ref = np.linalg.norm(restricted.positions[1:] - restricted.positions[0], axis=1)
+        np.testing.assert_allclose(dist, ref, atol=1e-4)
