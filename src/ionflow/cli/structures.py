@@ -19,8 +19,11 @@ from rich.table import Table
 
 from ionflow.errors import IonflowInputError
 from ionflow.structures.jobs.core import (
+    AmorphousExpansionMaker,
     ArgyroditeConfigurationsMaker,
     ElectrostaticGroundStateMaker,
+    GrainBoundaryMaker,
+    LithiumContentMaker,
     RandomStructureMaker,
     StrainMaker,
     StructureSetMaker,
@@ -144,6 +147,17 @@ def structures(
     ),
     temperature: float = typer.Option(300.0, "--temperature", help="Boltzmann T (K)."),
     weights: str = typer.Option(None, "--weights", help="User weights LABEL=W,... for --random."),
+    gb: bool = typer.Option(False, "--gb", help="Σ5[100](021) grain boundary with regions."),
+    gb_expand: int = typer.Option(1, "--gb-expand", help="GB grain thickness (repeats)."),
+    lithium: str = typer.Option(
+        None, "--lithium", help="Garnet Li_x La3Zr2O12 for x values, e.g. 6.25,6.5,7."
+    ),
+    amorphous: str = typer.Option(
+        None,
+        "--amorphous",
+        help="Expand each structure to these volume fractions keeping fractional "
+        "positions (the structure side of melt-quench), e.g. 1.05,1.10,1.15.",
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     formats: str = typer.Option("poscar,cif", "--formats", help="poscar,cif (files written)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
@@ -167,6 +181,13 @@ def structures(
                 seed=seed,
             )
         )
+    if lithium:
+        x_values = tuple(_floats(lithium, "--lithium"))
+        makers.append(LithiumContentMaker(x_values=x_values, seed=seed))
+    if gb:
+        if not parent.is_ordered:
+            raise IonflowInputError(f"--gb needs an ordered structure; {material} is disordered")
+        makers.append(GrainBoundaryMaker(expand_times=gb_expand))
     ordering_base = parent
     if esgs:
         if sized:
@@ -195,6 +216,9 @@ def structures(
         if volumes:
             scaler = VolumetricStrainMaker(fractions=tuple(_floats(volumes, "--volumes")))
             derived += [_derive(doc, scaler) for doc in sources]
+        if amorphous:
+            expander = AmorphousExpansionMaker(fractions=tuple(_floats(amorphous, "--amorphous")))
+            derived += [_derive(doc, expander) for doc in sources]
         documents = sources + derived
     summary = _write(documents, out, wanted_formats)
     if as_json:

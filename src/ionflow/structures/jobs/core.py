@@ -196,3 +196,98 @@ class SupercellMaker(StructureSetMaker):
             "label": "supercell-" + "x".join(str(f) for f in factors),
         }
         return [(supercell, how)]
+
+
+@dataclass
+class GrainBoundaryMaker(StructureSetMaker):
+    """Σ5[100](021) tilt GB with per-atom ``gb_region`` labels (GB/Near_GB/Far_GB/Bulk).
+
+    Attributes:
+        sigma: Σ value.
+        rotation_axis: tilt axis.
+        plane: GB plane.
+        expand_times: grain thickness in repeats (3 gives all four 10 Å regions).
+        region_width: region slab thickness (Å).
+    """
+
+    name: str = "grain boundary"
+    kind: str = "gb"
+    sigma: int = 5
+    rotation_axis: tuple[int, int, int] = (1, 0, 0)
+    plane: tuple[int, int, int] = (0, 2, 1)
+    expand_times: int = 1
+    region_width: float = 10.0
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """One GB model."""
+        from ionflow.structures.grain_boundary import grain_boundary
+
+        return [
+            grain_boundary(
+                structure,
+                self.sigma,
+                self.rotation_axis,
+                self.plane,
+                self.expand_times,
+                self.region_width,
+            )
+        ]
+
+
+@dataclass
+class LithiumContentMaker(StructureSetMaker):
+    """Li_x La3 Zr2 O12 with x from 6.25 to 7 by Li vacancies (low-Ewald placement).
+
+    Attributes:
+        x_values: Li per formula unit.
+        seed: annealing seed.
+    """
+
+    name: str = "garnet lithium content"
+    kind: str = "lithium"
+    x_values: tuple[float, ...] = (6.25, 6.5, 6.75, 7.0)
+    seed: int = 0
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """One ordered cell per x."""
+        from ionflow.structures.garnet import lithium_deficient_garnets
+
+        return lithium_deficient_garnets(structure, self.x_values, self.seed)
+
+
+@dataclass
+class AmorphousStartMaker(StructureSetMaker):
+    """Cells to melt (the structure, or one per target density in g/cm^3).
+
+    Attributes:
+        densities: target densities (g/cm^3); None keeps the structure's density.
+    """
+
+    name: str = "amorphous start"
+    kind: str = "melt_start"
+    densities: tuple[float, ...] | None = None
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """Starting cells."""
+        from ionflow.structures.amorphous import starting_cells
+
+        return starting_cells(structure, self.densities)
+
+
+@dataclass
+class AmorphousExpansionMaker(StructureSetMaker):
+    """The quenched cell expanded to 105/110/115 % volume, fractional positions kept.
+
+    Attributes:
+        fractions: volume fractions.
+    """
+
+    name: str = "amorphous expansion"
+    kind: str = "amorphous"
+    fractions: tuple[float, ...] = (1.05, 1.10, 1.15)
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """Expanded copies."""
+        from ionflow.structures.amorphous import expanded_cells
+
+        return expanded_cells(structure, self.fractions)

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from ionflow.errors import IonflowInputError
+from ionflow.structures.grain_boundary import grain_boundary, region_labels
+
+
+def test_sigma5_021_orientation_and_regions(argyrodite_cl):
+    gb, how = grain_boundary(argyrodite_cl, expand_times=3)
+    a = argyrodite_cl.lattice.a
+    # tilt axis [100] stays the a vector; (021) planes stack along c: b = sqrt(5) a
+    np.testing.assert_allclose(gb.lattice.angles, (90, 90, 90), atol=1e-6)
+    assert gb.lattice.a == pytest.approx(a)
+    assert gb.lattice.b == pytest.approx(np.sqrt(5) * a)
+    assert how["plane"] == [0, 2, 1]
+    assert how["rotation_axis"] == [1, 0, 0]
+    assert how["rotation_angle"] == pytest.approx(143.130102, abs=1e-4)
+    assert len(gb) == 3 * 520
+    assert gb.composition.reduced_formula == "Li6PS5Cl"
+    labels = gb.site_properties["gb_region"]
+    assert len(labels) == len(gb)
+    assert set(labels) == {"GB", "Near_GB", "Far_GB", "Bulk"}
+    assert sum(how["region_counts"].values()) == len(gb)
+    # labels follow the distance to the nearest plane
+    c = gb.lattice.c  # orthogonal cell: c is the width along the GB normal
+    z = gb.frac_coords[:, 2] * c
+    planes = np.array(how["gb_planes_frac"]) * c
+    dist = np.abs((z[:, None] - planes[None, :] + c / 2) % c - c / 2).min(axis=1)
+    assert np.all(dist[np.array(labels) == "GB"] < 10.0)
+    assert np.all(dist[np.array(labels) == "Bulk"] >= 30.0)
+
+
+def test_region_labels_simple_cell(triclinic_cell):
+    labels = region_labels(triclinic_cell, [0.0], width=1.0)
+    assert len(labels) == 2 and labels[0] == "GB"
+
+
+def test_gb_needs_ordered_structure():
+    from ionflow.structures.parents import get_parent_structure
+
+    with pytest.raises(IonflowInputError):
+        grain_boundary(get_parent_structure("LSTH-1a"))
