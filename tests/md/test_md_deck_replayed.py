@@ -1,0 +1,82 @@
+"""HPC engine (``lmp`` + pair_style mlip), replayed: inputs checked, outputs read back."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from jobflow import JobStore, run_locally
+from maggma.stores import MemoryStore
+from tests.fixtures.md import MD_DATA, MD_MTP_FILE, li2s_structure
+
+import ionflow.md.run as md_run
+from ionflow.md.jobs.lammps import LammpsMdMaker
+from ionflow.md.schemas.protocol import MdProtocol, heat_then_npt_protocol
+from ionflow.md.sets.deck import mlip_ini, pair_block
+from ionflow.settings import IonflowSettings
+
+REFERENCE = MD_DATA / "lmp_reference"
+
+
+def reference_protocol() -> MdProtocol:
+    """Heating 200 -> 400 K (2 x 10 steps NVT) then 50 steps NPT, 2 fs, frames every 10."""
+    return heat_then_npt_protocol(
+        400.0,
+        production_ps=0.1,
+        heating_ps=0.04,
+        heating_step_k=200.0,
+        timestep_fs=2.0,
+        seed=777,
+        dump_every=10,
+        thermo_every=10,
+        restart_every=50,
+    )
+
+
+def test_mlip_ini_and_pair_block_match_reference():
+    assert mlip_ini() == (REFERENCE / "inputs" / "mlip.ini").read_text()
+    assert mlip_ini() == "mtp-filename pot.mtp\nselect FALSE\n"
+    assert pair_block("lmp", 5.0) == "pair_style mlip mlip.ini\npair_coeff * *\n"
+    assert "pair_style zero 5.0000 full" in pair_block("lammps-python", 5.0)
+
+
+@pytest.fixture
+def replayed_lmp(monkeypatch):
+    """Replace the ``lmp`` subprocess: check inputs and command, copy reference outputs."""
+    calls = []
+    settings = IonflowSettings(mpi_prefix="srun -n 4", lmp_cmd="lmp_mlip")
+    monkeypatch.setattr(md_run, "get_settings", lambda: settings)
+
+    def fake_run(cmd, cwd, check):
+        run_dir = Path(cwd)
+        calls.append(cmd)
+        for name in ("in.lammps", "mlip.ini"):
+            assert (run_dir / name).read_text() == (REFERENCE / "inputs" / name).read_text(), name
+        assert (run_dir / "pot.mtp").read_text() == MD_MTP_FILE.read_text()
+        assert (run_dir / "structure.data").exists()
+        for path in (REFERENCE / "outputs").iterdir():
+            shutil.copy(path, run_dir / path.name)
+
+    monkeypatch.setattr(md_run.subprocess, "run", fake_run)
+    return calls
+
+
+def test_lammps_md_maker_lmp_engine_replayed(tmp_path, replayed_lmp):
+    maker = LammpsMdMaker(engine="lmp", protocol=reference_protocol(), species=["Li", "S"])
+    job = maker.make(li2s_structure((2, 1, 1)), str(MD_MTP_FILE))
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    responses = run_locally(job, store=store, root_dir=tmp_path, create_folders=True)
+    assert replayed_lmp == [
+        ["srun", "-n", "4", "lmp_mlip", "-in", "in.lammps", "-log", "log.lammps"]
+    ]
+    doc = responses[job.uuid][1].output
+    assert doc.engine == "lmp"
+    assert doc.completed_steps == doc.total_steps == 70
+    assert doc.n_frames == 6  # production steps 20..70 every 10
+    assert doc.thermo.step == list(range(0, 71, 10))
+    assert doc.type_map == {"1": "Li", "2": "S"}
+    assert Path(doc.trajectory_file).exists()
+    assert doc.final_structure.composition.reduced_formula == "Li2S"
+    stored = store.query_one({"uuid": job.uuid}, load=True)
+    assert stored["output"]["thermo"]["step"] == list(range(0, 71, 10))  # from the data store

