@@ -27,7 +27,7 @@ SUBCOMMANDS: dict[str, str | None] = {
     "config": "config",
     "structures": None,
     "analyze": "analyze",
-    "demo": None,
+    "pipeline": None,
     "md": "md",
 }
 

@@ -1,0 +1,202 @@
+"""`ionflow run|submit|status|resume|demo`: whole workflows from a spec file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ionflow.errors import IonflowInputError
+
+console = Console()
+
+SpecArgument = typer.Argument(..., help="Workflow spec YAML (see workflows/).")
+
+
+def _demo_spec() -> Path:
+    import ionflow
+
+    path = Path(ionflow.__file__).resolve().parents[2] / "workflows"
+    spec = path / "demo_li6ps5cl_chgnet.yaml"
+    if not spec.is_file():
+        raise IonflowInputError(
+            "demo spec not found next to the package; pass --spec workflows/<file>.yaml"
+        )
+    return spec
+
+
+def _connected_store():
+    """Return a connected JobStore, or say how to start the database."""
+    from pymongo.errors import PyMongoError
+
+    from ionflow.db.stores import get_jobstore
+    from ionflow.settings import get_settings
+
+    settings = get_settings()
+    store = get_jobstore(settings)
+    try:
+        store.connect()
+        store.docs_store._collection.database.client.admin.command("ping")
+    except PyMongoError as exc:
+        raise IonflowInputError(
+            f"cannot reach the database at {settings.db_uri} ({exc.__class__.__name__}); "
+            "start the embedded one with `ionflow db start` or set db_uri"
+        ) from exc
+    return store
+
+
+def print_report(report: dict, plot_dir: Path | None = None) -> None:
+    """Print a pipeline report as tables; write Arrhenius plots to ``plot_dir``."""
+    from ionflow.pipeline.report import PipelineReportDocument
+
+    doc = PipelineReportDocument.model_validate(report)
+    head = Table(title=f"ionflow report: {doc.name}", show_header=False)
+    head.add_row("material", doc.material)
+    head.add_row(
+        "training data", f"{doc.n_labelled} structures, {doc.oracle} {doc.level_of_theory}"
+    )
+    head.add_row(
+        "MTP",
+        f"level {doc.mtp_level}, R_cut {doc.mtp_r_cut_A:g} Å; validation RMSE "
+        f"{doc.validation_energy_rmse_meV_atom:.1f} meV/atom, "
+        f"{doc.validation_force_rmse_eV_A:.3f} eV/Å",
+    )
+    err = f" ± {doc.sigma_bulk_err_mS_cm:.3g}" if doc.sigma_bulk_err_mS_cm is not None else ""
+    head.add_row(f"σ_bulk at {doc.extrapolation_K:g} K", f"{doc.sigma_bulk_mS_cm:.3g}{err} mS/cm")
+    head.add_row(
+        f"σ_bulk^{doc.crystallinity:.0%}", f"{doc.sigma_bulk_crystallinity_mS_cm:.3g} mS/cm"
+    )
+    for ref in doc.published:
+        head.add_row("published", f"{ref['quantity']}: {ref['value']} {ref['unit']}")
+    for note in doc.notes:
+        head.add_row("note", note)
+    console.print(head)
+    table = Table(title="configurations")
+    for column in (
+        "#",
+        "ΔE (meV/atom)",
+        "weight",
+        "E_a (eV)",
+        f"σ({doc.extrapolation_K:g} K) mS/cm",
+    ):
+        table.add_column(column)
+    for c in doc.configurations:
+        d_e = (
+            "-" if c.relative_energy_eV_atom is None else f"{1000 * c.relative_energy_eV_atom:.1f}"
+        )
+        low, high = c.sigma300_ci_mS_cm
+        table.add_row(
+            str(c.index),
+            d_e,
+            f"{c.weight:.3f}",
+            f"{c.Ea_eV:.3f} ± {c.Ea_err_eV:.3f}",
+            f"{c.sigma300_mS_cm:.3g} [{low:.3g}, {high:.3g}]",
+        )
+    console.print(table)
+    if plot_dir is not None:
+        from ionflow.analysis.plotting import plot_arrhenius
+
+        for index, arrhenius in enumerate(doc.arrhenius):
+            path = plot_arrhenius(arrhenius, plot_dir / f"arrhenius_c{index}.png")
+            console.print(f"Arrhenius plot: {path}")
+
+
+def run(
+    spec: Path = SpecArgument,
+    out: Path = typer.Option(Path("ionflow-run"), help="Directory for job folders and plots."),
+) -> None:
+    """Run a whole workflow on this machine (jobflow run_locally, results in the DB)."""
+    from jobflow.managers.local import run_locally
+
+    from ionflow.pipeline.flow import PipelineMaker
+    from ionflow.pipeline.spec import load_spec
+
+    workflow = load_spec(spec)
+    store = _connected_store()
+    flow = PipelineMaker(spec=workflow).make()
+    console.print(
+        f"[bold]{workflow.name}[/bold]: {len(flow.jobs)} stages, oracle {workflow.dft.oracle}"
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    responses = run_locally(flow, store=store, create_folders=True, root_dir=out, log=True)
+    report = store.get_output(flow.output.uuid, load=True) if flow.output is not None else None
+    console.print(f"finished in {time.perf_counter() - start:.0f} s, {len(responses)} jobs run")
+    if not report:
+        raise IonflowInputError(f"the workflow did not finish: see the job folders in {out}")
+    print_report(report, plot_dir=out)
+
+
+def submit(spec: Path = SpecArgument) -> None:
+    """Add a workflow to the LaunchPad (run it with `qlaunch` / `rlaunch`)."""
+    from jobflow.managers.fireworks import flow_to_workflow
+
+    from ionflow.db.stores import get_launchpad
+    from ionflow.pipeline.flow import PipelineMaker
+    from ionflow.pipeline.spec import load_spec
+
+    workflow = load_spec(spec)
+    flow = PipelineMaker(spec=workflow).make()
+    lpad = get_launchpad()
+    mapping = lpad.add_wf(flow_to_workflow(flow))
+    console.print(f"submitted {workflow.name}: {len(mapping)} fireworks")
+
+
+def status() -> None:
+    """Table of workflows on the LaunchPad with their fireworks per state."""
+    from collections import Counter
+
+    from ionflow.db.stores import get_launchpad
+
+    lpad = get_launchpad()
+    table = Table(title="ionflow workflows")
+    for column in ("workflow", "state", "fireworks by state"):
+        table.add_column(column)
+    for wf in lpad.workflows.find({}, {"name": 1, "state": 1, "nodes": 1}):
+        states = Counter(
+            fw["state"] for fw in lpad.fireworks.find({"fw_id": {"$in": wf["nodes"]}}, {"state": 1})
+        )
+        table.add_row(
+            wf["name"], wf["state"], ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
+        )
+    console.print(table)
+
+
+def resume(
+    watch: float = typer.Option(0.0, help="Repeat every WATCH seconds (0: once)."),
+    max_retries: int = typer.Option(3, help="Retries of a failed job before giving up."),
+    lost_after: float = typer.Option(4 * 3600.0, help="Seconds without a ping: a lost run."),
+    backoff: float = typer.Option(60.0, help="Seconds before the first retry (doubles)."),
+) -> None:
+    """Put lost and failed jobs back to READY (see ionflow.pipeline.resume)."""
+    from ionflow.db.stores import get_launchpad
+    from ionflow.pipeline.resume import ResumePolicy, resume_pass
+
+    lpad = get_launchpad()
+    policy = ResumePolicy(lost_after_s=lost_after, max_retries=max_retries, backoff_s=backoff)
+    while True:
+        report = resume_pass(lpad, policy)
+        console.print(
+            f"rerun {report.rerun}  unreserved {report.unreserved}  retried {report.retried}  "
+            f"waiting {report.waiting_backoff}  given up {report.gave_up}"
+        )
+        if watch <= 0:
+            return
+        time.sleep(watch)
+
+
+def demo(
+    spec: Path | None = typer.Option(None, help="Spec to run (default: the CHGNet demo)."),
+    out: Path = typer.Option(Path("ionflow-demo"), help="Directory for job folders and plots."),
+) -> None:
+    """Run the demo pipeline (CHGNet oracle, tiny settings) on the embedded defaults."""
+    run(spec or _demo_spec(), out)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the pipeline commands to the top-level ``ionflow`` app."""
+    for command in (run, submit, status, resume, demo):
+        app.command()(command)

@@ -1,0 +1,192 @@
+"""The whole pipeline as one jobflow Flow, built from a :class:`WorkflowSpec`.
+
+structures -> (per configuration) relax -> strain -> AIMD -> labelling at every level
+of theory -> merge the fit level's labelled sets -> MTP fit -> (per configuration)
+production MD on a supercell of the relaxed cell -> diffusion -> Arrhenius ->
+:func:`pipeline_report` (configuration-weighted sigma_bulk and sigma_bulk^80%).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jobflow import Flow, Maker
+from pymatgen.core import Element
+
+from ionflow.dft.flows.training_set import TrainingSetFlowMaker
+from ionflow.dft.jobs.aimd import AimdSnapshotMaker
+from ionflow.dft.jobs.label import LabelMaker, merge_labelled_sets
+from ionflow.dft.jobs.relax import RelaxMaker
+from ionflow.dft.sets.oracle import OracleSettings
+from ionflow.errors import IonflowInputError
+from ionflow.md.flows.conductivity import ConductivityMdFlowMaker
+from ionflow.md.jobs.lammps import LammpsMdMaker
+from ionflow.mtp.jobs.fit import MtpFitMaker
+from ionflow.pipeline.report import pipeline_report
+from ionflow.pipeline.spec import WorkflowSpec
+from ionflow.structures.jobs.core import (
+    ArgyroditeConfigurationsMaker,
+    ElectrostaticGroundStateMaker,
+    LithiumContentMaker,
+    StructureSetMaker,
+    SupercellMaker,
+)
+
+
+def species_of_material(material: str) -> list[str]:
+    """Element symbols of a built-in material or structure file, by atomic number."""
+    from ionflow.structures.parents import get_parent_structure
+
+    structure = get_parent_structure(material)
+    return sorted({el.symbol for el in structure.composition.elements}, key=lambda s: Element(s).Z)
+
+
+@dataclass
+class ParentStructureMaker(StructureSetMaker):
+    """The parent structure itself, as a one-structure set (no disorder to resolve)."""
+
+    name: str = "parent structure"
+    kind: str = "parent"
+
+    def build(self, structure):  # noqa: D102
+        return [(structure, {"transformation": "none", "label": "parent"})]
+
+
+def configurations_maker(spec: WorkflowSpec) -> StructureSetMaker:
+    """Return the Maker of the characteristic configurations named in ``spec``."""
+    kind = spec.structures.configurations
+    n = spec.structures.n_configurations
+    if kind == "argyrodite":
+        return ArgyroditeConfigurationsMaker()
+    if kind == "esgs":
+        return ElectrostaticGroundStateMaker(n_structures=n)
+    if kind == "llzo-vacancies":
+        return LithiumContentMaker()
+    if kind == "sqs":
+        try:
+            from ionflow.structures.jobs.core import SqsMaker
+        except ImportError as exc:
+            raise IonflowInputError(
+                "SQS configurations are not available in this ionflow version; use "
+                "configurations: esgs"
+            ) from exc
+        return SqsMaker()
+    return ParentStructureMaker()
+
+
+@dataclass
+class PipelineMaker(Maker):
+    """Build the full ionflow Flow of one :class:`WorkflowSpec`.
+
+    Attributes:
+        spec: the workflow specification (material and settings of every stage).
+        name: flow name (default: the spec's name).
+    """
+
+    spec: WorkflowSpec | None = None
+    name: str = ""
+
+    def make(self) -> Flow:
+        """Return the Flow; nothing runs until it is run locally or submitted."""
+        spec = self.spec
+        if spec is None:
+            raise ValueError("PipelineMaker needs a spec")
+        oracle = OracleSettings(
+            oracle=spec.dft.oracle,
+            encut=spec.dft.encut_eV,
+            kpoint_mesh=tuple(spec.dft.kpoint_mesh),
+        )
+        species = spec.species_order or species_of_material(spec.material)
+        jobs: list = []
+        configurations = configurations_maker(spec).make(spec.material)
+        configurations.name = "configurations"
+        jobs.append(configurations)
+
+        relax_jobs, labelled = [], []
+        for index in range(spec.structures.n_configurations):
+            structure = configurations.output.structures[index]
+            if spec.dft.relax:
+                relax = RelaxMaker(
+                    name=f"relax c{index}",
+                    level_of_theory="PBE",
+                    oracle_settings=oracle,
+                    force_tolerance=spec.dft.force_tolerance_eV_A,
+                ).make(structure)
+                relax_jobs.append(relax)
+                jobs.append(relax)
+                structure = relax.output.structure
+            aimd = spec.dft.aimd
+            training = TrainingSetFlowMaker(
+                name=f"training set c{index}",
+                levels_of_theory=tuple(spec.dft.levels_of_theory),
+                oracle_settings=oracle,
+                relax=False,
+                strain_magnitudes=tuple(spec.structures.strain_magnitudes),
+                strain_directions=tuple(spec.structures.strain_directions),
+                temperatures=tuple(aimd.temperatures_K),
+                label_maker=LabelMaker(species=species),
+                aimd_maker=AimdSnapshotMaker(
+                    duration=aimd.duration_ps,
+                    timestep=aimd.timestep_fs,
+                    n_snapshots=aimd.n_snapshots,
+                    equilibration_fraction=aimd.equilibration_fraction,
+                ),
+            ).make(structure)
+            jobs.append(training)
+            labelled.append(training.output[spec.dft.fit_level])
+
+        merged = merge_labelled_sets(labelled)
+        merged.name = f"labelled set {spec.dft.fit_level}"
+        jobs.append(merged)
+
+        mtp = spec.mtp
+        fit = MtpFitMaker(
+            level=mtp.level,
+            r_cut=mtp.r_cut_A,
+            radial_basis_size=mtp.radial_basis_size,
+            weights=(mtp.energy_weight, mtp.force_weight, mtp.stress_weight),
+            max_iter=mtp.max_iterations,
+            validation_fraction=mtp.validation_fraction,
+            seed=mtp.seed,
+        ).make(merged.output.cfg_text, merged.output.species)
+        jobs.append(fit)
+
+        md = spec.md
+        timestep = md.timestep_fs
+        arrhenius = []
+        for index in range(spec.structures.n_configurations):
+            source = (
+                relax_jobs[index].output.structure
+                if relax_jobs
+                else configurations.output.structures[index]
+            )
+            supercell = SupercellMaker(name=f"supercell c{index}", scaling=md.supercell).make(
+                source
+            )
+            conductivity = ConductivityMdFlowMaker(
+                name=f"conductivity md c{index}",
+                md_maker=LammpsMdMaker(
+                    production_ps=md.production_ps,
+                    heating_ps=md.heating_ps,
+                    timestep_fs=timestep,
+                    dump_every=max(1, round(md.dump_interval_fs / timestep)),
+                    restart_every=max(1, round(md.dump_interval_fs / timestep)) * 50,
+                    dump_species=list(md.species),
+                    species=species,
+                ),
+                temperatures=list(md.temperatures_K),
+                repeats=md.repeats,
+            ).make(supercell.output.structures[0], fit.output.mtp)
+            jobs += [supercell, conductivity]
+            arrhenius.append(conductivity.output)
+
+        report = pipeline_report(
+            spec.model_dump(mode="json"),
+            [job.output for job in relax_jobs],
+            arrhenius,
+            fit.output,
+            merged.output,
+        )
+        report.name = "report"
+        jobs.append(report)
+        return Flow(jobs, output=report.output, name=self.name or spec.name)

@@ -1,0 +1,160 @@
+"""The pipeline's closing report.
+
+What labelled the data, how good the MTP is, and the conductivity per configuration and
+configuration-weighted, next to the published values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobflow import job
+from pydantic import BaseModel, Field
+
+from ionflow.analysis.conductivity import (
+    configuration_weighted_conductivity,
+    crystallinity_corrected_conductivity,
+)
+from ionflow.analysis.schemas.diffusion import ArrheniusDocument
+from ionflow.dft.schemas.labels import LabelledSetDocument
+from ionflow.dft.schemas.runs import RelaxDocument
+from ionflow.mtp.schemas.fit import MtpFitDocument
+
+# shared SPEC.md, "Reference numbers": material -> (quantity, value, unit)
+PUBLISHED: dict[str, list[tuple[str, float, str]]] = {
+    "Li6PS5Cl": [("sigma_bulk^80% at 300 K (MTP optB88-vdW)", 2.46, "mS/cm")],
+    "Li6PS5Br": [("sigma_bulk^80% at 300 K", 1.8, "mS/cm")],
+    "Li6PS5I": [("sigma_bulk^80% at 300 K", 0.5, "mS/cm")],
+    "LLZO": [("E_a crystalline (ML)", 0.25, "eV")],
+    "LSTH-24k": [("E_a 328-700 K (SQS)", 0.43, "eV"), ("sigma 298 K", 0.031, "mS/cm")],
+    "LSTH-1a": [("E_a 298-600 K (ESGS)", 0.22, "eV"), ("sigma 298 K", 4.05, "mS/cm")],
+}
+
+
+class ConfigurationResult(BaseModel):
+    """Conductivity of one characteristic configuration."""
+
+    index: int
+    formula: str
+    n_atoms: int
+    relative_energy_eV_atom: float | None = Field(
+        None, description="Relaxed energy relative to the lowest configuration, eV/atom."
+    )
+    weight: float = Field(description="Weight in the bulk conductivity.")
+    Ea_eV: float
+    Ea_err_eV: float
+    sigma300_mS_cm: float
+    sigma300_ci_mS_cm: tuple[float, float]
+    break_K: float | None = None
+
+
+class PipelineReportDocument(BaseModel):
+    """Summary of a whole ionflow workflow (one task document)."""
+
+    name: str
+    material: str
+    oracle: str = Field(description="Engine that labelled the training data.")
+    level_of_theory: str
+    n_labelled: int
+    mtp_level: int
+    mtp_r_cut_A: float
+    validation_energy_rmse_meV_atom: float | None
+    validation_force_rmse_eV_A: float | None
+    extrapolation_K: float
+    configurations: list[ConfigurationResult]
+    sigma_bulk_mS_cm: float = Field(description="Configuration-weighted, 100 % crystalline.")
+    sigma_bulk_err_mS_cm: float | None
+    crystallinity: float
+    sigma_bulk_crystallinity_mS_cm: float = Field(
+        description="sigma_bulk scaled to the crystallinity (sigma_bulk^80% for 0.8)."
+    )
+    published: list[dict[str, Any]] = Field(default_factory=list)
+    arrhenius: list[ArrheniusDocument] = Field(
+        default_factory=list, description="Per-configuration Arrhenius analyses."
+    )
+    notes: list[str] = Field(default_factory=list)
+
+
+def _weights(relaxed: list[RelaxDocument], n: int, temperature_K: float) -> list[float] | None:
+    if len(relaxed) != n or n == 0:
+        return None
+    from ionflow.analysis.conductivity import boltzmann_weights
+
+    per_atom = [doc.energy / len(doc.structure) for doc in relaxed]
+    lowest = min(per_atom)
+    return list(boltzmann_weights([e - lowest for e in per_atom], temperature_K))
+
+
+@job
+def pipeline_report(
+    spec: dict,
+    relaxed: list[RelaxDocument],
+    arrhenius: list[ArrheniusDocument],
+    fit: MtpFitDocument,
+    labelled: LabelledSetDocument,
+) -> PipelineReportDocument:
+    """Combine the per-configuration Arrhenius results into the bulk conductivity.
+
+    Weights are Boltzmann factors of the relaxed energies per atom at the spec's
+    ``analysis.weight_temperature_K`` (equal weights when nothing was relaxed).
+    """
+    analysis = spec["analysis"]
+    weights = _weights(relaxed, len(arrhenius), analysis["weight_temperature_K"])
+    if weights is None:
+        weights = [1.0 / len(arrhenius)] * len(arrhenius)
+    energies = [doc.energy / len(doc.structure) for doc in relaxed]
+    configurations = []
+    for index, doc in enumerate(arrhenius):
+        n_atoms = len(relaxed[index].structure) if relaxed else 0
+        configurations.append(
+            ConfigurationResult(
+                index=index,
+                formula=relaxed[index].structure.composition.reduced_formula if relaxed else "",
+                n_atoms=n_atoms,
+                relative_energy_eV_atom=(energies[index] - min(energies)) if relaxed else None,
+                weight=weights[index],
+                Ea_eV=doc.Ea_eV,
+                Ea_err_eV=doc.Ea_err_eV,
+                sigma300_mS_cm=doc.sigma300_mS_cm,
+                sigma300_ci_mS_cm=doc.sigma300_ci_mS_cm,
+                break_K=doc.break_K,
+            )
+        )
+    # half-width of the 95 % interval / 1.96 as a standard error per configuration
+    errors = [(doc.sigma300_ci_mS_cm[1] - doc.sigma300_ci_mS_cm[0]) / 3.92 for doc in arrhenius]
+    sigma_bulk, sigma_err = configuration_weighted_conductivity(
+        [doc.sigma300_mS_cm for doc in arrhenius], weights=weights, sigma_err_mS_cm=errors
+    )
+    crystallinity = analysis["crystallinity"]
+    validation = fit.validation_errors or fit.train_errors
+    notes = []
+    if labelled.oracle != "vasp":
+        notes.append(
+            f"training data labelled by {labelled.oracle}, not by the published VASP "
+            "setup: compare with published values only qualitatively"
+        )
+    return PipelineReportDocument(
+        name=spec["name"],
+        material=spec["material"],
+        oracle=labelled.oracle,
+        level_of_theory=labelled.level_of_theory,
+        n_labelled=labelled.n_labelled,
+        mtp_level=fit.level,
+        mtp_r_cut_A=fit.r_cut,
+        validation_energy_rmse_meV_atom=validation.energy_per_atom.rmse * 1000,
+        validation_force_rmse_eV_A=validation.forces.rmse,
+        extrapolation_K=arrhenius[0].extrapolation_K if arrhenius else 300.0,
+        configurations=configurations,
+        sigma_bulk_mS_cm=sigma_bulk,
+        sigma_bulk_err_mS_cm=sigma_err,
+        crystallinity=crystallinity,
+        sigma_bulk_crystallinity_mS_cm=crystallinity_corrected_conductivity(
+            sigma_bulk, crystallinity
+        ),
+        published=[
+            {"quantity": q, "value": v, "unit": u}
+            for q, v, u in PUBLISHED.get(spec["material"], [])
+        ],
+        arrhenius=arrhenius,
+        notes=notes,
+    )
