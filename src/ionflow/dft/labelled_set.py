@@ -40,6 +40,7 @@ def with_provenance(structure: Structure, **info: Any) -> Structure:
 def label_to_atoms(structure: Structure, label: SinglePointLabel) -> Atoms:
     """Return ASE atoms carrying the label (energy eV, forces eV/Å, stress eV/Å^3)."""
     atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.info = {}  # provenance stays in the summary; .cfg features would not round-trip
     results: dict[str, Any] = {"energy": label.energy, "forces": np.asarray(label.forces)}
     if label.stress is not None:
         results["stress"] = np.asarray(label.stress) / EV_PER_A3_IN_GPA
