@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from pymatgen.core import Structure
-from tests.fixtures.md import MD_MTP_FILE, MD_SPECIES
 
 from ionflow.md.schemas.md import MdTaskDoc
 from ionflow.md.schemas.protocol import MdProtocol, MdStage
 from ionflow.md.segments import SegmentState, collect_run, run_segment, write_segment_inputs
+from tests.fixtures.md import MD_MTP_FILE, MD_SPECIES
 
 
 def one_stage_protocol(ensemble: str, steps: int, temperature: float, **kwargs) -> MdProtocol:

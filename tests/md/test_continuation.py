@@ -11,8 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.fixtures.md import MD_MTP_FILE
-from tests.md.helpers import run_protocol, write_run
 
 from ionflow.md.continuation import latest_restart, segment_steps, timeout_string
 from ionflow.md.dump_binary import iter_dump_frames
@@ -24,6 +22,8 @@ from ionflow.md.segments import (
     run_segment,
     write_segment_inputs,
 )
+from tests.fixtures.md import MD_MTP_FILE
+from tests.md.helpers import run_protocol, write_run
 
 KILL_AFTER_STEP = 400
 

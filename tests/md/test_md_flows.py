@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from jobflow import Flow, JobStore, run_locally
 from maggma.stores import MemoryStore
-from tests.fixtures.md import MD_MTP_FILE
 
 from ionflow.md.dump_binary import iter_dump_frames
 from ionflow.md.flows.conductivity import ConductivityMdFlowMaker, _analysis_makers
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.md.jobs.melt_quench import MeltQuenchMdMaker
 from ionflow.md.schemas.protocol import heat_then_npt_protocol
+from tests.fixtures.md import MD_MTP_FILE
 
 
 def _store() -> JobStore:

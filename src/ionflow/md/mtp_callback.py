@@ -18,6 +18,8 @@ under compression, LAMMPS order xx, yy, zz, xy, xz, yz).
 
 from __future__ import annotations
 
+import ctypes
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from motep.potentials.mtp.base import MomentBasisData
 from motep.potentials.mtp.cext import _mtp_cext
 
 FIX_ID = "mtp"
+_INT_POINTER = ctypes.POINTER(ctypes.c_int)
 
 
 @numba.njit(cache=True)
@@ -99,17 +102,45 @@ class MtpFixExternal:
         self._pair_owner: np.ndarray = np.empty(0, dtype=np.int32)  # j -> owning local atom
         self.n_calls = 0
         self.n_list_updates = 0
+        self.kernel_seconds = 0.0  # wall time in motep's C kernel (calc_run + forces)
+        self.callback_seconds = 0.0  # wall time in the whole callback
         self.last_energy = 0.0  # eV
 
     def _read_neighbour_list(self, nlocal: int, nall: int) -> None:
-        """Copy LAMMPS's full neighbour list into flat pair arrays (after each rebuild)."""
-        nlist = self.lmp.numpy.get_neighlist(self.lmp.find_pair_neighlist("zero"))
-        neighbours = [nlist.get(i)[1] for i in range(nlocal)]
-        counts = np.fromiter((len(n) for n in neighbours), dtype=np.int64, count=nlocal)
-        self._pair_i = np.repeat(np.arange(nlocal, dtype=np.int64), counts)
-        self._pair_j = (
-            np.concatenate(neighbours).astype(np.int64) if counts.sum() else self._pair_i.copy()
-        )
+        """Copy LAMMPS's full neighbour list into flat pair arrays (after each rebuild).
+
+        Reads the list through the C library interface, one call per atom, and copies
+        neighbour indices in contiguous runs (LAMMPS stores them in pages), which is ~5x
+        faster than the numpy wrapper's per-atom arrays.
+        """
+        lmp = self.lmp
+        list_index = lmp.find_pair_neighlist("zero")
+        n_elements = lmp.get_neighlist_size(list_index)
+        element_neighbors = lmp.lib.lammps_neighlist_element_neighbors
+        c_iatom, c_numneigh, c_neighbors = ctypes.c_int(), ctypes.c_int(), _INT_POINTER()
+        refs = (ctypes.byref(c_iatom), ctypes.byref(c_numneigh), ctypes.byref(c_neighbors))
+        atoms = np.empty(n_elements, dtype=np.int64)
+        counts = np.empty(n_elements, dtype=np.int64)
+        addresses = np.empty(n_elements, dtype=np.uint64)
+        for element in range(n_elements):
+            element_neighbors(lmp.lmp, list_index, element, *refs)
+            atoms[element] = c_iatom.value
+            counts[element] = c_numneigh.value
+            addresses[element] = ctypes.cast(c_neighbors, ctypes.c_void_p).value or 0
+        chunks = []
+        run_start = 0
+        for element in range(1, n_elements + 1):
+            if element < n_elements and addresses[element] == addresses[element - 1] + 4 * int(
+                counts[element - 1]
+            ):
+                continue  # same page, directly after the previous atom's neighbours
+            total = int(counts[run_start:element].sum())
+            if total:
+                pointer = ctypes.cast(int(addresses[run_start]), _INT_POINTER)
+                chunks.append(np.ctypeslib.as_array(pointer, shape=(total,)).astype(np.int64))
+            run_start = element
+        self._pair_i = np.repeat(atoms, counts)
+        self._pair_j = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
         # ghosts -> owning local atom (serial run: every ghost's id is owned locally)
         ids = self.lmp.numpy.extract_atom("id", nelem=nall)
         owner_of_id = np.empty(int(ids[:nlocal].max()) + 1, dtype=np.int32)
@@ -138,6 +169,7 @@ class MtpFixExternal:
         self, caller: Any, ntimestep: int, nlocal: int, tag: np.ndarray, x: np.ndarray, f: Any
     ) -> None:
         """Set MTP forces (eV/Å) into ``f`` and the energy/virial of the fix."""
+        started = time.perf_counter()
         lmp = self.lmp
         nall = nlocal + int(lmp.extract_global("nghost"))
         # LAMMPS rebuilt its list: during a run the build counter moves; a new `run`
@@ -152,10 +184,13 @@ class MtpFixExternal:
         types = lmp.numpy.extract_atom("type", nelem=nlocal)
         itypes = (types - 1).astype(np.int32)
         self.mbd.clean()
+        kernel_started = time.perf_counter()
         energies, gradient = _mtp_cext.calc_run(
             js, r_ij, itypes, itypes[js], self.mtp_data, self.mbd
         )
-        f[:] = _mtp_cext.calc_forces_from_gradient(gradient, js)
+        forces = _mtp_cext.calc_forces_from_gradient(gradient, js)
+        self.kernel_seconds += time.perf_counter() - kernel_started
+        f[:] = forces
         # virial W_ab = -sum_ij r_ij,a dE/dr_ij,b (eV), symmetrised; padding has zero gradient
         w = -(r_ij.reshape(-1, 3).T @ gradient.reshape(-1, 3))
         w = 0.5 * (w + w.T)
@@ -166,3 +201,4 @@ class MtpFixExternal:
         )
         self.last_energy = energy
         self.n_calls += 1
+        self.callback_seconds += time.perf_counter() - started
