@@ -11,18 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from jobflow import JobStore, run_locally
+from maggma.stores import MemoryStore
 
 from ionflow.md.continuation import latest_restart, segment_steps, timeout_string
 from ionflow.md.dump_binary import iter_dump_frames
+from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.md.schemas.protocol import MdProtocol, MdStage
-from ionflow.md.segments import (
-    SegmentState,
-    collect_run,
-    next_segment_state,
-    run_segment,
-    write_segment_inputs,
-)
-from tests.fixtures.md import MD_MTP_FILE
+from ionflow.md.segments import SegmentState, next_segment_state
+from tests.fixtures.md import MD_MTP_FILE, MD_SPECIES
 from tests.md.helpers import run_protocol, write_run
 
 KILL_AFTER_STEP = 400
@@ -91,18 +88,22 @@ def test_sigkilled_run_continues_without_duplicated_or_missing_frames(tmp_path, 
     assert KILL_AFTER_STEP <= restart_step < protocol.total_steps
     assert (SegmentState.load(killed).reached_step) is None  # it never finished
 
-    state, restart_file = next_segment_state(killed)
+    state, _ = next_segment_state(killed)
     assert state.start_step == restart_step and state.segment == 1
-    continued = tmp_path / "segment1"
-    write_segment_inputs(continued, state, MD_MTP_FILE, restart_file=restart_file)
-    run_segment(continued)
-    doc = collect_run(continued, 400.0, len(li2s_96))
+    # the continuation is a new jobflow job that only knows the killed directory
+    maker = LammpsMdMaker(protocol=protocol, engine="lammps-python", species=MD_SPECIES)
+    job = maker.make(li2s_96, str(MD_MTP_FILE), previous_dir=str(killed))
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    responses = run_locally(job, store=store, root_dir=tmp_path / "jobs", create_folders=True)
+    doc = responses[job.uuid][1].output
+    continued = Path(doc.dir_name)
 
     frames = list(iter_dump_frames(doc.trajectory_file))
     steps = [f.timestep for f in frames]
     assert steps == [f.timestep for f in ref_frames]  # none duplicated, none missing
     assert doc.n_frames == len(ref_frames) == 71
-    assert doc.segment_dirs == [str(killed.resolve()), str(continued.resolve())]
+    assert doc.segment_dirs == [str(killed.resolve()), str(continued)]
+    assert continued.parent == tmp_path / "jobs"
     for frame, ref in zip(frames, ref_frames, strict=True):
         if frame.timestep > restart_step:
             break
