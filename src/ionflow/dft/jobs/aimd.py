@@ -64,6 +64,10 @@ class AimdSnapshotMaker(Maker):
     equilibration_fraction: float = 0.1
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        """Reject an unknown level (or one the oracle lacks) when the Maker is built."""
+        self.oracle_settings.check_level(self.level_of_theory)
+
     @property
     def n_steps(self) -> int:
         """MD steps: duration / timestep."""

@@ -77,6 +77,10 @@ class LabelMaker(Maker):
     position_tolerance: float = 1.0e-3
     keep_files: bool = False
 
+    def __post_init__(self) -> None:
+        """Reject an unknown level (or one the oracle lacks) when the Maker is built."""
+        self.oracle_settings.check_level(self.level_of_theory)
+
     @job(data="cfg_text", config=JobConfig(expose_store=True))
     def make(self, structures: list[Structure]) -> LabelledSetDocument:
         """Label ``structures`` (Å); provenance is read from ``structure.properties``.

@@ -35,6 +35,10 @@ class RelaxMaker(Maker):
     max_steps: int = 200
     require_convergence: bool = True
 
+    def __post_init__(self) -> None:
+        """Reject an unknown level (or one the oracle lacks) when the Maker is built."""
+        self.oracle_settings.check_level(self.level_of_theory)
+
     @job
     def make(self, structure: Structure) -> RelaxDocument:
         """Relax ``structure`` (Å) and return the relaxed structure and its energy (eV).

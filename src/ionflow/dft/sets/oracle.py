@@ -36,6 +36,18 @@ class OracleSettings:
     chgnet_model: str = "CHGNet"
     extra: dict = field(default_factory=dict)
 
+    def check_level(self, level: str) -> str:
+        """Return ``level`` if known and, when the oracle is given, one it can compute.
+
+        Raises:
+            IonflowInputError: unknown level or a level the oracle does not have.
+        """
+        from ionflow.dft.sets import check_level, check_oracle_level
+
+        if self.oracle is None:  # resolved from the user settings when the job runs
+            return check_level(level)
+        return check_oracle_level(self.resolved_oracle(), level)
+
     def resolved_oracle(self) -> str:
         """Return the oracle name, reading the user setting if none is given.
 
