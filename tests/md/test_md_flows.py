@@ -96,3 +96,29 @@ def test_melt_quench_writes_all_species_and_the_quenched_cell(tmp_path, li2s_96)
     cold = temperatures[steps >= 900].mean()
     assert hot > 500 and cold < hot - 250, (hot, cold)
     assert doc.final_structure.composition == li2s_96.composition
+
+
+@pytest.mark.slow
+def test_conductivity_flow_runs_md_and_hands_trajectories_to_the_analysis(tmp_path, li2s_96):
+    makers = _analysis_makers()
+    if makers is None:
+        pytest.skip("the analysis stage (ionflow.analysis.jobs.diffusion) is not installed")
+    md = LammpsMdMaker(
+        production_ps=4.0,
+        heating_ps=0.4,
+        timestep_fs=2.0,
+        dump_every=20,
+        restart_every=500,
+        engine="lammps-python",
+    )
+    flow = ConductivityMdFlowMaker(md_maker=md, temperatures=[600.0, 700.0], repeats=1).make(
+        li2s_96, str(MD_MTP_FILE)
+    )
+    responses = run_locally(flow, store=_store(), root_dir=tmp_path, create_folders=True)
+    outputs = {job.name: responses[job.uuid][1].output for job in flow.jobs}
+    md_docs = [v for k, v in outputs.items() if k.startswith("lammps md")]
+    assert sorted(d.temperature_k for d in md_docs) == [600.0, 700.0]
+    assert all(d.n_frames == 4000 // 2 // 20 + 1 for d in md_docs)
+    arrhenius = responses[flow.jobs[-1].uuid][1].output
+    assert type(arrhenius).__name__ == "ArrheniusDocument"
+    assert np.isfinite(arrhenius.Ea_eV)  # two temperatures from our trajectories
