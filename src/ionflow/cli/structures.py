@@ -2,7 +2,8 @@
 
 Writes one POSCAR (``.vasp``) and one CIF per structure and ``summary.json`` (one entry
 per structure: label, formula, n_atoms, space_group, volume, ewald_energy,
-halide_4c_fraction, parent, provenance) into ``--out``. Everything is built in a
+halide_4c_fraction, parent, provenance; for ``--sqs`` the provenance holds
+``correlation_error`` with ``max_abs`` and ``rms``) into ``--out``. Everything is built in a
 temporary directory first and moved into place at the end, so a failure writes nothing.
 """
 
@@ -25,6 +26,7 @@ from ionflow.structures.jobs.core import (
     GrainBoundaryMaker,
     LithiumContentMaker,
     RandomStructureMaker,
+    SqsMaker,
     StrainMaker,
     StructureSetMaker,
     SupercellMaker,
@@ -129,6 +131,19 @@ def structures(
     ),
     esgs: int = typer.Option(0, "--esgs", help="N lowest-Ewald-energy orderings."),
     esgs_method: str = typer.Option("auto", "--esgs-method", help="auto|enumerate|anneal."),
+    sqs: bool = typer.Option(
+        False, "--sqs", help="Special quasi-random structure (size: --sqs-atoms or --supercell)."
+    ),
+    sqs_atoms: int = typer.Option(
+        None, "--sqs-atoms", help="SQS with >= N atoms (default 100; LSTH: 154)."
+    ),
+    sqs_cutoffs: str = typer.Option(
+        None, "--sqs-cutoffs", help="SQS cluster cutoffs in Å: pairs,triplets,... (default 5,4)."
+    ),
+    sqs_steps: int = typer.Option(None, "--sqs-steps", help="SQS annealing steps (10000)."),
+    sqs_count: int = typer.Option(
+        1, "--sqs-count", help="Independent SQS (seeds seed, seed+1...)."
+    ),
     strain: str = typer.Option(
         None,
         "--strain",
@@ -188,6 +203,21 @@ def structures(
         if not parent.is_ordered:
             raise IonflowInputError(f"--gb needs an ordered structure; {material} is disordered")
         makers.append(GrainBoundaryMaker(expand_times=gb_expand))
+    if sqs:
+        if min_atoms is not None or min_length is not None:
+            raise IonflowInputError(
+                "--sqs takes its size from --sqs-atoms or --supercell, not --min-atoms/--min-length"
+            )
+        options = {"cutoffs": tuple(_floats(sqs_cutoffs, "--sqs-cutoffs"))} if sqs_cutoffs else {}
+        if sqs_steps is not None:
+            options["n_steps"] = sqs_steps
+        makers.append(
+            SqsMaker(
+                n_atoms=sqs_atoms, scaling=scaling, n_structures=sqs_count, seed=seed, **options
+            )
+        )
+    elif sqs_atoms is not None or sqs_cutoffs or sqs_steps is not None:
+        raise IonflowInputError("--sqs-atoms, --sqs-cutoffs and --sqs-steps need --sqs")
     ordering_base = parent
     if esgs:
         if sized:
@@ -205,7 +235,7 @@ def structures(
             documents.append(
                 StructureSetDocument.from_pairs(maker.kind, material, maker.build(base))
             )
-        if sized and not esgs and not random:
+        if sized and not esgs and not random and not sqs:
             resize = SupercellMaker(scaling=scaling, min_atoms=min_atoms, min_length=min_length)
             documents = [_derive(doc, resize) for doc in documents or [parent_document]]
         sources = documents or [parent_document]
@@ -225,6 +255,13 @@ def structures(
         typer.echo(json.dumps(summary, indent=2))
     else:
         console.print(_table(summary))
+        for entry in summary:
+            error = entry["provenance"].get("correlation_error")
+            if entry["kind"] == "sqs" and error:
+                console.print(
+                    f"{entry['label']}: correlation error max {error['max_abs']:.4f}, "
+                    f"RMS {error['rms']:.4f} ({error['n_correlations']} correlations)"
+                )
         console.print(f"wrote {len(summary)} structures and summary.json to {out}")
 
 

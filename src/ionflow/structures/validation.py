@@ -56,14 +56,11 @@ def total_charge(structure: Structure) -> float:
     )
 
 
-def check_structure(structure: Structure, require_charge_balance: bool = True) -> Structure:
-    """Validate a user structure and return it with oxidation states.
-
-    Every site's occupancies must sum to at most 1 (vacancies are allowed) and, if
-    ``require_charge_balance``, the occupancy-weighted charges must sum to zero.
+def check_occupancies(structure: Structure) -> None:
+    """Check that the structure has sites and every site's occupancies sum to (0, 1].
 
     Raises:
-        IonflowInputError: one line naming the first offending site or the net charge.
+        IonflowInputError: one line naming the first offending site.
     """
     if len(structure) == 0:
         raise IonflowInputError("the structure has no sites")
@@ -74,6 +71,18 @@ def check_structure(structure: Structure, require_charge_balance: bool = True) -
                 f"site {index} ({site.species.formula}) has total occupancy {occupancy:.4g}; "
                 "occupancies on a site must sum to at most 1"
             )
+
+
+def check_structure(structure: Structure, require_charge_balance: bool = True) -> Structure:
+    """Validate a user structure and return it with oxidation states.
+
+    Every site's occupancies must sum to at most 1 (vacancies are allowed) and, if
+    ``require_charge_balance``, the occupancy-weighted charges must sum to zero.
+
+    Raises:
+        IonflowInputError: one line naming the first offending site or the net charge.
+    """
+    check_occupancies(structure)
     decorated = with_oxidation_states(structure)
     charge = total_charge(decorated)
     if require_charge_balance and abs(charge) > CHARGE_TOLERANCE:

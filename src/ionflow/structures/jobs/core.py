@@ -16,6 +16,7 @@ from ionflow.structures.argyrodite import characteristic_configurations, random_
 from ionflow.structures.ordering import electrostatic_ground_states
 from ionflow.structures.parents import get_parent_structure
 from ionflow.structures.schemas.structures import StructureSetDocument
+from ionflow.structures.sqs import DEFAULT_CUTOFFS, DEFAULT_STEPS
 from ionflow.structures.strain import (
     DEFAULT_VOLUME_FRACTIONS,
     strain_perturbations,
@@ -122,6 +123,48 @@ class ElectrostaticGroundStateMaker(StructureSetMaker):
             how["label"] = f"esgs-{how['rank']:02d}"
             how["space_group"] = ordered.get_space_group_info(symprec=0.1)[0]
         return pairs
+
+
+@dataclass
+class SqsMaker(StructureSetMaker):
+    """Special quasi-random structures (icet) of a disordered parent, with their errors.
+
+    Each record's provenance holds ``correlation_error`` (``max_abs``, ``rms``: SQS
+    minus random-alloy cluster vector, zerolet excluded). The defaults give the
+    154-atom 4x4x2 cell of the LSTH paper and >= 100 atoms otherwise.
+
+    Attributes:
+        n_atoms: smallest number of atoms (vacancies not counted); None with no
+            ``scaling`` means 100.
+        scaling: supercell repeats along a, b, c; excludes ``n_atoms``.
+        cutoffs: cluster diameters (Å) per order: pairs, triplets, ...
+        n_steps: Monte Carlo trial swaps of the annealing per structure.
+        n_structures: independent SQS (seeds ``seed``, ``seed + 1``, ...).
+        seed: random seed.
+    """
+
+    name: str = "special quasi-random structures"
+    kind: str = "sqs"
+    n_atoms: int | None = None
+    scaling: tuple[int, int, int] | None = None
+    cutoffs: tuple[float, ...] = DEFAULT_CUTOFFS
+    n_steps: int = DEFAULT_STEPS
+    n_structures: int = 1
+    seed: int = 0
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """``n_structures`` SQS of the disordered ``structure``."""
+        from ionflow.structures.sqs import special_quasirandom_structures
+
+        return special_quasirandom_structures(
+            structure,
+            scaling=self.scaling,
+            n_atoms=self.n_atoms,
+            cutoffs=self.cutoffs,
+            n_steps=self.n_steps,
+            seed=self.seed,
+            n_structures=self.n_structures,
+        )
 
 
 @dataclass
