@@ -63,8 +63,9 @@ def replayed_lmp(monkeypatch):
 
 
 def test_lammps_md_maker_lmp_engine_replayed(tmp_path, replayed_lmp):
-    maker = LammpsMdMaker(engine="lmp", protocol=reference_protocol(), species=["Li", "S"])
-    job = maker.make(li2s_structure((2, 1, 1)), str(MD_MTP_FILE))
+    maker = LammpsMdMaker(engine="lmp", protocol=reference_protocol())
+    # species as the MTP stage hands them on (MtpFitDocument.species)
+    job = maker.make(li2s_structure((2, 1, 1)), str(MD_MTP_FILE), species=["Li", "S"])
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     responses = run_locally(job, store=store, root_dir=tmp_path, create_folders=True)
     assert replayed_lmp == [

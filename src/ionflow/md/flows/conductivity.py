@@ -52,8 +52,14 @@ class ConductivityMdFlowMaker(Maker):
     seed: int = 12345
     analysis: bool = True
 
-    def make(self, structure: Structure, mtp: str) -> Flow:
+    def make(self, structure: Structure, mtp: str, species: list[str] | None = None) -> Flow:
         """Build the flow for ``structure`` with the potential ``mtp`` (path or text).
+
+        ``mtp`` and ``species`` may be outputs of the MTP stage (``fit.output.mtp``,
+        ``fit.output.species``). The analysis jobs need the LAMMPS type -> element map
+        when the flow is built: it comes from ``species`` if it is a list, else from the
+        Maker's ``species``, else from the default order (sorted by atomic number, the
+        MTP stage's default too).
 
         Raises:
             IonflowInputError: for an empty temperature grid or fewer than one repeat.
@@ -76,14 +82,15 @@ class ConductivityMdFlowMaker(Maker):
                         "ConductivityMdFlowMaker sets temperatures itself; give md_maker "
                         "without an explicit protocol"
                     )
-                md_jobs.append(maker.make(structure, mtp))
+                md_jobs.append(maker.make(structure, mtp, species=species))
         jobs: list = list(md_jobs)
         makers = _analysis_makers() if self.analysis else None
         output = [job.output for job in md_jobs]
         if makers is not None:
             diffusion_maker_cls, arrhenius_maker_cls = makers
-            species = self.md_maker.species or species_of(structure)
-            type_map = {str(k + 1): s for k, s in enumerate(species)}
+            known = species if isinstance(species, list) else None
+            order = known or self.md_maker.species or species_of(structure)
+            type_map = {str(k + 1): s for k, s in enumerate(order)}
             diffusion_jobs = [
                 diffusion_maker_cls(
                     species=self.md_maker.dump_species[0],

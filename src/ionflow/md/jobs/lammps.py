@@ -88,13 +88,21 @@ class LammpsMdMaker(Maker):
         )
 
     @job(output_schema=MdTaskDoc, data="thermo")
-    def make(self, structure: Structure, mtp: str, previous_dir: str | None = None) -> Response:
+    def make(
+        self,
+        structure: Structure,
+        mtp: str,
+        previous_dir: str | None = None,
+        species: list[str] | None = None,
+    ) -> Response:
         """Run (the next segment of) the MD and continue or finish.
 
         Args:
             structure: the supercell to simulate (ignored when continuing).
             mtp: path to the ``.mtp`` file, or its text.
             previous_dir: directory of the previous segment to continue from.
+            species: element per MTP type, e.g. ``MtpFitDocument.species`` (overrides the
+                Maker's ``species``; default: sorted by atomic number).
 
         Returns:
             ``Response(replace=<next segment>)`` while steps remain, else the
@@ -104,7 +112,7 @@ class LammpsMdMaker(Maker):
         engine = self.engine or get_settings().md_engine
         if previous_dir is None:
             protocol = self.get_protocol()
-            species = self.species or species_of(structure)
+            species = species or self.species or species_of(structure)
             stop = protocol.total_steps
             state = SegmentState(
                 segment=0,
