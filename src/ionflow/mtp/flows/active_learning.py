@@ -22,6 +22,7 @@ from jobflow import Flow, Maker, Response, job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from ionflow.dft.jobs.label import LabelMaker
 from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
 from ionflow.mtp import motep_api
 from ionflow.mtp.explore import AseMdExplorer
@@ -45,22 +46,35 @@ def _cfg_text(images: list, species: list[str]) -> str:
         return write_labelled_cfg(images, Path(tmp) / "set.cfg", species).read_text()
 
 
-def labelled_cfg_of(label_output: object) -> tuple[str, int]:
-    """Return (``.cfg`` text, number failed) from a label job's output.
+def labelled_cfg_of(label_output: object, species: list[str]) -> tuple[str, int]:
+    """Return (``.cfg`` text in type order ``species``, number failed) of a label output.
 
-    Accepts the labeller's output as a ``.cfg`` string, a mapping or a document with a
-    ``labelled_cfg`` field (and optionally ``n_failed``).
+    Accepts ionflow.dft's :class:`~ionflow.dft.schemas.labels.LabelledSetDocument`
+    (``cfg_text``, ``species``, ``failures``; as a document or a dict), a mapping with
+    ``labelled_cfg`` (and optionally ``n_failed``), or a bare ``.cfg`` string. A set
+    written with another type order is rewritten in ``species`` order.
     """
     if isinstance(label_output, str):
         return label_output, 0
-    get = label_output.get if isinstance(label_output, dict) else label_output.__dict__.get
-    return get("labelled_cfg"), int(get("n_failed") or 0)
+    if isinstance(label_output, dict):
+        fields = label_output
+    elif hasattr(label_output, "model_dump"):
+        fields = label_output.model_dump()
+    else:
+        fields = vars(label_output)
+    if "cfg_text" in fields:  # ionflow.dft LabelledSetDocument
+        text, n_failed = fields["cfg_text"] or "", len(fields.get("failures") or [])
+        own = list(fields.get("species") or species)
+        if own != list(species) and text.strip():
+            text = _cfg_text(_images(text, own), species)
+        return text, n_failed
+    return fields.get("labelled_cfg") or "", int(fields.get("n_failed") or 0)
 
 
 @job(data=["labelled_cfg"])
 def merge_labelled(labelled_cfg: str, label_output: object, species: list[str]) -> dict:
     """Append newly labelled configurations to the labelled set (``.cfg`` text)."""
-    new_cfg, n_failed = labelled_cfg_of(label_output)
+    new_cfg, n_failed = labelled_cfg_of(label_output, species)
     old = _images(labelled_cfg, species)
     new = _images(new_cfg, species) if new_cfg and new_cfg.strip() else []
     return {
@@ -76,8 +90,9 @@ class ActiveLearningMaker(Maker):
 
     Attributes:
         name: flow name.
-        label_maker: any Maker whose ``make(structures)`` labels pymatgen Structures and
-            outputs the labelled ``.cfg`` text (``labelled_cfg``), e.g. ionflow.dft's.
+        label_maker: labels pymatgen Structures: ionflow.dft's ``LabelMaker`` (default;
+            oracle from the settings) or any Maker whose ``make(structures)`` outputs a
+            ``LabelledSetDocument`` or ``{"labelled_cfg": ..., "n_failed": ...}``.
         fit_maker: refits, warm-started (weights 100:1:0.01 as in the paper).
         explorer: exploration MD engine (interface :class:`ionflow.mtp.explore.Explorer`).
         temperatures: exploration temperatures, K.
@@ -91,7 +106,7 @@ class ActiveLearningMaker(Maker):
     """
 
     name: str = "active learning"
-    label_maker: Maker | None = None
+    label_maker: Maker = field(default_factory=LabelMaker)
     fit_maker: MtpFitMaker = field(
         default_factory=lambda: MtpFitMaker(weights=ACTIVE_LEARNING_WEIGHTS, max_iter=200)
     )
