@@ -193,6 +193,9 @@ def ping(port: int, timeout: float = 1.0) -> bool:
         client.close()
 
 
+PORT_RELEASE_WAIT_S = 3.0
+
+
 def port_is_free(port: int) -> bool:
     """Return True if nothing listens on 127.0.0.1:``port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -301,6 +304,10 @@ def start(
         return current
     if current.pid:  # alive but not answering: a hung server of ours
         stop(data_dir)
+    # a server killed a moment ago may still hold its socket: give the kernel time
+    deadline = time.monotonic() + PORT_RELEASE_WAIT_S
+    while not port_is_free(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
     if not port_is_free(port):
         raise IonflowInputError(
             f"port {port} on {HOST} is taken by another program; choose another with --port"
