@@ -72,6 +72,7 @@ def test_lsth_sqs_composition_sites_and_error():
         assert {w for el, w in labels if el == "Sr"} == {"A_1a"}
         assert how["scaling"] == [4, 4, 2]
         assert how["ewald_energy"] < 0
+        assert how["min_distance"] == pytest.approx(min(sqs.get_neighbor_list(3.0)[3]))
         assert 0 <= how["correlation_error"]["rms"] <= how["correlation_error"]["max_abs"]
     assert [how["seed"] for _, how in pairs] == [0, 1]
     # annealing lowers the error of the random start (2 steps: still a random occupation)

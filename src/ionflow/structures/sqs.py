@@ -42,7 +42,7 @@ COUNT_TOLERANCE = 1e-3  # atoms; occupancy x sites closer than this to an intege
 # Placeholder elements for the disordered species (never in a solid electrolyte).
 PLACEHOLDERS = ("He", "Ne", "Ar", "Kr", "Xe", "Rn", "Og", "Ts", "Lv", "Mc", "Fl", "Nh")
 PLACEHOLDERS += ("Cn", "Rg", "Ds", "Mt", "Hs", "Bh", "Sg", "Db", "Rf", "Lr", "No", "Md")
-VACANCY = "vacancy"
+CLOSE_CONTACT = 3.0  # Å; the closest interatomic distance is reported if below this
 
 
 def _occupancy_key(site) -> tuple:
@@ -187,8 +187,11 @@ def special_quasirandom_structures(
     Returns:
         ``(structure, how)`` pairs; ``how`` holds ``transformation`` ("sqs"),
         ``scaling``, ``cutoffs``, ``n_steps``, ``seed``, ``target_occupancies``,
-        ``correlation_error`` (``max_abs``, ``rms``, ``n_correlations``) and, when
-        every species has an oxidation state, ``ewald_energy`` (eV per cell).
+        ``correlation_error`` (``max_abs``, ``rms``, ``n_correlations``),
+        ``min_distance`` (closest pair of atoms in Å, None if none within 3 Å: the
+        random alloy does not avoid close split-site contacts, e.g. Li@24k next to Sr
+        at 1.58 Å in LSTH) and, when every species has an oxidation state,
+        ``ewald_energy`` (eV per cell).
 
     Raises:
         IonflowInputError: an ordered structure (nothing to randomise), occupancies
@@ -298,6 +301,8 @@ def special_quasirandom_structures(
             "correlation_error": error,
             "label": f"sqs-{'x'.join(map(str, factors))}-{k:02d}",
         }
+        distances = ordered.get_neighbor_list(CLOSE_CONTACT)[3]
+        how["min_distance"] = float(distances.min()) if distances.size else None
         if has_oxidation_states(ordered) and abs(total_charge(ordered)) < 1e-3:
             how["ewald_energy"] = ewald_energy(ordered)
         results.append((ordered, how))
