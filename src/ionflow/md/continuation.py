@@ -1,54 +1,90 @@
 """Checkpoints of an MD run: where it stopped, and how to size the next segment.
 
 A run is a sequence of segments, each in its own directory (one job each). Every segment
-writes LAMMPS restart files ``restart.<step>`` every ``restart_every`` steps and one more
-when it ends cleanly (end of protocol or ``timer timeout``). The next segment starts from
-the newest restart file of the previous one, whether that segment ended cleanly or was
-killed (walltime, ``scancel``, node failure, SIGKILL). Trajectory frames written after
-that restart are dropped when the segments' dumps are joined
-(:func:`ionflow.md.dump_binary.join_dump_segments`).
+writes a LAMMPS restart file every ``restart_every`` steps, alternating between
+``restart.a`` and ``restart.b`` (so a long segment keeps two files, not thousands),
+and ``restart.<step>`` when it ends cleanly (end of protocol or ``timer timeout``). The
+next segment starts from the newest restart file of the previous one, whether that
+segment ended cleanly or was killed (walltime, ``scancel``, node failure, SIGKILL).
+Trajectory frames written after that restart are dropped when the segments' dumps are
+joined (:func:`ionflow.md.dump_binary.join_dump_segments`).
 """
 
 from __future__ import annotations
 
 import math
-import re
+import struct
 from pathlib import Path
 
 from ionflow.md.sets.deck import FINAL_RESTART_PREFIX
 
-_RESTART_RE = re.compile(re.escape(FINAL_RESTART_PREFIX) + r"(\d+)$")
 # LAMMPS restart files start with this magic; a file killed while being written may not
 _RESTART_MAGIC = b"LammpS RestartT"
 
 
+# header entries of a LAMMPS restart file before the time step (write_restart.cpp)
+_VERSION, _UNITS, _NTIMESTEP = 0, 4, 5
+
+
+def restart_step(path: str | Path) -> int | None:
+    """MD step stored in a LAMMPS restart file's header, or None if it is not one.
+
+    Reads the header written by ``write_restart``/``restart``: magic string, endianness,
+    format revision, then ``(flag, value)`` entries up to ``NTIMESTEP``.
+    """
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(len(_RESTART_MAGIC) + 1) != _RESTART_MAGIC + b"\0":
+                return None
+            endian, _revision = struct.unpack("<ii", handle.read(8))
+            if endian != 1:
+                return None
+            for _ in range(32):
+                (flag,) = struct.unpack("<i", handle.read(4))
+                if flag == _NTIMESTEP:
+                    return struct.unpack("<q", handle.read(8))[0]
+                if flag in (_VERSION, _UNITS):
+                    (length,) = struct.unpack("<i", handle.read(4))
+                    handle.read(length)
+                else:
+                    handle.read(4)  # size of an integer type
+    except (OSError, struct.error):
+        return None
+    return None
+
+
 def restart_files(run_dir: str | Path) -> list[tuple[int, Path]]:
-    """Return ``(step, path)`` of the restart files in ``run_dir``, oldest first."""
+    """Return ``(step, path)`` of the restart files in ``run_dir``, oldest first.
+
+    These are the two files LAMMPS alternates between during a run (``restart.a``,
+    ``restart.b``) and the numbered one written when a segment ends (``restart.<step>``);
+    the step is read from each file's header.
+    """
     found = []
     for path in Path(run_dir).glob(f"{FINAL_RESTART_PREFIX}*"):
-        match = _RESTART_RE.match(path.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+        step = restart_step(path)
+        if step is not None:
+            found.append((step, path))
+    # at equal steps the numbered end-of-segment file counts as the newer one
+    return sorted(found, key=lambda item: (item[0], item[1].suffix[1:].isdigit()))
 
 
 def latest_restart(run_dir: str | Path) -> tuple[int, Path] | None:
     """Return ``(step, path)`` of the newest complete restart file, or None.
 
-    A restart file cut short by a kill (no magic header, or a size under half of the
-    previous one) is skipped and the one before it is used.
+    A restart file cut short by a kill (unreadable header, or more than 2 % smaller than
+    the largest other restart file of the same cell) is skipped and the older one used.
     """
     files = restart_files(run_dir)
+    sizes = [path.stat().st_size for _, path in files]
     for k in range(len(files) - 1, -1, -1):
-        step, path = files[k]
-        head = path.read_bytes()[: len(_RESTART_MAGIC)]
-        previous_size = files[k - 1][1].stat().st_size if k > 0 else 0
-        if head == _RESTART_MAGIC and path.stat().st_size >= previous_size // 2:
-            return step, path
+        others = sizes[:k] + sizes[k + 1 :]
+        if not others or sizes[k] >= 0.98 * max(others):
+            return files[k]
     return None
 
 
-def prune_restarts(run_dir: str | Path, keep: int = 2) -> None:
+def prune_restarts(run_dir: str | Path, keep: int = 1) -> None:
     """Delete all but the newest ``keep`` restart files of ``run_dir``."""
     for _, path in restart_files(run_dir)[:-keep]:
         path.unlink(missing_ok=True)

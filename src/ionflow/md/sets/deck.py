@@ -24,7 +24,7 @@ DATA_FILE = "structure.data"
 FINAL_DATA_FILE = "final.data"  # all atoms at the end of the segment
 MTP_FILE = "pot.mtp"
 MLIP_INI = "mlip.ini"
-RESTART_PATTERN = "restart.*"  # LAMMPS replaces * by the step
+RESTART_FILES = "restart.a restart.b"  # LAMMPS alternates between the two
 FINAL_RESTART_PREFIX = "restart."
 INTEGRATOR_FIX = "integrate"
 EXTERNAL_FIX = "mtp"  # id of the fix external of the local engine
@@ -130,7 +130,7 @@ def render_deck(
         "thermo_style custom step time temp press pe ke etotal vol",
         "thermo_modify flush yes",
         f"thermo {protocol.thermo_every}",
-        f"restart {protocol.restart_every} {RESTART_PATTERN}",
+        f"restart {protocol.restart_every} {RESTART_FILES}",
     ]
     if start_step == 0:
         lines += [
@@ -139,13 +139,23 @@ def render_deck(
         ]
     if timeout:
         lines += [f"timer timeout {timeout} every 10"]
+    if timeout:
+        lines += ["variable timed_out equal 0"]
+    # the restart written when the segment ends must hold the thermostat/barostat state
+    # of the stage that was running, so it is written before that stage's fix is removed:
+    # after the last run, or right after the run that the timeout stopped
+    final_restart = f"write_restart {FINAL_RESTART_PREFIX}*"
     dump_defined = False
+    integrator_defined = False
     for k, (first, last) in enumerate(protocol.stage_bounds()):
         if last <= start_step or first >= stop_step:
             continue
         stage = protocol.stages[k]
         lines += [f"# stage {k}: {stage.name} (steps {first}-{last})"]
+        if integrator_defined:
+            lines += [f"unfix {INTEGRATOR_FIX}"]
         lines += [_integrator(protocol, k)]
+        integrator_defined = True
         if stage.dump and not dump_defined:
             lines += [
                 f"dump {DUMP_ID} dumped custom {protocol.dump_every} {dump_file_name(segment)} "
@@ -157,6 +167,11 @@ def render_deck(
             lines += [f"undump {DUMP_ID}"]
             dump_defined = False
         lines += [f"run {min(last, stop_step)} upto start {first} stop {last}"]
-        lines += [f"unfix {INTEGRATOR_FIX}"]
-    lines += [f"write_restart {FINAL_RESTART_PREFIX}*", f"write_data {FINAL_DATA_FILE} nocoeff", ""]
+        if timeout:  # later runs are skipped by LAMMPS; write the restart only once
+            lines += [
+                'if "$(timeremain) <= 0 && ${timed_out} == 0" then '
+                f'"{final_restart}" "variable timed_out equal 1"'
+            ]
+    lines += [f'if "${{timed_out}} == 0" then "{final_restart}"' if timeout else final_restart]
+    lines += [f"write_data {FINAL_DATA_FILE} nocoeff", ""]
     return "\n".join(lines)
