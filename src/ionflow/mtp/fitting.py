@@ -20,6 +20,7 @@ from ionflow.mtp.templates import untrained_mtp_text
 
 PASSIVE_WEIGHTS = (100.0, 1.0, 0.0)
 ACTIVE_LEARNING_WEIGHTS = (100.0, 1.0, 0.01)
+MIN_ATOMS_FOR_TIMING = 64
 
 
 def split_train_validation(
@@ -75,11 +76,50 @@ def evaluate_errors(
     return errors, parity
 
 
+def upconvert_mtp_text(mtp_text: str, level: int, species: Sequence[str]) -> str:
+    """Return ``mtp_text`` (a fitted potential) raised to ``level`` with motep's upconversion.
+
+    The higher-level potential keeps the radial basis (min_dist, R_cut, size) and every
+    coefficient of the fitted one; its new moment coefficients are zero, so it predicts
+    the same energies until it is refitted. A potential already at ``level`` is returned
+    unchanged.
+
+    Raises:
+        IonflowInputError: if the potential has more basis functions than ``level``.
+    """
+    from ionflow.mtp import motep_api
+
+    with tempfile.TemporaryDirectory(prefix="ionflow-upconvert-") as tmp:
+        source_path = Path(tmp) / "source.mtp"
+        source_path.write_text(mtp_text)
+        source = motep_api.read_potential(source_path, species)
+        basis = source.radial_basis
+        target_path = Path(tmp) / "target.mtp"
+        target_path.write_text(
+            untrained_mtp_text(
+                level, source.species_count, float(basis.min), float(basis.max), int(basis.size)
+            )
+        )
+        target = motep_api.read_potential(target_path, species)
+        if source.alpha_scalar_moments == target.alpha_scalar_moments:
+            return mtp_text
+        if source.alpha_scalar_moments > target.alpha_scalar_moments:
+            raise IonflowInputError(
+                f"cannot start a level-{level} fit from a potential with "
+                f"{source.alpha_scalar_moments} basis functions (a higher level); "
+                "start from a lower or the same level"
+            )
+        motep_api.upconvert_potential(source, target)
+        return motep_api.write_potential(target_path, target).read_text()
+
+
 def _cost_per_atom_step(mtp: Path, species: Sequence[str], images: Sequence[Atoms]) -> float:
     from ionflow.mtp import motep_api
 
     data = motep_api.read_potential(mtp, species)
     atoms = images[0].copy()
+    while len(atoms) < MIN_ATOMS_FOR_TIMING:  # per-atom cost without small-cell overheads
+        atoms = atoms.repeat(2)
     atoms.calc = motep_api.calculator(data)
     atoms.get_forces()  # warm-up (kernel set-up)
     repeats, start = 5, time.perf_counter()
@@ -115,7 +155,8 @@ def fit_mtp(
         max_iter: optimiser iterations.
         validation_fraction: share of configurations held out (fixed-seed split).
         seed: seed of the split and of the initial coefficients.
-        previous_mtp: ``.mtp`` text to warm-start from (same level), or None.
+        previous_mtp: ``.mtp`` text to warm-start from (same or lower level: a lower one is
+            upconverted first, see :func:`upconvert_mtp_text`), or None.
         engine: ``mlp`` or ``motep`` (default: settings).
         workdir: where the engine's files go (default: a temporary directory).
 
@@ -141,7 +182,7 @@ def fit_mtp(
         min_dist = round(min(min_interatomic_distance(images) * 0.95, r_cut - 0.5), 3)
         initial = work / "initial.mtp"
         if previous_mtp:
-            initial.write_text(previous_mtp)
+            initial.write_text(upconvert_mtp_text(previous_mtp, level, species))
         else:
             initial.write_text(
                 untrained_mtp_text(level, len(species), min_dist, r_cut, radial_basis_size)
