@@ -51,7 +51,5 @@ def test_chgnet_cannot_label_dispersion_levels():
 @pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_spec_builds_a_flow(path):
     spec = load_spec(path)
-    if spec.structures.configurations == "sqs":
-        pytest.importorskip("ionflow.structures.sqs")
     flow = PipelineMaker(spec=spec).make()
     assert _names(flow)[-1] == "report"

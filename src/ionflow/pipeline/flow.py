@@ -70,7 +70,7 @@ def configurations_maker(spec: WorkflowSpec) -> StructureSetMaker:
                 "SQS configurations are not available in this ionflow version; use "
                 "configurations: esgs"
             ) from exc
-        return SqsMaker()
+        return SqsMaker(n_structures=n)
     return ParentStructureMaker()
 
 
