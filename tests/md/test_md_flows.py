@@ -7,6 +7,7 @@ import pytest
 from jobflow import Flow, JobStore, run_locally
 from maggma.stores import MemoryStore
 
+from ionflow.errors import IonflowInputError
 from ionflow.md.dump_binary import iter_dump_frames
 from ionflow.md.flows.conductivity import ConductivityMdFlowMaker, _analysis_makers
 from ionflow.md.jobs.lammps import LammpsMdMaker
@@ -122,3 +123,15 @@ def test_conductivity_flow_runs_md_and_hands_trajectories_to_the_analysis(tmp_pa
     arrhenius = responses[flow.jobs[-1].uuid][1].output
     assert type(arrhenius).__name__ == "ArrheniusDocument"
     assert np.isfinite(arrhenius.Ea_eV)  # two temperatures from our trajectories
+
+
+def test_unknown_engine_and_bad_temperature_are_user_errors(tmp_path, monkeypatch, li2s_96):
+    monkeypatch.chdir(tmp_path)
+    store = _store()
+    store.connect()
+    job = LammpsMdMaker(engine="gromacs").make(li2s_96, str(MD_MTP_FILE))
+    with pytest.raises(IonflowInputError, match="unknown MD engine"):
+        job.run(store)
+    with pytest.raises(IonflowInputError, match="temperature"):
+        LammpsMdMaker(temperature=-5.0).get_protocol()
+    assert not list(tmp_path.iterdir())  # nothing written before the checks

