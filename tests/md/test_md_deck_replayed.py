@@ -81,3 +81,5 @@ def test_lammps_md_maker_lmp_engine_replayed(tmp_path, replayed_lmp):
     assert doc.final_structure.composition.reduced_formula == "Li2S"
     stored = store.query_one({"uuid": job.uuid}, load=True)
     assert stored["output"]["thermo"]["step"] == list(range(0, 71, 10))  # from the data store
+    task_doc = store.query_one({"uuid": job.uuid})["output"]  # as stored, not loaded
+    assert "blob_uuid" in task_doc["thermo"] and "blob_uuid" in task_doc["final_structure"]

@@ -90,7 +90,7 @@ class LammpsMdMaker(Maker):
             dump_species=self.dump_species,
         )
 
-    @job(output_schema=MdTaskDoc, data="thermo")
+    @job(output_schema=MdTaskDoc, data=["thermo", "final_structure"])
     def make(
         self,
         structure: Structure,

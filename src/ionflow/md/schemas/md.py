@@ -96,7 +96,8 @@ class MdTaskDoc(BaseModel):
     """Result of one MD run (all its segments): where the trajectory is and what it did.
 
     The trajectory itself stays a file (binary LAMMPS dump, ``id type xu yu zu``, Å)
-    referenced by path; the thermo arrays go to the JobStore ``data`` store.
+    referenced by path; the thermo arrays and the final structure go to the JobStore
+    ``data`` store.
     """
 
     dir_name: str = Field(description="Directory of the last segment (holds the trajectory).")
