@@ -43,6 +43,12 @@ def test_cp2k_levels_write_their_functional_and_dispersion():
     assert "&PBE" not in optb88
     for needle in ("&GGA_X_OPTB88_VDW", "&LDA_C_PW", "TYPE DRSLL", "vdW_kernel_table.dat"):
         assert needle in optb88
+    # the vdW kernel grid uses the full plane-wave cutoff (a coarse one gives fake forces)
+    non_local = optb88.split("&NON_LOCAL")[1]
+    mgrid = optb88.split("&MGRID")[1]
+    assert float(non_local.split("CUTOFF")[1].split()[0]) == float(
+        mgrid.split("CUTOFF")[1].split()[0]
+    )
     for text in (pbe, d3, optb88):
         assert "UKS False" in text and "STRESS_TENSOR ANALYTICAL" in text
         assert "BASIS_SET DZVP-MOLOPT-SR-GTH" in text and "AUX_FIT" not in text

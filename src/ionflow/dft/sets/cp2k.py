@@ -216,6 +216,12 @@ def cp2k_input_set(
     for name in level_settings["remove_xc"]:
         _remove_xc_functional(cp2k_in, name)
     cp2k_in.update(copy.deepcopy(level_settings["update"]))
+    xc = cp2k_in["FORCE_EVAL"]["DFT"]["XC"]
+    if xc.check("VDW_POTENTIAL/NON_LOCAL"):
+        # the vdW kernel grid needs the full cutoff: a coarse one puts spurious forces
+        # (0.36 eV/Å on symmetric Li2S at 40 Ry) on every atom
+        cutoff = cp2k_in["FORCE_EVAL"]["DFT"]["MGRID"]["CUTOFF"].values[0]
+        xc["VDW_POTENTIAL"]["NON_LOCAL"].update({"CUTOFF": float(cutoff)})
     cp2k_in.update({"FORCE_EVAL": {"DFT": {"SCF": {"SCF_GUESS": "ATOMIC"}}}})
     if tuple(kpoint_mesh) != (1, 1, 1):
         cp2k_in.update(
