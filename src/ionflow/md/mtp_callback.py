@@ -39,14 +39,18 @@ def _pairs_within_cutoff(
     pair_i: np.ndarray,
     pair_j: np.ndarray,
     pair_owner: np.ndarray,
+    pair_jtype: np.ndarray,
     nlocal: int,
     cutoff: float,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Padded (nlocal, width) neighbour arrays of the pairs closer than ``cutoff`` (Å).
 
     Two passes over LAMMPS's pairs (count, then fill) in compiled code: the per-step
     cost is a small fraction of the MTP kernel's, where numpy fancy indexing was ~30 %.
-    Padding: index -1 and a vector of length > cutoff (no contribution).
+    Padding: index -1, type 0 and a vector of length > cutoff (no contribution).
+
+    Returns:
+        Neighbour (owning local atom) indices, neighbour MTP types, vectors r_j - r_i (Å).
     """
     cutoff2 = cutoff * cutoff
     counts = np.zeros(nlocal, dtype=np.int64)
@@ -59,6 +63,7 @@ def _pairs_within_cutoff(
             counts[i] += 1
     width = max(counts.max() if nlocal else 0, 1)
     js = np.full((nlocal, width), -1, dtype=np.int32)
+    jtypes = np.zeros((nlocal, width), dtype=np.int32)
     r_ij = np.full((nlocal, width, 3), 2.0 * cutoff)
     counts[:] = 0
     for p in range(pair_i.size):
@@ -69,11 +74,12 @@ def _pairs_within_cutoff(
         if dx * dx + dy * dy + dz * dz < cutoff2:
             c = counts[i]
             js[i, c] = pair_owner[p]
+            jtypes[i, c] = pair_jtype[p]
             r_ij[i, c, 0] = dx
             r_ij[i, c, 1] = dy
             r_ij[i, c, 2] = dz
             counts[i] = c + 1
-    return js, r_ij
+    return js, jtypes, r_ij
 
 
 class MtpFixExternal:
@@ -100,6 +106,8 @@ class MtpFixExternal:
         self._pair_i: np.ndarray = np.empty(0, dtype=np.int64)
         self._pair_j: np.ndarray = np.empty(0, dtype=np.int64)
         self._pair_owner: np.ndarray = np.empty(0, dtype=np.int32)  # j -> owning local atom
+        self._pair_jtype: np.ndarray = np.empty(0, dtype=np.int32)  # MTP type of j
+        self._itypes: np.ndarray = np.empty(0, dtype=np.int32)  # MTP type of local atoms
         self.n_calls = 0
         self.n_list_updates = 0
         self.kernel_seconds = 0.0  # wall time in motep's C kernel (calc_run + forces)
@@ -146,6 +154,10 @@ class MtpFixExternal:
         owner_of_id = np.empty(int(ids[:nlocal].max()) + 1, dtype=np.int32)
         owner_of_id[ids[:nlocal]] = np.arange(nlocal, dtype=np.int32)
         self._pair_owner = owner_of_id[ids[:nall]][self._pair_j]
+        # atom order and types change only when LAMMPS re-neighbours
+        types = self.lmp.numpy.extract_atom("type", nelem=nlocal)
+        self._itypes = (types - 1).astype(np.int32)
+        self._pair_jtype = self._itypes[self._pair_owner]
         self.mbd.initialize(nlocal, self.mtp_data)
         self._nlocal = nlocal
         self.n_list_updates += 1
@@ -161,6 +173,7 @@ class MtpFixExternal:
             self._pair_i,
             self._pair_j,
             self._pair_owner,
+            self._pair_jtype,
             nlocal,
             self.cutoff,
         )
@@ -180,13 +193,11 @@ class MtpFixExternal:
             self._nbuild = nbuild
         self._last_step = ntimestep
         positions = lmp.numpy.extract_atom("x", nelem=nall, dim=3)
-        js, r_ij = self.neighbour_arrays(positions, nlocal)
-        types = lmp.numpy.extract_atom("type", nelem=nlocal)
-        itypes = (types - 1).astype(np.int32)
+        js, jtypes, r_ij = self.neighbour_arrays(positions, nlocal)
         self.mbd.clean()
         kernel_started = time.perf_counter()
         energies, gradient = _mtp_cext.calc_run(
-            js, r_ij, itypes, itypes[js], self.mtp_data, self.mbd
+            js, r_ij, self._itypes, jtypes, self.mtp_data, self.mbd
         )
         forces = _mtp_cext.calc_forces_from_gradient(gradient, js)
         self.kernel_seconds += time.perf_counter() - kernel_started
