@@ -152,3 +152,17 @@ def test_failure_policy_message_names_the_reason():
     with pytest.raises(LabellingFailedError, match=r"2 of 10 .*SCF not converged"):
         check_failure_policy(doc)
     check_failure_policy(doc.model_copy(update={"max_failed_fraction": 0.2}))
+
+
+def test_label_cache_lives_in_the_real_database(jobstore, tmp_path, monkeypatch):
+    """Same check on ionflow's embedded MongoDB-wire server (GridFS data store)."""
+    from ionflow.dft.label_cache import CACHE_COLLECTION
+
+    monkeypatch.chdir(tmp_path)
+    structures = rattled(2, seed=5)
+    first = _run(LabelMaker(oracle_settings=CHGNET).make(structures), jobstore)
+    second = _run(LabelMaker(oracle_settings=CHGNET).make(structures), jobstore)
+    assert (first.n_computed, second.n_from_cache) == (2, 2)
+    assert second.cfg_text == first.cfg_text
+    database = jobstore.docs_store._collection.database
+    assert database[CACHE_COLLECTION].count_documents({}) == 2
