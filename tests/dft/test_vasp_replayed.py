@@ -62,3 +62,23 @@ def test_vasp_unconverged_scf_is_a_failure_not_a_label_replayed(replay_vasp, dft
     strict = LabelMaker(oracle_settings=VASP).make(structures[1:])
     run_locally(strict, store=dft_store)
     assert dft_store.query_one({"uuid": strict.uuid}) is None
+
+
+def test_vasp_aimd_snapshots_replayed(replay_vasp, dft_store):
+    """The MD inputs (NVT Nosé-Hoover, 600 K, 2 fs, 5 steps, Γ) and the frame read-back."""
+    from ionflow.dft.jobs import AimdSnapshotMaker
+
+    replayed = replay_vasp(["li2s_md_pbe_600K"])
+    maker = AimdSnapshotMaker(
+        oracle_settings=VASP, temperature=600, duration=0.01, timestep=2.0, n_snapshots=2,
+        equilibration_fraction=0.3,
+    )  # fmt: skip
+    job = maker.make(make_li2s(primitive=True))
+    run_locally(job, store=dft_store, ensure_success=True)
+    md = MontyDecoder().process_decoded(dft_store.get_output(job.uuid, load=True))
+    assert len(replayed) == 1 and md.oracle == "vasp" and md.n_steps == 5
+    # three recorded ionic steps; the first Li moves +0.01 (fractional) per step
+    assert md.n_frames == 3 and md.snapshot_frames == [1, 2]
+    assert [s.frac_coords[0][0] for s in md.snapshots] == pytest.approx([0.26, 0.27])
+    assert md.potential_energy_range == pytest.approx((-13.2656, -13.2556))
+    assert all(s.properties["ionflow"]["temperature_K"] == 600 for s in md.snapshots)

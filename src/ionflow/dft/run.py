@@ -283,7 +283,9 @@ def _vasp_relax(
     generator = vasp_relax_generator(level, settings.encut, settings.kpoint_mesh, force_tolerance)
     _write_vasp(structure, generator, directory, settings)
     run_vasp_program(directory)
-    run = Vasprun(directory / "vasprun.xml", parse_dos=False, parse_eigen=False)
+    run = Vasprun(
+        directory / "vasprun.xml", parse_dos=False, parse_eigen=False, parse_potcar_file=False
+    )
     return RelaxResult(
         structure=run.final_structure,
         energy=float(run.final_energy),
@@ -310,7 +312,9 @@ def _vasp_md(
     )
     _write_vasp(structure, generator, directory, settings)
     run_vasp_program(directory, gamma_only=tuple(settings.aimd_kpoint_mesh) == (1, 1, 1))
-    run = Vasprun(directory / "vasprun.xml", parse_dos=False, parse_eigen=False)
+    run = Vasprun(
+        directory / "vasprun.xml", parse_dos=False, parse_eigen=False, parse_potcar_file=False
+    )
     return MdFrames(
         structures=[step["structure"] for step in run.ionic_steps],
         potential_energies=[step.get("e_fr_energy") for step in run.ionic_steps],
