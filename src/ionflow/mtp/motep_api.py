@@ -109,6 +109,18 @@ def predict(data: MTPData, images: Sequence[Atoms]) -> list[dict[str, np.ndarray
     return out
 
 
+def predicted_images(data: MTPData, images: Sequence[Atoms]) -> list[Atoms]:
+    """Return copies of ``images`` carrying ``data``'s energy, forces and stress."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    out = []
+    for atoms, result in zip(images, predict(data, images), strict=True):
+        copy = atoms.copy()
+        copy.calc = SinglePointCalculator(copy, **result)
+        out.append(copy)
+    return out
+
+
 def calculator(data: MTPData):
     """Return an ASE calculator for ``data`` (for MD with the current potential)."""
     return make_calculator(data)

@@ -147,15 +147,11 @@ class MotepEngine:
 
     def calc_efs(self, mtp, in_cfg, out_cfg, species):
         """Predict energies, forces and stresses with motep."""
-        from ase.calculators.singlepoint import SinglePointCalculator
-
         from ionflow.mtp import motep_api
 
         data = motep_api.read_potential(mtp, species)
         images = read_labelled_cfg(in_cfg, species)
-        for atoms, result in zip(images, motep_api.predict(data, images), strict=True):
-            atoms.calc = SinglePointCalculator(atoms, **result)
-        return write_labelled_cfg(images, out_cfg, species)
+        return write_labelled_cfg(motep_api.predicted_images(data, images), out_cfg, species)
 
     def select_add(self, mtp, train_cfg, candidates_cfg, new_cfg, species):
         """MaxVol ``select-add`` on motep's grader (see :mod:`ionflow.mtp.selection`)."""

@@ -44,6 +44,24 @@ def configuration_key(atoms: Atoms, decimals: int = 4) -> str:
     return digest.hexdigest()
 
 
+def _max_per_configuration(atom_values: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    return np.array([atom_values[owner == i].max() for i in range(owner.max() + 1)])
+
+
+def grade_configurations(
+    data: MTPData, train_images: Sequence[Atoms], images: Sequence[Atoms]
+) -> np.ndarray:
+    """Return the extrapolation grade of each of ``images`` (max over its atoms).
+
+    Neighbourhood mode (as ``mlp calc-grade`` for LAMMPS): every atom's basis row is
+    expressed in the MaxVol active set of ``train_images``; grade = largest coefficient.
+    """
+    active = motep_api.active_set(data, train_images)
+    rows = motep_api.neighbourhood_rows(data, images)
+    owner = np.repeat(np.arange(len(images)), [len(a) for a in images])
+    return _max_per_configuration(motep_api.grades_against(active, rows), owner)
+
+
 def select_add(
     data: MTPData,
     train_images: Sequence[Atoms],
@@ -67,8 +85,7 @@ def select_add(
     active = motep_api.active_set(data, train_images)
     rows = motep_api.neighbourhood_rows(data, candidates)
     owner = np.repeat(np.arange(len(candidates)), [len(a) for a in candidates])
-    atom_grades = motep_api.grades_against(active, rows)
-    grades = np.array([atom_grades[owner == i].max() for i in range(len(candidates))])
+    grades = _max_per_configuration(motep_api.grades_against(active, rows), owner)
 
     fingerprints = np.array([rows[owner == i].sum(axis=0) for i in range(len(candidates))])
     kept: list[int] = []
