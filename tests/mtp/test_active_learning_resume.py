@@ -3,12 +3,13 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from ase.build import bulk
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 from pymatgen.io.ase import AseAtomsAdaptor
-from tests.fixtures.mtp import LI2S_SPECIES
+from tests.fixtures.mtp import LI2S_SPECIES, li2s_snapshots
 
 import ionflow.dft.jobs.label as label_module
 from ionflow.dft.jobs.label import LabelMaker
@@ -103,11 +104,18 @@ def test_crash_then_rerun_resumes_and_never_relabels(
     assert doc.n_training == 30 + len(all_labels)
 
 
-def test_dft_labelled_set_document_is_read_in_our_type_order(li2s_labelled):
+def test_dft_labelled_set_document_is_read_in_our_type_order():
+    from ase.calculators.singlepoint import SinglePointCalculator
+
     from ionflow.dft.labelled_set import cfg_text_of
     from ionflow.dft.schemas.labels import LabelledSetDocument, LabellingFailure
 
-    images = li2s_labelled[:2]
+    rng = np.random.default_rng(0)
+    images = li2s_snapshots(2, seed=0)
+    for atoms in images:
+        atoms.calc = SinglePointCalculator(
+            atoms, energy=-50.0, forces=rng.normal(size=(12, 3)), stress=rng.normal(size=6)
+        )
     reversed_species = list(reversed(LI2S_SPECIES))
     doc = LabelledSetDocument(
         oracle="chgnet",
