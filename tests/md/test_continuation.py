@@ -22,6 +22,8 @@ from ionflow.md.segments import SegmentState, next_segment_state
 from tests.fixtures.md import MD_MTP_FILE, MD_SPECIES
 from tests.md.helpers import run_protocol, write_run
 
+pytestmark = pytest.mark.usefixtures("md_data_dir")  # job attempts -> tmp
+
 KILL_AFTER_STEP = 400
 
 
@@ -122,3 +124,50 @@ def test_segment_sizing_and_timeout():
     assert segment_steps(10, 1.0, 5000) == 5000  # never less than one checkpoint
     assert timeout_string(3600) == "00:54:00"
     assert timeout_string(90061) == "22:30:54"
+
+
+@pytest.mark.slow
+def test_rerun_of_a_killed_job_continues_from_its_directory(tmp_path, li2s_96, md_data_dir):
+    """The same job (same uuid) run again after a SIGKILL resumes, as FireWorks rerun does."""
+    protocol = _protocol()
+    maker = LammpsMdMaker(protocol=protocol, engine="lammps-python", species=MD_SPECIES)
+    job = maker.make(li2s_96, str(MD_MTP_FILE))
+    job_file = tmp_path / "job.json"
+    job_file.write_text(job.to_json())
+    first_root = tmp_path / "attempt1"
+    first_root.mkdir()
+    code = (
+        "from monty.json import MontyDecoder\n"
+        "from jobflow import JobStore, run_locally\n"
+        "from maggma.stores import MemoryStore\n"
+        f"job = MontyDecoder().decode(open({str(job_file)!r}).read())\n"
+        "store = JobStore(MemoryStore(), additional_stores={'data': MemoryStore()})\n"
+        f"run_locally(job, store=store, root_dir={str(first_root)!r}, create_folders=True)\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "IONFLOW_DATA_DIR": str(md_data_dir)}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        killed_dir = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            dirs = list(first_root.glob("job_*"))
+            restart = latest_restart(dirs[0]) if dirs else None
+            if restart and restart[0] >= KILL_AFTER_STEP:
+                killed_dir = dirs[0]
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None and killed_dir is not None
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    restart_step = latest_restart(killed_dir)[0]
+
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    responses = run_locally(job, store=store, root_dir=tmp_path / "attempt2", create_folders=True)
+    doc = responses[job.uuid][1].output
+    assert doc.segment_dirs[0] == str(killed_dir.resolve())
+    assert len(doc.segment_dirs) == 2
+    assert SegmentState.load(doc.dir_name).start_step == restart_step
+    steps = [f.timestep for f in iter_dump_frames(doc.trajectory_file)]
+    assert steps == list(range(300, 1001, 10))

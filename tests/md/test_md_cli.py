@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from ionflow.cli.main import app
@@ -9,6 +10,8 @@ from ionflow.md.dump_binary import iter_dump_frames
 from ionflow.md.segments import SegmentState, run_segment, write_segment_inputs
 from tests.fixtures.md import MD_MTP_FILE, MD_SPECIES
 from tests.md.helpers import one_stage_protocol
+
+pytestmark = pytest.mark.usefixtures("md_data_dir")  # job attempts -> tmp
 
 
 def test_cli_continues_a_stopped_run_to_the_end_and_plots_it(tmp_path, li2s_96):

@@ -15,6 +15,8 @@ from ionflow.md.jobs.melt_quench import MeltQuenchMdMaker
 from ionflow.md.schemas.protocol import heat_then_npt_protocol
 from tests.fixtures.md import MD_MTP_FILE
 
+pytestmark = pytest.mark.usefixtures("md_data_dir")  # job attempts -> tmp
+
 
 def _store() -> JobStore:
     return JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})

