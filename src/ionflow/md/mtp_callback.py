@@ -82,6 +82,18 @@ def _pairs_within_cutoff(
     return js, jtypes, r_ij
 
 
+@numba.njit(cache=True)
+def _virial(r_ij: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """Symmetrised virial W_ab = -sum_ij r_ij,a dE/dr_ij,b (eV); padding has no gradient."""
+    w = np.zeros((3, 3))
+    for i in range(r_ij.shape[0]):
+        for j in range(r_ij.shape[1]):
+            for a in range(3):
+                for b in range(3):
+                    w[a, b] -= r_ij[i, j, a] * gradient[i, j, b]
+    return 0.5 * (w + w.T)
+
+
 class MtpFixExternal:
     """Callable for ``lammps.set_fix_external_callback`` evaluating a motep MTP.
 
@@ -127,26 +139,25 @@ class MtpFixExternal:
         element_neighbors = lmp.lib.lammps_neighlist_element_neighbors
         c_iatom, c_numneigh, c_neighbors = ctypes.c_int(), ctypes.c_int(), _INT_POINTER()
         refs = (ctypes.byref(c_iatom), ctypes.byref(c_numneigh), ctypes.byref(c_neighbors))
-        atoms = np.empty(n_elements, dtype=np.int64)
-        counts = np.empty(n_elements, dtype=np.int64)
-        addresses = np.empty(n_elements, dtype=np.uint64)
+        atoms, counts, addresses = [], [], []
         for element in range(n_elements):
             element_neighbors(lmp.lmp, list_index, element, *refs)
-            atoms[element] = c_iatom.value
-            counts[element] = c_numneigh.value
-            addresses[element] = ctypes.cast(c_neighbors, ctypes.c_void_p).value or 0
+            atoms.append(c_iatom.value)
+            counts.append(c_numneigh.value)
+            addresses.append(ctypes.cast(c_neighbors, ctypes.c_void_p).value or 0)
+        atoms = np.asarray(atoms, dtype=np.int64)
+        counts = np.asarray(counts, dtype=np.int64)
+        addresses = np.asarray(addresses, dtype=np.uint64)
+        # runs of atoms whose neighbours follow each other in one page
+        expected = addresses[:-1] + (4 * counts[:-1]).astype(np.uint64)
+        starts = np.concatenate(([0], np.flatnonzero(addresses[1:] != expected) + 1))
+        ends = np.append(starts[1:], n_elements)
         chunks = []
-        run_start = 0
-        for element in range(1, n_elements + 1):
-            if element < n_elements and addresses[element] == addresses[element - 1] + 4 * int(
-                counts[element - 1]
-            ):
-                continue  # same page, directly after the previous atom's neighbours
-            total = int(counts[run_start:element].sum())
+        for first, last in zip(starts, ends, strict=True):
+            total = int(counts[first:last].sum())
             if total:
-                pointer = ctypes.cast(int(addresses[run_start]), _INT_POINTER)
+                pointer = ctypes.cast(int(addresses[first]), _INT_POINTER)
                 chunks.append(np.ctypeslib.as_array(pointer, shape=(total,)).astype(np.int64))
-            run_start = element
         self._pair_i = np.repeat(atoms, counts)
         self._pair_j = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
         # ghosts -> owning local atom (serial run: every ghost's id is owned locally)
@@ -202,9 +213,7 @@ class MtpFixExternal:
         forces = _mtp_cext.calc_forces_from_gradient(gradient, js)
         self.kernel_seconds += time.perf_counter() - kernel_started
         f[:] = forces
-        # virial W_ab = -sum_ij r_ij,a dE/dr_ij,b (eV), symmetrised; padding has zero gradient
-        w = -(r_ij.reshape(-1, 3).T @ gradient.reshape(-1, 3))
-        w = 0.5 * (w + w.T)
+        w = _virial(r_ij, gradient)
         energy = float(energies.sum())
         lmp.fix_external_set_energy_global(self.fix_id, energy)
         lmp.fix_external_set_virial_global(
