@@ -16,7 +16,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ionflow.errors import IonflowInputError
+from ionflow.errors import IonflowInputError, describe_validation_error
 
 DEFAULT_CONFIG_FILE = Path("~/.config/ionflow/ionflow.yaml").expanduser()
 
@@ -96,15 +96,16 @@ def load_settings(path: Path | None = None) -> IonflowSettings:
             raise ConfigError(f"{path}: expected a mapping of settings, got {type(values)}")
     elif "IONFLOW_CONFIG_FILE" in os.environ or path != DEFAULT_CONFIG_FILE:
         raise ConfigError(f"{path}: config file not found (run `ionflow config init`)")
+    # environment variables win over the file (init arguments would win otherwise)
+    values = {k: v for k, v in values.items() if f"IONFLOW_{str(k).upper()}" not in os.environ}
     try:
         return IonflowSettings(**values)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "?"
-        if err["type"] == "extra_forbidden":
+        if exc.errors()[0]["type"] == "extra_forbidden":
             known = ", ".join(IonflowSettings.model_fields)
-            raise ConfigError(f"{path}: unknown setting '{key}' (known: {known})") from exc
-        raise ConfigError(f"{path}: setting '{key}': {err['msg']}") from exc
+            message = describe_validation_error(exc, unknown="unknown setting")
+            raise ConfigError(f"{path}: {message} (known: {known})") from exc
+        raise ConfigError(f"{path}: setting {describe_validation_error(exc)}") from exc
 
 
 SETTINGS_CACHE: dict[str, IonflowSettings] = {}

@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ionflow.errors import IonflowInputError
+from ionflow.errors import IonflowInputError, describe_validation_error
 
 LevelOfTheory = Literal["PBE", "PBE-D3(BJ)", "optB88-vdW"]
 
@@ -161,8 +161,4 @@ def load_spec(path: str | Path) -> WorkflowSpec:
     try:
         return WorkflowSpec(**data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            raise IonflowInputError(f"{path}: unknown key '{key}'") from exc
-        raise IonflowInputError(f"{path}: '{key}': {err['msg']}") from exc
+        raise IonflowInputError(f"{path}: {describe_validation_error(exc)}") from exc
