@@ -2,8 +2,8 @@
 
 Three operations, each for one structure in one working directory:
 :func:`run_single_point` (a label), :func:`run_relax` (cell + ions) and
-:func:`run_aimd` (NVT MD frames). VASP runs through atomate2's ``run_vasp`` (custodian
-and its handlers); CP2K through custodian's ``Cp2kJob``; CHGNet through atomate2's
+:func:`run_aimd` (NVT MD frames). VASP and CP2K run through atomate2's ``run_vasp`` /
+``run_cp2k`` (custodian with its error handlers); CHGNet through atomate2's
 ``ase_calculator`` and ASE dynamics. Results are always in eV, Å, eV/Å and GPa
 (positive under tension), see :mod:`ionflow.dft.schemas.labels`.
 """
@@ -11,7 +11,6 @@ and its handlers); CP2K through custodian's ``Cp2kJob``; CHGNet through atomate2
 from __future__ import annotations
 
 import os
-import shlex
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -129,33 +128,37 @@ def _chgnet_md(
 
 # ----------------------------------------------------------------------------- CP2K
 def run_cp2k_program(directory: Path) -> None:
-    """Run ``cp2k.inp`` in ``directory`` with custodian's ``Cp2kJob`` (output ``cp2k.out``).
+    """Run ``cp2k.inp`` in ``directory`` through atomate2's ``run_cp2k``.
+
+    That is custodian's ``Cp2kJob`` with atomate2's default CP2K handlers (unconverged
+    or diverging SCF, frozen job, numerical precision, ...) and output validator;
+    the output is ``cp2k.out``. ``OMP_NUM_THREADS`` defaults to 1 (MPI via
+    ``mpi_prefix``).
 
     Raises:
-        Cp2kOutputError: CP2K exited with an error.
+        Cp2kOutputError: custodian gave up (the reason is in the message).
     """
-    from custodian.cp2k.jobs import Cp2kJob
+    from atomate2.cp2k.run import run_cp2k
 
-    command = shlex.split(_mpi_command(get_settings().cp2k_cmd))
-    job = Cp2kJob(command, input_file="cp2k.inp", output_file="cp2k.out", stderr_file="std_err.txt")
     cwd = Path.cwd()
     env_threads = os.environ.get("OMP_NUM_THREADS")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         os.chdir(directory)
-        job.setup()
-        process = job.run()
-        return_code = process.wait()
-        job.postprocess()
+        run_cp2k(
+            cp2k_cmd=_mpi_command(get_settings().cp2k_cmd),
+            # poll every second (custodian's default 10 s adds ~5 s per single point);
+            # the handlers still look at the output every 30 s
+            custodian_kwargs={"polling_time_step": 1, "monitor_freq": 30},
+        )
+    except Exception as exc:  # custodian's errors do not share a base class
+        raise Cp2kOutputError(f"CP2K failed in {directory}: {exc}") from exc
     finally:
         os.chdir(cwd)
         if env_threads is None:
             os.environ.pop("OMP_NUM_THREADS", None)
-    for wavefunction in directory.glob("*.wfn*"):
-        wavefunction.unlink()  # restart files are large and never reused
-    if return_code != 0:
-        tail = (directory / "std_err.txt").read_text(errors="replace")[-300:].strip()
-        raise Cp2kOutputError(f"cp2k exited with code {return_code}: {tail.splitlines()[-1:]}")
+        for wavefunction in directory.glob("*.wfn*"):
+            wavefunction.unlink()  # restart files are large and never reused
 
 
 def _cp2k_single_point(
