@@ -166,3 +166,13 @@ def test_label_cache_lives_in_the_real_database(jobstore, tmp_path, monkeypatch)
     assert second.cfg_text == first.cfg_text
     database = jobstore.docs_store._collection.database
     assert database[CACHE_COLLECTION].count_documents({}) == 2
+
+
+def test_disordered_structures_are_rejected(dft_store):
+    from ionflow.errors import IonflowInputError
+
+    disordered = make_li2s(primitive=True)
+    disordered.replace(2, {"S": 0.5, "Se": 0.5})
+    maker = LabelMaker(oracle_settings=CHGNET)
+    with pytest.raises(IonflowInputError, match="partial occupancies"):
+        maker.make.original(maker, [disordered])  # the job body, without a JobStore

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
+from rich.progress import track
 
 from ionflow.dft.parsers import (
     Cp2kOutputError,
@@ -119,7 +120,7 @@ def _chgnet_md(
     )
     structures = [AseAtomsAdaptor.get_structure(atoms)]
     energies: list[float | None] = [float(atoms.get_potential_energy())]
-    for _ in range(n_steps):
+    for _ in track(range(n_steps), description=f"CHGNet NVT MD at {temperature:g} K"):
         dynamics.run(1)
         structures.append(AseAtomsAdaptor.get_structure(atoms))
         energies.append(float(atoms.get_potential_energy()))

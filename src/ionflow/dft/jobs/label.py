@@ -18,6 +18,7 @@ from ionflow.dft.run import run_single_point
 from ionflow.dft.schemas.labels import LabelledSetDocument, LabellingFailure, SinglePointLabel
 from ionflow.dft.sets import check_oracle_level
 from ionflow.dft.sets.oracle import OracleSettings
+from ionflow.errors import IonflowInputError
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +90,17 @@ class LabelMaker(Maker):
             The labelled set: summary fields plus ``cfg_text`` (in the data store).
 
         Raises:
+            IonflowInputError: a structure is disordered (partial occupancies).
             LabellingFailedError: too many structures failed (see failure policy).
         """
         check_oracle_level(self.oracle_settings.resolved_oracle(), self.level_of_theory)
         oracle = self.oracle_settings.resolved_oracle()
+        disordered = [i for i, s in enumerate(structures) if not s.is_ordered]
+        if disordered:
+            raise IonflowInputError(
+                f"structures {disordered[:5]} have partial occupancies; label ordered "
+                "configurations (see `ionflow structures`)"
+            )
         cache = LabelCache.from_job_store(CURRENT_JOB.store) if self.use_cache else None
         labelled: list[Structure] = []
         labels: list[SinglePointLabel] = []
