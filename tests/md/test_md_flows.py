@@ -54,7 +54,7 @@ def test_walltime_splits_the_run_into_segments_replacing_the_job(tmp_path, li2s_
     """A 2 s 'allocation' forces several segments; the joined run is complete."""
     maker = LammpsMdMaker(
         temperature=400.0,
-        production_ps=2.0,
+        production_ps=5.0,  # 2700 steps: > 1 s (the timeout) even on a fast machine
         heating_ps=0.4,
         timestep_fs=2.0,
         dump_every=10,

@@ -94,6 +94,15 @@ def _virial(r_ij: np.ndarray, gradient: np.ndarray) -> np.ndarray:
     return 0.5 * (w + w.T)
 
 
+def _compile_helpers() -> None:
+    """Compile (or load from numba's cache) the helpers on a two-atom dummy system."""
+    positions = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    pairs = np.array([0, 1], dtype=np.int64)
+    owners = np.array([1, 0], dtype=np.int32)
+    _, _, r_ij = _pairs_within_cutoff(positions, pairs, pairs[::-1].copy(), owners, owners, 2, 5.0)
+    _virial(r_ij, np.zeros_like(r_ij))
+
+
 class MtpFixExternal:
     """Callable for ``lammps.set_fix_external_callback`` evaluating a motep MTP.
 
@@ -122,6 +131,7 @@ class MtpFixExternal:
         self._itypes: np.ndarray = np.empty(0, dtype=np.int32)  # MTP type of local atoms
         self.n_calls = 0
         self.n_list_updates = 0
+        _compile_helpers()  # JIT now, not inside a run that a walltime timer is watching
         self.kernel_seconds = 0.0  # wall time in motep's C kernel (calc_run + forces)
         self.callback_seconds = 0.0  # wall time in the whole callback
         self.last_energy = 0.0  # eV
