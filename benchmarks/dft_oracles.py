@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -92,6 +93,7 @@ def main() -> None:
     print(f"LabelMaker chgnet, 20 rattled Li2S cells: first pass {times[0]:.2f} s "
           f"({times[0] / 20 * 1000:.0f} ms/structure), second pass (label cache) "
           f"{times[1]:.2f} s")  # fmt: skip
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

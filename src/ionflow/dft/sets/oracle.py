@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from ionflow.errors import IonflowInputError
@@ -34,7 +34,6 @@ class OracleSettings:
     cp2k_quality: str = "production"
     vasp_potcar_spec: bool = False
     chgnet_model: str = "CHGNet"
-    extra: dict = field(default_factory=dict)
 
     def check_level(self, level: str) -> str:
         """Return ``level`` if known and, when the oracle is given, one it can compute.
