@@ -177,7 +177,8 @@ class LammpsMdMaker(Maker):
             write_segment_inputs(run_dir, state, mtp, restart_file=restart)
         record_attempt(_current_job_uuid(), run_dir)
         state = run_segment(run_dir)
-        total = MdProtocol.model_validate(state.protocol).total_steps
+        protocol = MdProtocol.model_validate(state.protocol)  # the run's, also when continued
+        total = protocol.total_steps
         if state.reached_step is not None and state.reached_step < total:
             if state.segment + 1 >= self.max_segments:
                 raise IonflowInputError(
@@ -189,9 +190,5 @@ class LammpsMdMaker(Maker):
             following = self.make(structure, mtp, previous_dir=str(run_dir))
             following.name = f"{self.name} segment {state.segment + 1}"
             return Response(replace=following)
-        temperature = self.get_protocol_temperature()
+        temperature = protocol.stages[-1].temperature_stop  # production (K)
         return Response(output=collect_run(run_dir, temperature, len(structure)))
-
-    def get_protocol_temperature(self) -> float:
-        """Production temperature of the protocol (K)."""
-        return self.get_protocol().stages[-1].temperature_stop
