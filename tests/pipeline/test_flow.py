@@ -53,3 +53,12 @@ def test_every_shipped_spec_builds_a_flow(path):
     spec = load_spec(path)
     flow = PipelineMaker(spec=spec).make()
     assert _names(flow)[-1] == "report"
+
+
+def test_active_learning_sits_between_fit_and_md():
+    spec = load_spec(WORKFLOWS / "llzo_garnet.yaml")
+    assert spec.mtp.active_learning.enabled
+    names = _names(PipelineMaker(spec=spec).make())
+    assert names.index("mtp fit") < names.index("active learning") < names.index("supercell c0")
+    spec = load_spec(WORKFLOWS / "li6ps5cl_optb88.yaml")
+    assert "active learning" not in _names(PipelineMaker(spec=spec).make())

@@ -21,6 +21,8 @@ from ionflow.dft.sets.oracle import OracleSettings
 from ionflow.errors import IonflowInputError
 from ionflow.md.flows.conductivity import ConductivityMdFlowMaker
 from ionflow.md.jobs.lammps import LammpsMdMaker
+from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
+from ionflow.mtp.flows.active_learning import ActiveLearningMaker
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.pipeline.report import pipeline_report
 from ionflow.pipeline.spec import WorkflowSpec
@@ -150,6 +152,35 @@ class PipelineMaker(Maker):
             seed=mtp.seed,
         ).make(merged.output.cfg_text, merged.output.species)
         jobs.append(fit)
+        fitted_mtp = fit.output.mtp
+
+        learning = mtp.active_learning
+        if learning.enabled:
+            explored = [job.output.structure for job in relax_jobs] or [
+                configurations.output.structures[i] for i in range(spec.structures.n_configurations)
+            ]
+            active = ActiveLearningMaker(
+                label_maker=LabelMaker(
+                    level_of_theory=spec.dft.fit_level, oracle_settings=oracle, species=species
+                ),
+                fit_maker=MtpFitMaker(
+                    level=mtp.level,
+                    r_cut=mtp.r_cut_A,
+                    radial_basis_size=mtp.radial_basis_size,
+                    weights=ACTIVE_LEARNING_WEIGHTS,
+                    max_iter=mtp.max_iterations,
+                    validation_fraction=mtp.validation_fraction,
+                    seed=mtp.seed,
+                ),
+                temperatures=tuple(learning.temperatures_K),
+                md_steps=learning.md_steps,
+                gamma_select=learning.gamma_select,
+                gamma_break=learning.gamma_break,
+                max_selected=learning.max_selected_per_iteration,
+                max_iterations=learning.max_iterations,
+            ).make(explored, merged.output.cfg_text, species, mtp=fitted_mtp)
+            jobs.append(active)
+            fitted_mtp = active.output.mtp
 
         md = spec.md
         timestep = md.timestep_fs
@@ -172,11 +203,12 @@ class PipelineMaker(Maker):
                     dump_every=max(1, round(md.dump_interval_fs / timestep)),
                     restart_every=max(1, round(md.dump_interval_fs / timestep)) * 50,
                     dump_species=list(md.species),
+                    ensemble=md.ensemble,
                     species=species,
                 ),
                 temperatures=list(md.temperatures_K),
                 repeats=md.repeats,
-            ).make(supercell.output.structures[0], fit.output.mtp)
+            ).make(supercell.output.structures[0], fitted_mtp)
             jobs += [supercell, conductivity]
             arrhenius.append(conductivity.output)
 

@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from jobflow import Maker, Response, job
 from pymatgen.core import Structure
@@ -92,6 +93,7 @@ class LammpsMdMaker(Maker):
         dump_every: steps between trajectory frames.
         restart_every: steps between restart files (multiple of ``dump_every``).
         dump_species: species written to the trajectory.
+        ensemble: production ensemble, ``npt`` (paper) or ``nvt`` (fixed cell).
         protocol: a full protocol; replaces all of the above except ``temperature``.
         engine: ``"lmp"`` or ``"lammps-python"`` (default: ``settings.md_engine``).
         walltime_s: allocation walltime (s); None: one segment runs everything.
@@ -108,6 +110,7 @@ class LammpsMdMaker(Maker):
     dump_every: int = 100
     restart_every: int = 5000
     dump_species: list[str] = field(default_factory=lambda: ["Li"])
+    ensemble: Literal["npt", "nvt"] = "npt"
     protocol: MdProtocol | None = None
     engine: str | None = None
     walltime_s: float | None = None
@@ -128,6 +131,7 @@ class LammpsMdMaker(Maker):
             thermo_every=self.dump_every,
             restart_every=self.restart_every,
             dump_species=self.dump_species,
+            production_ensemble=self.ensemble,
         )
 
     @job(output_schema=MdTaskDoc, data=["thermo", "final_structure"])

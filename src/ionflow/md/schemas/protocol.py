@@ -91,8 +91,12 @@ def heat_then_npt_protocol(
     thermo_every: int = 100,
     restart_every: int = 5000,
     dump_species: list[str] | None = None,
+    production_ensemble: Literal["npt", "nvt"] = "npt",
 ) -> MdProtocol:
     """Argyrodite-paper protocol: NVT heating in steps of ``heating_step_k``, then NPT.
+
+    ``production_ensemble="nvt"`` keeps the cell fixed in production instead (the LLZO
+    paper's 6 ns NVT runs; also the safe choice for a potential not fitted to stress).
 
     The temperature rises from ``heating_step_k`` to ``temperature`` (K) in plateaus of
     ``heating_step_k`` K that together last ``heating_ps`` ps (NVT), then the production
@@ -132,7 +136,7 @@ def heat_then_npt_protocol(
     stages.append(
         MdStage(
             name="production",
-            ensemble="npt",
+            ensemble=production_ensemble,
             steps=_steps(production_ps, timestep_fs, dump_every),
             temperature_start=temperature,
             temperature_stop=temperature,
