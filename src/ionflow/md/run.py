@@ -114,9 +114,41 @@ def run_lmp(run_dir: str | Path) -> None:
         ) from exc
 
 
+# LAMMPS errors that mean the dynamics ran away (the potential extrapolates), not a bug
+UNSTABLE_MD_ERRORS = (
+    "Lost atoms",
+    "Non-numeric pressure",
+    "Non-numeric atom coords",
+    "box size << cutoff",
+    "Domain too large for neighbor bins",
+    "Out of range atoms",
+)
+
+
+class MdUnstableError(RuntimeError):
+    """MD ran away: the MTP met configurations outside its training data."""
+
+
 def run_engine(engine: Engine, run_dir: str | Path) -> dict[str, float]:
-    """Run the deck in ``run_dir`` with ``engine`` (``lmp`` or ``lammps-python``)."""
-    if engine == "lmp":
-        run_lmp(run_dir)
-        return {}
-    return run_lammps_python(run_dir)
+    """Run the deck in ``run_dir`` with ``engine`` (``lmp`` or ``lammps-python``).
+
+    Raises:
+        MdUnstableError: the dynamics ran away (lost atoms, NaN pressure, exploded box):
+            the message says where and what to do.
+    """
+    try:
+        if engine == "lmp":
+            run_lmp(run_dir)
+            return {}
+        return run_lammps_python(run_dir)
+    except Exception as exc:
+        log = Path(run_dir) / LOG_FILE
+        text = f"{exc} {log.read_text(errors='replace')[-2000:] if log.exists() else ''}"
+        reason = next((error for error in UNSTABLE_MD_ERRORS if error in text), None)
+        if reason is None:
+            raise
+        raise MdUnstableError(
+            f"MD in {run_dir} became unstable ({reason}): the MTP extrapolates to "
+            "configurations it was not trained on; grow the training set (active "
+            "learning, more AIMD snapshots) or lower the temperature"
+        ) from exc

@@ -1,0 +1,15 @@
+"""A run that explodes gives one clear error, not a bare LAMMPS message."""
+
+import pytest
+
+from ionflow.md.run import MdUnstableError
+from tests.md.helpers import one_stage_protocol, run_protocol
+
+
+def test_runaway_md_is_reported_as_unstable(tmp_path, li2s_96):
+    # Li2S squeezed to 45 % of its volume at 30000 K: far outside what the MTP knows
+    squeezed = li2s_96.copy()
+    squeezed.scale_lattice(li2s_96.volume * 0.45)
+    protocol = one_stage_protocol("nve", 2000, 30000.0, timestep_fs=2.0, dump_every=100)
+    with pytest.raises(MdUnstableError, match=r"became unstable .*MTP extrapolates"):
+        run_protocol(tmp_path, protocol, squeezed)
