@@ -39,7 +39,9 @@ def label(
     level: str = typer.Option("PBE", help="Level of theory."),
     oracle: str = typer.Option(None, help="vasp, cp2k or chgnet (default: settings)."),
     out: Path = typer.Option(Path("labelled"), help="Output directory."),
-    cp2k_quality: str = typer.Option("production", help="CP2K settings: production|cheap."),
+    cp2k_quality: str = typer.Option(
+        "production", help="CP2K settings: production|cheap|minimal (sets/cp2k.yaml)."
+    ),
     max_failed_fraction: float = typer.Option(0.05, help="Tolerated failed fraction."),
 ) -> None:
     """Label structures: energy (eV), forces (eV/Å), stress (GPa) into an MLIP .cfg."""
