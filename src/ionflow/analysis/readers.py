@@ -220,72 +220,141 @@ def _frame_from_table(
     return Frame(step, time_fs, positions, cell, origin, unwrapped)
 
 
+@dataclass
+class BinaryDumpRecord:
+    """One frame of a LAMMPS binary custom dump as stored in the file (atoms in file order).
+
+    Attributes:
+        step: MD step number of the frame.
+        time_fs: time of the frame in fs, or None when the file does not say.
+        cell: (3, 3) lattice vectors (rows) in Å.
+        origin: (3,) corner of the cell in Å.
+        columns: column names (e.g. ``["id", "type", "xu", "yu", "zu"]``).
+        data: (natoms, ncolumns) per-atom values, in file order.
+        unit_style: LAMMPS unit style (``metal``...), written in the first frame only;
+            empty when the file does not say.
+        offset: byte offset of the frame's first byte in the file.
+        nbytes: length of the frame in the file (bytes).
+    """
+
+    step: int
+    time_fs: float | None
+    cell: np.ndarray
+    origin: np.ndarray
+    columns: list[str]
+    data: np.ndarray
+    unit_style: str = ""
+    offset: int = 0
+    nbytes: int = 0
+
+
+def iter_binary_dump_records(
+    path: str | Path, warn_truncated: bool = True
+) -> Iterator[BinaryDumpRecord]:
+    """Yield the complete frames of a LAMMPS binary ``dump custom`` file, one at a time.
+
+    The only parser of the binary format (revision 2, LAMMPS >= 2021, 2025): the analysis
+    reader and the MD stage's segment joining (which copies ``offset``/``nbytes`` byte
+    ranges) both use it. A truncated last frame (a run killed while writing) is skipped.
+
+    Args:
+        path: binary dump file.
+        warn_truncated: warn (UserWarning) when a truncated last frame is skipped.
+
+    Raises:
+        IonflowInputError: if the file is not a LAMMPS binary custom dump (revision 2,
+            little-endian) or a frame's column names do not match its record size.
+    """
+    path = Path(path)
+    unit_style = ""  # LAMMPS writes the unit style in the first frame only
+    with open(path, "rb") as handle:
+        while True:
+            offset = handle.tell()
+            try:
+                record = _read_binary_record(handle, path, unit_style)
+            except _TruncatedError:
+                if warn_truncated:
+                    warnings.warn(f"{path}: truncated last frame skipped", stacklevel=2)
+                return
+            if record is None:
+                return
+            unit_style = record.unit_style
+            record.offset, record.nbytes = offset, handle.tell() - offset
+            yield record
+
+
+def _read_binary_record(handle: BinaryIO, path: Path, unit_style: str) -> BinaryDumpRecord | None:
+    """Read one frame (``unit_style``: the one in effect so far), None at the end of file."""
+    head = handle.read(8)
+    if not head:
+        return None
+    if len(head) < 8:
+        raise _TruncatedError
+    (marker,) = _unpack(handle, "<q", head)
+    if marker >= 0:
+        raise IonflowInputError(
+            f"{path}: old binary dump format without magic string; "
+            "convert it with LAMMPS tools/binary2txt"
+        )
+    magic = _read(handle, -marker)
+    if magic != BINARY_MAGIC:
+        raise IonflowInputError(f"{path}: not a LAMMPS dump custom binary file")
+    endian, _revision = _unpack(handle, "<ii")
+    if endian != 1:
+        raise IonflowInputError(f"{path}: big-endian binary dumps are not supported")
+    step, n_atoms, triclinic = _unpack(handle, "<qqi")
+    _unpack(handle, "<6i")  # boundary flags
+    if triclinic == 2:  # general triclinic: avec, bvec, cvec, origin
+        rows = np.array(_unpack(handle, "<12d")).reshape(4, 3)
+        cell, origin = rows[:3], rows[3]
+    else:
+        bounds = np.array(_unpack(handle, "<6d")).reshape(3, 2)
+        tilts = _unpack(handle, "<3d") if triclinic else None
+        cell, origin = lammps_cell_from_bounds(bounds, tilts)
+    (size_one,) = _unpack(handle, "<i")
+    (unit_len,) = _unpack(handle, "<i")
+    if unit_len:
+        unit_style = _read(handle, unit_len).decode()
+    (time_flag,) = _unpack(handle, "<b")
+    time_fs = None
+    if time_flag:
+        (time_value,) = _unpack(handle, "<d")
+        unit_fs = LAMMPS_TIME_UNIT_FS.get(unit_style)
+        time_fs = time_value * unit_fs if unit_fs else None
+    (col_len,) = _unpack(handle, "<i")
+    columns = _read(handle, col_len).decode().split()
+    if len(columns) != size_one:
+        raise IonflowInputError(f"{path}: column names do not match the record size")
+    (n_chunks,) = _unpack(handle, "<i")
+    chunks = []
+    for _ in range(n_chunks):
+        (n_values,) = _unpack(handle, "<i")
+        raw = _read(handle, 8 * n_values)
+        chunks.append(np.frombuffer(raw, dtype="<f8"))
+    data = np.concatenate(chunks) if chunks else np.zeros(0)
+    if data.size != n_atoms * size_one:
+        raise _TruncatedError
+    data = data.reshape(n_atoms, size_one)
+    return BinaryDumpRecord(step, time_fs, cell, origin, columns, data, unit_style)
+
+
 class LammpsBinaryDumpReader(TrajectoryReader):
     """LAMMPS binary ``dump custom`` files (format revision 2, LAMMPS >= 2021, 2025)."""
 
     def frames(self) -> Iterator[Frame]:
         """Yield frames; a truncated last frame is skipped with a warning."""
-        with open(self.path, "rb") as handle:
-            while True:
-                try:
-                    frame = self._read_frame(handle)
-                except _TruncatedError:
-                    warnings.warn(f"{self.path}: truncated last frame skipped", stacklevel=2)
-                    return
-                if frame is None:
-                    return
-                yield frame
-
-    def _read_frame(self, handle: BinaryIO) -> Frame | None:
-        head = handle.read(8)
-        if not head:
-            return None
-        (marker,) = _unpack(handle, "<q", head)
-        if marker >= 0:
-            raise IonflowInputError(
-                f"{self.path}: old binary dump format without magic string; "
-                "convert it with LAMMPS tools/binary2txt"
+        for record in iter_binary_dump_records(self.path):
+            if record.unit_style:
+                self.unit_style = record.unit_style
+            yield _frame_from_table(
+                self,
+                record.data,
+                record.columns,
+                record.step,
+                record.time_fs,
+                record.cell,
+                record.origin,
             )
-        magic = _read(handle, -marker)
-        if magic != BINARY_MAGIC:
-            raise IonflowInputError(f"{self.path}: not a LAMMPS dump custom binary file")
-        endian, _revision = _unpack(handle, "<ii")
-        if endian != 1:
-            raise IonflowInputError(f"{self.path}: big-endian binary dumps are not supported")
-        step, n_atoms, triclinic = _unpack(handle, "<qqi")
-        _unpack(handle, "<6i")  # boundary flags
-        if triclinic == 2:  # general triclinic: avec, bvec, cvec, origin
-            rows = np.array(_unpack(handle, "<12d")).reshape(4, 3)
-            cell, origin = rows[:3], rows[3]
-        else:
-            bounds = np.array(_unpack(handle, "<6d")).reshape(3, 2)
-            tilts = _unpack(handle, "<3d") if triclinic else None
-            cell, origin = lammps_cell_from_bounds(bounds, tilts)
-        (size_one,) = _unpack(handle, "<i")
-        (unit_len,) = _unpack(handle, "<i")
-        if unit_len:
-            self.unit_style = _read(handle, unit_len).decode()
-        (time_flag,) = _unpack(handle, "<b")
-        time_fs = None
-        if time_flag:
-            (time_value,) = _unpack(handle, "<d")
-            unit_fs = LAMMPS_TIME_UNIT_FS.get(getattr(self, "unit_style", ""))
-            time_fs = time_value * unit_fs if unit_fs else None
-        (col_len,) = _unpack(handle, "<i")
-        columns = _read(handle, col_len).decode().split()
-        if len(columns) != size_one:
-            raise IonflowInputError(f"{self.path}: column names do not match the record size")
-        (n_chunks,) = _unpack(handle, "<i")
-        chunks = []
-        for _ in range(n_chunks):
-            (n_values,) = _unpack(handle, "<i")
-            raw = _read(handle, 8 * n_values)
-            chunks.append(np.frombuffer(raw, dtype="<f8"))
-        data = np.concatenate(chunks) if chunks else np.zeros(0)
-        if data.size != n_atoms * size_one:
-            raise _TruncatedError
-        data = data.reshape(n_atoms, size_one)
-        return _frame_from_table(self, data, columns, step, time_fs, cell, origin)
 
 
 class _TruncatedError(Exception):
