@@ -17,6 +17,7 @@ from typing import Literal
 
 from ionflow.errors import IonflowInputError
 from ionflow.md.schemas.protocol import MdProtocol
+from ionflow.mtp.sets.lammps_mlip import mlip_ini_text
 
 Engine = Literal["lmp", "lammps-python"]
 
@@ -34,7 +35,7 @@ NEIGHBOUR_SKIN = 1.0  # Å
 
 def mlip_ini(mtp_file: str = MTP_FILE) -> str:
     """Return ``mlip.ini`` for ``pair_style mlip``: the potential, no selection."""
-    return f"mtp-filename {mtp_file}\nselect FALSE\n"
+    return mlip_ini_text(mtp_file, select=False)
 
 
 def pair_block(engine: Engine, cutoff: float) -> str:

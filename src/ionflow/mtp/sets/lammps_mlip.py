@@ -1,4 +1,9 @@
-"""Input files for exploration with LAMMPS+mlip on HPC (``pair_style mlip mlip.ini``)."""
+"""``mlip.ini`` for LAMMPS+mlip on HPC (``pair_style mlip mlip.ini``).
+
+The one writer of ``mlip.ini``: exploration (active learning) selects configurations
+(``select TRUE``); production MD in :mod:`ionflow.md` only evaluates the potential
+(``select FALSE``).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,21 @@ def mlip_ini_text(
     gamma_break: float = 10.0,
     state_file: str = "state.als",
     selected_file: str = "preselected.cfg",
+    select: bool = True,
 ) -> str:
-    """Return ``mlip.ini`` for MD that saves configurations graded above ``gamma_select``.
+    """Return ``mlip.ini`` for ``pair_style mlip``.
 
-    The MD stops above ``gamma_break``; ``state.als`` is written by ``mlp calc-grade``.
+    Args:
+        mtp_file: the potential file, relative to the run directory.
+        gamma_select: with ``select``, configurations graded above it are saved.
+        gamma_break: with ``select``, the MD stops above this grade.
+        state_file: with ``select``, ``state.als`` written by ``mlp calc-grade``.
+        selected_file: with ``select``, where the selected configurations go.
+        select: grade and save configurations (exploration); False for production
+            MD, which only evaluates the potential (the other arguments are unused).
     """
+    if not select:
+        return f"mtp-filename {mtp_file}\nselect FALSE\n"
     return (
         f"mtp-filename {mtp_file}\n"
         "select TRUE\n"
