@@ -40,7 +40,7 @@ RATTLE_BY_T = {300: 0.05, 600: 0.08, 900: 0.11, 1200: 0.14}  # Å, thermal-like 
 def make_pool(n_per_group: int, seed: int) -> tuple[list[Atoms], list[str]]:
     """Return unlabelled cells and their group names (temperature / strain / shear)."""
     rng = np.random.default_rng(seed)
-    base = bulk("Li2S", "fluorite", a=5.70, cubic=True)
+    base = bulk("SLi2", "fluorite", a=5.70, cubic=True)
     cells, groups = [], []
 
     def add(atoms: Atoms, sigma: float, group: str) -> None:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp_path):
-    cell = AseAtomsAdaptor.get_structure(bulk("Li2S", "fluorite", a=5.7, cubic=True))
+    cell = AseAtomsAdaptor.get_structure(bulk("SLi2", "fluorite", a=5.7, cubic=True))
     maker = ActiveLearningMaker(
         label_maker=ChgnetTestLabelMaker(),
         fit_maker=MtpFitMaker(weights=(100, 1, 0.01), max_iter=60, engine="motep"),

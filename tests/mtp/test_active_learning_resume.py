@@ -66,7 +66,7 @@ def _final_document(store: JobStore) -> ActiveLearningDocument | None:
 def test_crash_then_rerun_resumes_and_never_relabels(
     trained_mtp, li2s_labelled_cfg, tmp_path, monkeypatch
 ):
-    cell = AseAtomsAdaptor.get_structure(bulk("Li2S", "fluorite", a=5.7, cubic=True))
+    cell = AseAtomsAdaptor.get_structure(bulk("SLi2", "fluorite", a=5.7, cubic=True))
     state_dir = tmp_path / "state"
     mtp = trained_mtp.path.read_text()
 

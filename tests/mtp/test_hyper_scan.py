@@ -41,7 +41,7 @@ def random_level8(tmp_path) -> str:
 
 @pytest.mark.parametrize("level", [10, 12, 16])
 def test_upconverted_potential_predicts_the_same_energies(random_level8, tmp_path, level):
-    atoms = bulk("Li2S", "fluorite", a=5.6, cubic=True)
+    atoms = bulk("SLi2", "fluorite", a=5.6, cubic=True)
     atoms.rattle(0.15, seed=2)
     lower = _read(random_level8, tmp_path, "lower.mtp")
     higher = _read(upconvert_mtp_text(random_level8, level, LI2S_SPECIES), tmp_path, "up.mtp")

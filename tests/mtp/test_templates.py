@@ -33,7 +33,7 @@ def _scalar_moment_values(path: Path, atoms) -> np.ndarray:
 
 
 def _li2s():
-    atoms = bulk("Li2S", "fluorite", a=5.7, cubic=True)
+    atoms = bulk("SLi2", "fluorite", a=5.7, cubic=True)
     atoms.rattle(0.2, seed=3)
     return atoms
 
