@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ionflow.analysis.arrhenius import K_B_EV_PER_K
 from ionflow.errors import IonflowInputError
 
 ELEMENTARY_CHARGE_C = 1.602176634e-19
 K_B_J_PER_K = 1.380649e-23
-K_B_EV_PER_K = 8.617333262e-5
 A3_TO_CM3 = 1e-24
 
 
@@ -50,8 +50,15 @@ def boltzmann_weights(
             (per formula unit or per cell, consistently).
         temperature_K: temperature in K.
         multiplicities: degeneracy of each configuration (default 1).
+
+    Raises:
+        IonflowInputError: a non-positive temperature or no energies.
     """
+    if temperature_K <= 0:
+        raise IonflowInputError(f"temperature {temperature_K} K must be > 0")
     energies = np.asarray(relative_energies_eV, dtype=float)
+    if energies.size == 0:
+        raise IonflowInputError("no relative energies given for the Boltzmann weights")
     g = np.ones_like(energies) if multiplicities is None else np.asarray(multiplicities, float)
     logw = np.log(g) - (energies - energies.min()) / (K_B_EV_PER_K * temperature_K)
     weights = np.exp(logw - logw.max())

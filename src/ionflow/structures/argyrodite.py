@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from pymatgen.core import Species, Structure
 
+from ionflow.analysis.conductivity import boltzmann_weights as analysis_boltzmann_weights
 from ionflow.errors import IonflowInputError
 from ionflow.structures.ordering import ewald_energy
 
 HALIDES = ("Cl", "Br", "I")
-K_B_EV = 8.617333262e-5  # Boltzmann constant, eV/K
 SYMPREC = 0.1  # Å, for space groups of the configurations
 
 # DFT-PBE relative energies of the six configurations (argyrodite MTP paper, Table 1),
@@ -151,7 +151,9 @@ def characteristic_configurations(parent: Structure) -> list[tuple[Structure, di
 def boltzmann_weights(
     relative_energies: Mapping[str, float], temperature: float
 ) -> dict[str, float]:
-    """Normalised Boltzmann weights exp(-E/kT) of configurations.
+    """Normalised Boltzmann weights exp(-E/kT) of configurations, keyed by label.
+
+    Label-keyed form of :func:`ionflow.analysis.conductivity.boltzmann_weights`.
 
     Args:
         relative_energies: label -> energy relative to the most stable (eV/atom; the
@@ -161,17 +163,9 @@ def boltzmann_weights(
     Raises:
         IonflowInputError: a non-positive temperature or no energies.
     """
-    if temperature <= 0:
-        raise IonflowInputError(f"temperature {temperature} K must be > 0")
-    if not relative_energies:
-        raise IonflowInputError("no relative energies given for the Boltzmann weights")
-    lowest = min(relative_energies.values())
-    factors = {
-        label: math.exp(-(energy - lowest) / (K_B_EV * temperature))
-        for label, energy in relative_energies.items()
-    }
-    total = sum(factors.values())
-    return {label: factor / total for label, factor in factors.items()}
+    labels = list(relative_energies)
+    weights = analysis_boltzmann_weights([relative_energies[k] for k in labels], temperature)
+    return {label: float(weight) for label, weight in zip(labels, weights, strict=True)}
 
 
 def cell_counts(weights: Mapping[str, float], n_cells: int) -> dict[str, int]:
