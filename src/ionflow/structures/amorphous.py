@@ -14,6 +14,13 @@ from dataclasses import dataclass
 from pymatgen.core import Structure
 
 from ionflow.errors import IonflowInputError
+from ionflow.md.schemas.protocol import (
+    MELT_HOLD_PS,
+    MELT_QUENCH_TIMESTEP_FS,
+    MELT_TEMPERATURE_K,
+    QUENCH_FINAL_TEMPERATURE_K,
+    QUENCH_RATE_K_PER_PS,
+)
 from ionflow.structures.strain import volumetric_series
 
 DEFAULT_EXPANSIONS: tuple[float, ...] = (1.05, 1.10, 1.15)
@@ -23,6 +30,9 @@ DEFAULT_EXPANSIONS: tuple[float, ...] = (1.05, 1.10, 1.15)
 class MeltQuenchRecipe:
     """Melt-quench protocol of the LLZO study (melt, hold, quench at a set rate).
 
+    Defaults come from :mod:`ionflow.md.schemas.protocol` (3000 K for 1 ns, 5 K/ps down
+    to 500 K, 1 fs), the same as :class:`ionflow.md.jobs.melt_quench.MeltQuenchMdMaker`.
+
     Attributes:
         melt_temperature: melt and hold temperature (K).
         melt_ps: hold time at the melt temperature (ps).
@@ -31,11 +41,11 @@ class MeltQuenchRecipe:
         timestep_fs: MD time step (fs).
     """
 
-    melt_temperature: float = 3000.0
-    melt_ps: float = 1000.0
-    quench_rate_k_per_ps: float = 5.0
-    final_temperature: float = 500.0
-    timestep_fs: float = 1.0
+    melt_temperature: float = MELT_TEMPERATURE_K
+    melt_ps: float = MELT_HOLD_PS
+    quench_rate_k_per_ps: float = QUENCH_RATE_K_PER_PS
+    final_temperature: float = QUENCH_FINAL_TEMPERATURE_K
+    timestep_fs: float = MELT_QUENCH_TIMESTEP_FS
 
     @property
     def quench_ps(self) -> float:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ionflow.md.jobs.lammps import LammpsMdMaker
-from ionflow.md.schemas.protocol import MdProtocol, melt_quench_protocol
+from ionflow.md.schemas.protocol import (
+    MELT_HOLD_PS,
+    MELT_QUENCH_TIMESTEP_FS,
+    MELT_TEMPERATURE_K,
+    QUENCH_FINAL_TEMPERATURE_K,
+    QUENCH_RATE_K_PER_PS,
+    MdProtocol,
+    melt_quench_protocol,
+)
 
 
 @dataclass
@@ -24,11 +32,11 @@ class MeltQuenchMdMaker(LammpsMdMaker):
     """
 
     name: str = "melt quench md"
-    temperature: float = 500.0
-    melt_temperature: float = 3000.0
-    melt_ps: float = 1000.0
-    quench_rate_k_per_ps: float = 5.0
-    timestep_fs: float = 1.0
+    temperature: float = QUENCH_FINAL_TEMPERATURE_K
+    melt_temperature: float = MELT_TEMPERATURE_K
+    melt_ps: float = MELT_HOLD_PS
+    quench_rate_k_per_ps: float = QUENCH_RATE_K_PER_PS
+    timestep_fs: float = MELT_QUENCH_TIMESTEP_FS
     dump_every: int = 1000
     restart_every: int = 10_000
     dump_species: list[str] = field(default_factory=lambda: ["*"])  # "*": every species

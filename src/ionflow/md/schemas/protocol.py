@@ -14,6 +14,14 @@ from pydantic import BaseModel, Field, model_validator
 
 from ionflow.errors import IonflowInputError
 
+# Melt-quench of the LLZO study (amorphous cells): 3000 K held 1 ns, 5 K/ps down to 500 K,
+# 1 fs steps. The one source of these defaults (protocol, MD Maker, structures recipe).
+MELT_TEMPERATURE_K = 3000.0
+MELT_HOLD_PS = 1000.0
+QUENCH_RATE_K_PER_PS = 5.0
+QUENCH_FINAL_TEMPERATURE_K = 500.0
+MELT_QUENCH_TIMESTEP_FS = 1.0
+
 
 class MdStage(BaseModel):
     """One stage of an MD run: a thermostat/barostat setting held for ``steps`` steps."""
@@ -157,11 +165,11 @@ def heat_then_npt_protocol(
 
 
 def melt_quench_protocol(
-    melt_temperature: float = 3000.0,
-    melt_ps: float = 1000.0,
-    final_temperature: float = 500.0,
-    quench_rate_k_per_ps: float = 5.0,
-    timestep_fs: float = 1.0,
+    melt_temperature: float = MELT_TEMPERATURE_K,
+    melt_ps: float = MELT_HOLD_PS,
+    final_temperature: float = QUENCH_FINAL_TEMPERATURE_K,
+    quench_rate_k_per_ps: float = QUENCH_RATE_K_PER_PS,
+    timestep_fs: float = MELT_QUENCH_TIMESTEP_FS,
     seed: int = 12345,
     dump_every: int = 1000,
     restart_every: int = 10_000,
