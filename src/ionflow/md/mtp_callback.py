@@ -33,6 +33,17 @@ FIX_ID = "mtp"
 _INT_POINTER = ctypes.POINTER(ctypes.c_int)
 
 
+@numba.njit(inline="always", cache=True)
+def _pair_vector(
+    positions: np.ndarray, i: int, j: int, cutoff2: float
+) -> tuple[bool, float, float, float]:
+    """Whether atoms i, j are closer than sqrt(``cutoff2``) (Å), and r_j - r_i (Å)."""
+    dx = positions[j, 0] - positions[i, 0]
+    dy = positions[j, 1] - positions[i, 1]
+    dz = positions[j, 2] - positions[i, 2]
+    return dx * dx + dy * dy + dz * dz < cutoff2, dx, dy, dz
+
+
 @numba.njit(cache=True)
 def _pairs_within_cutoff(
     positions: np.ndarray,
@@ -55,23 +66,18 @@ def _pairs_within_cutoff(
     cutoff2 = cutoff * cutoff
     counts = np.zeros(nlocal, dtype=np.int64)
     for p in range(pair_i.size):
-        i, j = pair_i[p], pair_j[p]
-        dx = positions[j, 0] - positions[i, 0]
-        dy = positions[j, 1] - positions[i, 1]
-        dz = positions[j, 2] - positions[i, 2]
-        if dx * dx + dy * dy + dz * dz < cutoff2:
-            counts[i] += 1
+        inside, _, _, _ = _pair_vector(positions, pair_i[p], pair_j[p], cutoff2)
+        if inside:
+            counts[pair_i[p]] += 1
     width = max(counts.max() if nlocal else 0, 1)
     js = np.full((nlocal, width), -1, dtype=np.int32)
     jtypes = np.zeros((nlocal, width), dtype=np.int32)
     r_ij = np.full((nlocal, width, 3), 2.0 * cutoff)
     counts[:] = 0
     for p in range(pair_i.size):
-        i, j = pair_i[p], pair_j[p]
-        dx = positions[j, 0] - positions[i, 0]
-        dy = positions[j, 1] - positions[i, 1]
-        dz = positions[j, 2] - positions[i, 2]
-        if dx * dx + dy * dy + dz * dz < cutoff2:
+        i = pair_i[p]
+        inside, dx, dy, dz = _pair_vector(positions, i, pair_j[p], cutoff2)
+        if inside:
             c = counts[i]
             js[i, c] = pair_owner[p]
             jtypes[i, c] = pair_jtype[p]
