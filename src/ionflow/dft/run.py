@@ -327,6 +327,12 @@ def _vasp_md(
 
 
 # ------------------------------------------------------------------------ dispatch
+def _prepare(directory: Path, settings: OracleSettings) -> str:
+    """Create the engine's working directory and return the oracle that will run."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return settings.resolved_oracle()
+
+
 def run_single_point(
     structure: Structure, level: str, directory: Path, settings: OracleSettings
 ) -> SinglePointLabel:
@@ -338,8 +344,7 @@ def run_single_point(
         directory: empty working directory for the engine's files.
         settings: oracle and numerical settings.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    oracle = settings.resolved_oracle()
+    oracle = _prepare(directory, settings)
     if oracle == "chgnet":
         return _chgnet_single_point(structure, level, settings)
     if oracle == "cp2k":
@@ -356,8 +361,7 @@ def run_relax(
     max_steps: int = 200,
 ) -> RelaxResult:
     """Relax cell and ions until every force is below ``force_tolerance`` (eV/Å)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    oracle = settings.resolved_oracle()
+    oracle = _prepare(directory, settings)
     if oracle == "chgnet":
         return _chgnet_relax(structure, settings, force_tolerance, max_steps)
     if oracle == "cp2k":
@@ -376,8 +380,7 @@ def run_aimd(
     seed: int = 0,
 ) -> MdFrames:
     """Run NVT Nosé-Hoover MD at ``temperature`` (K), ``n_steps`` of ``timestep`` (fs)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    oracle = settings.resolved_oracle()
+    oracle = _prepare(directory, settings)
     if oracle == "chgnet":
         return _chgnet_md(structure, settings, temperature, n_steps, timestep, seed)
     if oracle == "cp2k":
