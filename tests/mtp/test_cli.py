@@ -1,23 +1,13 @@
 """``ionflow mtp fit`` and ``ionflow mtp grade`` with real motep."""
 
-import sys
-
 import pytest
 from tests.fixtures.mtp import LI2S_SPECIES
 from typer.testing import CliRunner
 
-from ionflow.cli.main import app, main
+from ionflow.cli.main import app
 from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
 
 runner = CliRunner()
-
-
-def _ionflow(monkeypatch, capsys, *args):
-    """Run the real entry point in-process; returns (exit code, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["ionflow", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    return exit_info.value.code, capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -58,14 +48,12 @@ def test_fit_then_grade(li2s_labelled, li2s_labelled_cfg, tmp_path):
     assert "forces (eV/Å)" in result.stdout
 
 
-def test_bad_species_and_missing_files_exit_2(monkeypatch, capsys, tmp_path):
+def test_bad_species_and_missing_files_exit_2(run_ionflow, tmp_path):
     cfg = tmp_path / "set.cfg"
     cfg.write_text("")
-    code, err = _ionflow(monkeypatch, capsys, "mtp", "fit", str(cfg), "--species", "Li,Xx")
+    code, err = run_ionflow("mtp", "fit", str(cfg), "--species", "Li,Xx")
     assert code == 2 and "--species" in err and err.count("\n") == 1
-    code, err = _ionflow(monkeypatch, capsys, "mtp", "fit", "nope.cfg", "--species", "Li,S")
+    code, err = run_ionflow("mtp", "fit", "nope.cfg", "--species", "Li,S")
     assert code == 2 and "nope.cfg does not exist" in err
-    code, err = _ionflow(
-        monkeypatch, capsys, "mtp", "grade", str(tmp_path / "p.mtp"), str(cfg), "--species", "Li,S"
-    )
+    code, err = run_ionflow("mtp", "grade", str(tmp_path / "p.mtp"), str(cfg), "--species", "Li,S")
     assert code == 2 and "p.train.cfg does not exist" in err

@@ -1,20 +1,11 @@
 import json
-import sys
 
 import pytest
 from typer.testing import CliRunner
 
-from ionflow.cli.main import app, main
+from ionflow.cli.main import app
 
 runner = CliRunner()
-
-
-def _ionflow(monkeypatch, capsys, *args):
-    """Run the real entry point in-process; returns (exit code, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["ionflow", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    return exit_info.value.code, capsys.readouterr().err
 
 
 def test_configurations_written_with_summary(tmp_path):
@@ -59,9 +50,9 @@ def test_strain_of_parent_and_supercell(tmp_path):
         ["Li6PS5Cl", "--supercell", "3x0x3"],
     ],
 )
-def test_bad_input_exits_2_and_writes_nothing(tmp_path, monkeypatch, capsys, args):
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, run_ionflow, args):
     out = tmp_path / "never"
-    code, stderr = _ionflow(monkeypatch, capsys, "structures", *args, "--out", str(out))
+    code, stderr = run_ionflow("structures", *args, "--out", str(out))
     assert code == 2, stderr
     assert stderr.startswith("ionflow: error:")
     assert len(stderr.strip().splitlines()) == 1
@@ -69,11 +60,9 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, monkeypatch, capsys, arg
     assert list(tmp_path.iterdir()) == []
 
 
-def test_unreadable_structure_file_exits_2(tmp_path, monkeypatch, capsys):
+def test_unreadable_structure_file_exits_2(tmp_path, run_ionflow):
     bad = tmp_path / "bad.cif"
     bad.write_text("not a cif")
-    code, stderr = _ionflow(
-        monkeypatch, capsys, "structures", str(bad), "--out", str(tmp_path / "o")
-    )
+    code, stderr = run_ionflow("structures", str(bad), "--out", str(tmp_path / "o"))
     assert code == 2
     assert "bad.cif" in stderr

@@ -1,6 +1,5 @@
 import json
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ from maggma.stores import MemoryStore
 from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
-from ionflow.cli.main import app, main
+from ionflow.cli.main import app
 from ionflow.errors import IonflowInputError
 from ionflow.structures.jobs.core import SqsMaker
 from ionflow.structures.parents import get_parent_structure
@@ -155,15 +154,10 @@ def test_cli_sqs_summary_holds_the_error(tmp_path):
     assert all((out / name).is_file() for name in entry["files"])
 
 
-def test_cli_sqs_of_ordered_structure_exits_2(tmp_path, monkeypatch, capsys):
+def test_cli_sqs_of_ordered_structure_exits_2(tmp_path, run_ionflow):
     out = tmp_path / "never"
-    monkeypatch.setattr(
-        sys, "argv", ["ionflow", "structures", "Li6PS5Cl", "--sqs", "--out", str(out)]
-    )
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    stderr = capsys.readouterr().err
-    assert exit_info.value.code == 2
+    code, stderr = run_ionflow("structures", "Li6PS5Cl", "--sqs", "--out", str(out))
+    assert code == 2
     assert len(stderr.strip().splitlines()) == 1
     assert "no partial occupancies" in stderr
     assert not out.exists()
