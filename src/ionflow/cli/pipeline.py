@@ -30,21 +30,25 @@ def _demo_spec() -> Path:
 
 def _connected_store():
     """Return a connected JobStore, or say how to start the database."""
+    import pymongo
     from pymongo.errors import PyMongoError
 
     from ionflow.db.stores import get_jobstore
     from ionflow.settings import get_settings
 
     settings = get_settings()
-    store = get_jobstore(settings)
+    client = pymongo.MongoClient(settings.db_uri, serverSelectionTimeoutMS=3000)
     try:
-        store.connect()
-        store.docs_store._collection.database.client.admin.command("ping")
+        client.admin.command("ping")
     except PyMongoError as exc:
         raise IonflowInputError(
             f"cannot reach the database at {settings.db_uri} ({exc.__class__.__name__}); "
             "start the embedded one with `ionflow db start` or set db_uri"
         ) from exc
+    finally:
+        client.close()
+    store = get_jobstore(settings)
+    store.connect()
     return store
 
 
