@@ -5,4 +5,4 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/bootstrap.sh"
 cd "$here"
-exec "$here/.venv/bin/python" -m pytest "$@"
+exec "$here/.venv/bin/python" -m pytest --durations=20 "$@"
