@@ -13,3 +13,13 @@ def test_runaway_md_is_reported_as_unstable(tmp_path, li2s_96):
     protocol = one_stage_protocol("nve", 2000, 30000.0, timestep_fs=2.0, dump_every=100)
     with pytest.raises(MdUnstableError, match=r"became unstable .*MTP extrapolates"):
         run_protocol(tmp_path, protocol, squeezed)
+
+
+def test_volume_runaway_is_unstable(tmp_path):
+    from ionflow.md.run import check_volume_stable
+
+    check_volume_stable([1000.0, 1040.0, 960.0], tmp_path)  # a solid breathing: fine
+    with pytest.raises(MdUnstableError, match="cell volume changed 5-fold"):
+        check_volume_stable([1000.0, 3000.0, 5000.0], tmp_path)  # evaporated
+    with pytest.raises(MdUnstableError, match="cell volume changed 2-fold"):
+        check_volume_stable([1000.0, 500.0], tmp_path)  # collapsed

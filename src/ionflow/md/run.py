@@ -145,6 +145,25 @@ class MdUnstableError(RuntimeError):
     """MD ran away: the MTP met configurations outside its training data."""
 
 
+# a cell that grows or shrinks by more than this factor under NPT has melted, evaporated
+# or collapsed: no solid-electrolyte diffusion coefficient can come out of it
+MAX_VOLUME_RATIO = 1.5
+
+
+def check_volume_stable(volumes_a3: list[float], run_dir: str | Path) -> None:
+    """Raise :class:`MdUnstableError` if the cell volume (Å^3) ran away during a run."""
+    if len(volumes_a3) < 2 or volumes_a3[0] <= 0:
+        return
+    ratio = max(max(volumes_a3) / volumes_a3[0], volumes_a3[0] / max(min(volumes_a3), 1e-12))
+    if ratio > MAX_VOLUME_RATIO:
+        raise MdUnstableError(
+            f"MD in {run_dir} became unstable (cell volume changed {ratio:.3g}-fold from "
+            f"{volumes_a3[0]:.4g} Å^3): the MTP extrapolates to configurations it was not "
+            "trained on; grow the training set (active learning, more AIMD snapshots, "
+            "stress in the fit) or run NVT"
+        )
+
+
 def run_engine(
     engine: Engine, run_dir: str | Path, run_command: RunCommand | None = None
 ) -> dict[str, float]:

@@ -21,7 +21,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from ionflow.errors import IonflowInputError
 from ionflow.md.continuation import latest_restart, prune_restarts, segment_steps, timeout_string
 from ionflow.md.dump_binary import join_dump_segments
-from ionflow.md.run import LOG_FILE, run_engine
+from ionflow.md.run import LOG_FILE, check_volume_stable, run_engine
 from ionflow.md.schemas.md import MdTaskDoc, MdThermo
 from ionflow.md.schemas.protocol import MdProtocol
 from ionflow.md.sets.deck import (
@@ -245,6 +245,7 @@ def collect_run(
     thermo = MdThermo.from_logs(
         [(start, d / LOG_FILE) for start, d in zip(starts, dirs, strict=True)]
     )
+    check_volume_stable(thermo.volume_a3, last_dir)
     production_start = protocol.stage_bounds()[-1][0]
     final_structure = read_final_structure(last_dir, state.species)
     if n_atoms is None:
