@@ -12,6 +12,7 @@ so an upgrade that changes them fails loudly in one place.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -32,6 +33,28 @@ from motep.train.trainer import Trainer
 from motep.upconvert.upconverter import upconvert
 
 MOTEP_VERSION = version("motep")
+
+
+class _FirstMinDistWarning(logging.Filter):
+    """Let motep's "distance smaller than min_dist" warning through once per process.
+
+    MD and grading at high temperature meet such distances thousands of times; one line
+    says it happened (extrapolation grades measure how much it matters).
+    """
+
+    seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "smaller than min_dist" not in record.getMessage():
+            return True
+        if _FirstMinDistWarning.seen:
+            return False
+        _FirstMinDistWarning.seen = True
+        record.msg += " (further warnings of this kind are not shown)"
+        return True
+
+
+logging.getLogger("motep.potentials.mtp.base").addFilter(_FirstMinDistWarning())
 # parameters whose derivatives span the active set (MLIP-2: the linear coefficients)
 ACTIVE_SET_PARAMETERS = ["species_coeffs", "moment_coeffs"]
 
