@@ -62,6 +62,14 @@ def print_report(report: dict, plot_dir: Path | None = None) -> None:
     head.add_row(
         "training data", f"{doc.n_labelled} structures, {doc.oracle} {doc.level_of_theory}"
     )
+    if doc.active_learning:
+        learning = doc.active_learning
+        head.add_row(
+            "active learning",
+            f"{learning['iterations']} iterations, added "
+            f"{'+'.join(str(n) for n in learning['labelled_per_iteration'])}; "
+            f"{learning['stop_reason']}",
+        )
     head.add_row(
         "MTP",
         f"level {doc.mtp_level}, R_cut {doc.mtp_r_cut_A:g} Å; validation RMSE "

@@ -218,6 +218,7 @@ class PipelineMaker(Maker):
             arrhenius,
             fit.output,
             merged.output,
+            active.output if learning.enabled else None,
         )
         report.name = "report"
         jobs.append(report)

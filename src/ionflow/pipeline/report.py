@@ -18,6 +18,7 @@ from ionflow.analysis.conductivity import (
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument
 from ionflow.dft.schemas.labels import LabelledSetDocument
 from ionflow.dft.schemas.runs import RelaxDocument
+from ionflow.mtp.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.schemas.fit import MtpFitDocument
 
 # shared SPEC.md, "Reference numbers": material -> (quantity, value, unit)
@@ -55,7 +56,10 @@ class PipelineReportDocument(BaseModel):
     material: str
     oracle: str = Field(description="Engine that labelled the training data.")
     level_of_theory: str
-    n_labelled: int
+    n_labelled: int = Field(description="Training structures of the final MTP.")
+    active_learning: dict[str, Any] | None = Field(
+        None, description="Iterations, structures added per iteration, why it stopped."
+    )
     mtp_level: int
     mtp_r_cut_A: float
     validation_energy_rmse_meV_atom: float | None
@@ -92,6 +96,7 @@ def pipeline_report(
     arrhenius: list[ArrheniusDocument],
     fit: MtpFitDocument,
     labelled: LabelledSetDocument,
+    active: ActiveLearningDocument | None = None,
 ) -> PipelineReportDocument:
     """Combine the per-configuration Arrhenius results into the bulk conductivity.
 
@@ -127,6 +132,18 @@ def pipeline_report(
     )
     crystallinity = analysis["crystallinity"]
     validation = fit.validation_errors or fit.train_errors
+    n_labelled = labelled.n_labelled
+    learning = None
+    if active is not None:
+        n_labelled = active.n_training
+        learning = {
+            "iterations": len(active.iterations),
+            "labelled_per_iteration": [it.n_labelled for it in active.iterations],
+            "max_grade_per_iteration": [it.grade_max for it in active.iterations],
+            "stop_reason": active.stop_reason,
+        }
+        refits = [it.validation_errors for it in active.iterations if it.validation_errors]
+        validation = refits[-1] if refits else validation
     notes = []
     if labelled.oracle != "vasp":
         notes.append(
@@ -138,7 +155,8 @@ def pipeline_report(
         material=spec["material"],
         oracle=labelled.oracle,
         level_of_theory=labelled.level_of_theory,
-        n_labelled=labelled.n_labelled,
+        n_labelled=n_labelled,
+        active_learning=learning,
         mtp_level=fit.level,
         mtp_r_cut_A=fit.r_cut,
         validation_energy_rmse_meV_atom=validation.energy_per_atom.rmse * 1000,
