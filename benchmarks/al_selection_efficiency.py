@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 from ase.build import bulk
-from ase.calculators.singlepoint import SinglePointCalculator
 
 SPECIES = ["Li", "S"]
 EXTREME_GROUPS = ("1200 K", "strain -8%", "strain +8%")  # the tails active learning targets
@@ -62,25 +61,6 @@ def make_pool(n_per_group: int, seed: int) -> tuple[list[Atoms], list[str]]:
         atoms.set_cell(atoms.cell.array @ deformation, scale_atoms=True)
         add(atoms, 0.08, "shear")
     return cells, groups
-
-
-def chgnet_labelled(cells: list[Atoms]) -> list[Atoms]:
-    """Label with CHGNet through the DFT stage's engine (energy, forces, stress)."""
-    from ionflow.dft.run import chgnet_calculator
-
-    calc = chgnet_calculator()
-    out = []
-    for atoms in cells:
-        atoms = atoms.copy()
-        atoms.calc = calc
-        results = {
-            "energy": atoms.get_potential_energy(),
-            "forces": atoms.get_forces(),
-            "stress": atoms.get_stress(),
-        }
-        atoms.calc = SinglePointCalculator(atoms, **results)
-        out.append(atoms)
-    return out
 
 
 def fit_and_score(train, validation, extreme, max_iter: int, work: Path):
@@ -141,6 +121,8 @@ def main() -> None:
     from rich.progress import Progress
     from rich.table import Table
 
+    from ionflow.dft.run import chgnet_single_points
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-group", type=int, default=24, help="cells per pool group")
     parser.add_argument("--n-validation-per-group", type=int, default=8)
@@ -158,7 +140,7 @@ def main() -> None:
     cells, groups = make_pool(args.per_group, seed=100)
     val_cells, val_groups = make_pool(args.n_validation_per_group, seed=200)
     extreme = [g in EXTREME_GROUPS for g in val_groups]
-    pool, validation = chgnet_labelled(cells), chgnet_labelled(val_cells)
+    pool, validation = chgnet_single_points(cells), chgnet_single_points(val_cells)
     label_time = time.perf_counter() - t0
     console.print(
         f"pool {len(pool)} cells ({', '.join(sorted(set(groups)))}), validation "

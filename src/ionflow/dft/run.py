@@ -67,6 +67,29 @@ def chgnet_calculator(model: str = "CHGNet") -> Any:
     return ase_calculator(model)
 
 
+def chgnet_single_points(images: list[Any], model: str = "CHGNet") -> list[Any]:
+    """Label ASE ``images`` with CHGNet as single points.
+
+    Returns copies carrying energy (eV), forces (eV/Å) and stress (eV/Å^3, ASE sign
+    convention) in a SinglePointCalculator.
+    """
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    calc = chgnet_calculator(model)
+    labelled = []
+    for atoms in images:
+        atoms = atoms.copy()
+        atoms.calc = calc
+        results = {
+            "energy": atoms.get_potential_energy(),
+            "forces": atoms.get_forces(),
+            "stress": atoms.get_stress(),
+        }
+        atoms.calc = SinglePointCalculator(atoms, **results)
+        labelled.append(atoms)
+    return labelled
+
+
 def _chgnet_single_point(structure: Structure, level: str, settings: OracleSettings):
     atoms = AseAtomsAdaptor.get_atoms(structure)
     atoms.calc = chgnet_calculator(settings.chgnet_model)
