@@ -18,7 +18,6 @@ from ionflow.dft.jobs.aimd import AimdSnapshotMaker
 from ionflow.dft.jobs.label import LabelMaker, merge_labelled_sets
 from ionflow.dft.jobs.relax import RelaxMaker
 from ionflow.dft.sets.oracle import OracleSettings
-from ionflow.errors import IonflowInputError
 from ionflow.md.flows.conductivity import ConductivityMdFlowMaker
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
@@ -30,6 +29,7 @@ from ionflow.structures.jobs.core import (
     ArgyroditeConfigurationsMaker,
     ElectrostaticGroundStateMaker,
     LithiumContentMaker,
+    SqsMaker,
     StructureSetMaker,
     SupercellMaker,
 )
@@ -65,13 +65,6 @@ def configurations_maker(spec: WorkflowSpec) -> StructureSetMaker:
     if kind == "llzo-vacancies":
         return LithiumContentMaker()
     if kind == "sqs":
-        try:
-            from ionflow.structures.jobs.core import SqsMaker
-        except ImportError as exc:
-            raise IonflowInputError(
-                "SQS configurations are not available in this ionflow version; use "
-                "configurations: esgs"
-            ) from exc
         return SqsMaker(n_structures=n)
     return ParentStructureMaker()
 
@@ -184,6 +177,7 @@ class PipelineMaker(Maker):
 
         md = spec.md
         timestep = md.timestep_fs
+        dump_every = max(1, round(md.dump_interval_fs / timestep))
         arrhenius = []
         for index in range(spec.structures.n_configurations):
             source = (
@@ -200,8 +194,8 @@ class PipelineMaker(Maker):
                     production_ps=md.production_ps,
                     heating_ps=md.heating_ps,
                     timestep_fs=timestep,
-                    dump_every=max(1, round(md.dump_interval_fs / timestep)),
-                    restart_every=max(1, round(md.dump_interval_fs / timestep)) * 50,
+                    dump_every=dump_every,
+                    restart_every=dump_every * 50,
                     dump_species=list(md.species),
                     ensemble=md.ensemble,
                     species=species,

@@ -12,6 +12,7 @@ from jobflow import job
 from pydantic import BaseModel, Field
 
 from ionflow.analysis.conductivity import (
+    boltzmann_weights,
     configuration_weighted_conductivity,
     crystallinity_corrected_conductivity,
 )
@@ -79,16 +80,6 @@ class PipelineReportDocument(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-def _weights(relaxed: list[RelaxDocument], n: int, temperature_K: float) -> list[float] | None:
-    if len(relaxed) != n or n == 0:
-        return None
-    from ionflow.analysis.conductivity import boltzmann_weights
-
-    per_atom = [doc.energy / len(doc.structure) for doc in relaxed]
-    lowest = min(per_atom)
-    return list(boltzmann_weights([e - lowest for e in per_atom], temperature_K))
-
-
 @job
 def pipeline_report(
     spec: dict,
@@ -104,19 +95,20 @@ def pipeline_report(
     ``analysis.weight_temperature_K`` (equal weights when nothing was relaxed).
     """
     analysis = spec["analysis"]
-    weights = _weights(relaxed, len(arrhenius), analysis["weight_temperature_K"])
-    if weights is None:
-        weights = [1.0 / len(arrhenius)] * len(arrhenius)
-    energies = [doc.energy / len(doc.structure) for doc in relaxed]
+    relative: list[float | None] = [None] * len(arrhenius)
+    weights = [1.0 / len(arrhenius)] * len(arrhenius)
+    if relaxed and len(relaxed) == len(arrhenius):
+        per_atom = [doc.energy / len(doc.structure) for doc in relaxed]
+        relative = [e - min(per_atom) for e in per_atom]
+        weights = list(boltzmann_weights(relative, analysis["weight_temperature_K"]))
     configurations = []
     for index, doc in enumerate(arrhenius):
-        n_atoms = len(relaxed[index].structure) if relaxed else 0
         configurations.append(
             ConfigurationResult(
                 index=index,
                 formula=relaxed[index].structure.composition.reduced_formula if relaxed else "",
-                n_atoms=n_atoms,
-                relative_energy_eV_atom=(energies[index] - min(energies)) if relaxed else None,
+                n_atoms=len(relaxed[index].structure) if relaxed else 0,
+                relative_energy_eV_atom=relative[index],
                 weight=weights[index],
                 Ea_eV=doc.Ea_eV,
                 Ea_err_eV=doc.Ea_err_eV,
