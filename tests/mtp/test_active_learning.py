@@ -43,5 +43,7 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
     assert second.n_selected < first.n_selected
     assert doc.n_training >= 30 + first.n_selected
     state = json.loads((tmp_path / "state" / STATE_FILE).read_text())
-    assert len(state["history"]) == 1  # saved before the second iteration ran
+    # saved at the start of each iteration: holds every iteration whose labels were merged
+    labelled = [it.iteration for it in doc.iterations if it.n_labelled]
+    assert [h["iteration"] for h in state["history"]] == labelled and labelled[0] == 1
     assert len(set(state["labelled_keys"])) == len(state["labelled_keys"])

@@ -53,7 +53,8 @@ def grade_configurations(
 ) -> np.ndarray:
     """Return the extrapolation grade of each of ``images`` (max over its atoms).
 
-    Neighbourhood mode (as ``mlp calc-grade`` for LAMMPS): every atom's basis row is
+    MLIP-3's neighbourhood mode (``mlp train --al_mode=nbh`` on ``train_images``, then
+    ``mlp calculate_grade``; see :mod:`ionflow.mtp.motep_api`): every atom's row is
     expressed in the MaxVol active set of ``train_images``; grade = largest coefficient.
     """
     active = motep_api.active_set(data, train_images)
