@@ -65,7 +65,7 @@ def replayed_lmp(request, monkeypatch):
     monkeypatch.setattr(md_segments, "get_settings", lambda: settings)
     inputs, names = REFERENCE_INPUTS[request.param]
 
-    def fake_run(cmd, cwd, check):
+    def fake_run(cmd, cwd, check, **output):
         run_dir = Path(cwd)
         calls.append(cmd)
         for name in names:

@@ -2,10 +2,10 @@
 
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from tests.fixtures.mlp import RECORDED_GRADES
 from tests.fixtures.mtp import LI2S_SPECIES
 
 from ionflow.errors import IonflowInputError
@@ -16,33 +16,6 @@ from ionflow.mtp.sets.lammps_mlip import mlip3_pair_style, write_mlip_ini
 from ionflow.mtp.templates import untrained_mtp_text
 
 DATA = Path(__file__).parents[1] / "data" / "mtp"
-
-
-def _graded_cfg(labelled_cfg: str, grades: list[float]) -> str:
-    """``labelled_cfg``'s first configurations with ``Feature MV_grade`` as mlp writes it."""
-    blocks = labelled_cfg.split("END_CFG")[: len(grades)]
-    return "".join(
-        f"{b.rstrip()}\n Feature   MV_grade\t{g:.6f}\nEND_CFG\n"
-        for b, g in zip(blocks, grades, strict=True)
-    )
-
-
-RECORDED_GRADES = [0.81, 1.7, 12.5]
-
-
-@pytest.fixture(params=["mlip2", "mlip3"])
-def fake_mlp(request, tmp_path, monkeypatch, li2s_labelled_cfg):
-    """An ``mlp`` stand-in of MLIP-2 or MLIP-3 and an engine that probes which it is."""
-    replay = tmp_path / "replay"
-    replay.mkdir()
-    (replay / "trained.mtp").write_text(untrained_mtp_text(8, 2, 1.9, 5.0, 8))
-    (replay / "selected.cfg").write_text(li2s_labelled_cfg.split("END_CFG")[0] + "END_CFG\n")
-    (replay / "graded.cfg").write_text(_graded_cfg(li2s_labelled_cfg, RECORDED_GRADES))
-    monkeypatch.setenv("MLP_DIALECT", request.param)
-    monkeypatch.setenv("MLP_REPLAY_DIR", str(replay))
-    monkeypatch.setenv("MLP_CALL_LOG", str(tmp_path / "calls.log"))
-    engine = MlpEngine(command=f"{sys.executable} {DATA / 'fake_mlp.py'}", mpi_prefix="")
-    return engine, tmp_path
 
 
 def _calls(work: Path) -> list[list[str]]:

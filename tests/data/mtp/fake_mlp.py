@@ -6,12 +6,14 @@ MLP_DIALECT chooses the command set: ``mlip2`` (``train --trained-pot-name``,
 ``calculate_efs``, ``calculate_grade``, ``select_add`` and ``.almtp`` potentials; outputs
 carry the ``.0`` rank suffix of an MPI build). ``mlp list`` prints the command list of
 that version (``mlp_list_<dialect>.txt`` beside this file, taken from the command tables
-of the MLIP-2 and MLIP-3 sources). Recorded outputs are in MLP_REPLAY_DIR; every call is
-appended to MLP_CALL_LOG. Argument conventions follow MLIP's ``ParseOptions``:
+of the MLIP-2 and MLIP-3 sources). Recorded outputs are in MLP_REPLAY_DIR (MLP_SELECT: the
+indices of the candidates a recorded ``select-add`` chose); every call is appended to
+MLP_CALL_LOG. Argument conventions follow MLIP's ``ParseOptions``:
 ``--key=value`` options, everything else positional.
 """
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -27,6 +29,17 @@ MLIP2_TRAIN_OPTIONS = {
     "max-iter", "curr-pot-name", "trained-pot-name", "bfgs-conv-tol", "weighting",
     "init-params", "skip-preinit", "update-mindist",
 }  # fmt: skip
+
+
+def write_selected(candidates_cfg: str, out: str) -> None:
+    """The recorded selection: MLP_SELECT (candidate indices) or ``selected.cfg``."""
+    chosen = os.environ.get("MLP_SELECT")
+    if chosen is None:
+        shutil.copy(replay / "selected.cfg", out)
+        return
+    blocks = re.findall(r"BEGIN_CFG.*?END_CFG\n", Path(candidates_cfg).read_text(), re.S)
+    Path(out).write_text("".join(blocks[int(i)] for i in chosen.split(",")))
+
 
 argv = sys.argv[1:]
 with Path(os.environ["MLP_CALL_LOG"]).open("a") as log:
@@ -76,7 +89,7 @@ elif dialect == "mlip2" and command == "select-add":
     need(4, {"init-threshold", "select-threshold", "swap-threshold", "als-filename",
              "selected-filename", "selection-limit", "weighting"})  # fmt: skip
     is_mtp(args[0])
-    shutil.copy(replay / "selected.cfg", args[3])
+    write_selected(args[2], args[3])
 elif dialect == "mlip3" and command == "train":
     need(2, MLIP3_TRAIN_OPTIONS)
     potential = is_mtp(args[0]).split(b"#", 1)[0]
@@ -102,6 +115,6 @@ elif dialect == "mlip3" and command == "select_add":
     assert MLIP3_STATE.strip() in is_mtp(args[0]), "select_add wants the .almtp active set"
     is_cfg(args[1])
     is_cfg(args[2])
-    shutil.copy(replay / "selected.cfg", args[3])
+    write_selected(args[2], args[3])
 else:  # as the real mlp: a message, and exit code 0
     print(f"Error: command {command} does not exist.")

@@ -26,6 +26,8 @@ MlipVersion = Literal["mlip2", "mlip3"]  # the LAMMPS interface of the ``lmp`` e
 DATA_FILE = "structure.data"
 FINAL_DATA_FILE = "final.data"  # all atoms at the end of the segment
 MTP_FILE = "pot.mtp"
+ALMTP_FILE = "pot.almtp"  # MLIP-3: the potential with its active set (exploration)
+SELECTED_FILE = "preselected.cfg"  # exploration: configurations graded above gamma_select
 MLIP_INI = "mlip.ini"
 RESTART_FILES = "restart.a restart.b"  # LAMMPS alternates between the two
 FINAL_RESTART_PREFIX = "restart."
@@ -40,14 +42,25 @@ def mlip_ini(mtp_file: str = MTP_FILE) -> str:
     return mlip_ini_text(mtp_file, select=False)
 
 
-def pair_block(engine: Engine, cutoff: float, mlip_version: MlipVersion = "mlip2") -> str:
+def pair_block(
+    engine: Engine,
+    cutoff: float,
+    mlip_version: MlipVersion = "mlip2",
+    extrapolation: tuple[float, float] | None = None,
+) -> str:
     """Return the force-field commands of ``engine`` (cutoff of the MTP in Å).
 
     ``mlip_version`` chooses the syntax of ``lmp``'s ``pair_style mlip``: MLIP-2 reads
-    ``mlip.ini`` (:func:`mlip_ini`), MLIP-3 takes the potential on the command line.
+    ``mlip.ini`` (:func:`mlip_ini`; exploration writes one with ``select TRUE``), MLIP-3
+    takes its settings on the line. ``extrapolation`` = (gamma_select, gamma_break)
+    switches on MLIP-3's extrapolation control against the active set in ``pot.almtp``.
     """
     if engine == "lmp" and mlip_version == "mlip3":
-        return f"{mlip3_pair_style(MTP_FILE, select=False)}\npair_coeff * *\n"
+        if extrapolation is None:
+            line = mlip3_pair_style(MTP_FILE, select=False)
+        else:
+            line = mlip3_pair_style(ALMTP_FILE, *extrapolation, selected_file=SELECTED_FILE)
+        return f"{line}\npair_coeff * *\n"
     if engine == "lmp":
         return f"pair_style mlip {MLIP_INI}\npair_coeff * *\n"
     return (
@@ -88,6 +101,7 @@ def render_deck(
     segment: int = 0,
     timeout: str | None = None,
     mlip_version: MlipVersion = "mlip2",
+    extrapolation: tuple[float, float] | None = None,
 ) -> str:
     """Write the LAMMPS deck for the part ``[start_step, stop_step)`` of a protocol.
 
@@ -105,6 +119,8 @@ def render_deck(
             before the allocation's walltime.
         mlip_version: ``pair_style mlip`` syntax of the ``lmp`` engine (see
             :func:`pair_block`).
+        extrapolation: (gamma_select, gamma_break) of MLIP-3's extrapolation control
+            (exploration with the ``lmp`` engine; see :func:`pair_block`).
 
     Returns:
         The deck text.
@@ -125,7 +141,7 @@ def render_deck(
     lines += [
         f"mass {k + 1} {m:.6f}  # {s}" for k, (s, m) in enumerate(zip(species, masses, strict=True))
     ]
-    lines += [pair_block(engine, cutoff, mlip_version).rstrip()]
+    lines += [pair_block(engine, cutoff, mlip_version, extrapolation).rstrip()]
     every = "*" in protocol.dump_species
     dumped_types = " ".join(
         str(k + 1) for k, s in enumerate(species) if every or s in protocol.dump_species
