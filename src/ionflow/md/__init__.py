@@ -10,7 +10,7 @@ own neighbour list (:mod:`ionflow.md.mtp_callback`). The deck is built in
 Makers: :class:`~ionflow.md.jobs.lammps.LammpsMdMaker` (one temperature; default: the
 argyrodite protocol, NVT heating in 10 K plateaus over 100 ps then 10 ns NPT),
 :class:`~ionflow.md.jobs.melt_quench.MeltQuenchMdMaker` (melt, hold, quench at K/ps),
-:class:`~ionflow.md.flows.conductivity.ConductivityMdFlowMaker` (temperature grid x
+:class:`~ionflow.conductivity.flows.core.ConductivityMdFlowMaker` (temperature grid x
 repeats, then the analysis stage's ``DiffusionAnalysisMaker``/``ArrheniusMaker``).
 
 Long runs: with ``walltime_s`` a job stops cleanly before the allocation ends (LAMMPS
@@ -19,7 +19,7 @@ the measured speed. A killed job (walltime, ``scancel``, node failure) is contin
 ``LammpsMdMaker(...).make(structure, mtp, previous_dir=<killed job dir>)`` or
 ``ionflow md continue <dir>``; frames are joined without duplicates or gaps
 (:mod:`ionflow.md.segments`, :mod:`ionflow.md.continuation`,
-:mod:`ionflow.md.dump_binary`). Trajectories: binary ``dump custom`` of
+:mod:`ionflow.io.lammps_dump`). Trajectories: binary ``dump custom`` of
 ``id type xu yu zu`` (Å, unwrapped) for ``dump_species`` (Li), read by
 ``ionflow.analysis.readers``.
 """
