@@ -15,11 +15,10 @@ from pymatgen.core import Structure
 from pymatgen.core.interface import GrainBoundaryGenerator
 
 from ionflow.errors import IonflowInputError
+from ionflow.structures.gb_regions import REGION_NAMES
 from ionflow.structures.supercell import perpendicular_widths
 
 GB_AXIS = 2  # pymatgen puts the boundary normal along c
-# region of a site by its distance to the nearest GB plane, in slabs of region_width
-REGION_NAMES = ("GB", "Near_GB", "Far_GB", "Bulk")
 
 
 def region_labels(
