@@ -12,8 +12,9 @@ import ionflow
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(ionflow.__file__).resolve().parent
-# stage packages and the loops that compose them: engines only from run.py / motep_api.py
+# file formats, stages and the loops that compose them: engines only from run.py/motep_api.py
 ENGINE_USERS = (
+    "io",
     "structures",
     "dft",
     "mtp",
