@@ -10,9 +10,9 @@ from tests.fixtures.mtp import LI2S_SPECIES
 
 from ionflow.errors import IonflowInputError
 from ionflow.io.mlip_cfg import read_labelled_cfg
+from ionflow.io.mlip_ini import mlip3_pair_style, write_mlip_ini
 from ionflow.mtp import motep_api
 from ionflow.mtp.run import FitWeights, MlpEngine, gather_rank_files, get_engine, probe_dialect
-from ionflow.mtp.sets.lammps_mlip import mlip3_pair_style, write_mlip_ini
 from ionflow.mtp.templates import untrained_mtp_text
 
 DATA = Path(__file__).parents[1] / "data" / "mtp"

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import Literal
 
 from ionflow.errors import IonflowInputError
+from ionflow.io.mlip_ini import mlip3_pair_style, mlip_ini_text
 from ionflow.md.schemas.protocol import MdProtocol
-from ionflow.mtp.sets.lammps_mlip import mlip3_pair_style, mlip_ini_text
 
 Engine = Literal["lmp", "lammps-python"]
 MlipVersion = Literal["mlip2", "mlip3"]  # the LAMMPS interface of the ``lmp`` engine

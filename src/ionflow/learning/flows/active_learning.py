@@ -24,13 +24,13 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from ionflow.dft.jobs.label import LabelMaker
 from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
+from ionflow.learning.explore import AseMdExplorer, Explorer
+from ionflow.learning.explore_lmp import LmpExplorer
+from ionflow.learning.schemas.active_learning import ActiveLearningDocument, ActiveLearningIteration
 from ionflow.mtp import motep_api
-from ionflow.mtp.explore import AseMdExplorer, Explorer
-from ionflow.mtp.explore_lmp import LmpExplorer
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.mtp.run import MlpEngine
-from ionflow.mtp.schemas.active_learning import ActiveLearningDocument, ActiveLearningIteration
 from ionflow.mtp.selection import configuration_key, mlp_select_add, select_add
 from ionflow.settings import get_settings
 
@@ -91,8 +91,8 @@ def default_explorer() -> Explorer:
     """The cluster path when the production engines are set, else the local one.
 
     ``md_engine: lmp`` with ``mtp_engine: mlp``: exploration in LAMMPS+MLIP with its own
-    extrapolation control (:class:`~ionflow.mtp.explore_lmp.LmpExplorer`); otherwise ASE
-    MD with motep (:class:`~ionflow.mtp.explore.AseMdExplorer`).
+    extrapolation control (:class:`~ionflow.learning.explore_lmp.LmpExplorer`); otherwise ASE
+    MD with motep (:class:`~ionflow.learning.explore.AseMdExplorer`).
     """
     settings = get_settings()
     if settings.md_engine == "lmp" and settings.mtp_engine == "mlp":
@@ -110,11 +110,11 @@ class ActiveLearningMaker(Maker):
             oracle from the settings) or any Maker whose ``make(structures)`` outputs a
             ``LabelledSetDocument`` or ``{"labelled_cfg": ..., "n_failed": ...}``.
         fit_maker: refits, warm-started (weights 100:1:0.01 as in the paper).
-        explorer: exploration MD engine (interface :class:`ionflow.mtp.explore.Explorer`):
-            :class:`~ionflow.mtp.explore.AseMdExplorer`,
-            :class:`~ionflow.mtp.explore_lammps.LammpsExplorer` or, on a cluster,
-            :class:`~ionflow.mtp.explore_lmp.LmpExplorer`. Default (None): chosen when the
-            iteration runs, by :func:`default_explorer`.
+        explorer: exploration MD engine (interface :class:`ionflow.learning.explore.Explorer`):
+            :class:`~ionflow.learning.explore.AseMdExplorer`,
+            :class:`~ionflow.learning.explore_lammps.LammpsExplorer` or, on a cluster,
+            :class:`~ionflow.learning.explore_lmp.LmpExplorer`. Default (None): chosen when
+            the iteration runs, by :func:`default_explorer`.
         temperatures: exploration temperatures, K.
         md_steps: MD steps per structure and temperature.
         gamma_select: keep configurations graded above this.

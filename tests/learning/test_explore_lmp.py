@@ -19,12 +19,12 @@ from tests.fixtures.md import MD_MTP_FILE, li2s_structure
 from tests.fixtures.mlp import FAKE_MLP_COMMAND, graded_cfg_text
 from tests.fixtures.mtp import LI2S_SPECIES
 
+import ionflow.learning.flows.active_learning as active_learning
 import ionflow.md.run as md_run
 from ionflow.io.mlip_cfg import write_labelled_cfg
-from ionflow.mtp import flows
-from ionflow.mtp.explore import AseMdExplorer, ExplorationResult
-from ionflow.mtp.explore_lmp import LmpExplorer
-from ionflow.mtp.flows.active_learning import default_explorer
+from ionflow.learning.explore import AseMdExplorer, ExplorationResult
+from ionflow.learning.explore_lmp import LmpExplorer
+from ionflow.learning.flows.active_learning import default_explorer
 from ionflow.mtp.selection import mlp_select_add
 from ionflow.settings import IonflowSettings
 
@@ -116,8 +116,8 @@ def test_mlp_select_add_finds_the_chosen_candidates_again_replayed(
 
 def test_default_explorer_is_the_cluster_path_with_production_engines(monkeypatch):
     cluster = IonflowSettings(md_engine="lmp", mtp_engine="mlp")
-    monkeypatch.setattr(flows.active_learning, "get_settings", lambda: cluster)
+    monkeypatch.setattr(active_learning, "get_settings", lambda: cluster)
     assert isinstance(default_explorer(), LmpExplorer)
     local = IonflowSettings(md_engine="lammps-python", mtp_engine="mlp")
-    monkeypatch.setattr(flows.active_learning, "get_settings", lambda: local)
+    monkeypatch.setattr(active_learning, "get_settings", lambda: local)
     assert isinstance(default_explorer(), AseMdExplorer)

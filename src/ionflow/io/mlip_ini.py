@@ -3,9 +3,9 @@
 MLIP-2's interface reads its settings from ``mlip.ini`` (``pair_style mlip mlip.ini``);
 MLIP-3's interface takes them as ``key=value`` words of the ``pair_style`` line
 (``pair_style mlip load_from=pot.almtp extrapolation_control=true ...``). The one writer
-of both: exploration (active learning) selects configurations (MLIP-2 ``select TRUE``,
-MLIP-3 ``extrapolation_control=true``); production MD in :mod:`ionflow.md` only
-evaluates the potential.
+of both: exploration (active learning, :mod:`ionflow.learning`) selects configurations
+(MLIP-2 ``select TRUE``, MLIP-3 ``extrapolation_control=true``); production MD in
+:mod:`ionflow.md` only evaluates the potential.
 """
 
 from __future__ import annotations

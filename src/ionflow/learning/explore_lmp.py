@@ -1,6 +1,6 @@
 """Exploration on the production engine: LAMMPS+MLIP grades and selects inside LAMMPS.
 
-The cluster path of active learning (the :class:`ionflow.mtp.explore.Explorer` API). Each
+The cluster path of active learning (the :class:`ionflow.learning.explore.Explorer` API). Each
 (structure, temperature) pair is one NVT run of ionflow.md's deck with the ``lmp``
 engine, at full LAMMPS speed; MLIP's own extrapolation control grades every step against
 the active set of the training set, saves configurations graded above ``gamma_select`` to
@@ -28,14 +28,15 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from ionflow.io.lammps_data import write_structure_data
 from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
+from ionflow.io.mlip_ini import mlip_ini_text
+from ionflow.learning.explore import ExplorationResult
+from ionflow.learning.explore_lammps import LammpsExplorer
 from ionflow.md.run import DECK_FILE, MdExtrapolationBreakError, MdUnstableError, run_engine
-from ionflow.md.segments import write_mtp, write_structure_data
+from ionflow.md.segments import write_mtp
 from ionflow.md.sets.deck import ALMTP_FILE, DATA_FILE, MLIP_INI, SELECTED_FILE, render_deck
-from ionflow.mtp.explore import ExplorationResult
-from ionflow.mtp.explore_lammps import LammpsExplorer
 from ionflow.mtp.run import MlpEngine, gather_rank_files
-from ionflow.mtp.sets.lammps_mlip import mlip_ini_text
 
 STATE_FILE = "state.als"  # MLIP-2 active set, written by ``mlp calc-grade``
 
@@ -70,7 +71,7 @@ class LmpExplorer(LammpsExplorer):
         gamma_select: float,
         gamma_break: float,
     ) -> ExplorationResult:
-        """Run one MD per (structure, temperature K); see :class:`ionflow.mtp.explore.Explorer`.
+        """Run one MD per (structure, temperature K); see the ``Explorer`` API.
 
         A run ended by MLIP's break threshold, or one LAMMPS cannot continue (lost atoms,
         exploded box), counts as stopped; what it saved before is kept.
