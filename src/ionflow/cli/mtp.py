@@ -148,7 +148,9 @@ def grade(
     data = motep_api.read_potential(_existing(pot, "potential"), names)
     images = read_labelled_cfg(_existing(cfg, "configurations"), names)
     with console.status("building the active set and grading"):
-        grades = grade_configurations(data, read_labelled_cfg(train, names), images).tolist()
+        same = train.resolve() == cfg.resolve()  # grading the training set itself
+        training = images if same else read_labelled_cfg(train, names)
+        grades = grade_configurations(data, training, images).tolist()
 
     if json_file is not None:
         rows = [

@@ -184,12 +184,15 @@ def neighbourhood_rows(data: MTPData, images: Sequence[Atoms]) -> np.ndarray:
     return grader._calc_jacobian(images)
 
 
-def active_set(data: MTPData, train_images: Sequence[Atoms]) -> np.ndarray:
+def active_set(
+    data: MTPData, train_images: Sequence[Atoms], rows: np.ndarray | None = None
+) -> np.ndarray:
     """Return the MaxVol active set (square matrix) of the training set, as MLIP-3 builds it.
 
     Rows MLIP's incremental MaxVol did not fill keep their ``1e-6`` start, as in MLIP-3.
+    ``rows``: the training set's :func:`neighbourhood_rows`, if already computed.
     """
-    rows = neighbourhood_rows(data, train_images)
+    rows = neighbourhood_rows(data, train_images) if rows is None else rows
     if rows.shape[0] < rows.shape[1]:
         raise ValueError(
             f"{rows.shape[0]} neighbourhoods cannot span {rows.shape[1]} basis functions; "

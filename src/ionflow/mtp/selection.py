@@ -60,9 +60,12 @@ def grade_configurations(
     MLIP-3's neighbourhood mode (``mlp train --al_mode=nbh`` on ``train_images``, then
     ``mlp calculate_grade``; see :mod:`ionflow.mtp.motep_api`): every atom's row is
     expressed in the MaxVol active set of ``train_images``; grade = largest coefficient.
+    Grading the training set itself (``images is train_images``) evaluates it once.
     """
-    active = motep_api.active_set(data, train_images)
-    rows = motep_api.neighbourhood_rows(data, images)
+    train_rows = motep_api.neighbourhood_rows(data, train_images)
+    active = motep_api.active_set(data, train_images, rows=train_rows)
+    same = images is train_images
+    rows = train_rows if same else motep_api.neighbourhood_rows(data, images)
     owner = np.repeat(np.arange(len(images)), [len(a) for a in images])
     return _max_per_configuration(motep_api.grades_against(active, rows), owner)
 
