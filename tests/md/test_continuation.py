@@ -201,3 +201,34 @@ def test_killed_firework_rerun_continues_from_its_previous_launch(
     assert doc["thermo"]["step"] == list(range(0, 1001, 20))
     assert doc["completed_steps"] == protocol.total_steps
     assert not data_dir.exists() or not any(data_dir.rglob("*"))  # no side files
+
+
+def test_interrupted_launch_is_read_from_the_launch_history(tmp_path):
+    """FW.json of the new launch names the killed one; a completed launch is not continued."""
+    import json
+
+    from ionflow.md.jobs.lammps import interrupted_launch_dir
+    from ionflow.md.segments import STATE_FILE
+
+    killed, empty, current = (tmp_path / name for name in ("killed", "empty", "current"))
+    for folder in (killed, empty, current):
+        folder.mkdir()
+    (killed / STATE_FILE).write_text("{}")
+    (killed / "start.restart.0").write_bytes(b"")  # the restart it started from
+
+    def history(*launches: tuple[Path, str]) -> None:
+        entries = [
+            {"launch_id": k + 1, "launch_dir": str(d), "state": s}
+            for k, (d, s) in enumerate(launches)
+        ]
+        record = {"fw_id": 7, "archived_launches": entries[:-1], "launches": entries[-1:]}
+        (current / "FW.json").write_text(json.dumps(record))
+
+    assert interrupted_launch_dir(current) is None  # no FW.json: not FireWorks
+    history((killed, "FIZZLED"), (current, "RUNNING"))
+    assert interrupted_launch_dir(current) == killed
+    # killed again before it wrote anything: the older launch is still the one to continue
+    history((killed, "FIZZLED"), (empty, "FIZZLED"), (current, "RUNNING"))
+    assert interrupted_launch_dir(current) == killed
+    history((killed, "COMPLETED"), (current, "RUNNING"))  # rerun on purpose: start again
+    assert interrupted_launch_dir(current) is None
