@@ -76,6 +76,14 @@ def test_bad_input_is_not_retried(launchpad, tmp_path):
     assert entry["error_class"] == "ionflow.errors.IonflowInputError"
     assert entry["retry"] == "no"
     assert entry["reason"].startswith("IonflowInputError: a plain retry fails the same way")
+    assert resume_pass(launchpad, ResumePolicy(backoff_s=0.0)).reasons == {}  # logged once
+    # rerun by hand (say, after a fix) and failed again: a new launch, judged again
+    launchpad.rerun_fw(fw_id)
+    _run_once(launchpad, tmp_path)
+    report = resume_pass(launchpad, ResumePolicy(backoff_s=0.0))
+    assert report.gave_up == [fw_id] and fw_id in report.reasons
+    launch_ids = [e["launch_id"] for e in action_log(launchpad, fw_id)]
+    assert len(launch_ids) == len(set(launch_ids)) == 2
 
 
 def _fizzle(lpad, tmp_path: Path, task: PyTask, name: str) -> int:

@@ -108,6 +108,7 @@ def _act(
         "from_state": from_state,
         "to_state": to_state,
         "reason": reason,
+        "launch_id": _last_launch_id(lpad, fw_id),
         "time": _now(),
     }
     if failure is not None:
@@ -125,17 +126,22 @@ def action_log(lpad: LaunchPad, fw_id: int | None = None) -> list[dict]:
     return list(lpad.db[LOG_COLLECTION].find(query, {"_id": 0}).sort("time", 1))
 
 
+def _last_launch_id(lpad: LaunchPad, fw_id: int) -> int | None:
+    """Newest launch of ``fw_id`` (also after a rerun moved it to the archived ones)."""
+    launch = lpad.launches.find_one({"fw_id": fw_id}, {"launch_id": 1}, sort=[("launch_id", -1)])
+    return None if launch is None else launch["launch_id"]
+
+
 def failure_of(lpad: LaunchPad, fw_id: int) -> Failure:
     """Class, retry flag and message of the exception that made ``fw_id`` FIZZLE.
 
     Read from the firework's last launch, where FireWorks stored the exception's
     ``to_dict()`` (``action.stored_data._exception``).
     """
-    fw = lpad.fireworks.find_one({"fw_id": fw_id}, {"launches": 1})
-    launch_ids = (fw or {}).get("launches") or []
-    if not launch_ids:
+    launch_id = _last_launch_id(lpad, fw_id)
+    if launch_id is None:
         return Failure(error_class="unknown", retry=None, message="no launch recorded")
-    launch = lpad.launches.find_one({"launch_id": launch_ids[-1]}, {"action": 1}) or {}
+    launch = lpad.launches.find_one({"launch_id": launch_id}, {"action": 1}) or {}
     stored = ((launch.get("action") or {}).get("stored_data") or {}).get("_exception") or {}
     return failure_from_details(stored.get("_details"), stored.get("_stacktrace") or "")
 
@@ -179,7 +185,9 @@ def resume_pass(lpad: LaunchPad, policy: ResumePolicy | None = None) -> ResumeRe
 
     log = lpad.db[LOG_COLLECTION]
     for fw_id in lpad.get_fw_ids({"state": "FIZZLED"}):
-        if log.count_documents({"fw_id": fw_id, "action": "give_up"}):
+        # given up on this very launch (a firework rerun by hand and failed again is new)
+        launch_id = _last_launch_id(lpad, fw_id)
+        if log.count_documents({"fw_id": fw_id, "action": "give_up", "launch_id": launch_id}):
             report.gave_up.append(fw_id)
             continue
         failure = failure_of(lpad, fw_id)
