@@ -13,8 +13,8 @@ lost run           RUNNING, no ping for ``lost_after_s``         ``rerun`` -> RE
                    (walltime kill, ``scancel``, node failure)
 stale reservation  RESERVED in the queue for ``unreserved_after_s``  ``unreserve`` -> READY
 cannot succeed     FIZZLED with an ionflow error whose class     ``give_up`` (logged
-                   says ``retry`` is ``no`` (bad input,          once, stays FIZZLED)
-                   labelling failures, unconverged relaxation)
+                   says ``retry`` is ``no`` (bad input,          once per launch,
+                   labelling failures, unconverged relaxation)   stays FIZZLED)
                    or ``new_seed`` (MD instability)
 failed job         FIZZLED with ``retry: yes`` (engine killed)   ``retry`` -> READY
                    or an unclassified exception, retries <
