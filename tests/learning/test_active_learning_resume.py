@@ -20,10 +20,10 @@ from tests.fixtures.mtp import LI2S_SPECIES, li2s_snapshots
 from ionflow.dft.jobs.label import LabelMaker
 from ionflow.dft.sets.oracle import OracleSettings
 from ionflow.io.mlip_cfg import read_labelled_cfg
-from ionflow.mtp.explore import AseMdExplorer
-from ionflow.mtp.flows.active_learning import ActiveLearningMaker, labelled_cfg_of
+from ionflow.learning.explore import AseMdExplorer
+from ionflow.learning.flows.active_learning import ActiveLearningMaker, labelled_cfg_of
+from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.jobs.fit import MtpFitMaker
-from ionflow.mtp.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.selection import configuration_key
 
 BIN = Path(sys.executable).parent
