@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 from ase import Atoms
 
-from ionflow.errors import IonflowInputError
+from ionflow.errors import EngineKilledError, IonflowInputError, killed_by_signal
 from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
 from ionflow.settings import get_settings
 
@@ -168,6 +168,12 @@ class MlpEngine:
             ) from exc
         if log:
             (cwd / f"mlp_{args[0]}.log").write_text(proc.stdout + proc.stderr)
+        signal_number = killed_by_signal(proc.returncode)
+        if signal_number is not None:
+            raise EngineKilledError(
+                f"{shlex.join(cmd)} was killed by signal {signal_number} (out of memory, "
+                "node failure or walltime)"
+            )
         if proc.returncode != 0:
             raise RuntimeError(
                 f"{shlex.join(cmd)} failed ({proc.returncode}): {proc.stderr[-500:]}"
