@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -30,3 +31,19 @@ def run_cli(app: typer.Typer) -> None:
             sys.exit(exc.exit_code)
         raise
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def check_new_output(path: Path | None, force: bool, option: str = "--out") -> None:
+    """Refuse to overwrite an existing output unless ``--force`` was given.
+
+    A directory counts as existing output when it is not empty; a missing parent
+    directory is fine (it is created when the output is written).
+
+    Raises:
+        IonflowInputError: ``path`` exists and ``force`` is False.
+    """
+    if path is None or force or not path.exists():
+        return
+    if path.is_dir() and not any(path.iterdir()):
+        return
+    raise IonflowInputError(f"{option} {path} already exists; pass --force to overwrite it")

@@ -32,6 +32,8 @@ from motep.potentials.mtp.data import MTPData
 from motep.train.trainer import Trainer
 from motep.upconvert.upconverter import upconvert
 
+from ionflow.io.mlip_mtp import read_mtp_file_text
+
 MOTEP_VERSION = version("motep")
 
 
@@ -60,7 +62,13 @@ ACTIVE_SET_PARAMETERS = ["species_coeffs", "moment_coeffs"]
 
 
 def read_potential(path: str | Path, species: Sequence[str]) -> MTPData:
-    """Read an MLIP ``.mtp`` and attach the species order (element symbols)."""
+    """Read an MLIP ``.mtp`` and attach the species order (element symbols).
+
+    Raises:
+        IonflowInputError: missing or malformed file, or a species count that differs
+            from ``species`` (one line naming the file and the line).
+    """
+    read_mtp_file_text(path, species)
     data = read_mtp(Path(path))
     data.species = [atomic_numbers[s] for s in species]
     return data

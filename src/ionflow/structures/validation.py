@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 from pymatgen.core import Structure
 
 from ionflow.errors import IonflowInputError
 
 OCCUPANCY_TOLERANCE = 1e-4
 CHARGE_TOLERANCE = 1e-3  # elementary charges per cell
+MIN_VOLUME_A3 = 1e-3  # a cell below this is degenerate (collinear or coplanar vectors)
+OVERLAP_DISTANCE_A = 0.5  # closer sites hold the same atom twice
 
 
 def has_oxidation_states(structure: Structure) -> bool:
@@ -91,3 +94,32 @@ def check_structure(structure: Structure, require_charge_balance: bool = True) -
             f"(net charge {charge:+.4g} e per cell); fix the occupancies or oxidation states"
         )
     return decorated
+
+
+def check_geometry(structure: Structure) -> None:
+    """Check the cell has a volume and no two atoms sit on top of each other.
+
+    Sites closer than ``OVERLAP_DISTANCE_A`` (periodic images included) are an error
+    when their occupancies add up to more than 1; partially occupied split sites of a
+    disordered structure may be that close.
+
+    Raises:
+        IonflowInputError: one line naming the problem (and the two sites).
+    """
+    if len(structure) == 0:
+        raise IonflowInputError("the structure has no sites")
+    volume = structure.lattice.volume
+    if not np.isfinite(volume) or abs(volume) < MIN_VOLUME_A3:
+        raise IonflowInputError(
+            f"the cell has volume {volume:.3g} Å^3; give three non-coplanar lattice vectors"
+        )
+    centres, neighbours, _, distances = structure.get_neighbor_list(OVERLAP_DISTANCE_A)
+    for i, j, distance in zip(centres, neighbours, distances, strict=True):
+        occupancy = structure[int(i)].species.num_atoms + structure[int(j)].species.num_atoms
+        if i <= j and occupancy > 1 + OCCUPANCY_TOLERANCE:
+            same = " (with its own periodic image)" if i == j else ""
+            raise IonflowInputError(
+                f"sites {i} ({structure[int(i)].species_string}) and {j} "
+                f"({structure[int(j)].species_string}) are {distance:.3f} Å apart{same}: "
+                "overlapping atoms; remove the duplicate or fix the coordinates"
+            )
