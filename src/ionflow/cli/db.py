@@ -56,7 +56,7 @@ def _table(status: server.ServerStatus) -> Table:
 @app.command()
 def install(data_dir: Path | None = DataDirOption) -> None:
     """Install the database server's own virtual environment (idempotent)."""
-    _, data_dir = _defaults(0, data_dir)
+    _, data_dir = _defaults(None, data_dir)
     env_dir = server.env_dir_for(data_dir)
     with console.status(f"installing {' '.join(server.SERVER_PACKAGES)} into {env_dir}"):
         changed = server.install(env_dir)

@@ -55,6 +55,7 @@ def label(
     from ionflow.dft.labelled_set import write_extxyz
     from ionflow.dft.plots import plot_labelled_set
     from ionflow.dft.sets.oracle import OracleSettings
+    from ionflow.settings import get_settings
     from ionflow.structures.parents import read_structure_file
 
     check_new_output(out, force)
@@ -63,7 +64,8 @@ def label(
             f"--max-failed-fraction must be between 0 and 1, got {max_failed_fraction}"
         )
     structures = [read_structure_file(path) for path in files]
-    settings = OracleSettings(oracle=oracle, cp2k_quality=cp2k_quality)
+    # the user's setting is read here, not inside the job, so a bad config file is one line
+    settings = OracleSettings(oracle=oracle or get_settings().oracle, cp2k_quality=cp2k_quality)
     maker = LabelMaker(
         level_of_theory=level, oracle_settings=settings, max_failed_fraction=max_failed_fraction
     )

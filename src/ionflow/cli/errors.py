@@ -25,11 +25,17 @@ def run_cli(app: typer.Typer) -> None:
     except typer.Abort:
         sys.exit(1)
     except Exception as exc:
-        # click usage errors (typer vendors click, so match by behaviour, not by class)
-        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+        # click errors (typer vendors click, so match by behaviour, not by class)
+        if not (hasattr(exc, "show") and hasattr(exc, "exit_code")):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # a bare command group: its help
+        else:  # a bad option or argument: one line, like every other user error
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            message = " ".join(exc.format_message().split())
+            print(f"ionflow: error: {message}{where}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 
 

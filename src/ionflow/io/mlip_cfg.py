@@ -80,6 +80,14 @@ def read_labelled_cfg(
     return list(read_cfg(path, index=":", species=list(species)))
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 class _CfgChecker:
     """Line-by-line check of MLIP ``.cfg`` text (the grammar motep and ``mlp`` read)."""
 
@@ -119,7 +127,7 @@ class _CfgChecker:
     def configuration(self, require_labels: bool) -> None:
         size: int | None = None
         columns: list[str] = []
-        has_energy = False
+        has_energy = has_cell = False
         while self.index < len(self.lines):
             self.index += 1
             fields = self.lines[self.index - 1].split()
@@ -134,6 +142,7 @@ class _CfgChecker:
                     raise self.fail(f"Size must be a positive integer, got {value!r}")
                 size = int(value)
             elif keyword in ("Supercell", "SuperCell"):
+                has_cell = True
                 for _ in range(3):
                     self.numbers(self.next_fields("a lattice vector"), "a lattice vector", 3)
             elif keyword in ("AtomData:", "Atomic_data:"):
@@ -144,10 +153,14 @@ class _CfgChecker:
                 has_energy = True
             elif keyword == "PlusStress:":
                 self.numbers(self.next_fields("the virial"), "PlusStress", len(fields) - 1)
+            elif keyword and _is_number(keyword):
+                raise self.fail("numbers outside a block: a keyword line is missing above")
         else:
             raise self.fail("no END_CFG before the end of the file (truncated?)")
         if not columns:
             raise self.fail("configuration has no AtomData block")
+        if not has_cell:
+            raise self.fail("configuration has no Supercell (ionflow's structures are periodic)")
         labelled = has_energy and all(c in columns for c in FORCE_COLUMNS)
         if require_labels and not labelled:
             raise self.fail("configuration has no Energy or no forces (fx fy fz); label it first")

@@ -32,6 +32,7 @@ from motep.potentials.mtp.data import MTPData
 from motep.train.trainer import Trainer
 from motep.upconvert.upconverter import upconvert
 
+from ionflow.errors import IonflowInputError
 from ionflow.io.mlip_mtp import read_mtp_file_text
 
 MOTEP_VERSION = version("motep")
@@ -172,10 +173,14 @@ def neighbourhood_rows(data: MTPData, images: Sequence[Atoms]) -> np.ndarray:
 
 
 def active_set(data: MTPData, train_images: Sequence[Atoms]) -> np.ndarray:
-    """Return the MaxVol active set (rows) of the training set, neighbourhood mode."""
+    """Return the MaxVol active set (rows) of the training set, neighbourhood mode.
+
+    Raises:
+        IonflowInputError: the training set has fewer neighbourhoods than basis functions.
+    """
     rows = neighbourhood_rows(data, train_images)
     if rows.shape[0] < rows.shape[1]:
-        raise ValueError(
+        raise IonflowInputError(
             f"{rows.shape[0]} neighbourhoods cannot span {rows.shape[1]} basis functions; "
             "add training configurations"
         )

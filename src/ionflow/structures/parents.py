@@ -91,6 +91,11 @@ def read_structure_file(path: Path) -> Structure:
             raise IonflowInputError(
                 f"{path}: not a structure file pymatgen can read ({reason})"
             ) from exc
+    if any("cannot be determined" in str(w.message) for w in caught):
+        raise IonflowInputError(
+            f"{path}: the POSCAR names no elements; add the element symbols line "
+            "(e.g. 'Li S') above the atom counts"
+        )
     try:
         check_geometry(structure)
     except IonflowInputError as exc:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from pymatgen.core import Structure
+from ase.neighborlist import primitive_neighbor_list
+from pymatgen.core import DummySpecies, Structure
 
 from ionflow.errors import IonflowInputError
 
@@ -97,7 +98,7 @@ def check_structure(structure: Structure, require_charge_balance: bool = True) -
 
 
 def check_geometry(structure: Structure) -> None:
-    """Check the cell has a volume and no two atoms sit on top of each other.
+    """Check every species is an element, the cell has a volume and no atoms overlap.
 
     Sites closer than ``OVERLAP_DISTANCE_A`` (periodic images included) are an error
     when their occupancies add up to more than 1; partially occupied split sites of a
@@ -108,12 +109,23 @@ def check_geometry(structure: Structure) -> None:
     """
     if len(structure) == 0:
         raise IonflowInputError("the structure has no sites")
+    dummies = sorted({str(sp) for sp in structure.composition if isinstance(sp, DummySpecies)})
+    if dummies:
+        raise IonflowInputError(
+            f"{', '.join(dummies)} is not an element; give element symbols (e.g. Li, S)"
+        )
     volume = structure.lattice.volume
     if not np.isfinite(volume) or abs(volume) < MIN_VOLUME_A3:
         raise IonflowInputError(
             f"the cell has volume {volume:.3g} Å^3; give three non-coplanar lattice vectors"
         )
-    centres, neighbours, _, distances = structure.get_neighbor_list(OVERLAP_DISTANCE_A)
+    if not np.all(np.isfinite(structure.frac_coords)):
+        raise IonflowInputError("the structure has NaN or infinite coordinates")
+    # ASE's binned list caps the bin count (pymatgen's makes (L/0.5 Å)^3 bins: minutes
+    # and gigabytes for a large, sparse cell)
+    centres, neighbours, distances = primitive_neighbor_list(
+        "ijd", [True] * 3, structure.lattice.matrix, structure.cart_coords, OVERLAP_DISTANCE_A
+    )
     for i, j, distance in zip(centres, neighbours, distances, strict=True):
         occupancy = structure[int(i)].species.num_atoms + structure[int(j)].species.num_atoms
         if i <= j and occupancy > 1 + OCCUPANCY_TOLERANCE:
