@@ -80,3 +80,21 @@ def test_spec_material_file_is_read_at_load(tmp_path):
     path.write_text("name: x\nmaterial: cell.cif\n")
     with pytest.raises(IonflowInputError, match=r"'material':.*cell\.cif"):
         load_spec(path)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("material: LLZO\nstructures:\n  configurations: argyrodite\n", "needs material"),
+        ("material: Li6PS5Cl\nstructures:\n  n_configurations: 7\n", "gives 6"),
+        ("material: LLZO\nstructures:\n  configurations: parent\n  n_configurations: 2\n",
+         "gives 1"),
+    ],
+)  # fmt: skip
+def test_configurations_must_fit_the_material(tmp_path, body, message):
+    """Argyrodite orderings of a garnet, or more configurations than the kind gives, are
+    refused at load (they failed inside a running job: IndexError on the structures)."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\n" + body)
+    with pytest.raises(IonflowInputError, match=message):
+        load_spec(path)

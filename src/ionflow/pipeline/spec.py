@@ -167,7 +167,40 @@ def load_spec(path: str | Path) -> WorkflowSpec:
         raise IonflowInputError(f"{path}: {describe_validation_error(exc)}") from exc
     check_oracle_levels(spec, path)
     check_material(spec, path)
+    check_configurations(spec, path)
     return spec
+
+
+# configuration kinds that fit only some materials, and how many structures they give
+CONFIGURATION_MATERIALS = {
+    "argyrodite": (("Li6PS5Cl", "Li6PS5Br", "Li6PS5I"), 6),  # X@4c = 0-100 %
+    "llzo-vacancies": (("LLZO",), 4),  # Li_x La3Zr2O12, x = 6.25, 6.5, 6.75, 7
+    "parent": (None, 1),
+}
+
+
+def check_configurations(spec: WorkflowSpec, path: Path) -> None:
+    """The configuration kind must fit the material and give ``n_configurations``.
+
+    Raises:
+        IonflowInputError: naming the spec file, the kind and what to change.
+    """
+    from ionflow.structures.parents import canonical_name
+
+    kind = spec.structures.configurations
+    if kind not in CONFIGURATION_MATERIALS:
+        return  # esgs and sqs build as many orderings as asked for
+    materials, available = CONFIGURATION_MATERIALS[kind]
+    if materials is not None and canonical_name(spec.material) not in materials:
+        raise IonflowInputError(
+            f"{path}: 'structures.configurations' {kind!r} needs material "
+            f"{' or '.join(materials)}, not {spec.material!r}; use esgs, sqs or parent"
+        )
+    if spec.structures.n_configurations > available:
+        raise IonflowInputError(
+            f"{path}: 'structures.n_configurations' is {spec.structures.n_configurations} but "
+            f"{kind!r} gives {available}"
+        )
 
 
 def check_oracle_levels(spec: WorkflowSpec, path: Path) -> None:
