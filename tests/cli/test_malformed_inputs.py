@@ -464,40 +464,41 @@ def mutate(text: str, data: st.DataObject) -> str:
     return "".join(lines)
 
 
-def check_refused_or_accepted(command: str, args: list[str], root: Path, wrote: Path) -> bool:
-    """Either a clean refusal (exit 2, one line, nothing written) or success."""
-    before = snapshot(root)
-    code, stderr = run_ionflow([*command.split(), *args], root, {})
-    assert "Traceback" not in stderr, stderr
-    if code == 0:
-        return True
-    lines = stderr.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("ionflow: error: "), stderr
-    assert snapshot(root) == before and not wrote.exists()
-    return False
+def refused_or_accepted(
+    workdir: Path, files: dict[str, str], command: str, args: list[str], output: str | None
+) -> None:
+    """Write ``files`` into a fresh directory and run the command there: either a clean
+    refusal (exit 2, one line, nothing written) or success that wrote ``output``."""
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        root = Path(tmp)
+        for name, text in files.items():
+            (root / name).write_text(text)
+        before = snapshot(root)
+        code, stderr = run_ionflow([*command.split(), *args], root, {})
+        assert "Traceback" not in stderr, stderr
+        if code == 0:
+            assert output is None or (root / output).exists()
+            return
+        lines = stderr.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("ionflow: error: "), stderr
+        assert snapshot(root) == before
 
 
 @HYPOTHESIS
 @given(data=st.data())
 def test_mutated_structure_files_property(data, workdir):
     """`ionflow structures` on a randomly damaged POSCAR: refused cleanly or built."""
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        root = Path(tmp)
-        (root / "cell.vasp").write_text(mutate(POSCAR, data))
-        check_refused_or_accepted("structures", ["cell.vasp", "--out", "o"], root, root / "o")
+    files = {"cell.vasp": mutate(POSCAR, data)}
+    refused_or_accepted(workdir, files, "structures", ["cell.vasp", "--out", "o"], "o")
 
 
 @HYPOTHESIS
 @given(data=st.data())
 def test_mutated_cfg_files_property(data, workdir):
     """`ionflow mtp grade` on a randomly damaged .cfg: refused naming the line, or graded."""
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        root = Path(tmp)
-        (root / "pot.mtp").write_text(MTP_LI_S.read_text())
-        (root / "train.cfg").write_text(CFG)
-        (root / "new.cfg").write_text(mutate(CFG, data))
-        args = ["pot.mtp", "new.cfg", "--species", "Li,S", "--train", "train.cfg"]
-        check_refused_or_accepted("mtp grade", args, root, root / "nothing")
+    files = {"pot.mtp": MTP_LI_S.read_text(), "train.cfg": CFG, "new.cfg": mutate(CFG, data)}
+    args = ["pot.mtp", "new.cfg", "--species", "Li,S", "--train", "train.cfg"]
+    refused_or_accepted(workdir, files, "mtp grade", args, None)
 
 
 @HYPOTHESIS
@@ -525,11 +526,9 @@ def test_spec_numbers_property(temperatures, duration, supercell, workdir):
 @given(data=st.data())
 def test_mutated_trajectories_property(data, workdir):
     """`ionflow analyze diffusion` on a randomly damaged text dump: clean refusal or a D."""
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        root = Path(tmp)
-        (root / "t.dump").write_text(mutate(DUMP, data))
-        args = ["t.dump", "--temperature", "500", "--type-map", "1=Li,2=S", "--json", "d.json"]
-        check_refused_or_accepted("analyze diffusion", args, root, root / "d.json")
+    args = ["t.dump", "--temperature", "500", "--type-map", "1=Li,2=S", "--json", "d.json"]
+    files = {"t.dump": mutate(DUMP, data)}
+    refused_or_accepted(workdir, files, "analyze diffusion", args, "d.json")
 
 
 def inputs_tried_per_command() -> dict[str, int]:

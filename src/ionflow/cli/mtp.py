@@ -82,6 +82,7 @@ def fit(
     from ionflow.errors import IonflowInputError
     from ionflow.io.mlip_cfg import check_cfg_text
     from ionflow.io.mlip_mtp import read_mtp_file_text
+    from ionflow.io.text_file import read_text_file
     from ionflow.mtp.fitting import fit_mtp
     from ionflow.mtp.plotting import plot_parity
 
@@ -95,7 +96,7 @@ def fit(
         )
     for path in (out, out.with_suffix(TRAIN_SUFFIX), out.with_suffix(".parity.png")):
         check_new_output(path, force)
-    text = _existing(cfg, "labelled set").read_text(errors="replace")
+    text = read_text_file(cfg, "MLIP .cfg")
     check_cfg_text(text, cfg, names, require_labels=True)
     previous = read_mtp_file_text(start_from, names) if start_from else None
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())

@@ -18,6 +18,7 @@ from ase.data import atomic_numbers
 from motep.io.mlip.cfg import read_cfg, write_cfg
 
 from ionflow.errors import IonflowInputError
+from ionflow.io.text_file import read_text_file
 
 POSITION_COLUMNS = (("cartes_x", "cartes_y", "cartes_z"), ("direct_x", "direct_y", "direct_z"))
 FORCE_COLUMNS = ("fx", "fy", "fz")
@@ -69,15 +70,8 @@ def read_labelled_cfg(
     Raises:
         IonflowInputError: missing or malformed file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise IonflowInputError(f"{path}: .cfg file not found")
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError as exc:
-        raise IonflowInputError(f"{path}: not a text file (an MLIP .cfg is text)") from exc
-    check_cfg_text(text, path, species, require_labels)
-    return list(read_cfg(path, index=":", species=list(species)))
+    check_cfg_text(read_text_file(path, "MLIP .cfg"), path, species, require_labels)
+    return list(read_cfg(Path(path), index=":", species=list(species)))
 
 
 def _is_number(text: str) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ionflow.errors import IonflowInputError
+from ionflow.io.text_file import read_text_file
 
 INTEGER_KEYS = (
     "species_count",
@@ -132,12 +133,6 @@ def read_mtp_file_text(path: str | Path, species: Sequence[str] | None = None) -
     Raises:
         IonflowInputError: missing, not text, or malformed (see :func:`check_mtp_text`).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise IonflowInputError(f"{path}: .mtp file not found")
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError as exc:
-        raise IonflowInputError(f"{path}: not a text file (an MLIP .mtp is text)") from exc
+    text = read_text_file(path, "MLIP .mtp")
     check_mtp_text(text, path, species)
     return text
