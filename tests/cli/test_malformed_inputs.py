@@ -530,13 +530,3 @@ def test_mutated_trajectories_property(data, workdir):
     files = {"t.dump": mutate(DUMP, data)}
     refused_or_accepted(workdir, files, "analyze diffusion", args, "d.json")
 
-
-def inputs_tried_per_command() -> dict[str, int]:
-    """Explicit cases plus hypothesis examples per command (for the closing note)."""
-    counts = {command: len(cases) for command, cases in CASES.items()}
-    for command in ("structures", "mtp grade", "submit", "analyze diffusion"):
-        counts[command] += HYPOTHESIS.max_examples
-    counts["status"] += 2
-    counts["resume"] += 1
-    counts["submit"] += 1
-    return counts
