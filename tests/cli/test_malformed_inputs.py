@@ -529,4 +529,3 @@ def test_mutated_trajectories_property(data, workdir):
     args = ["t.dump", "--temperature", "500", "--type-map", "1=Li,2=S", "--json", "d.json"]
     files = {"t.dump": mutate(DUMP, data)}
     refused_or_accepted(workdir, files, "analyze diffusion", args, "d.json")
-

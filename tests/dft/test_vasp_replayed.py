@@ -155,11 +155,12 @@ def test_recorded_unconverged_relaxation_fails_with_its_reason_replayed(
     from pymatgen.io.vasp.outputs import Vasprun
 
     from ionflow.dft.jobs import RelaxMaker
+    from ionflow.dft.jobs.relax import RelaxNotConvergedError
 
     run = Vasprun(recorded_vasp / "relax_unconverged_electronic" / "vasprun.xml.gz")
     monkeypatch.chdir(tmp_path)
     replay_recorded_vasp("relax_unconverged_electronic")
-    with pytest.raises(RuntimeError, match=r"NELM = 100 reached .*\(5 of 5 ionic steps"):
+    with pytest.raises(RelaxNotConvergedError, match=r"NELM = 100 reached .*\(5 of 5 ionic steps"):
         RelaxMaker.make.original(RelaxMaker(oracle_settings=VASP), run.initial_structure)
     replay_recorded_vasp("relax_unconverged_electronic")
     lenient = RelaxMaker(oracle_settings=VASP, require_convergence=False)
