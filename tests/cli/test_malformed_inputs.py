@@ -306,6 +306,7 @@ CASES: dict[str, list[Case]] = {
 NO_INPUT = {"version", "dft levels"}
 # `config check` reports one line per problem it finds
 MULTI_LINE = {"config check"}
+MAX_LINE = 400  # characters: a sentence with a path in it, not a dump
 
 
 def app_commands() -> set[str]:
@@ -374,7 +375,7 @@ def run_ionflow(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, s
 
 
 def assert_refused(command: str, args: list[str], cwd: Path, env: dict[str, str]) -> str:
-    """Run the command; assert exit 2, one ``ionflow: error:`` line, nothing written."""
+    """Run the command; assert exit 2, one short ``ionflow: error:`` line, nothing written."""
     before = snapshot(cwd)
     code, stderr = run_ionflow([*command.split(), *args], cwd, env)
     lines = stderr.strip().splitlines()
@@ -382,6 +383,7 @@ def assert_refused(command: str, args: list[str], cwd: Path, env: dict[str, str]
     assert "Traceback" not in stderr and lines, stderr
     assert all(line.startswith("ionflow: error: ") for line in lines), stderr
     assert len(lines) == 1 or command in MULTI_LINE, stderr
+    assert all(len(line) <= MAX_LINE for line in lines), stderr
     assert snapshot(cwd) == before, f"ionflow {command} {args} wrote or changed files"
     return lines[0]
 
@@ -481,6 +483,7 @@ def refused_or_accepted(
             return
         lines = stderr.strip().splitlines()
         assert code == 2 and len(lines) == 1 and lines[0].startswith("ionflow: error: "), stderr
+        assert len(lines[0]) <= MAX_LINE, stderr
         assert snapshot(root) == before
 
 
