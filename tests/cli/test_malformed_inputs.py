@@ -532,3 +532,15 @@ def test_mutated_trajectories_property(data, workdir):
     args = ["t.dump", "--temperature", "500", "--type-map", "1=Li,2=S", "--json", "d.json"]
     files = {"t.dump": mutate(DUMP, data)}
     refused_or_accepted(workdir, files, "analyze diffusion", args, "d.json")
+
+
+def test_submit_and_status_with_a_launchpad(launchpad, db_uri, workdir):
+    """The checks let good input through: a reset LaunchPad takes a workflow, `status`
+    lists it (the database check is not a wall)."""
+    env = {"IONFLOW_DB_URI": db_uri}
+    spec = REPO.parent / "workflows" / "demo_li6ps5cl_chgnet.yaml"
+    code, stderr = run_ionflow(["submit", str(spec)], workdir, env)
+    assert code == 0, stderr
+    assert launchpad.workflows.count_documents({"name": {"$regex": "demo-li6ps5cl"}}) == 1
+    code, stderr = run_ionflow(["status"], workdir, env)
+    assert code == 0, stderr
