@@ -85,6 +85,18 @@ FILES: dict[str, Callable[[], str | bytes]] = {
     "overlap.vasp": lambda: POSCAR.replace("0.75 0.75 0.75", "0.25 0.25 0.25"),
     "flat_cell.vasp": lambda: POSCAR.replace("0.0 0.0 5.7", "5.7 0.0 0.0"),
     "no_elements.vasp": lambda: POSCAR.replace("Li S\n", ""),
+    "no_atoms.vasp": lambda: POSCAR.split("2 1\n")[0] + "0 0\ndirect\n",
+    "no_atoms.cif": lambda: (
+        "data_x\n"
+        + "".join(
+            f"_cell_{key} {value}\n"
+            for key, value in zip(
+                ["length_a", "length_b", "length_c", "angle_alpha", "angle_beta", "angle_gamma"],
+                [5, 5, 5, 90, 90, 90],
+                strict=True,
+            )
+        )
+    ),
     "nan.vasp": lambda: POSCAR.replace("0.75 0.75 0.75", "0.75 nan 0.75"),
     "good.vasp": lambda: POSCAR,
     "good.cfg": lambda: CFG,
@@ -164,6 +176,8 @@ CASES: dict[str, list[Case]] = {
         ("structure file", ["flat_cell.vasp", "--out", "o"], {}, "volume"),
         ("structure file", ["no_elements.vasp", "--out", "o"], {}, "names no elements"),
         ("structure file", ["nan.vasp", "--out", "o"], {}, "NaN"),
+        ("structure file", ["no_atoms.vasp", "--out", "o"], {}, "at least 1 site"),
+        ("structure file", ["no_atoms.cif", "--out", "o"], {}, "no_atoms.cif"),
         ("option", ["good.vasp", "--out", "o", "--supercell", "0x1x1"], {}, "supercell"),
         ("option", ["good.vasp", "--out", "o", "--formats", "xyz"], {}, "--formats"),
         ("existing output", ["good.vasp", "--out", "existing"], {}, "--force"),
@@ -174,6 +188,7 @@ CASES: dict[str, list[Case]] = {
         ("structure file", ["unknown_element.vasp", "--oracle", "chgnet"], {}, "Xx"),
         ("structure file", ["overlap.vasp", "--oracle", "chgnet"], {}, "overlapping atoms"),
         ("structure file", ["flat_cell.vasp", "--oracle", "chgnet"], {}, "volume"),
+        ("structure file", ["no_atoms.vasp", "--oracle", "chgnet"], {}, "at least 1 site"),
         ("structure file", ["good.vasp", "empty.vasp", "--oracle", "chgnet"], {}, "empty.vasp"),
         ("option", ["good.vasp", "--oracle", "chgnet", "--level", "optB88-vdW"], {}, "chgnet"),
         ("option", ["good.vasp", "--oracle", "gaussian"], {}, "gaussian"),
