@@ -559,3 +559,11 @@ def test_submit_and_status_with_a_launchpad(launchpad, db_uri, workdir):
     assert launchpad.workflows.count_documents({"name": {"$regex": "demo-li6ps5cl"}}) == 1
     code, stderr = run_ionflow(["status"], workdir, env)
     assert code == 0, stderr
+
+
+def test_credentials_the_server_refuses_are_one_line(embedded_db, workdir):
+    """Credentials on the embedded server (it has no users: pymongo's login breaks off
+    with a KeyError) are one line about the login, without the password."""
+    uri = embedded_db.replace("mongodb://", "mongodb://ada:s3cret@") + "ionflow?authSource=admin"
+    line = assert_refused("status", [], workdir, {"IONFLOW_DB_URI": uri})
+    assert "did not complete the login" in line and "s3cret" not in line

@@ -134,5 +134,14 @@ def check_database(
             f"cannot reach the database at {shown} ({exc.__class__.__name__}); start the "
             "embedded one with `ionflow db start` or set db_uri"
         ) from exc
+    except (KeyError, ValueError, TypeError) as exc:
+        if urlsplit(uri).username is None:
+            raise
+        # a server without users (the embedded one) breaks off the SASL login this way
+        raise IonflowInputError(
+            f"the database at {shown} did not complete the login ({exc.__class__.__name__}); "
+            "check the user, password and authSource in db_uri (the embedded server takes "
+            "no credentials)"
+        ) from exc
     finally:
         client.close()
