@@ -61,6 +61,6 @@ def test_bad_species_and_missing_files_exit_2(run_ionflow, tmp_path):
     code, err = run_ionflow("mtp", "fit", str(cfg), "--species", "Li,Xx")
     assert code == 2 and "--species" in err and err.count("\n") == 1
     code, err = run_ionflow("mtp", "fit", "nope.cfg", "--species", "Li,S")
-    assert code == 2 and "nope.cfg does not exist" in err
+    assert code == 2 and "nope.cfg: MLIP .cfg file not found" in err
     code, err = run_ionflow("mtp", "grade", str(tmp_path / "p.mtp"), str(cfg), "--species", "Li,S")
     assert code == 2 and "p.train.cfg does not exist" in err

@@ -73,18 +73,33 @@ def fit(
     ),
     engine: str | None = typer.Option(None, help="mlp or motep (default: settings)."),
     out: Path = typer.Option(Path("pot.mtp"), help="Fitted potential (MLIP-2 layout)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
     """Fit an MTP; write it, its training set and a parity plot; print the errors."""
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from ionflow.cli.errors import check_new_output
+    from ionflow.errors import IonflowInputError
+    from ionflow.io.mlip_cfg import check_cfg_text
+    from ionflow.io.mlip_mtp import read_mtp_file_text
+    from ionflow.io.text_file import read_text_file
     from ionflow.mtp.fitting import fit_mtp
     from ionflow.mtp.plotting import plot_parity
 
     console = Console()
     names = _species(species)
-    text = _existing(cfg, "labelled set").read_text()
-    previous = _existing(start_from, "potential").read_text() if start_from else None
+    if level < 2 or level % 2 or r_cut <= 0 or max_iter < 1 or not 0 <= validation_fraction < 1:
+        raise IonflowInputError(
+            "need an even --level >= 2, --r-cut > 0 Å, --max-iter >= 1 and "
+            f"0 <= --validation-fraction < 1 (got {level}, {r_cut}, {max_iter}, "
+            f"{validation_fraction})"
+        )
+    for path in (out, out.with_suffix(TRAIN_SUFFIX), out.with_suffix(".parity.png")):
+        check_new_output(path, force)
+    text = read_text_file(cfg, "MLIP .cfg")
+    check_cfg_text(text, cfg, names, require_labels=True)
+    previous = read_mtp_file_text(start_from, names) if start_from else None
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         progress.add_task(f"fitting level {level}, R_cut {r_cut:g} Å ({max_iter} iterations)")

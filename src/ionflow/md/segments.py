@@ -82,7 +82,15 @@ class SegmentState:
         path = Path(run_dir) / STATE_FILE
         if not path.exists():
             raise IonflowInputError(f"{run_dir}: no {STATE_FILE}; not an ionflow MD run directory")
-        return cls(**json.loads(path.read_text()))
+        try:
+            state = cls(**json.loads(path.read_text()))
+            MdProtocol.model_validate(state.protocol)
+        except (ValueError, TypeError) as exc:  # JSON, missing fields, bad protocol
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+            raise IonflowInputError(
+                f"{path}: damaged MD state ({reason}); rerun the MD job instead"
+            ) from exc
+        return state
 
 
 def write_mtp(mtp: str | Path, run_dir: Path) -> float:

@@ -42,6 +42,9 @@ from motep.potentials.mtp.data import MTPData
 from motep.train.trainer import Trainer
 from motep.upconvert.upconverter import upconvert
 
+from ionflow.errors import IonflowInputError
+from ionflow.io.mlip_mtp import read_mtp_file_text
+
 MOTEP_VERSION = version("motep")
 
 
@@ -73,7 +76,13 @@ MLIP_MAXVOL = {"algorithm": "mlip"}
 
 
 def read_potential(path: str | Path, species: Sequence[str]) -> MTPData:
-    """Read an MLIP ``.mtp`` and attach the species order (element symbols)."""
+    """Read an MLIP ``.mtp`` and attach the species order (element symbols).
+
+    Raises:
+        IonflowInputError: missing or malformed file, or a species count that differs
+            from ``species`` (one line naming the file and the line).
+    """
+    read_mtp_file_text(path, species)
     data = read_mtp(Path(path))
     data.species = [atomic_numbers[s] for s in species]
     return data
@@ -191,10 +200,13 @@ def active_set(
 
     Rows MLIP's incremental MaxVol did not fill keep their ``1e-6`` start, as in MLIP-3.
     ``rows``: the training set's :func:`neighbourhood_rows`, if already computed.
+
+    Raises:
+        IonflowInputError: the training set has fewer neighbourhoods than basis functions.
     """
     rows = neighbourhood_rows(data, train_images) if rows is None else rows
     if rows.shape[0] < rows.shape[1]:
-        raise ValueError(
+        raise IonflowInputError(
             f"{rows.shape[0]} neighbourhoods cannot span {rows.shape[1]} basis functions; "
             "add training configurations"
         )

@@ -162,7 +162,7 @@ class LabelMaker(Maker):
             if not self.keep_files:
                 shutil.rmtree(directory, ignore_errors=True)
         if not label.converged:
-            return None, "SCF not converged"
+            return None, label.metadata.get("failure", "SCF not converged")
         return label, ""
 
 
