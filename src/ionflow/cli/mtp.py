@@ -71,24 +71,28 @@ def fit(
         None, help="Fitted .mtp to start from (same or lower level: upconverted)."
     ),
     engine: str | None = typer.Option(None, help="mlp or motep (default: settings)."),
+    oracle: str = typer.Option("unknown", help="Oracle that labelled CFG (vasp, cp2k, chgnet)."),
+    level_of_theory: str = typer.Option("unknown", help="Level of theory of the labels."),
     out: Path = typer.Option(Path("pot.mtp"), help="Fitted potential (MLIP-2 layout)."),
 ) -> None:
     """Fit an MTP; write it, its training set and a parity plot; print the errors."""
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from ionflow.io.labelled_set import LabelledSet
     from ionflow.mtp.fitting import fit_mtp
     from ionflow.mtp.plotting import plot_parity
 
     console = Console()
-    names = _species(species)
-    text = _existing(cfg, "labelled set").read_text()
+    labelled_set = LabelledSet.from_cfg_text(
+        _existing(cfg, "labelled set").read_text(), _species(species), oracle, level_of_theory
+    )
     previous = _existing(start_from, "potential").read_text() if start_from else None
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         progress.add_task(f"fitting level {level}, R_cut {r_cut:g} Å ({max_iter} iterations)")
         doc = fit_mtp(
-            text, names, level=level, r_cut=r_cut, radial_basis_size=radial_basis_size,
+            labelled_set, level=level, r_cut=r_cut, radial_basis_size=radial_basis_size,
             max_iter=max_iter, validation_fraction=validation_fraction, seed=seed,
             previous_mtp=previous, engine=engine,
         )  # fmt: skip

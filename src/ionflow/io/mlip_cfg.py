@@ -10,6 +10,7 @@ virial in eV (= -stress * volume, stress positive under tension as in ASE).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from io import StringIO
 from pathlib import Path
 
 from ase import Atoms
@@ -37,6 +38,23 @@ def write_labelled_cfg(
     Raises:
         ValueError: if a structure holds an element that is not in ``species``.
     """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(labelled_cfg_text(images, species))
+    tmp.replace(path)  # never leave a half-written labelled set behind
+    return path
+
+
+def labelled_cfg_text(images: Sequence[Atoms], species: Sequence[str] | None = None) -> str:
+    """Return the MLIP ``.cfg`` text of labelled structures (see :func:`write_labelled_cfg`).
+
+    Precision of the text (motep's writer, as MLIP): energy 1e-12 eV, positions and cell
+    1e-6 Å, forces 1e-6 eV/Å, virial 1e-5 eV. ``atoms.info`` is written as ``Feature``
+    lines (scalars only).
+
+    Raises:
+        ValueError: if a structure holds an element that is not in ``species``.
+    """
     images = list(images)
     species = list(species) if species is not None else default_species_order(images)
     unknown = {s for a in images for s in a.get_chemical_symbols()} - set(species)
@@ -45,13 +63,20 @@ def write_labelled_cfg(
             f"elements {sorted(unknown)} are not in the species order {species}; "
             "add them to the species list of the potential"
         )
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    write_cfg(tmp, images, species=species)
-    tmp.replace(path)  # never leave a half-written labelled set behind
-    return path
+    if not images:
+        return ""
+    buffer = StringIO()
+    write_cfg(buffer, images, species=species)
+    return buffer.getvalue()
 
 
 def read_labelled_cfg(path: str | Path, species: Sequence[str]) -> list[Atoms]:
     """Read every configuration of an MLIP ``.cfg``, typing atoms by ``species``."""
-    return list(read_cfg(Path(path), index=":", species=list(species)))
+    return parse_labelled_cfg_text(Path(path).read_text(), species)
+
+
+def parse_labelled_cfg_text(cfg_text: str, species: Sequence[str]) -> list[Atoms]:
+    """Parse MLIP ``.cfg`` text into ASE atoms (type ``i`` is ``species[i]``)."""
+    if not cfg_text.strip():
+        return []
+    return list(read_cfg(StringIO(cfg_text), index=":", species=list(species)))

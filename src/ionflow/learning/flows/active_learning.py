@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 from jobflow import Flow, Maker, Response, job
+from monty.json import MontyDecoder, MontyEncoder
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from ionflow.dft.jobs.label import LabelMaker
-from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
+from ionflow.io.labelled_set import LABELLED_SET_DATA_FIELDS, LabelledSet
 from ionflow.learning.explore import AseMdExplorer, Explorer
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument, ActiveLearningIteration
 from ionflow.mtp import motep_api
@@ -34,51 +35,27 @@ from ionflow.mtp.selection import configuration_key, select_add
 STATE_FILE = "active_learning_state.json"
 
 
-def _images(cfg_text: str, species: list[str]) -> list:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "set.cfg"
-        path.write_text(cfg_text)
-        return read_labelled_cfg(path, species)
-
-
-def _cfg_text(images: list, species: list[str]) -> str:
-    with tempfile.TemporaryDirectory() as tmp:
-        return write_labelled_cfg(images, Path(tmp) / "set.cfg", species).read_text()
-
-
-def labelled_cfg_of(label_output: object, species: list[str]) -> tuple[str, int]:
-    """Return (``.cfg`` text in type order ``species``, number failed) of a label output.
+def labelled_set_of(label_output: object) -> tuple[LabelledSet, int]:
+    """Return (labelled set, number of structures that failed) of a label job's output.
 
     Accepts ionflow.dft's :class:`~ionflow.dft.schemas.labels.LabelledSetDocument`
-    (``cfg_text``, ``species``, ``failures``; as a document or a dict), a mapping with
-    ``labelled_cfg`` (and optionally ``n_failed``), or a bare ``.cfg`` string. A set
-    written with another type order is rewritten in ``species`` order.
+    (``labelled_set``, ``failures``) or a bare :class:`~ionflow.io.labelled_set.LabelledSet`.
     """
-    if isinstance(label_output, str):
+    if isinstance(label_output, LabelledSet):
         return label_output, 0
-    if isinstance(label_output, dict):
-        fields = label_output
-    elif hasattr(label_output, "model_dump"):
-        fields = label_output.model_dump()
-    else:
-        fields = vars(label_output)
-    if "cfg_text" in fields:  # ionflow.dft LabelledSetDocument
-        text, n_failed = fields["cfg_text"] or "", len(fields.get("failures") or [])
-        own = list(fields.get("species") or species)
-        if own != list(species) and text.strip():
-            text = _cfg_text(_images(text, own), species)
-        return text, n_failed
-    return fields.get("labelled_cfg") or "", int(fields.get("n_failed") or 0)
+    return label_output.labelled_set, len(label_output.failures)
 
 
-@job(data=["labelled_cfg"])
-def merge_labelled(labelled_cfg: str, label_output: object, species: list[str]) -> dict:
-    """Append newly labelled configurations to the labelled set (``.cfg`` text)."""
-    new_cfg, n_failed = labelled_cfg_of(label_output, species)
-    old = _images(labelled_cfg, species)
-    new = _images(new_cfg, species) if new_cfg and new_cfg.strip() else []
+@job(data=LABELLED_SET_DATA_FIELDS)
+def merge_labelled(labelled_set: LabelledSet, label_output: object) -> dict:
+    """Append newly labelled structures to the labelled set (its species order kept).
+
+    Raises:
+        IonflowInputError: the new labels come from another oracle or level of theory.
+    """
+    new, n_failed = labelled_set_of(label_output)
     return {
-        "labelled_cfg": _cfg_text(old + new, species),
+        "labelled_set": LabelledSet.merge([labelled_set, new], labelled_set.species),
         "n_labelled": len(new),
         "n_failed": n_failed,
     }
@@ -92,7 +69,8 @@ class ActiveLearningMaker(Maker):
         name: flow name.
         label_maker: labels pymatgen Structures: ionflow.dft's ``LabelMaker`` (default;
             oracle from the settings) or any Maker whose ``make(structures)`` outputs a
-            ``LabelledSetDocument`` or ``{"labelled_cfg": ..., "n_failed": ...}``.
+            ``LabelledSetDocument`` or a ``LabelledSet``, of the training set's oracle
+            and level of theory (the merge refuses others).
         fit_maker: refits, warm-started (weights 100:1:0.01 as in the paper).
         explorer: exploration MD engine (interface :class:`ionflow.learning.explore.Explorer`):
             :class:`~ionflow.learning.explore.AseMdExplorer` or
@@ -125,36 +103,35 @@ class ActiveLearningMaker(Maker):
     def make(
         self,
         structures: list[Structure],
-        labelled_cfg: str,
-        species: list[str],
+        labelled_set: LabelledSet,
         mtp: str | None = None,
     ) -> Flow:
         """Return the loop as a Flow (fit first if no ``mtp`` is given).
 
         Args:
             structures: cells to explore (pymatgen Structures).
-            labelled_cfg: initial labelled set, ``.cfg`` text.
-            species: element symbols in type order.
-            mtp: ``.mtp`` text fitted to ``labelled_cfg``; None: fit it first.
+            labelled_set: initial labelled set (its species order is the potential's),
+                or a reference to a job's labelled set.
+            mtp: ``.mtp`` text fitted to ``labelled_set``; None: fit it first.
         """
         state = self._load_state()
         history: list[dict] = []
         keys: list[str] = []
         if state:
-            labelled_cfg, mtp = state["labelled_cfg"], state["mtp"]
+            labelled_set, mtp = state["labelled_set"], state["mtp"]
             history, keys = state["history"], state["labelled_keys"]
         jobs = []
         if mtp is None:
-            fit = self.fit_maker.make(labelled_cfg, species)
+            fit = self.fit_maker.make(labelled_set)
             jobs.append(fit)
             mtp = fit.output.mtp
-        first = self.iteration(list(structures), species, labelled_cfg, mtp, history, keys, None)
+        first = self.iteration(list(structures), labelled_set, mtp, history, keys, None)
         jobs.append(first)
         return Flow(jobs, output=first.output, name=self.name)
 
     def _load_state(self) -> dict | None:
         if self.state_dir and (Path(self.state_dir) / STATE_FILE).exists():
-            return json.loads((Path(self.state_dir) / STATE_FILE).read_text())
+            return json.loads((Path(self.state_dir) / STATE_FILE).read_text(), cls=MontyDecoder)
         return None
 
     def _save_state(self, state: dict) -> None:
@@ -162,15 +139,14 @@ class ActiveLearningMaker(Maker):
             path = Path(self.state_dir)
             path.mkdir(parents=True, exist_ok=True)
             tmp = path / (STATE_FILE + ".part")
-            tmp.write_text(json.dumps(state))
+            tmp.write_text(json.dumps(state, cls=MontyEncoder))
             tmp.replace(path / STATE_FILE)
 
-    @job(data=["mtp", "labelled_cfg"])
+    @job(data=["mtp", *LABELLED_SET_DATA_FIELDS])
     def iteration(
         self,
         structures: list[Structure],
-        species: list[str],
-        labelled_cfg: str,
+        labelled_set: LabelledSet,
         mtp: str,
         history: list[dict],
         labelled_keys: list[str],
@@ -185,11 +161,11 @@ class ActiveLearningMaker(Maker):
             history[-1]["validation_errors"] = (
                 errors.model_dump() if hasattr(errors, "model_dump") else errors
             )
-        training = _images(labelled_cfg, species)
+        species, training = labelled_set.species, labelled_set.images
         keys = set(labelled_keys) | {configuration_key(a) for a in training}
         self._save_state(
             {
-                "labelled_cfg": labelled_cfg,
+                "labelled_set": labelled_set,
                 "mtp": mtp,
                 "history": history,
                 "labelled_keys": sorted(keys),
@@ -205,7 +181,7 @@ class ActiveLearningMaker(Maker):
                 n_training=len(training),
                 species=species,
                 mtp=mtp,
-                labelled_cfg=labelled_cfg,
+                labelled_set=labelled_set,
             )
 
         if number > self.max_iterations:
@@ -255,8 +231,8 @@ class ActiveLearningMaker(Maker):
 
         selected = [fresh[i] for i in chosen.indices]
         label = self.label_maker.make([AseAtomsAdaptor.get_structure(a) for a in selected])
-        merge = merge_labelled(labelled_cfg, label.output, species)
-        refit = self.fit_maker.make(merge.output["labelled_cfg"], species, previous_mtp=mtp)
+        merge = merge_labelled(labelled_set, label.output)
+        refit = self.fit_maker.make(merge.output["labelled_set"], previous_mtp=mtp)
         step = {
             "n_labelled": merge.output["n_labelled"],
             "n_failed": merge.output["n_failed"],
@@ -265,8 +241,7 @@ class ActiveLearningMaker(Maker):
         new_keys = sorted(keys | {configuration_key(a) for a in selected})
         following = self.iteration(
             structures,
-            species,
-            merge.output["labelled_cfg"],
+            merge.output["labelled_set"],
             refit.output.mtp,
             [r.model_dump() for r in iterations],
             new_keys,
