@@ -8,7 +8,7 @@ from jobflow import run_locally
 from monty.json import MontyDecoder
 
 from ionflow.dft.jobs.label import LabelMaker
-from ionflow.dft.labelled_set import read_cfg_text, with_provenance
+from ionflow.dft.labelled_set import with_provenance
 from ionflow.dft.parsers import parse_vasp_single_point
 from ionflow.dft.sets.oracle import OracleSettings
 from tests.fixtures.dft import DFT_DATA, make_li2s
@@ -38,7 +38,7 @@ def test_vasp_label_maker_writes_level_inputs_replayed(level, case, replay_vasp,
     run_locally(job, store=dft_store, ensure_success=True)
     doc = MontyDecoder().process_decoded(dft_store.get_output(job.uuid, load=True))
     assert len(replayed) == 1 and doc.oracle == "vasp" and doc.level_of_theory == level
-    (atoms,) = read_cfg_text(doc.cfg_text, doc.species)
+    (atoms,) = doc.labelled_set.images  # parsed from the stored .cfg text
     assert atoms.get_potential_energy() == pytest.approx(-13.2456)
     # PlusStress = virial = -stress * volume (eV); stress -1.2 GPa on the diagonal
     virial = -atoms.get_stress(voigt=False) * atoms.get_volume()
@@ -53,7 +53,7 @@ def test_vasp_unconverged_scf_is_a_failure_not_a_label_replayed(replay_vasp, dft
     job = maker.make(structures)
     run_locally(job, store=dft_store, ensure_success=True)
     doc = MontyDecoder().process_decoded(dft_store.get_output(job.uuid, load=True))
-    assert doc.n_labelled == 1 and len(read_cfg_text(doc.cfg_text, doc.species)) == 1
+    assert doc.n_labelled == 1 and len(doc.labelled_set) == 1
     assert [(f.index, f.reason) for f in doc.failures] == [(1, "SCF not converged")]
     assert doc.failures[0].provenance["source"] == "relaxed"
     # the failed structure was not cached: labelling again runs VASP again and fails again

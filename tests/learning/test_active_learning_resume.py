@@ -15,7 +15,7 @@ import ionflow.dft.jobs.label as label_module
 from ionflow.dft.jobs.label import LabelMaker
 from ionflow.dft.sets.oracle import OracleSettings
 from ionflow.learning.explore import AseMdExplorer
-from ionflow.learning.flows.active_learning import STATE_FILE, ActiveLearningMaker, labelled_cfg_of
+from ionflow.learning.flows.active_learning import STATE_FILE, ActiveLearningMaker, merge_labelled
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.mtp.selection import configuration_key
@@ -64,7 +64,7 @@ def _final_document(store: JobStore) -> ActiveLearningDocument | None:
 
 @pytest.mark.slow
 def test_crash_then_rerun_resumes_and_never_relabels(
-    trained_mtp, li2s_labelled_cfg, tmp_path, monkeypatch
+    trained_mtp, li2s_labelled_set, tmp_path, monkeypatch
 ):
     cell = AseAtomsAdaptor.get_structure(bulk("SLi2", "fluorite", a=5.7, cubic=True))
     state_dir = tmp_path / "state"
@@ -73,7 +73,7 @@ def test_crash_then_rerun_resumes_and_never_relabels(
     crashing = CountingOracle(fail_in_job=2)  # the labelling job of iteration 2 dies
     monkeypatch.setattr(label_module, "run_single_point", crashing)
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
-    flow = _maker(state_dir).make([cell], li2s_labelled_cfg, LI2S_SPECIES, mtp=mtp)
+    flow = _maker(state_dir).make([cell], li2s_labelled_set, mtp=mtp)
     run_locally(
         flow, store=store, root_dir=tmp_path / "run1", ensure_success=False, create_folders=True
     )
@@ -89,7 +89,7 @@ def test_crash_then_rerun_resumes_and_never_relabels(
     monkeypatch.setattr(label_module, "run_single_point", resumed)
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     # same call as the first run: the state directory decides where it starts
-    flow = _maker(state_dir).make([cell], li2s_labelled_cfg, LI2S_SPECIES, mtp=mtp)
+    flow = _maker(state_dir).make([cell], li2s_labelled_set, mtp=mtp)
     run_locally(
         flow, store=store, root_dir=tmp_path / "run2", ensure_success=True, create_folders=True
     )
@@ -104,30 +104,39 @@ def test_crash_then_rerun_resumes_and_never_relabels(
     assert doc.n_training == 30 + len(all_labels)
 
 
-def test_dft_labelled_set_document_is_read_in_our_type_order():
+def test_merge_takes_the_dft_document_in_our_type_order_and_refuses_other_labels():
     from ase.calculators.singlepoint import SinglePointCalculator
 
-    from ionflow.dft.labelled_set import cfg_text_of
     from ionflow.dft.schemas.labels import LabelledSetDocument, LabellingFailure
+    from ionflow.errors import IonflowInputError
+    from ionflow.io.labelled_set import LabelledSet
 
     rng = np.random.default_rng(0)
-    images = li2s_snapshots(2, seed=0)
+    images = li2s_snapshots(3, seed=0)
     for atoms in images:
         atoms.calc = SinglePointCalculator(
             atoms, energy=-50.0, forces=rng.normal(size=(12, 3)), stress=rng.normal(size=6)
         )
-    reversed_species = list(reversed(LI2S_SPECIES))
+    ours = LabelledSet(images[:1], "chgnet", "PBE", LI2S_SPECIES, [{"source": "aimd"}])
+    new = LabelledSet(images[1:], "chgnet", "PBE", list(reversed(LI2S_SPECIES)))
     doc = LabelledSetDocument(
-        oracle="chgnet",
-        level_of_theory="PBE",
-        species=reversed_species,
+        labelled_set=new,
         n_requested=3,
         n_labelled=2,
         failures=[LabellingFailure(index=2, reason="SCF not converged")],
-        cfg_text=cfg_text_of(images, reversed_species),
     )
-    for output in (doc, doc.model_dump()):
-        text, n_failed = labelled_cfg_of(output, LI2S_SPECIES)
-        assert n_failed == 1
-        assert text == cfg_text_of(images, LI2S_SPECIES)
-    assert labelled_cfg_of({"labelled_cfg": "x", "n_failed": 2}, LI2S_SPECIES) == ("x", 2)
+    for output in (doc, new):  # the dft document, or a bare labelled set
+        merged = merge_labelled.original(ours, output)
+        assert merged["n_labelled"] == 2
+        assert merged["n_failed"] == (1 if output is doc else 0)
+        result = merged["labelled_set"]
+        assert result.species == LI2S_SPECIES  # the potential's type order is kept
+        assert result.images[1] is images[1] and result.images[2] is images[2]  # not re-parsed
+        assert result.provenance == [{"source": "aimd"}, {}, {}]
+    for other in (
+        LabelledSet(images[1:], "cp2k", "PBE", LI2S_SPECIES),
+        LabelledSet(images[1:], "chgnet", "optB88-vdW", LI2S_SPECIES),
+    ):
+        with pytest.raises(IonflowInputError) as refused:
+            merge_labelled.original(ours, other)
+        assert "\n" not in str(refused.value) and "cannot merge" in str(refused.value)
