@@ -96,10 +96,12 @@ class LabelledSet(MSONable):
         """Return the MLIP ``.cfg`` text (types follow ``species``) for a file or an engine."""
         images = []
         for atoms in self.images:  # info is not part of the set: provenance is
-            bare = atoms.copy()
-            bare.info = {}
-            bare.calc = atoms.calc
-            images.append(bare)
+            if atoms.info:
+                bare = atoms.copy()
+                bare.info = {}
+                bare.calc = atoms.calc
+                atoms = bare
+            images.append(atoms)
         return labelled_cfg_text(images, self.species)
 
     @classmethod
