@@ -1,7 +1,5 @@
 """A real two-iteration active-learning loop (motep + ASE MD + CHGNet labels)."""
 
-import json
-
 import pytest
 from ase.build import bulk
 from jobflow import JobStore, run_locally
@@ -10,7 +8,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from tests.fixtures.mtp import ChgnetTestLabelMaker
 
 from ionflow.learning.explore import AseMdExplorer
-from ionflow.learning.flows.active_learning import STATE_FILE, ActiveLearningMaker
+from ionflow.learning.flows.active_learning import ActiveLearningMaker
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.jobs.fit import MtpFitMaker
 
@@ -27,7 +25,6 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_set, tmp
         md_steps=60,
         max_selected=6,
         max_iterations=2,
-        state_dir=str(tmp_path / "state"),
     )
     flow = maker.make([cell], li2s_labelled_set, mtp=trained_mtp.path.read_text())
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
@@ -44,6 +41,3 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_set, tmp
     assert doc.n_training >= 30 + first.n_selected
     assert len(doc.labelled_set) == doc.n_training  # the final set, loaded from the store
     assert (doc.labelled_set.oracle, doc.labelled_set.level_of_theory) == ("chgnet", "PBE")
-    state = json.loads((tmp_path / "state" / STATE_FILE).read_text())
-    assert len(state["history"]) == 1  # saved before the second iteration ran
-    assert len(set(state["labelled_keys"])) == len(state["labelled_keys"])
