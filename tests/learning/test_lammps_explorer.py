@@ -100,5 +100,6 @@ def test_two_iteration_active_learning_with_lammps_explorer(
     print([(it.n_candidates, it.n_selected, it.grade_max) for it in doc.iterations])
     assert first.n_graded > 0 and first.n_selected > 0
     assert first.n_labelled == first.n_selected
-    assert second.n_selected < first.n_selected
+    # the refitted potential extrapolates less on the same exploration
+    assert second.grade_max < first.grade_max
     assert doc.n_training >= 30 + first.n_selected

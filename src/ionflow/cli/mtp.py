@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -127,8 +128,16 @@ def grade(
     ),
     gamma_select: float = typer.Option(2.0, help="Grades above this would be selected."),
     gamma_break: float = typer.Option(10.0, help="Grades above this would stop an MD run."),
+    json_file: Path | None = typer.Option(
+        None, "--json", help='Also write [{"index", "n_atoms", "grade"}, ...] to this file.'
+    ),
 ) -> None:
-    """Print the MaxVol extrapolation grade of each configuration (and errors if labelled)."""
+    """Print the MaxVol extrapolation grade of each configuration (and errors if labelled).
+
+    Grades follow MLIP-3's neighbourhood mode: the active set is built from the training set
+    as ``mlp train --al_mode=nbh`` does, and each configuration's grade is the largest
+    grade of its atoms, as ``mlp calculate_grade`` writes it (``MV_grade``).
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -143,7 +152,17 @@ def grade(
     data = motep_api.read_potential(_existing(pot, "potential"), names)
     images = read_labelled_cfg(_existing(cfg, "configurations"), names)
     with console.status("building the active set and grading"):
-        grades = grade_configurations(data, read_labelled_cfg(train, names), images).tolist()
+        same = train.resolve() == cfg.resolve()  # grading the training set itself
+        training = images if same else read_labelled_cfg(train, names)
+        grades = grade_configurations(data, training, images).tolist()
+
+    if json_file is not None:
+        rows = [
+            {"index": i, "n_atoms": len(atoms), "grade": g}
+            for i, (atoms, g) in enumerate(zip(images, grades, strict=True))
+        ]
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(json.dumps(rows, indent=1) + "\n")
 
     table = Table(title=f"extrapolation grades of {cfg} against {train.name}")
     for column in ("#", "atoms", "grade", "verdict"):

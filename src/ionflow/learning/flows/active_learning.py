@@ -26,11 +26,14 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from ionflow.dft.jobs.label import LabelMaker
 from ionflow.io.labelled_set import LABELLED_SET_DATA_FIELDS, LabelledSet
 from ionflow.learning.explore import AseMdExplorer, Explorer
+from ionflow.learning.explore_lmp import LmpExplorer
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument, ActiveLearningIteration
 from ionflow.mtp import motep_api
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
 from ionflow.mtp.jobs.fit import MtpFitMaker
-from ionflow.mtp.selection import configuration_key, select_add
+from ionflow.mtp.run import MlpEngine
+from ionflow.mtp.selection import configuration_key, mlp_select_add, select_add
+from ionflow.settings import get_settings
 
 
 def labelled_set_of(label_output: object) -> tuple[LabelledSet, int]:
@@ -59,6 +62,19 @@ def merge_labelled(labelled_set: LabelledSet, label_output: object) -> dict:
     }
 
 
+def default_explorer() -> Explorer:
+    """The cluster path when the production engines are set, else the local one.
+
+    ``md_engine: lmp`` with ``mtp_engine: mlp``: exploration in LAMMPS+MLIP with its own
+    extrapolation control (:class:`~ionflow.learning.explore_lmp.LmpExplorer`); otherwise ASE
+    MD with motep (:class:`~ionflow.learning.explore.AseMdExplorer`).
+    """
+    settings = get_settings()
+    if settings.md_engine == "lmp" and settings.mtp_engine == "mlp":
+        return LmpExplorer()
+    return AseMdExplorer()
+
+
 @dataclass
 class ActiveLearningMaker(Maker):
     """Grow the training set where the MTP extrapolates, until exploration finds nothing.
@@ -71,8 +87,10 @@ class ActiveLearningMaker(Maker):
             and level of theory (the merge refuses others).
         fit_maker: refits, warm-started (weights 100:1:0.01 as in the paper).
         explorer: exploration MD engine (interface :class:`ionflow.learning.explore.Explorer`):
-            :class:`~ionflow.learning.explore.AseMdExplorer` or
-            :class:`~ionflow.learning.explore_lammps.LammpsExplorer`.
+            :class:`~ionflow.learning.explore.AseMdExplorer`,
+            :class:`~ionflow.learning.explore_lammps.LammpsExplorer` or, on a cluster,
+            :class:`~ionflow.learning.explore_lmp.LmpExplorer`. Default (None): chosen when
+            the iteration runs, by :func:`default_explorer`.
         temperatures: exploration temperatures, K.
         md_steps: MD steps per structure and temperature.
         gamma_select: keep configurations graded above this.
@@ -87,7 +105,7 @@ class ActiveLearningMaker(Maker):
     fit_maker: MtpFitMaker = field(
         default_factory=lambda: MtpFitMaker(weights=ACTIVE_LEARNING_WEIGHTS, max_iter=200)
     )
-    explorer: Explorer = field(default_factory=AseMdExplorer)
+    explorer: Explorer | None = None
     temperatures: tuple[float, ...] = (300.0, 600.0)
     md_steps: int = 1000
     gamma_select: float = 2.0
@@ -164,7 +182,7 @@ class ActiveLearningMaker(Maker):
                 for s in structures
             ]
             start = time.perf_counter()
-            explored = self.explorer(
+            explored = (self.explorer or default_explorer())(
                 cells,
                 self.temperatures,
                 self.md_steps,
@@ -176,9 +194,19 @@ class ActiveLearningMaker(Maker):
             )
             explore_time = time.perf_counter() - start
             start = time.perf_counter()
-            fresh = [a for a in explored.candidates if configuration_key(a) not in keys]
-            data = motep_api.read_potential(mtp_path, species)
-            chosen = select_add(data, training, fresh, max_selected=self.max_selected)
+            is_fresh = [configuration_key(a) not in keys for a in explored.candidates]
+            fresh = [a for a, new in zip(explored.candidates, is_fresh, strict=True) if new]
+            if (self.fit_maker.engine or get_settings().mtp_engine) == "mlp":
+                fresh_grades = [
+                    g for g, new in zip(explored.candidate_grades, is_fresh, strict=True) if new
+                ]
+                chosen = mlp_select_add(
+                    MlpEngine(), mtp_path, species, training, fresh, fresh_grades,
+                    max_selected=self.max_selected,
+                )  # fmt: skip
+            else:
+                data = motep_api.read_potential(mtp_path, species)
+                chosen = select_add(data, training, fresh, max_selected=self.max_selected)
             select_time = time.perf_counter() - start
         grades = np.array(explored.all_grades or [0.0])
         record = ActiveLearningIteration(
