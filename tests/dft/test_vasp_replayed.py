@@ -13,7 +13,7 @@ from monty.json import MontyDecoder
 from pymatgen.core import Structure
 
 from ionflow.dft.jobs.label import LabelMaker
-from ionflow.dft.labelled_set import read_cfg_text, with_provenance
+from ionflow.dft.labelled_set import with_provenance
 from ionflow.dft.parsers import parse_vasp_single_point
 from ionflow.dft.sets.oracle import OracleSettings
 from tests.fixtures.dft import DFT_DATA, make_li2s
@@ -50,11 +50,11 @@ def test_vasp_label_maker_writes_level_inputs_replayed(level, case, replay_vasp,
     assert len(replayed) == 1 and doc.oracle == "vasp" and doc.level_of_theory == level
     if level != "PBE":
         wrong_key = {"PBE-D3(BJ)": "IVDW = 0", "optB88-vdW": "GGA = PE"}[level]
-        assert doc.n_labelled == 0 and not doc.cfg_text.strip()
+        assert doc.n_labelled == 0 and len(doc.labelled_set) == 0
         reason = doc.failures[0].reason
         assert wrong_key in reason.upper() and f"not {level}" in reason
         return
-    (atoms,) = read_cfg_text(doc.cfg_text, doc.species)
+    (atoms,) = doc.labelled_set.images  # parsed from the stored .cfg text
     assert atoms.get_potential_energy() == pytest.approx(-13.2456)
     # PlusStress = virial = -stress * volume (eV); stress -1.2 GPa on the diagonal
     virial = -atoms.get_stress(voigt=False) * atoms.get_volume()
@@ -80,7 +80,7 @@ def test_vasp_unconverged_scf_is_a_failure_not_a_label_replayed(replay_vasp, dft
     job = maker.make(structures)
     run_locally(job, store=dft_store, ensure_success=True)
     doc = MontyDecoder().process_decoded(dft_store.get_output(job.uuid, load=True))
-    assert doc.n_labelled == 1 and len(read_cfg_text(doc.cfg_text, doc.species)) == 1
+    assert doc.n_labelled == 1 and len(doc.labelled_set) == 1
     assert [f.index for f in doc.failures] == [1]
     assert doc.failures[0].reason.startswith("electronic SCF not converged: NELM = 2 reached")
     assert doc.failures[0].provenance["source"] == "relaxed"
@@ -190,7 +190,7 @@ def test_recorded_unconverged_run_is_a_failure_never_a_label_replayed(
     doc = MontyDecoder().process_decoded(dft_store.get_output(job.uuid, load=True))
     assert doc.n_labelled == 1 and [f.index for f in doc.failures] == [1]
     assert "NELM = 100 reached in the last ionic step (5 of 5" in doc.failures[0].reason
-    (atoms,) = read_cfg_text(doc.cfg_text, doc.species)
+    (atoms,) = doc.labelled_set.images  # parsed from the stored .cfg text
     assert atoms.get_chemical_formula() == "Fe2O2"
     assert atoms.get_potential_energy() == pytest.approx(
         final.get_potential_energy(force_consistent=True), abs=1e-6

@@ -77,9 +77,9 @@ def label(
     if output is None:
         raise typer.Exit(1)  # the job failed; jobflow logged why
     document = MontyDecoder().process_decoded(output)
-    (out / "labelled_set.cfg").write_text(document.cfg_text)
+    (out / "labelled_set.cfg").write_text(document.labelled_set.cfg_text())
     write_extxyz(document, out / "labelled_set.extxyz")
-    summary = document.model_dump(exclude={"cfg_text"})
+    summary = document.model_dump(exclude={"labelled_set"})
     (out / "labelled_set.json").write_text(json.dumps(summary, indent=2))
     plot_labelled_set(document, out / "labelled_set.png")
     console.print(

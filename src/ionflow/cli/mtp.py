@@ -72,6 +72,8 @@ def fit(
         None, help="Fitted .mtp to start from (same or lower level: upconverted)."
     ),
     engine: str | None = typer.Option(None, help="mlp or motep (default: settings)."),
+    oracle: str = typer.Option("unknown", help="Oracle that labelled CFG (vasp, cp2k, chgnet)."),
+    level_of_theory: str = typer.Option("unknown", help="Level of theory of the labels."),
     out: Path = typer.Option(Path("pot.mtp"), help="Fitted potential (MLIP-2 layout)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
@@ -81,6 +83,7 @@ def fit(
 
     from ionflow.cli.errors import check_new_output
     from ionflow.errors import IonflowInputError
+    from ionflow.io.labelled_set import LabelledSet
     from ionflow.io.mlip_cfg import check_cfg_text
     from ionflow.io.mlip_mtp import read_mtp_file_text
     from ionflow.io.text_file import read_text_file
@@ -100,11 +103,12 @@ def fit(
     text = read_text_file(cfg, "MLIP .cfg")
     check_cfg_text(text, cfg, names, require_labels=True)
     previous = read_mtp_file_text(start_from, names) if start_from else None
+    labelled_set = LabelledSet.from_cfg_text(text, names, oracle, level_of_theory)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         progress.add_task(f"fitting level {level}, R_cut {r_cut:g} Å ({max_iter} iterations)")
         doc = fit_mtp(
-            text, names, level=level, r_cut=r_cut, radial_basis_size=radial_basis_size,
+            labelled_set, level=level, r_cut=r_cut, radial_basis_size=radial_basis_size,
             max_iter=max_iter, validation_fraction=validation_fraction, seed=seed,
             previous_mtp=previous, engine=engine,
         )  # fmt: skip

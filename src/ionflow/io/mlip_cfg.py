@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from io import StringIO
 from pathlib import Path
 
 from ase import Atoms
@@ -44,6 +45,23 @@ def write_labelled_cfg(
     Raises:
         ValueError: if a structure holds an element that is not in ``species``.
     """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(labelled_cfg_text(images, species))
+    tmp.replace(path)  # never leave a half-written labelled set behind
+    return path
+
+
+def labelled_cfg_text(images: Sequence[Atoms], species: Sequence[str] | None = None) -> str:
+    """Return the MLIP ``.cfg`` text of labelled structures (see :func:`write_labelled_cfg`).
+
+    Precision of the text (motep's writer, as MLIP): energy 1e-12 eV, positions and cell
+    1e-6 Å, forces 1e-6 eV/Å, virial 1e-5 eV. ``atoms.info`` is written as ``Feature``
+    lines (scalars only).
+
+    Raises:
+        ValueError: if a structure holds an element that is not in ``species``.
+    """
     images = list(images)
     species = list(species) if species is not None else default_species_order(images)
     unknown = {s for a in images for s in a.get_chemical_symbols()} - set(species)
@@ -52,11 +70,11 @@ def write_labelled_cfg(
             f"elements {sorted(unknown)} are not in the species order {species}; "
             "add them to the species list of the potential"
         )
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    write_cfg(tmp, images, species=species)
-    tmp.replace(path)  # never leave a half-written labelled set behind
-    return path
+    if not images:
+        return ""
+    buffer = StringIO()
+    write_cfg(buffer, images, species=species)
+    return buffer.getvalue()
 
 
 def read_labelled_cfg(
@@ -70,8 +88,9 @@ def read_labelled_cfg(
     Raises:
         IonflowInputError: missing or malformed file.
     """
-    check_cfg_text(read_text_file(path, "MLIP .cfg"), path, species, require_labels)
-    return list(read_cfg(Path(path), index=":", species=list(species)))
+    text = read_text_file(path, "MLIP .cfg")
+    check_cfg_text(text, path, species, require_labels)
+    return parse_labelled_cfg_text(text, species)
 
 
 def _is_number(text: str) -> bool:
@@ -210,3 +229,10 @@ def check_cfg_text(
             the line (1-based) of the first problem.
     """
     _CfgChecker(text, str(source), species).check(require_labels)
+
+
+def parse_labelled_cfg_text(cfg_text: str, species: Sequence[str]) -> list[Atoms]:
+    """Parse MLIP ``.cfg`` text into ASE atoms (type ``i`` is ``species[i]``)."""
+    if not cfg_text.strip():
+        return []
+    return list(read_cfg(StringIO(cfg_text), index=":", species=list(species)))
