@@ -167,6 +167,10 @@ CASES: dict[str, list[Case]] = {
         ("option", ["--dir", "cfg", "--nodes", "0"], {}, "--nodes"),
     ],
     "config check": [("missing file", ["--dir", "no_such_dir"], {}, "no_such_dir")],
+    "config show": [
+        ("settings", [], BAD_SETTINGS, "settings_bad.yaml"),
+        ("settings", [], {"IONFLOW_CONFIG_FILE": "settings_password.yaml"}, "chmod 600"),
+    ],
     "structures": [
         ("material", ["Li6PS5Xx", "--out", "o"], {}, "unknown material 'Li6PS5Xx'"),
         ("structure file", ["garbage.vasp", "--out", "o"], {}, "garbage.vasp"),
@@ -412,6 +416,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         data = content()
         path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data)
     (tmp_path / "settings_bad.yaml").write_text("db_uri: [unclosed\n")
+    readable = tmp_path / "settings_password.yaml"  # a password others can read
+    readable.write_text("db_uri: mongodb://ada:s3cret@127.0.0.1:9/ionflow\n")
+    readable.chmod(0o644)
     settings_file = tmp_path.parent / f"{tmp_path.name}-settings.yaml"
     settings_file.write_text(f"data_dir: {tmp_path.parent / 'ionflow-data'}\n")
     monkeypatch.setenv("IONFLOW_CONFIG_FILE", str(settings_file))

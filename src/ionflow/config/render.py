@@ -209,5 +209,6 @@ def write_configs(
     for name, text in rendered.items():
         path = directory / name
         path.write_text(text)
+        path.chmod(0o600)  # they may hold the database password (ionflow refuses them else)
         paths.append(path)
     return paths
