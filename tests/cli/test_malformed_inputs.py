@@ -307,6 +307,7 @@ CASES: dict[str, list[Case]] = {
         ("spec", ["negative_T.yaml"], DB_DOWN, "md.temperatures_K.1"),
         ("database", ["good.yaml"], DB_DOWN, "cannot reach the database"),
         ("database", ["good.yaml"], DB_NOT_MONGO, "not a MongoDB URI"),
+        ("option", ["good.yaml", "--name", " "], DB_DOWN, "--name is empty"),
     ],
     "status": [
         ("database", [], DB_DOWN, "cannot reach the database"),
@@ -444,11 +445,13 @@ def test_malformed_input_is_refused_in_one_line(command, kind, args, env, expect
 
 
 def test_launchpad_missing_is_one_line(db_uri, workdir):
-    """A reachable database without a FireWorks LaunchPad: say how to initialise it."""
+    """A reachable database without a FireWorks LaunchPad: say how to initialise it.
+
+    (``submit`` initialises it: tests/pipeline/test_submit.py.)
+    """
     env = {"IONFLOW_DB_URI": db_uri}
     for command in ("status", "resume"):
-        assert "lpad reset" in assert_refused(command, [], workdir, env)
-    assert "lpad reset" in assert_refused("submit", ["good.yaml"], workdir, env)
+        assert "`ionflow submit SPEC` initialises it" in assert_refused(command, [], workdir, env)
 
 
 def test_credentials_are_never_printed(workdir):

@@ -1,4 +1,4 @@
-"""`ionflow run|submit|status|resume|demo`: whole workflows from a spec file."""
+"""`ionflow run|status|resume|demo`: whole workflows from a spec file (submit: workflows.py)."""
 
 from __future__ import annotations
 
@@ -139,20 +139,6 @@ def run(
     print_report(report, plot_dir=out)
 
 
-def submit(spec: Path = SpecArgument) -> None:
-    """Add a workflow to the LaunchPad (run it with `qlaunch` / `rlaunch`)."""
-    from jobflow.managers.fireworks import flow_to_workflow
-
-    from ionflow.pipeline.flow import PipelineMaker
-    from ionflow.pipeline.spec import load_spec
-
-    workflow = load_spec(spec)
-    lpad = _connected_launchpad()
-    flow = PipelineMaker(spec=workflow).make()
-    mapping = lpad.add_wf(flow_to_workflow(flow))
-    console.print(f"submitted {workflow.name}: {len(mapping)} fireworks")
-
-
 def status() -> None:
     """Table of workflows on the LaunchPad with their fireworks per state."""
     from collections import Counter
@@ -215,5 +201,5 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     """Add the pipeline commands to the top-level ``ionflow`` app."""
-    for command in (run, submit, status, resume, demo):
+    for command in (run, status, resume, demo):
         app.command()(command)
