@@ -108,8 +108,11 @@ def diffusion(
 ) -> None:
     """D (total, x/y/z) with standard errors and sigma of one trajectory.
 
-    JSON fields: temperature_K, D_cm2_s, D_err_cm2_s, D_xyz_cm2_s, D_xyz_err_cm2_s,
-    sigma_mS_cm, sigma_err_mS_cm, n_species_atoms, fit_window_ps, haven_ratio, ...
+    JSON fields: temperature_K, D_cm2_s, D_err_cm2_s, D_interval_cm2_s (95%),
+    linear_regime_found, D_xyz_cm2_s, D_xyz_err_cm2_s, sigma_mS_cm, sigma_err_mS_cm,
+    sigma_interval_mS_cm, n_species_atoms, fit_window_ps, haven_ratio, ...
+    Without a linear MSD regime, D is the median over plausible fit windows and its
+    interval spans them (the printed line says so).
     """
     doc = _analyse(trajectory, species, temperature, type_map, timestep_fs, window_ps)
     _write_json(_summary(doc), json_out)
@@ -117,9 +120,28 @@ def diffusion(
         from ionflow.analysis.plotting import plot_msd
 
         plot_msd(doc, plot)
-    console.print(
-        f"{species} at {temperature:g} K: D = {doc.D_cm2_s:.3e} ± {doc.D_err_cm2_s:.1e} cm²/s, "
-        f"sigma = {doc.sigma_mS_cm:.3g} ± {doc.sigma_err_mS_cm:.2g} mS/cm"
+    console.print(diffusion_line(doc))
+
+
+def diffusion_line(doc: DiffusionDocument) -> str:
+    """The printed result of one trajectory: D and sigma with their 95 % intervals.
+
+    Without a linear (diffusive) regime the line says so and gives the interval over
+    the plausible fit windows instead of a standard error.
+    """
+    (d_low, d_high), (s_low, s_high) = doc.D_interval_cm2_s, doc.sigma_interval_mS_cm
+    head = f"{doc.species} at {doc.temperature_K:g} K: "
+    if doc.linear_regime_found:
+        return (
+            f"{head}D = {doc.D_cm2_s:.3e} ± {doc.D_err_cm2_s:.1e} cm²/s "
+            f"(95%: {d_low:.3e} to {d_high:.3e}), "
+            f"sigma = {doc.sigma_mS_cm:.3g} ± {doc.sigma_err_mS_cm:.2g} mS/cm"
+        )
+    return (
+        f"{head}no linear (diffusive) MSD regime found in {doc.total_time_ps:.3g} ps: "
+        f"D = {doc.D_cm2_s:.3e} cm²/s, 95% over {doc.n_fit_windows} fit windows "
+        f"{d_low:.3e} to {d_high:.3e} cm²/s; sigma = {doc.sigma_mS_cm:.3g} mS/cm "
+        f"({s_low:.3g} to {s_high:.3g}); run longer for a reliable D"
     )
 
 
@@ -166,6 +188,12 @@ def arrhenius(
         from ionflow.analysis.plotting import plot_arrhenius
 
         plot_arrhenius(result, plot)
+    short = sorted({d.temperature_K for d in docs if not d.linear_regime_found})
+    if short:
+        console.print(
+            f"no linear (diffusive) MSD regime at {', '.join(f'{t:g}' for t in short)} K: "
+            "those D carry the spread over fit windows as their error; run longer"
+        )
     low, high = result.sigma300_ci_mS_cm
     console.print(
         f"E_a = {result.Ea_eV:.3f} ± {result.Ea_err_eV:.3f} eV; "
