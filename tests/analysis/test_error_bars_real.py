@@ -8,6 +8,10 @@ end) give on the same frames. Where each trajectory comes from:
 - ``example_XDATCAR.gz``: VASP XDATCAR shipped as a test input of the installed kinisi
   package (``kinisi/tests/inputs/``), Li192 P32 S160 Cl32 (Li6PS5Cl), 140 frames, written
   every 50 steps of 2 fs (the time step kinisi's own tests use): 13.9 ps in all.
+- ``LiPS.exyz``: extended XYZ (positions, momenta, forces) shipped in the same kinisi
+  directory, 2688 atoms of a Li-P-S glass in a strongly triclinic cell (angles 107, 104,
+  102 degrees), 200 frames; the file stores no time, so 100 fs between frames is assumed
+  here (every code gets the same frames and interval, so the comparison holds).
 - ``md_nvt/OUTCAR.gz``: a VASP MD run recorded by the custodian project
   (``../shared/reference/vasp-recorded``, see its README): Li28 P12 S44, 10 steps of
   2 fs heating from 1 K, ballistic only.
@@ -204,3 +208,34 @@ def test_cli_says_when_no_linear_regime_was_found(tmp_path):
     assert f"{low:.3e} to {high:.3e}" in line and "fit windows" in line
     full = DiffusionDocument.from_species_trajectory(_ours_xdatcar(), TEMPERATURE_K)
     assert "no linear" not in diffusion_line(full) and "95%" in diffusion_line(full)
+
+
+@pytest.mark.slow
+def test_triclinic_glass_interval_covers_kinisi_and_pymatgen(tmp_path):
+    """The issue's case: a short run in a strongly triclinic cell, D of three codes."""
+    lips = KINISI_INPUTS / "LiPS.exyz"
+    if not lips.is_file():
+        pytest.skip(f"kinisi's test input {lips} is not installed")
+    import scipp as sc
+    from ase.io import read
+    from kinisi.analyze import DiffusionAnalyzer
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    frame_fs = 100.0
+    ours = DiffusionDocument.from_file(lips, "Li", TEMPERATURE_K, timestep_fs=frame_fs)
+    assert ours.n_frames == 200 and ours.n_species_atoms == 896
+    assert not ours.linear_regime_found
+    frames = read(lips, index=":", format="extxyz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        analyzer = DiffusionAnalyzer.from_ase(
+            frames,
+            specie="Li",
+            time_step=sc.scalar(frame_fs, unit="fs"),
+            step_skip=sc.scalar(1),
+            progress=False,
+        )
+    k_mean, _, _ = kinisi_d(analyzer, 199 * frame_fs)
+    D_pmg = pymatgen_d([AseAtomsAdaptor.get_structure(a) for a in frames], frame_fs)
+    assert covers(ours, k_mean), (ours.D_interval_cm2_s, k_mean)
+    assert covers(ours, D_pmg), (ours.D_interval_cm2_s, D_pmg)
