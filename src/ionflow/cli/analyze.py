@@ -21,8 +21,16 @@ from ionflow.errors import IonflowInputError
 app = typer.Typer(help="Diffusivity, conductivity and Arrhenius analysis.", no_args_is_help=True)
 console = Console(stderr=True)
 
+TRAJECTORY_HELP = (
+    "LAMMPS dump (text with any columns, or binary), VASP XDATCAR or vasprun.xml, CP2K "
+    "PROJECT-pos-1.xyz (with its PROJECT-1.cell), extended XYZ, ASE .traj."
+)
 SPECIES = typer.Option("Li", "--species", help="Diffusing species (element symbol).")
-TYPE_MAP = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1=Li,2=P,3=S,4=Cl.")
+TYPE_MAP = typer.Option(
+    None,
+    "--type-map",
+    help="LAMMPS types, e.g. 1=Li,2=P,3=S,4=Cl (default: the dump's element column).",
+)
 TIMESTEP = typer.Option(
     None,
     "--timestep-fs",
@@ -97,7 +105,7 @@ def _write_json(data: dict, path: Path | None) -> None:
 
 @app.command()
 def diffusion(
-    trajectory: Path = typer.Argument(..., help="LAMMPS dump (text or binary), extxyz, .traj."),
+    trajectory: Path = typer.Argument(..., help=TRAJECTORY_HELP),
     temperature: float = typer.Option(..., "--temperature", help="Temperature in K."),
     species: str = SPECIES,
     type_map: str | None = TYPE_MAP,
@@ -203,7 +211,7 @@ def arrhenius(
 
 @app.command()
 def regions(
-    trajectory: Path = typer.Argument(..., help="LAMMPS dump (text or binary), extxyz, .traj."),
+    trajectory: Path = typer.Argument(..., help=TRAJECTORY_HELP),
     gb_planes: str = typer.Option(
         ..., "--gb-planes", help="GB plane positions, fractional along --axis, e.g. 0.25,0.75."
     ),
@@ -235,7 +243,7 @@ def regions(
 
 @app.command()
 def sites(
-    trajectory: Path = typer.Argument(..., help="LAMMPS dump (text or binary), extxyz, .traj."),
+    trajectory: Path = typer.Argument(..., help=TRAJECTORY_HELP),
     species: str = SPECIES,
     type_map: str | None = TYPE_MAP,
     timestep_fs: float | None = TIMESTEP,

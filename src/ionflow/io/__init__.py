@@ -2,5 +2,7 @@
 
 ``mlip_cfg`` (MLIP ``.cfg`` labelled sets), ``lammps_dump`` (LAMMPS text and binary
 ``dump custom`` frames, joining run segments), ``lammps_data`` (LAMMPS data files),
-``lammps_restart`` (restart headers), ``mlip_ini`` (``mlip.ini`` of ``pair_style mlip``).
+``lammps_restart`` (restart headers), ``mlip_ini`` (``mlip.ini`` of ``pair_style mlip``);
+trajectories of other codes, streamed into ``trajectory_frame.Frame``: ``vasp_xdatcar``
+(XDATCAR), ``vasprun`` (vasprun.xml), ``cp2k_trajectory`` (``-pos-1.xyz`` + ``-1.cell``).
 """
