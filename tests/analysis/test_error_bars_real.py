@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.fixtures.analysis import kinisi_d_samples, kinisi_from_ase
 
 from ionflow.analysis.displacements import SpeciesTrajectory, collect_species_trajectory
 from ionflow.analysis.readers import open_trajectory
@@ -68,18 +69,7 @@ def pymatgen_d(structures: list, frame_fs: float) -> float:
 
 def kinisi_d(analyzer, total_fs: float) -> tuple[float, float, float]:
     """kinisi's posterior mean and 95 % credible interval (cm^2/s), fit from 0.2 T."""
-    import scipp as sc
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        analyzer.diffusion(
-            sc.scalar(0.2 * total_fs, unit="fs"),
-            progress=False,
-            n_samples=300,
-            random_state=np.random.RandomState(0),
-        )
-    assert str(analyzer.D.unit) == "cm^2/s"
-    samples = analyzer.D.values
+    samples = kinisi_d_samples(analyzer, 0.2 * total_fs)
     return float(samples.mean()), *np.percentile(samples, [2.5, 97.5])
 
 
@@ -170,24 +160,13 @@ def test_recorded_vasp_md_run_interval_covers_kinisi_and_pymatgen():
     """Ten 2 fs steps of a real VASP run (ballistic): honest, wide interval."""
     if not MD_NVT_OUTCAR.is_file():
         pytest.skip(f"{MD_NVT_OUTCAR} not found (../shared/reference is not beside the clone)")
-    import scipp as sc
     from ase.io import read
-    from kinisi.analyze import DiffusionAnalyzer
     from pymatgen.io.ase import AseAtomsAdaptor
 
     ours = DiffusionDocument.from_file(MD_NVT_OUTCAR, "Li", TEMPERATURE_K, timestep_fs=2.0)
     assert ours.n_frames == 10 and not ours.linear_regime_found
     frames = read(MD_NVT_OUTCAR, index=":", format="vasp-out")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        analyzer = DiffusionAnalyzer.from_ase(
-            frames,
-            specie="Li",
-            time_step=sc.scalar(2.0, unit="fs"),
-            step_skip=sc.scalar(1),
-            progress=False,
-        )
-    k_mean, _, _ = kinisi_d(analyzer, 18.0)
+    k_mean, _, _ = kinisi_d(kinisi_from_ase(frames, 2.0), 18.0)
     D_pmg = pymatgen_d([AseAtomsAdaptor.get_structure(a) for a in frames], 2.0)
     assert covers(ours, k_mean), (ours.D_interval_cm2_s, k_mean)
     assert covers(ours, D_pmg), (ours.D_interval_cm2_s, D_pmg)
@@ -216,9 +195,7 @@ def test_triclinic_glass_interval_covers_kinisi_and_pymatgen(tmp_path):
     lips = KINISI_INPUTS / "LiPS.exyz"
     if not lips.is_file():
         pytest.skip(f"kinisi's test input {lips} is not installed")
-    import scipp as sc
     from ase.io import read
-    from kinisi.analyze import DiffusionAnalyzer
     from pymatgen.io.ase import AseAtomsAdaptor
 
     frame_fs = 100.0
@@ -226,16 +203,7 @@ def test_triclinic_glass_interval_covers_kinisi_and_pymatgen(tmp_path):
     assert ours.n_frames == 200 and ours.n_species_atoms == 896
     assert not ours.linear_regime_found
     frames = read(lips, index=":", format="extxyz")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        analyzer = DiffusionAnalyzer.from_ase(
-            frames,
-            specie="Li",
-            time_step=sc.scalar(frame_fs, unit="fs"),
-            step_skip=sc.scalar(1),
-            progress=False,
-        )
-    k_mean, _, _ = kinisi_d(analyzer, 199 * frame_fs)
+    k_mean, _, _ = kinisi_d(kinisi_from_ase(frames, frame_fs), 199 * frame_fs)
     D_pmg = pymatgen_d([AseAtomsAdaptor.get_structure(a) for a in frames], frame_fs)
     assert covers(ours, k_mean), (ours.D_interval_cm2_s, k_mean)
     assert covers(ours, D_pmg), (ours.D_interval_cm2_s, D_pmg)

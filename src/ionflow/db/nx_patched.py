@@ -377,33 +377,20 @@ def _gridfs_tables(conn: Any) -> dict[str, str]:
     return found
 
 
+def _parsed(text: Any, parse: Any) -> Any:
+    """``parse(text)`` for stored text; the value itself if it is not text or not valid."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return parse(text)
+    except (TypeError, ValueError):
+        return text
+
+
 def _object_id(text: Any) -> Any:
     from neosqlite.objectid import ObjectId
 
-    if isinstance(text, str) and len(text) == 24:
-        try:
-            return ObjectId(text)
-        except (TypeError, ValueError):
-            return text
-    return text
-
-
-def _json_value(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _datetime_value(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return text
+    return _parsed(text, ObjectId) if isinstance(text, str) and len(text) == 24 else text
 
 
 def _ids_in_filter(value: Any) -> list[str] | None:
@@ -446,14 +433,14 @@ def _gridfs_documents(conn: Any, name: str, ids: list[str] | None, with_data: bo
                 "filename": filename,
                 "length": length,
                 "chunkSize": chunk_size,
-                "uploadDate": _datetime_value(upload),
+                "uploadDate": _parsed(upload, datetime.fromisoformat),
                 "md5": md5,
-                "metadata": _json_value(meta),
+                "metadata": _parsed(meta, json.loads),
             }
             if ctype is not None:
                 doc["contentType"] = ctype
             if aliases is not None:
-                doc["aliases"] = _json_value(aliases)
+                doc["aliases"] = _parsed(aliases, json.loads)
             docs.append(doc)
         return docs
     data = "c.data" if with_data else "NULL"
