@@ -10,6 +10,7 @@ error that names the operation: nothing may wait for the client's socket time-ou
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -79,6 +80,15 @@ def test_collections_listed_under_mongodb_names(filled, upstream_filled):
     assert upstream == {"outputs", f"{DATA_COLLECTION}_files", f"{DATA_COLLECTION}_chunks"}
 
 
+def test_list_collections_with_filter_and_drop(filled):
+    database, _ = filled
+    assert database.list_collection_names(filter={"name": FILES}) == [FILES]
+    assert database.list_collection_names(filter={"name": {"$regex": "^[a-z]+$"}}) == ["outputs"]
+    database.drop_collection(FILES)
+    database.drop_collection(CHUNKS)
+    assert database.list_collection_names() == ["outputs"]
+
+
 def test_count_documents(filled, upstream_filled):
     database, ids = filled
     assert database.outputs.count_documents({"index": {"$gte": 2}}) == 4
@@ -105,6 +115,25 @@ def test_find_with_filter_and_projection(filled, upstream_filled):
     assert list(chunks) == [{"files_id": ids["big.json"], "n": n} for n in range(3)]
     upstream = upstream_filled[FILES].find_one({"filename": "small.json"}, {"filename": 1})
     assert "length" in upstream  # upstream ignores the projection
+
+
+def test_regular_expressions(filled):
+    """``re.compile`` (a BSON regex on the wire) and ``$regex``, on both kinds."""
+    database, _ = filled
+    assert database.outputs.count_documents({"uuid": re.compile("^u[0-2]$")}) == 3
+    assert database.outputs.count_documents({"uuid": {"$regex": "^U[45]", "$options": "i"}}) == 2
+    assert database[FILES].count_documents({"filename": re.compile(r"^(big|small)\.")}) == 2
+    found = database[FILES].find({"filename": {"$regex": "^e"}}, {"filename": 1, "_id": 0})
+    assert list(found) == [{"filename": "empty.json"}]
+
+
+def test_results_larger_than_a_batch(filled):
+    """Cursors with ``getMore`` on both kinds (batch size 1)."""
+    database, _ = filled
+    assert len(list(database.outputs.find().batch_size(1))) == 6
+    assert sorted(f["filename"] for f in database[FILES].find().batch_size(1)) == sorted(BLOBS)
+    chunks = database[CHUNKS].find({}, {"n": 1}).batch_size(1)
+    assert sum(1 for _ in chunks) == 4
 
 
 def test_find_one_on_gridfs_and_its_table_name(filled):
@@ -203,6 +232,13 @@ def test_unsupported_request_is_a_prompt_error_naming_it(filled):
         list(database.outputs.aggregate([{"$noSuchStage": {}}]))
     with pytest.raises(OperationFailure, match=rf"^aggregate on .*\.{FILES}: "):
         list(database[FILES].aggregate([{"$noSuchStage": {}}]))
+    # a join with a GridFS collection would answer wrongly: refused, saying what to do
+    lookup = {"from": CHUNKS, "localField": "_id", "foreignField": "files_id", "as": "c"}
+    with pytest.raises(OperationFailure, match=r"\$lookup on a GridFS collection .* one by one"):
+        list(database[FILES].aggregate([{"$lookup": lookup}]))
+    lookup = {"from": FILES, "localField": "uuid", "foreignField": "metadata.job", "as": "f"}
+    with pytest.raises(OperationFailure, match=r"\$lookup from a GridFS collection"):
+        list(database.outputs.aggregate([{"$lookup": lookup}]))
     assert time.monotonic() - start < 5
 
 

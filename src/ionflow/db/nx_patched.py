@@ -594,6 +594,48 @@ def _is_special_pipeline(pipeline: Any) -> bool:
     )
 
 
+def _compiled_regexes(value: Any) -> Any:
+    """BSON regular expressions (``re.compile`` in pymongo) as Python patterns."""
+    if hasattr(value, "try_compile") and hasattr(value, "pattern"):
+        return value.try_compile()
+    if isinstance(value, dict):
+        return {k: _compiled_regexes(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_compiled_regexes(v) for v in value]
+    return value
+
+
+JOIN_STAGES = ("$lookup", "$graphLookup", "$unionWith")
+
+
+def _gridfs_join(conn: Any, name: str | None, pipeline: Any) -> str | None:
+    """``"$lookup from"`` when a pipeline joins a GridFS collection (not supported)."""
+    for stage in pipeline if isinstance(pipeline, list) else []:
+        for key in JOIN_STAGES:
+            spec = stage.get(key) if isinstance(stage, dict) else None
+            if spec is None:
+                continue
+            other = spec if isinstance(spec, str) else spec.get("from", spec.get("coll"))
+            if name or _gridfs_name(conn, other):
+                return f"{key} from" if name is None else f"{key} on"
+    return None
+
+
+def _matching(documents: list[dict], query: dict) -> list[dict]:
+    """The documents that match ``query`` (the ordinary query engine, in memory)."""
+    import neosqlite
+
+    memory = neosqlite.Connection(":memory:")
+    try:
+        view = memory["matching"]
+        if documents:
+            view.insert_many([{**doc, "_id": k} for k, doc in enumerate(documents)])
+        keep = {doc["_id"] for doc in view.find(query, {"_id": 1})}
+    finally:
+        memory.close()
+    return [doc for k, doc in enumerate(documents) if k in keep]
+
+
 def _fix_requests(query_timeout_s: float) -> None:
     """Fixes (g), (h), (i) around the handler's two entry points."""
     from nx_27017.gridfs_adapter import create_gridfs_adapter
@@ -617,14 +659,23 @@ def _fix_requests(query_timeout_s: float) -> None:
             name = _gridfs_name(conn, target)
             if name and name != target:
                 body[op] = name  # the SQLite table name is an alias
-            if name:  # as upstream's reads did: later index commands need the tables
+            if name and op not in (*READ_COMMANDS, "drop"):  # index commands need the tables
                 create_gridfs_adapter(conn, name)
             ns = f"{db_name}.{name or target}" if isinstance(target, str) else db_name
             if op in READ_COMMANDS:  # upstream converts the ids of find filters only
-                for key in ("query", "pipeline"):
+                for key in ("filter", "query", "pipeline"):
                     if key in body:
-                        body[key] = self._convert_objectids({"v": body[key]})["v"]
+                        body[key] = _compiled_regexes(
+                            self._convert_objectids({"v": body[key]})["v"]
+                        )
             pipeline = body.get("pipeline")
+            if op == "aggregate" and (joined := _gridfs_join(conn, name, pipeline)):
+                return msg.get("request_id", 0), {
+                    "ok": 0,
+                    "errmsg": f"aggregate on {ns}: {joined} a GridFS collection is not "
+                    "supported by the embedded server; query the collections one by one",
+                    "code": 115,
+                }
             is_read = op in READ_COMMANDS and not _writes(pipeline)
             max_ms = body.get("maxTimeMS")
             limit_s = max_ms / 1000.0 if isinstance(max_ms, (int, float)) and max_ms else None
@@ -650,6 +701,9 @@ def _fix_requests(query_timeout_s: float) -> None:
                 "code": 50,
                 "codeName": "MaxTimeMSExpired",
             }
+        if op == "listCollections" and response.get("ok") and body.get("filter"):
+            batch = response["cursor"]["firstBatch"]
+            response["cursor"]["firstBatch"] = _matching(batch, body["filter"])
         errmsg = response.get("errmsg") if isinstance(response, dict) else None
         if response.get("ok") == 0 and isinstance(errmsg, str) and not errmsg.startswith(op):
             response["errmsg"] = f"{op} on {ns}: {errmsg}"
