@@ -335,3 +335,22 @@ def test_vasprun_md_times_from_potim(tmp_path):
     path.write_text(text)
     times = [f.time_fs for f in open_trajectory(path).frames()]
     assert times[:3] == pytest.approx([0.0, 0.5, 1.0])  # POTIM 0.5 in this run
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("XDATCAR", "hello\n", "malformed XDATCAR header"),
+        ("XDATCAR_v4", "t\n1.0\n1 0 0\n0 1 0\n0 0 1\n2\nDirect configuration= 1\n", "VASP 4"),
+        ("vasprun.xml", "<modeling><atominfo>\n", "not a readable vasprun.xml"),
+        ("run-pos-1.xyz", "1\n i = 1, time = 0.0\nLi 0 0 0\n", r"run-1\.cell is missing"),
+        ("plain.xyz", "1\nno cell\nLi 0 0 0\n", "no periodic cell"),
+        ("traj.bin", "\x00\x01 not a dump", "unknown trajectory format"),
+    ],
+)
+def test_unreadable_files_are_one_clear_error(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(IonflowInputError, match=message) as error:
+        open_trajectory(path)
+    assert "\n" not in str(error.value)

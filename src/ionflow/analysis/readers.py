@@ -65,6 +65,14 @@ def _check_positions(positions: np.ndarray, path: Path, step: int) -> None:
         raise IonflowInputError(f"{path}: NaN or infinite coordinates at step {step}")
 
 
+def _check_cell(cell: np.ndarray, path: Path, step: int) -> None:
+    if not np.all(np.isfinite(cell)) or abs(np.linalg.det(cell)) < 1e-6:
+        raise IonflowInputError(
+            f"{path}: no periodic cell at step {step}; diffusion needs one "
+            "(extended XYZ with Lattice=..., or a format that stores the cell)"
+        )
+
+
 def _positions_from_columns(
     data: np.ndarray, columns: list[str], cell: np.ndarray, origin: np.ndarray, path: Path
 ) -> tuple[np.ndarray, bool]:
@@ -177,6 +185,7 @@ class _SymbolFrameReader(TrajectoryReader):
         for frame in type(self).parse(self.path):
             self._set_species(frame.symbols)
             _check_positions(frame.positions, self.path, frame.step)
+            _check_cell(frame.cell, self.path, frame.step)
             yield frame
 
 
@@ -223,6 +232,7 @@ class AseTrajectoryReader(TrajectoryReader):
                 )
             positions = atoms.get_positions()
             _check_positions(positions, self.path, index)
+            _check_cell(np.array(atoms.cell[:]), self.path, index)
             time_fs = atoms.info.get("time_fs", atoms.info.get("time"))
             yield Frame(
                 index,
@@ -266,6 +276,13 @@ def open_trajectory(
     except IonflowInputError:
         raise
     except Exception as exc:  # ase raises many kinds for unreadable files
+        from ase.io.formats import UnknownFileTypeError
+
+        if isinstance(exc, UnknownFileTypeError):
+            raise IonflowInputError(
+                f"{path}: unknown trajectory format; ionflow reads LAMMPS dumps (text or "
+                "binary), XDATCAR, vasprun.xml, CP2K PROJECT-pos-1.xyz, extended XYZ, ASE .traj"
+            ) from exc
         raise IonflowInputError(f"{path}: cannot read trajectory ({exc})") from exc
 
 
