@@ -1,7 +1,5 @@
 """A real two-iteration active-learning loop (motep + ASE MD + CHGNet labels)."""
 
-import json
-
 import pytest
 from ase.build import bulk
 from jobflow import JobStore, run_locally
@@ -10,7 +8,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from tests.fixtures.mtp import LI2S_SPECIES, ChgnetTestLabelMaker
 
 from ionflow.learning.explore import AseMdExplorer
-from ionflow.learning.flows.active_learning import STATE_FILE, ActiveLearningMaker
+from ionflow.learning.flows.active_learning import ActiveLearningMaker
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.jobs.fit import MtpFitMaker
 
@@ -27,7 +25,6 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
         md_steps=60,
         max_selected=6,
         max_iterations=2,
-        state_dir=str(tmp_path / "state"),
     )
     flow = maker.make([cell], li2s_labelled_cfg, LI2S_SPECIES, mtp=trained_mtp.path.read_text())
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
@@ -42,6 +39,3 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
     assert first.n_labelled == first.n_selected and first.validation_errors is not None
     assert second.n_selected < first.n_selected
     assert doc.n_training >= 30 + first.n_selected
-    state = json.loads((tmp_path / "state" / STATE_FILE).read_text())
-    assert len(state["history"]) == 1  # saved before the second iteration ran
-    assert len(set(state["labelled_keys"])) == len(state["labelled_keys"])
