@@ -207,3 +207,15 @@ def test_triclinic_glass_interval_covers_kinisi_and_pymatgen(tmp_path):
     D_pmg = pymatgen_d([AseAtomsAdaptor.get_structure(a) for a in frames], frame_fs)
     assert covers(ours, k_mean), (ours.D_interval_cm2_s, k_mean)
     assert covers(ours, D_pmg), (ours.D_interval_cm2_s, D_pmg)
+
+
+def test_documents_stored_before_the_intervals_still_load():
+    """Resume reads older DiffusionDocuments from the database: their 95 % interval."""
+    doc = DiffusionDocument.from_species_trajectory(
+        first_frames(_ours_xdatcar(), 20), TEMPERATURE_K
+    ).model_dump()
+    for key in ("D_interval_cm2_s", "D_statistical_err_cm2_s", "sigma_interval_mS_cm"):
+        doc.pop(key)
+    old = DiffusionDocument.model_validate(doc)
+    low, high = old.D_interval_cm2_s
+    assert (high - low) / 2 == pytest.approx(1.959964 * old.D_err_cm2_s, rel=1e-5)

@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ionflow.analysis.arrhenius import fit_arrhenius, fit_piecewise_arrhenius
 from ionflow.analysis.conductivity import haven_ratio, nernst_einstein_mS_cm
-from ionflow.analysis.diffusion import combine_estimates, fit_diffusion
+from ionflow.analysis.diffusion import Z_95, combine_estimates, fit_diffusion
 from ionflow.analysis.displacements import SpeciesTrajectory, collect_species_trajectory
 from ionflow.analysis.msd import MSDResult, species_msd
 from ionflow.analysis.readers import open_trajectory
@@ -70,6 +70,21 @@ class DiffusionDocument(BaseModel):
     msd_xyz_A2: list[list[float]] = Field(description="per-axis MSD at those lags, Å^2")
     regions: RegionDocument | None = Field(None, description="D per GB slab, if requested")
     sites: SiteDocument | None = Field(None, description="site jump statistics, if requested")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _intervals_of_older_documents(cls, data: object) -> object:
+        """Documents stored before the intervals existed: D +- 1.96 err (95 %)."""
+        if isinstance(data, dict) and "D_interval_cm2_s" not in data and "D_cm2_s" in data:
+            D, err = data["D_cm2_s"], data.get("D_err_cm2_s", 0.0)
+            sigma, sigma_err = data.get("sigma_mS_cm", 0.0), data.get("sigma_err_mS_cm", 0.0)
+            data = {
+                **data,
+                "D_interval_cm2_s": (D - Z_95 * err, D + Z_95 * err),
+                "D_statistical_err_cm2_s": err,
+                "sigma_interval_mS_cm": (sigma - Z_95 * sigma_err, sigma + Z_95 * sigma_err),
+            }
+        return data
 
     @classmethod
     def from_msd(
