@@ -5,7 +5,7 @@ from ase.build import bulk
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 from pymatgen.io.ase import AseAtomsAdaptor
-from tests.fixtures.mtp import LI2S_SPECIES, ChgnetTestLabelMaker
+from tests.fixtures.mtp import ChgnetTestLabelMaker
 
 from ionflow.learning.explore import AseMdExplorer
 from ionflow.learning.flows.active_learning import ActiveLearningMaker
@@ -15,7 +15,7 @@ from ionflow.mtp.jobs.fit import MtpFitMaker
 pytestmark = pytest.mark.slow
 
 
-def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp_path):
+def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_set, tmp_path):
     cell = AseAtomsAdaptor.get_structure(bulk("SLi2", "fluorite", a=5.7, cubic=True))
     maker = ActiveLearningMaker(
         label_maker=ChgnetTestLabelMaker(),
@@ -26,7 +26,7 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
         max_selected=6,
         max_iterations=2,
     )
-    flow = maker.make([cell], li2s_labelled_cfg, LI2S_SPECIES, mtp=trained_mtp.path.read_text())
+    flow = maker.make([cell], li2s_labelled_set, mtp=trained_mtp.path.read_text())
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     responses = run_locally(flow, store=store, root_dir=tmp_path, ensure_success=True)
     assert responses
@@ -39,3 +39,5 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
     assert first.n_labelled == first.n_selected and first.validation_errors is not None
     assert second.n_selected < first.n_selected
     assert doc.n_training >= 30 + first.n_selected
+    assert len(doc.labelled_set) == doc.n_training  # the final set, loaded from the store
+    assert (doc.labelled_set.oracle, doc.labelled_set.level_of_theory) == ("chgnet", "PBE")

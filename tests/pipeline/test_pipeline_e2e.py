@@ -55,7 +55,7 @@ def test_ionflow_run_tiny_pipeline_on_embedded_db(db_settings, tmp_path, monkeyp
     fitted_mtp = store.query_one({"name": "mtp fit"}, load=True)["output"]["mtp"]
     assert "alpha_moments_count" in fitted_mtp
     labelled = store.query_one({"name": "labelled set PBE"}, load=True)
-    assert labelled["output"]["cfg_text"].count("BEGIN_CFG") == 48
+    assert labelled["output"]["labelled_set"]["cfg_text"].count("BEGIN_CFG") == 48
     store.close()
     _query_outputs_with_pymongo(db_settings.db_uri, fit["uuid"])
 

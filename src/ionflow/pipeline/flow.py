@@ -143,7 +143,7 @@ class PipelineMaker(Maker):
             max_iter=mtp.max_iterations,
             validation_fraction=mtp.validation_fraction,
             seed=mtp.seed,
-        ).make(merged.output.cfg_text, merged.output.species)
+        ).make(merged.output.labelled_set)
         jobs.append(fit)
         fitted_mtp = fit.output.mtp
 
@@ -171,7 +171,7 @@ class PipelineMaker(Maker):
                 gamma_break=learning.gamma_break,
                 max_selected=learning.max_selected_per_iteration,
                 max_iterations=learning.max_iterations,
-            ).make(explored, merged.output.cfg_text, species, mtp=fitted_mtp)
+            ).make(explored, merged.output.labelled_set, mtp=fitted_mtp)
             jobs.append(active)
             fitted_mtp = active.output.mtp
 
