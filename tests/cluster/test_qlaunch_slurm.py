@@ -83,11 +83,15 @@ def test_qlaunch_runs_dependent_fireworks_to_completed(launchpad, fw_config_dir,
     launches = {name: launchpad.get_fw_by_id(i).launches for name, i in ids.items()}
     for runs in launches.values():
         assert len(runs) == 1
-        assert runs[0].state_history[0].get("reservation_id")
+        reservation = runs[0].state_history[0].get("reservation_id")
+        assert reservation
+        # and ionflow's rlaunch recorded the same SLURM job id with the worker
+        assert runs[0].fworker.env["slurm_job_id"] == str(reservation)
     assert launches["second"][0].time_start >= launches["first"][0].time_end
     scripts = list((tmp_path / "launches").rglob("FW_submit.script"))
     assert len(scripts) == 2
-    assert "rlaunch -c" in scripts[0].read_text() and "singleshot" in scripts[0].read_text()
+    assert "ionflow.pipeline.rocket -c" in scripts[0].read_text()
+    assert "singleshot" in scripts[0].read_text()
 
 
 def test_scancelled_job_is_detected_as_lost_and_rerun(launchpad, fw_config_dir, tmp_path):

@@ -25,8 +25,8 @@ SUBCOMMANDS: dict[str, str | tuple[str, ...]] = {
     "mtp": "mtp",
     "md": "md",
     "analyze": "analyze",
-    "pipeline": ("run", "status", "resume", "demo"),
-    "workflows": ("submit",),
+    "pipeline": ("run", "resume", "demo"),
+    "workflows": ("submit", "status", "watch"),
 }
 
 

@@ -1,4 +1,4 @@
-"""`ionflow run|status|resume|demo`: whole workflows from a spec file (submit: workflows.py)."""
+"""`ionflow run|resume|demo`: whole workflows from a spec file (submit, status: workflows.py)."""
 
 from __future__ import annotations
 
@@ -139,24 +139,6 @@ def run(
     print_report(report, plot_dir=out)
 
 
-def status() -> None:
-    """Table of workflows on the LaunchPad with their fireworks per state."""
-    from collections import Counter
-
-    lpad = _connected_launchpad()
-    table = Table(title="ionflow workflows")
-    for column in ("workflow", "state", "fireworks by state"):
-        table.add_column(column)
-    for wf in lpad.workflows.find({}, {"name": 1, "state": 1, "nodes": 1}):
-        states = Counter(
-            fw["state"] for fw in lpad.fireworks.find({"fw_id": {"$in": wf["nodes"]}}, {"state": 1})
-        )
-        table.add_row(
-            wf["name"], wf["state"], ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
-        )
-    console.print(table)
-
-
 def resume(
     watch: float = typer.Option(0.0, help="Repeat every WATCH seconds (0: once)."),
     max_retries: int = typer.Option(3, help="Retries of a failed job before giving up."),
@@ -201,5 +183,5 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     """Add the pipeline commands to the top-level ``ionflow`` app."""
-    for command in (run, status, resume, demo):
+    for command in (run, resume, demo):
         app.command()(command)

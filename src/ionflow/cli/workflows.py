@@ -89,7 +89,60 @@ def submit(
         console.print(f"submitted {plan.name}: workflow id {plan.workflow_id}", markup=False)
 
 
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def status(
+    workflow: str | None = typer.Argument(None, help="Workflow id (any of its jobs) or name."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Jobs per workflow, stage and state; running jobs with their SLURM job; failures.
+
+    ``lost``: RUNNING, but its SLURM job is gone or it stopped pinging (`ionflow watch`
+    reruns it). Each failed job: its error class, last error line, and whether it will be
+    retried.
+    """
+    from ionflow.db.stores import check_database, get_launchpad
+    from ionflow.pipeline.status import STATES, status_json, workflow_status
+
+    check_database(launchpad=True)
+    statuses = workflow_status(get_launchpad(strm_lvl="WARNING"), workflow)
+    if json_out:
+        typer.echo(json.dumps(status_json(statuses), indent=1))
+        return
+    if not statuses:
+        console.print("no workflows on the LaunchPad (`ionflow submit SPEC`)")
+    for wf in statuses:
+        seen = {state for per_state in wf.counts.values() for state in per_state}
+        columns = [s for s in STATES if s in seen] + sorted(seen - set(STATES))
+        table = Table(title=f"workflow {wf.workflow_id}: {wf.name} ({wf.state})")
+        table.add_column("stage")
+        for state in columns:
+            table.add_column(state, justify="right")
+        for stage, per_state in wf.counts.items():
+            table.add_row(stage, *(str(per_state.get(state, "")) for state in columns))
+        console.print(table)
+        for job in wf.jobs:
+            where = f" SLURM {job.slurm_job_id}" if job.slurm_job_id else ""
+            if job.state in ("RUNNING", "lost"):
+                lost = f" lost: {job.lost_reason}" if job.lost_reason else ""
+                line = f"{job.state} for {_duration(job.running_s)}{where}{lost}"
+            elif job.state == "FIZZLED":
+                short = (job.error_class or "unknown").rsplit(".", 1)[-1]
+                line = (
+                    f"FIZZLED {short}: {job.error_line}; retried: {job.will_retry} "
+                    f"({job.retry_reason})"
+                )
+            else:
+                line = f"{job.state}{where}"
+            console.print(f"  {job.fw_id} {job.name} [{job.stage}]: {line}", markup=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add the workflow commands to the top-level ``ionflow`` app."""
-    for command in (submit,):
+    for command in (submit, status):
         app.command()(command)

@@ -79,7 +79,8 @@ class ResumeReport:
         return len(self.rerun) + len(self.unreserved) + len(self.retried)
 
 
-def _now() -> dt.datetime:
+def now_utc() -> dt.datetime:
+    """The current time as naive UTC (how the state machine compares times)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
@@ -109,7 +110,7 @@ def _act(
         "to_state": to_state,
         "reason": reason,
         "launch_id": _last_launch_id(lpad, fw_id),
-        "time": _now(),
+        "time": now_utc(),
     }
     if failure is not None:
         entry["error_class"] = failure.error_class
@@ -146,16 +147,49 @@ def failure_of(lpad: LaunchPad, fw_id: int) -> Failure:
     return failure_from_details(stored.get("_details"), stored.get("_stacktrace") or "")
 
 
+def naive_utc(value: dt.datetime | str | None) -> dt.datetime | None:
+    """A FireWorks time (datetime or ISO text, naive or aware) as naive UTC, or None."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)  # FireWorks >= 2: aware UTC
+    return value if isinstance(value, dt.datetime) else None
+
+
 def _fizzled_since(lpad: LaunchPad, fw_id: int) -> dt.datetime:
     fw = lpad.fireworks.find_one({"fw_id": fw_id}, {"updated_on": 1}) or {}
-    updated = fw.get("updated_on")
-    if isinstance(updated, str):
-        updated = dt.datetime.fromisoformat(updated)
-    if updated is None:
-        return _now()
-    if updated.tzinfo is not None:  # FireWorks >= 2 writes aware UTC times
-        updated = updated.astimezone(dt.UTC).replace(tzinfo=None)
-    return updated
+    return naive_utc(fw.get("updated_on")) or now_utc()
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    """What the state machine does with a FIZZLED job: ``retry``, ``wait`` or ``give_up``."""
+
+    action: str
+    reason: str
+
+
+def decide_retry(
+    failure: Failure, retries: int, policy: ResumePolicy, failed_for_s: float
+) -> RetryDecision:
+    """Decide on a FIZZLED job from its failure class, retries used and back-off.
+
+    Args:
+        failure: class, retry flag and message of the failure.
+        retries: retries already logged for the job.
+        policy: the limits.
+        failed_for_s: seconds since the job failed.
+    """
+    if failure.retry in (Retry.NO, Retry.NEW_SEED):
+        reason = f"{failure.short_class}: {RETRY_ADVICE[failure.retry]}: {failure.message}"
+        return RetryDecision("give_up", reason)
+    if retries >= policy.max_retries:
+        return RetryDecision("give_up", f"{retries} retries used: {failure.message}")
+    wait_s = policy.backoff_s * 2**retries
+    if failed_for_s < wait_s:
+        return RetryDecision("wait", f"retry {retries + 1} in {wait_s - failed_for_s:.0f} s")
+    kind = "unclassified" if failure.retry is None else RETRY_ADVICE[failure.retry]
+    return RetryDecision("retry", f"retry {retries + 1} ({kind}): {failure.message}")
 
 
 def resume_pass(lpad: LaunchPad, policy: ResumePolicy | None = None) -> ResumeReport:
@@ -192,19 +226,12 @@ def resume_pass(lpad: LaunchPad, policy: ResumePolicy | None = None) -> ResumeRe
             continue
         failure = failure_of(lpad, fw_id)
         retries = log.count_documents({"fw_id": fw_id, "action": "retry"})
-        if failure.retry in (Retry.NO, Retry.NEW_SEED):
-            reason = f"{failure.short_class}: {RETRY_ADVICE[failure.retry]}: {failure.message}"
-            _act(lpad, report, fw_id, "give_up", "FIZZLED", reason, failure)
-        elif retries >= policy.max_retries:
-            reason = f"{retries} retries used: {failure.message}"
-            _act(lpad, report, fw_id, "give_up", "FIZZLED", reason, failure)
-        elif (_now() - _fizzled_since(lpad, fw_id)).total_seconds() < (
-            policy.backoff_s * 2**retries
-        ):
+        failed_for_s = (now_utc() - _fizzled_since(lpad, fw_id)).total_seconds()
+        decision = decide_retry(failure, retries, policy, failed_for_s)
+        if decision.action == "wait":
             report.waiting_backoff.append(fw_id)
-        else:
+            continue
+        if decision.action == "retry":
             lpad.rerun_fw(fw_id)
-            kind = "unclassified" if failure.retry is None else RETRY_ADVICE[failure.retry]
-            reason = f"retry {retries + 1} ({kind}): {failure.message}"
-            _act(lpad, report, fw_id, "retry", "FIZZLED", reason, failure)
+        _act(lpad, report, fw_id, decision.action, "FIZZLED", decision.reason, failure)
     return report
