@@ -317,6 +317,11 @@ CASES: dict[str, list[Case]] = {
         ("database", [], DB_DOWN, "cannot reach the database"),
         ("option", ["--max-retries", "-1"], DB_DOWN, "--max-retries"),
     ],
+    "watch": [
+        ("database", [], DB_DOWN, "cannot reach the database"),
+        ("option", ["--interval", "0"], DB_DOWN, "--interval"),
+        ("option", ["--passes", "0"], DB_DOWN, "--passes"),
+    ],
     "demo": [
         ("spec", ["--spec", "bad_level.yaml"], DB_DOWN, "bad_level.yaml"),
         ("database", [], DB_DOWN, "cannot reach the database"),
@@ -450,7 +455,7 @@ def test_launchpad_missing_is_one_line(db_uri, workdir):
     (``submit`` initialises it: tests/pipeline/test_submit.py.)
     """
     env = {"IONFLOW_DB_URI": db_uri}
-    for command in ("status", "resume"):
+    for command in ("status", "resume", "watch"):
         assert "`ionflow submit SPEC` initialises it" in assert_refused(command, [], workdir, env)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -142,7 +143,47 @@ def status(
             console.print(f"  {job.fw_id} {job.name} [{job.stage}]: {line}", markup=False)
 
 
+def watch(
+    interval: float = typer.Option(600.0, help="Seconds between passes."),
+    max_retries: int = typer.Option(3, help="Retries of a failed job before giving up."),
+    lost_after: float = typer.Option(4 * 3600.0, help="Seconds without a ping: a lost run."),
+    backoff: float = typer.Option(60.0, help="Seconds before the first retry (doubles)."),
+    passes: int | None = typer.Option(None, help="Stop after this many passes (default: never)."),
+) -> None:
+    """Keep the workflows going: rerun lost jobs, retry what can succeed, every INTERVAL s.
+
+    One watcher per LaunchPad (a lock with a heartbeat in the database: a second one
+    refuses; a dead one's is taken over). A RUNNING job whose SLURM job is gone is rerun
+    at the next pass (walltime: from its checkpoints; out of memory: with twice the
+    memory; bounded). Safe under nohup, cron or as a SLURM job; SIGTERM stops it cleanly.
+    Every action is logged (`ionflow resume` is one pass of the same loop).
+    """
+    from ionflow.db.stores import check_database, get_launchpad
+    from ionflow.pipeline.resume import ResumePolicy
+    from ionflow.pipeline.watch import LockLostError
+    from ionflow.pipeline.watch import watch as watch_loop
+
+    if interval <= 0 or max_retries < 0 or lost_after <= 0 or backoff < 0:
+        raise IonflowInputError(
+            "--interval and --lost-after must be > 0, --max-retries and --backoff >= 0"
+        )
+    if passes is not None and passes < 1:
+        raise IonflowInputError("--passes must be at least 1")
+    check_database(launchpad=True)
+    policy = ResumePolicy(lost_after_s=lost_after, max_retries=max_retries, backoff_s=backoff)
+
+    def echo(line: str) -> None:
+        typer.echo(line)
+        sys.stdout.flush()  # a line per pass in a nohup / SLURM output file
+
+    try:
+        watch_loop(get_launchpad(strm_lvl="WARNING"), interval, policy, passes, echo)
+    except LockLostError as exc:
+        typer.echo(f"ionflow: {exc}; stopping", err=True)
+        raise typer.Exit(1) from exc
+
+
 def register(app: typer.Typer) -> None:
     """Add the workflow commands to the top-level ``ionflow`` app."""
-    for command in (submit, status):
+    for command in (submit, status, watch):
         app.command()(command)

@@ -10,8 +10,10 @@ return None and callers do nothing: an unknown answer never reruns a job.
 from __future__ import annotations
 
 import getpass
+import re
 import subprocess
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 TIMEOUT_S = 20.0
 # squeue states of a job that is not over (COMPLETING: the batch script has exited)
@@ -54,18 +56,40 @@ def gone_jobs(job_ids: Iterable[str], squeue: str = "squeue") -> set[str] | None
     return None if alive is None else job_ids - alive
 
 
-def end_states(job_ids: Iterable[str], sacct: str = "sacct") -> dict[str, str]:
-    """How finished jobs ended (``TIMEOUT``, ``OUT_OF_MEMORY``, ``CANCELLED``, ``NODE_FAIL``...).
+@dataclass(frozen=True)
+class SlurmEnd:
+    """How a SLURM job ended (``sacct``).
 
-    Jobs ``sacct`` does not know (accounting off) are left out.
+    Attributes:
+        state: ``TIMEOUT``, ``OUT_OF_MEMORY``, ``CANCELLED``, ``NODE_FAIL``, ``FAILED``...
+        requested_mem_MB: memory the job asked for, MB (None if not reported).
     """
+
+    state: str
+    requested_mem_MB: float | None = None
+
+
+_MEM_UNITS_MB = {"K": 1 / 1024, "M": 1.0, "G": 1024.0, "T": 1024.0**2}
+
+
+def memory_mb(text: str | None) -> float | None:
+    """Parse a SLURM memory size (``4000M``, ``4G``, ``4Gn``, ``16000Mc``) in MB."""
+    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?)[nc]?\s*", text or "", flags=re.IGNORECASE)
+    if not match:
+        return None
+    return float(match[1]) * _MEM_UNITS_MB[(match[2] or "M").upper()]
+
+
+def end_states(job_ids: Iterable[str], sacct: str = "sacct") -> dict[str, SlurmEnd]:
+    """How finished jobs ended; jobs ``sacct`` does not know (accounting off) are left out."""
     job_ids = sorted({str(job_id) for job_id in job_ids})
     if not job_ids:
         return {}
-    out = _run([sacct, "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(job_ids)])
-    states = {}
+    out = _run([sacct, "-n", "-X", "-P", "-o", "JobID,State,ReqMem", "-j", ",".join(job_ids)])
+    ends = {}
     for line in (out or "").splitlines():
-        job_id, _, state = line.partition("|")
+        job_id, state, req_mem, *_ = [*line.split("|"), "", ""]
         if job_id in job_ids and state:
-            states[job_id] = state.split()[0].upper()  # "CANCELLED by 0" -> CANCELLED
-    return states
+            # "CANCELLED by 0" -> CANCELLED
+            ends[job_id] = SlurmEnd(state.split()[0].upper(), memory_mb(req_mem))
+    return ends

@@ -9,8 +9,18 @@ read back.
 =================  ============================================  ====================
 situation          test                                          action
 =================  ============================================  ====================
+SLURM job gone     RUNNING, its SLURM job (recorded at checkout,  ``rerun`` -> READY
+                   :mod:`ionflow.pipeline.rocket`) no longer in   (cause ``gone``, at
+                   ``squeue``; ``sacct`` says how it ended:       most ``max_retries``)
+                   ``TIMEOUT``: rerun, continuing from its        cause ``walltime``, at
+                   checkpoints (previous launch's restart files)  most ``max_walltime_
+                                                                  reruns``
+                   ``OUT_OF_MEMORY``: rerun with twice the        cause ``memory``, at
+                   memory (``spec._queueadapter.mem``, read by    most ``max_memory_
+                   qlaunch)                                       doublings``
+                   limit used up                                  ``give_up`` (FIZZLED)
 lost run           RUNNING, no ping for ``lost_after_s``         ``rerun`` -> READY
-                   (walltime kill, ``scancel``, node failure)
+                   (a job outside SLURM, or SLURM not asked)
 stale reservation  RESERVED in the queue for ``unreserved_after_s``  ``unreserve`` -> READY
 cannot succeed     FIZZLED with an ionflow error whose class     ``give_up`` (logged
                    says ``retry`` is ``no`` (bad input,          once per launch,
@@ -42,7 +52,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ionflow.cluster.slurm_jobs import end_states, gone_jobs, memory_mb
 from ionflow.errors import RETRY_ADVICE, Failure, Retry, failure_from_details
+from ionflow.pipeline.rocket import slurm_job_id_of
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad
@@ -59,6 +71,11 @@ class ResumePolicy:
     unreserved_after_s: float = 14 * 24 * 3600.0
     max_retries: int = 3
     backoff_s: float = 60.0
+    max_walltime_reruns: int = 2
+    max_memory_doublings: int = 2
+    squeue: str = "squeue"
+    """``squeue`` command (asked once per pass about RUNNING jobs' SLURM jobs)."""
+    sacct: str = "sacct"
 
 
 @dataclass
@@ -101,6 +118,7 @@ def _act(
     from_state: str,
     reason: str,
     failure: Failure | None = None,
+    cause: str | None = None,
 ) -> None:
     to_state = "FIZZLED" if action == "give_up" else "READY"
     entry = {
@@ -112,6 +130,8 @@ def _act(
         "launch_id": _last_launch_id(lpad, fw_id),
         "time": now_utc(),
     }
+    if cause is not None:
+        entry["cause"] = cause
     if failure is not None:
         entry["error_class"] = failure.error_class
         entry["retry"] = None if failure.retry is None else failure.retry.value
@@ -192,6 +212,62 @@ def decide_retry(
     return RetryDecision("retry", f"retry {retries + 1} ({kind}): {failure.message}")
 
 
+# how a SLURM job ended -> cause of the rerun (others: "gone")
+SLURM_END_CAUSES = {"TIMEOUT": "walltime", "DEADLINE": "walltime", "OUT_OF_MEMORY": "memory"}
+
+
+def _rerun_slurm_gone(lpad: LaunchPad, policy: ResumePolicy, report: ResumeReport) -> None:
+    """Rerun RUNNING jobs whose SLURM job is gone, by how it ended (bounded)."""
+    running = lpad.launches.find(
+        {"state": "RUNNING"},
+        {"launch_id": 1, "fw_id": 1, "fworker.env": 1, "state_history": 1},
+    )
+    by_job: dict[str, list[dict]] = {}
+    for launch in running:
+        job_id = slurm_job_id_of(launch)
+        if job_id:
+            by_job.setdefault(job_id, []).append(launch)
+    gone = gone_jobs(by_job, policy.squeue) if by_job else None
+    if not gone:
+        return  # nothing gone, or SLURM did not answer: never act on a guess
+    ends = end_states(gone, policy.sacct)
+    log = lpad.db[LOG_COLLECTION]
+    for job_id in sorted(gone):
+        end = ends.get(job_id)
+        state = end.state if end else "no longer in squeue"
+        cause = SLURM_END_CAUSES.get(end.state if end else "", "gone")
+        limit = {
+            "walltime": policy.max_walltime_reruns,
+            "memory": policy.max_memory_doublings,
+        }.get(cause, policy.max_retries)
+        for launch in by_job[job_id]:
+            fw_id, launch_id = launch["fw_id"], launch["launch_id"]
+            current = lpad.launches.find_one({"launch_id": launch_id}, {"state": 1}) or {}
+            if current.get("state") != "RUNNING":
+                continue  # finished between the two queries
+            done = log.count_documents({"fw_id": fw_id, "action": "rerun", "cause": cause})
+            lpad.mark_fizzled(launch_id)
+            if done >= limit:
+                reason = f"SLURM job {job_id} {state}: {done} reruns for {cause} used"
+                _act(lpad, report, fw_id, "give_up", "RUNNING", reason, cause=cause)
+                continue
+            reason = f"SLURM job {job_id} {state}: rerun {done + 1} of {limit}"
+            if cause == "walltime":
+                reason += ", continuing from its checkpoints"
+            if cause == "memory":
+                fw = lpad.fireworks.find_one({"fw_id": fw_id}, {"spec._queueadapter": 1}) or {}
+                queue = (fw.get("spec") or {}).get("_queueadapter") or {}
+                mem_mb = memory_mb(str(queue.get("mem", ""))) or (end and end.requested_mem_MB)
+                if mem_mb:
+                    new_mem = f"{round(2 * mem_mb)}M"
+                    lpad.update_spec([fw_id], {"_queueadapter.mem": new_mem})
+                    reason += f" with --mem={new_mem}"
+                else:
+                    reason += " (memory not known: same memory)"
+            lpad.rerun_fw(fw_id)
+            _act(lpad, report, fw_id, "rerun", "RUNNING", reason, cause=cause)
+
+
 def resume_pass(lpad: LaunchPad, policy: ResumePolicy | None = None) -> ResumeReport:
     """Run one pass of the resume state machine over every firework of ``lpad``.
 
@@ -205,6 +281,7 @@ def resume_pass(lpad: LaunchPad, policy: ResumePolicy | None = None) -> ResumeRe
     policy = policy or ResumePolicy()
     report = ResumeReport()
 
+    _rerun_slurm_gone(lpad, policy, report)
     _, lost_fw_ids, _ = lpad.detect_lostruns(expiration_secs=policy.lost_after_s, rerun=True)
     for fw_id in lost_fw_ids:
         reason = f"no ping for {policy.lost_after_s:.0f} s (lost run: node failure, kill)"
@@ -222,7 +299,8 @@ def resume_pass(lpad: LaunchPad, policy: ResumePolicy | None = None) -> ResumeRe
         # given up on this very launch (a firework rerun by hand and failed again is new)
         launch_id = _last_launch_id(lpad, fw_id)
         if log.count_documents({"fw_id": fw_id, "action": "give_up", "launch_id": launch_id}):
-            report.gave_up.append(fw_id)
+            if fw_id not in report.gave_up:  # not given up on a moment ago in this pass
+                report.gave_up.append(fw_id)
             continue
         failure = failure_of(lpad, fw_id)
         retries = log.count_documents({"fw_id": fw_id, "action": "retry"})
