@@ -202,7 +202,8 @@ def workflow_status(
                 failure, retries[fw_id], policy, (now - failed_at).total_seconds()
             )
             job.will_retry = {"retry": "yes", "wait": "after back-off"}.get(decision.action, "no")
-            job.retry_reason = decision.reason[:300]
+            # the message is already the error line
+            job.retry_reason = decision.reason.removesuffix(f": {failure.message}")[:300]
         jobs[fw_id] = job
 
     result = []

@@ -170,7 +170,8 @@ def watch(
         signal.signal(sig, request_stop)
     hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     passes = 0
-    echo(f"watching (every {interval_s:g} s) as {lock.owner}")
+    if max_passes != 1:  # one pass is `ionflow resume`
+        echo(f"watching (every {interval_s:g} s) as {lock.owner}")
     try:
         while not stop and (max_passes is None or passes < max_passes):
             started = time.monotonic()
