@@ -144,6 +144,7 @@ def test_watch_reruns_a_scancelled_job_within_two_intervals(
     wait_for_state(launchpad, fw_id, {"RUNNING"})
     launch = launchpad.launches.find_one({"fw_id": fw_id, "state": "RUNNING"})
     job_id = launch["fworker"]["env"]["slurm_job_id"]  # recorded by ionflow's rlaunch
+    assert launch["fworker"]["env"]["slurm_cluster"]  # the cluster the id belongs to
     assert job_id in squeue_ids()
 
     env = {**os.environ, "IONFLOW_DB_URI": db_uri}

@@ -136,3 +136,21 @@ def test_second_watcher_refuses_and_a_dead_ones_lock_is_taken_over(launchpad, db
     result = CliRunner().invoke(app, ["watch", "--interval", "0.1", "--passes", "2"])
     assert result.exit_code == 0, result.output
     assert result.output.count(" rerun 0 ") == 2
+
+
+def test_jobs_of_another_cluster_are_never_taken_for_gone_replayed(
+    launchpad, tmp_path, slurm_says, monkeypatch
+):
+    slurm_says({}, {})  # this cluster's squeue lists nothing
+    monkeypatch.delenv("SLURM_CLUSTER_NAME", raising=False)
+    scontrol = _script(tmp_path, "scontrol", ["ClusterName=here", "SlurmctldPort=6817"])
+    ids = {}
+    for cluster in ("here", "elsewhere"):
+        monkeypatch.setenv("SLURM_CLUSTER_NAME", cluster)  # as in the job on that cluster
+        ids[cluster] = _running_in_slurm(launchpad, tmp_path, cluster, "7001")
+    monkeypatch.delenv("SLURM_CLUSTER_NAME")  # the watcher runs on a login node
+    launch = launchpad.launches.find_one({"fw_id": ids["elsewhere"]})
+    assert launch["fworker"]["env"]["slurm_cluster"] == "elsewhere"
+    report = resume_pass(launchpad, ResumePolicy(scontrol=str(scontrol)))
+    assert report.rerun == [ids["here"]]
+    assert _state(launchpad, ids["elsewhere"]) == "RUNNING"

@@ -10,6 +10,7 @@ return None and callers do nothing: an unknown answer never reruns a job.
 from __future__ import annotations
 
 import getpass
+import os
 import re
 import subprocess
 from collections.abc import Iterable
@@ -45,6 +46,17 @@ def alive_jobs(squeue: str = "squeue", user: str | None = None) -> set[str] | No
         if len(fields) >= 2 and fields[1].upper() in ALIVE_STATES:
             alive.add(fields[0])
     return alive
+
+
+def cluster_name(scontrol: str = "scontrol") -> str | None:
+    """Name of the SLURM cluster this machine talks to (None if SLURM cannot say)."""
+    if os.environ.get("SLURM_CLUSTER_NAME"):
+        return os.environ["SLURM_CLUSTER_NAME"]
+    for line in (_run([scontrol, "show", "config"]) or "").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "ClusterName" and value.strip():
+            return value.strip()
+    return None
 
 
 def gone_jobs(job_ids: Iterable[str], squeue: str = "squeue") -> set[str] | None:

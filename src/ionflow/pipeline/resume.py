@@ -49,12 +49,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ionflow.cluster.slurm_jobs import end_states, gone_jobs, memory_mb
+from ionflow.cluster.slurm_jobs import cluster_name, end_states, gone_jobs, memory_mb
 from ionflow.errors import RETRY_ADVICE, Failure, Retry, failure_from_details
-from ionflow.pipeline.rocket import slurm_job_id_of
+from ionflow.pipeline.rocket import slurm_cluster_of, slurm_job_id_of
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad
@@ -76,6 +77,8 @@ class ResumePolicy:
     squeue: str = "squeue"
     """``squeue`` command (asked once per pass about RUNNING jobs' SLURM jobs)."""
     sacct: str = "sacct"
+    scontrol: str = "scontrol"
+    """asked for the cluster name when launches record theirs (ids are per cluster)."""
 
 
 @dataclass
@@ -216,17 +219,32 @@ def decide_retry(
 SLURM_END_CAUSES = {"TIMEOUT": "walltime", "DEADLINE": "walltime", "OUT_OF_MEMORY": "memory"}
 
 
+def slurm_jobs_here(launches: Iterable[dict], scontrol: str = "scontrol") -> dict[str, list[dict]]:
+    """Launches by the SLURM job running them, for jobs of this machine's cluster only.
+
+    A launch recorded on another cluster (``env.slurm_cluster``) is left out: its job is
+    not in this ``squeue``, and must never be taken for gone. Launches without a SLURM
+    job id are left out too.
+    """
+    by_job: dict[str, list[dict]] = {}
+    here: list[str | None] = []  # this machine's cluster, asked only when needed
+    for launch in launches:
+        job_id = slurm_job_id_of(launch)
+        cluster = slurm_cluster_of(launch)
+        if cluster is not None and not here:
+            here.append(cluster_name(scontrol))
+        if job_id and (cluster is None or cluster == here[0]):
+            by_job.setdefault(job_id, []).append(launch)
+    return by_job
+
+
 def _rerun_slurm_gone(lpad: LaunchPad, policy: ResumePolicy, report: ResumeReport) -> None:
     """Rerun RUNNING jobs whose SLURM job is gone, by how it ended (bounded)."""
     running = lpad.launches.find(
         {"state": "RUNNING"},
         {"launch_id": 1, "fw_id": 1, "fworker.env": 1, "state_history": 1},
     )
-    by_job: dict[str, list[dict]] = {}
-    for launch in running:
-        job_id = slurm_job_id_of(launch)
-        if job_id:
-            by_job.setdefault(job_id, []).append(launch)
+    by_job = slurm_jobs_here(running, policy.scontrol)
     gone = gone_jobs(by_job, policy.squeue) if by_job else None
     if not gone:
         return  # nothing gone, or SLURM did not answer: never act on a guess

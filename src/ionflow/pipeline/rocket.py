@@ -3,7 +3,8 @@
 Run as ``python -m ionflow.pipeline.rocket <rlaunch arguments>`` (the ``rocket_launch``
 line of the ``my_qadapter.yaml`` that ``ionflow config init`` writes). It is FireWorks'
 own ``rlaunch`` with one difference: the FireWorker it runs as carries
-``env.slurm_job_id`` (from ``SLURM_JOB_ID``), and FireWorks stores the worker with each
+``env.slurm_job_id`` (from ``SLURM_JOB_ID``; and ``env.slurm_cluster`` from
+``SLURM_CLUSTER_NAME``), and FireWorks stores the worker with each
 launch when it checks a firework out (``launches.fworker.env.slurm_job_id``). So the
 SLURM job of every RUNNING job is recorded atomically with its start, by FireWorks,
 without any ionflow code in the job itself, also for jobs added at run time.
@@ -21,6 +22,7 @@ import sys
 from collections.abc import Sequence
 
 SLURM_ENV_KEY = "slurm_job_id"
+SLURM_CLUSTER_KEY = "slurm_cluster"
 
 
 def with_slurm_job_id(fworker, job_id: str | None = None):
@@ -31,7 +33,15 @@ def with_slurm_job_id(fworker, job_id: str | None = None):
     if not job_id:
         return fworker
     env = {**(fworker.env or {}), SLURM_ENV_KEY: str(job_id)}
+    if os.environ.get("SLURM_CLUSTER_NAME"):  # job ids are unique per cluster only
+        env[SLURM_CLUSTER_KEY] = os.environ["SLURM_CLUSTER_NAME"]
     return FWorker(name=fworker.name, category=fworker.category, query=fworker._query, env=env)
+
+
+def slurm_cluster_of(launch: dict) -> str | None:
+    """SLURM cluster recorded in a launch document (None if not recorded)."""
+    env = (launch.get("fworker") or {}).get("env") or {}
+    return env.get(SLURM_CLUSTER_KEY) or None
 
 
 def slurm_job_id_of(launch: dict) -> str | None:

@@ -27,6 +27,7 @@ from ionflow.pipeline.resume import (
     decide_retry,
     naive_utc,
     now_utc,
+    slurm_jobs_here,
 )
 from ionflow.pipeline.rocket import slurm_job_id_of
 from ionflow.pipeline.stages import FUNCTION_MODULE_PATH, STAGES, stage_of_firework
@@ -163,15 +164,13 @@ def workflow_status(
             retries[entry["fw_id"]] += 1
 
     now = now_utc()
-    running_slurm = {
-        i: slurm_job_id_of(launches.get(i, {}))
-        for i in active
-        if fireworks[i]["state"] == "RUNNING"
-    }
     gone: set[str] = set()
-    ids = {job_id for job_id in running_slurm.values() if job_id}
-    if check_slurm and ids and shutil.which(squeue):
-        gone = gone_jobs(ids, squeue) or set()
+    if check_slurm and shutil.which(squeue):
+        running = [
+            launches[i] for i in active if fireworks[i]["state"] == "RUNNING" and i in launches
+        ]
+        ids = slurm_jobs_here(running, policy.scontrol)
+        gone = (gone_jobs(ids, squeue) or set()) if ids else set()
 
     jobs: dict[int, JobStatus] = {}
     for fw_id in active:
