@@ -47,6 +47,11 @@ def test_ionflow_run_tiny_pipeline_on_embedded_db(db_settings, tmp_path, monkeyp
     assert report["sigma_bulk_crystallinity_mS_cm"] == pytest.approx(
         0.8 * report["sigma_bulk_mS_cm"]
     )
+    assert report["mixing_rule"] == "parallel"
+    bulk_low, bulk_high = report["sigma_bulk_interval_mS_cm"]
+    assert 0 < bulk_low < report["sigma_bulk_mS_cm"] < bulk_high
+    # one configuration: the weighted interval is its own (sampled, 2 % tolerance)
+    assert (bulk_low, bulk_high) == pytest.approx((low, high), rel=0.05)
     assert report["published"][0]["value"] == 2.46
 
     # large data went to GridFS, not into the task documents
