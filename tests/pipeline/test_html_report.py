@@ -1,0 +1,104 @@
+"""report.html: its warnings, its plots, and the page of a real run (in test_pipeline_e2e)."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.image
+import numpy as np
+
+from ionflow.analysis.plotting import plot_configuration_conductivity
+from ionflow.learning.plotting import plot_active_learning_history
+from ionflow.learning.schemas.active_learning import ActiveLearningIteration
+from ionflow.mtp.schemas.fit import ErrorStats, SplitErrors
+from ionflow.pipeline.html_report import ReportTargets, WorkflowDocuments, report_warnings
+from ionflow.pipeline.report import ConfigurationResult, PipelineReportDocument
+
+
+def _report(
+    oracle: str, level: str, energy: float, forces: float, intervals
+) -> PipelineReportDocument:
+    configurations = [
+        ConfigurationResult(
+            index=k,
+            formula="Li6PS5Cl",
+            n_atoms=52,
+            weight=1 / len(intervals),
+            Ea_eV=0.3,
+            Ea_err_eV=0.02,
+            sigma300_mS_cm=math.sqrt(lo * hi),
+            sigma300_ci_mS_cm=(lo, hi),
+        )
+        for k, (lo, hi) in enumerate(intervals)
+    ]
+    return PipelineReportDocument(
+        name="t",
+        material="Li6PS5Cl",
+        oracle=oracle,
+        level_of_theory=level,
+        n_labelled=10,
+        mtp_level=8,
+        mtp_r_cut_A=5.0,
+        validation_energy_rmse_meV_atom=energy,
+        validation_force_rmse_eV_A=forces,
+        extrapolation_K=300.0,
+        configurations=configurations,
+        sigma_bulk_mS_cm=1.0,
+        crystallinity=0.8,
+        sigma_bulk_crystallinity_mS_cm=0.8,
+    )
+
+
+def test_warnings_name_level_of_theory_errors_and_overlapping_configurations():
+    bad = _report("chgnet", "PBE", 76.6, 0.586, [(0.735, 37.9), (0.0654, 2.24), (50.0, 80.0)])
+    warnings = report_warnings(WorkflowDocuments("f", bad), ReportTargets())
+    text = "\n".join(warnings)
+    assert len(warnings) == 4, text
+    assert "chgnet at PBE, not at the published level of theory (VASP optB88-vdW)" in text
+    assert "76.6 meV/atom is above the target 10 meV/atom" in text
+    assert "0.586 eV/Å is above the target 0.2 eV/Å" in text
+    assert "configurations 0 and 1 overlap" in text  # 2 is apart from both
+    good = _report("vasp", "optB88-vdW", 8.0, 0.15, [(0.5, 2.0), (3.0, 9.0)])
+    assert report_warnings(WorkflowDocuments("f", good), ReportTargets()) == []
+    # targets are settings
+    strict = report_warnings(WorkflowDocuments("f", good), ReportTargets(5.0, 0.1))
+    assert len(strict) == 2 and "above the target 5 meV/atom" in strict[0]
+
+
+def _has_ink(path) -> bool:
+    image = matplotlib.image.imread(path)
+    return float(np.std(image[..., :3])) > 0.01
+
+
+def test_active_learning_history_and_conductivity_plots(tmp_path):
+    errors = SplitErrors(
+        energy_per_atom=ErrorStats(mae=0.01, rmse=0.014, n=5),
+        forces=ErrorStats(mae=0.1, rmse=0.2, n=500),
+    )
+    iterations = [
+        ActiveLearningIteration(
+            iteration=k,
+            n_graded=40,
+            grade_max=g_max,
+            grade_percentiles={"p50": 1.1, "p90": 2.0, "p99": g_max / 2},
+            runs_stopped=1,
+            n_candidates=n,
+            n_already_labelled=0,
+            n_duplicates=0,
+            n_selected=n // 2,
+            n_labelled=n // 2,
+            validation_errors=errors if k else None,
+            explore_time_s=1.0,
+            select_time_s=0.1,
+        )
+        for k, (g_max, n) in enumerate([(40.0, 12), (6.0, 4), (1.8, 0)])
+    ]
+    history = plot_active_learning_history(iterations, tmp_path / "al.png", title="AL")
+    assert history.stat().st_size > 20_000 and _has_ink(history)
+    sigma = plot_configuration_conductivity(
+        ["c0", "c1", "σ_bulk"],
+        [5.3, 0.38, 2.8],
+        [(0.735, 37.9), (0.0654, 2.24), (0.56, 19.4)],
+        tmp_path / "sigma.png",
+    )
+    assert sigma.stat().st_size > 10_000 and _has_ink(sigma)
