@@ -6,6 +6,7 @@ import math
 
 import matplotlib.image
 import numpy as np
+import pytest
 
 from ionflow.analysis.plotting import plot_configuration_conductivity
 from ionflow.learning.plotting import plot_active_learning_history
@@ -102,3 +103,23 @@ def test_active_learning_history_and_conductivity_plots(tmp_path):
         tmp_path / "sigma.png",
     )
     assert sigma.stat().st_size > 10_000 and _has_ink(sigma)
+
+
+def test_workflow_resolves_from_fireworks_id_name_and_uuid(launchpad, jobstore):
+    from jobflow import Flow, job
+    from jobflow.managers.fireworks import flow_to_workflow
+
+    from ionflow.errors import IonflowInputError
+    from ionflow.pipeline.html_report import resolve_flow_uuid
+
+    first = job(math.sqrt)(4.0)
+    second = job(math.sqrt)(first.output)
+    flow = Flow([first, second], name="resolve-me")
+    launchpad.add_wf(flow_to_workflow(flow, store=jobstore))
+    fw_ids = [fw["fw_id"] for fw in launchpad.fireworks.find({}, {"fw_id": 1})]
+    for workflow in (str(fw_ids[0]), str(fw_ids[-1]), "resolve-me"):
+        assert resolve_flow_uuid(jobstore, workflow, launchpad) == flow.uuid
+    with pytest.raises(IonflowInputError, match="no workflow report stored yet"):
+        resolve_flow_uuid(jobstore, None)
+    with pytest.raises(IonflowInputError, match="no workflow 'nope' on the LaunchPad"):
+        resolve_flow_uuid(jobstore, "nope", launchpad)
