@@ -123,3 +123,25 @@ def test_workflow_resolves_from_fireworks_id_name_and_uuid(launchpad, jobstore):
         resolve_flow_uuid(jobstore, None)
     with pytest.raises(IonflowInputError, match="no workflow 'nope' on the LaunchPad"):
         resolve_flow_uuid(jobstore, "nope", launchpad)
+
+
+def test_browser_check_sees_broken_images_and_script_errors(tmp_path, open_in_chromium):
+    """The check the e2e test runs on report.html can fail: a broken plot, a script error."""
+    import base64
+
+    from ionflow.analysis.plotting import plot_configuration_conductivity
+
+    png = plot_configuration_conductivity(["c0"], [1.0], [(0.5, 2.0)], tmp_path / "ok.png")
+    good = base64.b64encode(png.read_bytes()).decode()
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<!DOCTYPE html><html><head><title>t</title></head><body>"
+        f'<img alt="good" src="data:image/png;base64,{good}">'
+        '<img alt="broken" src="data:image/png;base64,iVBORw0KGgoAAAA">'
+        "<script>undefinedFunction();</script></body></html>"
+    )
+    seen = open_in_chromium(page, height=800)
+    assert seen.n_images == 2 and seen.not_loaded == ["broken"]
+    assert seen.widths[0] > 300
+    assert any("undefinedFunction" in error for error in seen.errors), seen.errors
+    assert seen.screenshot.stat().st_size > 5_000

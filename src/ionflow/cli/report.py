@@ -32,6 +32,7 @@ def report(
     from ionflow.pipeline.html_report import (
         ReportTargets,
         collect_workflow_documents,
+        looks_like_uuid,
         resolve_flow_uuid,
         write_report_html,
     )
@@ -44,7 +45,7 @@ def report(
     store.connect()
     try:
         launchpad = None
-        if workflow is not None and not _is_uuid(workflow):
+        if workflow is not None and not looks_like_uuid(workflow):
             check_database(launchpad=True)
             launchpad = get_launchpad()
         flow_uuid = resolve_flow_uuid(store, workflow, launchpad)
@@ -53,10 +54,6 @@ def report(
         store.close()
     path = write_report_html(documents, out, ReportTargets(energy_target, force_target))
     console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
-
-
-def _is_uuid(text: str) -> bool:
-    return len(text) == 36 and text.count("-") == 4
 
 
 def register(app: typer.Typer) -> None:

@@ -76,7 +76,7 @@ def resolve_flow_uuid(store, workflow: str | None, launchpad=None) -> str:
         if not docs:
             raise IonflowInputError("no workflow report stored yet: run or submit a workflow")
         return docs[0]["hosts"][-1]
-    if launchpad is not None and (workflow.strip().isdigit() or not _looks_like_uuid(workflow)):
+    if launchpad is not None and not looks_like_uuid(workflow):
         from ionflow.pipeline.status import _resolve
 
         wf = launchpad.workflows.find_one(_resolve(launchpad, workflow), {"nodes": 1})
@@ -91,7 +91,8 @@ def resolve_flow_uuid(store, workflow: str | None, launchpad=None) -> str:
     return doc["hosts"][-1]
 
 
-def _looks_like_uuid(text: str) -> bool:
+def looks_like_uuid(text: str) -> bool:
+    """A jobflow uuid (36 characters, four dashes), not a FireWorks id or name."""
     return len(text) == 36 and text.count("-") == 4
 
 
