@@ -7,6 +7,7 @@ import math
 import matplotlib.image
 import numpy as np
 import pytest
+from tests.fixtures.browser import assert_every_number_finite, page_text_without_images
 
 from ionflow.analysis.plotting import plot_configuration_conductivity
 from ionflow.learning.plotting import plot_active_learning_history
@@ -71,12 +72,12 @@ def _has_ink(path) -> bool:
     return float(np.std(image[..., :3])) > 0.01
 
 
-def test_active_learning_history_and_conductivity_plots(tmp_path):
+def _iterations() -> list[ActiveLearningIteration]:
     errors = SplitErrors(
         energy_per_atom=ErrorStats(mae=0.01, rmse=0.014, n=5),
         forces=ErrorStats(mae=0.1, rmse=0.2, n=500),
     )
-    iterations = [
+    return [
         ActiveLearningIteration(
             iteration=k,
             n_graded=40,
@@ -94,6 +95,10 @@ def test_active_learning_history_and_conductivity_plots(tmp_path):
         )
         for k, (g_max, n) in enumerate([(40.0, 12), (6.0, 4), (1.8, 0)])
     ]
+
+
+def test_active_learning_history_and_conductivity_plots(tmp_path):
+    iterations = _iterations()
     history = plot_active_learning_history(iterations, tmp_path / "al.png", title="AL")
     assert history.stat().st_size > 20_000 and _has_ink(history)
     sigma = plot_configuration_conductivity(
@@ -145,3 +150,29 @@ def test_browser_check_sees_broken_images_and_script_errors(tmp_path, open_in_ch
     assert seen.widths[0] > 300
     assert any("undefinedFunction" in error for error in seen.errors), seen.errors
     assert seen.screenshot.stat().st_size > 5_000
+
+
+def test_page_of_documents_with_active_learning(tmp_path, open_in_chromium):
+    from ionflow.pipeline.html_report import write_report_html
+
+    report = _report("chgnet", "PBE", 76.6, 0.586, [(0.735, 37.9), (0.0654, 2.24)])
+    report.sigma_bulk_interval_mS_cm = (0.56, 19.4)
+    report.sigma_bulk_crystallinity_interval_mS_cm = (0.45, 15.5)
+    active = {
+        "iterations": [it.model_dump() for it in _iterations()],
+        "stop_reason": "an MD run selected nothing",
+        "mtp": "MTP\nversion = 1.1.0\n",
+        "labelled_set": {"cfg_text": "BEGIN_CFG\nEND_CFG\n"},
+    }
+    documents = WorkflowDocuments("flow-uuid", report, active=active)
+    page = write_report_html(documents, tmp_path / "out", ReportTargets(10.0, 0.2))
+    html = page.read_text(encoding="utf-8")
+    assert assert_every_number_finite(html) > 50
+    text = page_text_without_images(html)
+    assert "3 iterations; an MD run selected nothing." in text
+    assert "AL iteration 2: held-out" in text  # errors of the refits on the held-out set
+    assert "configurations 0 and 1 overlap" in text
+    assert "1 [0.56, 19.4] mS/cm (95 %)" in text
+    assert list((tmp_path / "out").iterdir()) == [page]  # one file, plots inside it
+    seen = open_in_chromium(page)
+    assert seen.n_images == 2 and seen.not_loaded == [] and seen.errors == [], seen

@@ -23,7 +23,10 @@ from typing import Any
 from ionflow.analysis.plotting import plot_arrhenius, plot_configuration_conductivity, plot_msd
 from ionflow.errors import IonflowInputError
 from ionflow.learning.plotting import plot_active_learning_history
-from ionflow.learning.schemas.active_learning import ActiveLearningDocument
+from ionflow.learning.schemas.active_learning import (
+    ActiveLearningDocument,
+    ActiveLearningIteration,
+)
 from ionflow.md.plotting import plot_thermo
 from ionflow.md.schemas.md import MdThermo
 from ionflow.mtp.plotting import plot_parity
@@ -221,7 +224,14 @@ def build_report_context(
         plots["parity"] = _png(
             lambda p: plot_parity(fit["parity_validation"], p, "validation set"), plot_dir, "parity"
         )
-    active = ActiveLearningDocument.model_validate(docs.active) if docs.active else None
+    active = None
+    if docs.active:  # the iterations only: the final training set is not parsed again
+        active = ActiveLearningDocument.model_construct(
+            iterations=[
+                ActiveLearningIteration.model_validate(i) for i in docs.active["iterations"]
+            ],
+            stop_reason=docs.active["stop_reason"],
+        )
     if active is not None and active.iterations:
         plots["active"] = _png(
             lambda p: plot_active_learning_history(active.iterations, p), plot_dir, "active"
