@@ -130,6 +130,7 @@ def test_deck_renders_charges_and_kspace_instead_of_the_mtp():
     )  # fmt: skip
     assert "atom_style charge" in deck and "pair_style buck/coul/long 10" in deck
     assert "pair_coeff 1 2 426.48 0.3 0  # Li-O" in deck
+    assert "pair_coeff 2 3 7290.347 0.261 0  # O-Zr" in deck  # every published digit
     assert "pair_coeff 1 1 0.0 1.0 0.0  # Li-Li" in deck  # Coulomb only
     assert "set type 4 charge 3" in deck and "kspace_style pppm 1e-05" in deck
     assert "fix mtp" not in deck and "mlip" not in deck
@@ -169,6 +170,8 @@ def test_nvt_at_1100_k_stays_stable(tmp_path, llzo):
     temperatures = np.array(doc.thermo.temperature_k)
     assert np.all(np.isfinite(temperatures))
     assert 800 < temperatures[len(temperatures) // 2 :].mean() < 1400, temperatures
+    energy_per_atom = np.array(doc.thermo.potential_energy_ev) / len(llzo)
+    assert np.ptp(energy_per_atom) < 0.5, energy_per_atom  # a collapse falls by eV/atom
     final = doc.final_structure
     assert final.composition == llzo.composition
     # no Buckingham collapse: every Li-O pair stays a bond length apart

@@ -87,9 +87,10 @@ class ClassicalPotential(BaseModel):
                 lines.append(f"pair_coeff {i} {j} 0.0 1.0 0.0  # {a}-{b}")
             else:
                 lines.append(
-                    f"pair_coeff {i} {j} {term.A_eV:g} {term.rho_A:g} {term.C_eV_A6:g}  # {a}-{b}"
+                    f"pair_coeff {i} {j} {term.A_eV:.10g} {term.rho_A:.10g} {term.C_eV_A6:.10g}"
+                    f"  # {a}-{b}"
                 )
-        lines += [f"set type {k} charge {self.charges[s]:g}" for k, s in enumerate(species, 1)]
+        lines += [f"set type {k} charge {self.charges[s]:.10g}" for k, s in enumerate(species, 1)]
         lines += [f"kspace_style {self.kspace_style} {self.kspace_accuracy:g}"]
         return "\n".join(lines) + "\n"
 
