@@ -19,6 +19,13 @@ from ionflow.md.jobs.lammps import LammpsMdMaker, species_of
 from ionflow.md.jobs.melt_quench import MeltQuenchMdMaker
 from ionflow.md.run import import_lammps
 from ionflow.md.schemas.protocol import MdProtocol
+from ionflow.md.segments import (
+    SegmentState,
+    collect_run,
+    next_segment_state,
+    run_segment,
+    write_segment_inputs,
+)
 from ionflow.md.sets.classical import (
     ClassicalPotential,
     available_classical_potentials,
@@ -203,3 +210,48 @@ def test_melt_quench_smoke_on_the_classical_potential(tmp_path, llzo):
     assert hot > 1500 and temperatures[-1] < hot, (hot, temperatures)
     assert doc.final_structure.composition == llzo.composition
     assert doc.n_frames >= 2
+
+
+def test_classical_run_continues_from_its_restart(tmp_path, llzo):
+    """A segment stopped half-way continues from its restart file with charges and kspace."""
+    protocol = MdProtocol.model_validate(
+        {
+            "stages": [
+                {
+                    "name": "nvt",
+                    "ensemble": "nvt",
+                    "steps": 100,
+                    "temperature_start": 1100,
+                    "temperature_stop": 1100,
+                    "dump": True,
+                }
+            ],
+            "dump_every": 10,
+            "thermo_every": 10,
+            "restart_every": 50,
+            "initial_temperature": 1100,
+        }
+    )
+    state = SegmentState(
+        segment=0,
+        start_step=0,
+        stop_step=50,
+        engine="lammps-python",
+        species=species_of(llzo),
+        protocol=protocol.model_dump(),
+        potential=classical_potential("llzo-buckingham").model_dump(mode="json"),
+    )
+    first, second = tmp_path / "a", tmp_path / "b"
+    write_segment_inputs(first, state, None, structure=llzo)
+    assert not (first / "pot.mtp").exists()
+    run_segment(first)
+    following, restart = next_segment_state(first)
+    assert following.potential == state.potential and following.start_step == 50
+    write_segment_inputs(second, following, None, restart_file=restart)
+    assert "kspace_style pppm" in (second / "in.lammps").read_text()
+    run_segment(second)
+    doc = collect_run(second, 1100.0, len(llzo))
+    assert doc.completed_steps == 100 and doc.classical_potential == "llzo-buckingham"
+    assert doc.thermo.step == list(range(0, 101, 10))
+    energy_per_atom = np.array(doc.thermo.potential_energy_ev) / len(llzo)
+    assert np.ptp(energy_per_atom) < 0.5  # the continued half has the same Coulomb energy
