@@ -12,7 +12,9 @@ from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 from pymatgen.analysis.ewald import EwaldSummation
 from pymatgen.core import Structure
+from typer.testing import CliRunner
 
+from ionflow.cli.main import app
 from ionflow.errors import IonflowInputError
 from ionflow.io.lammps_data import write_structure_data
 from ionflow.md.jobs.lammps import LammpsMdMaker, species_of
@@ -212,8 +214,9 @@ def test_melt_quench_smoke_on_the_classical_potential(tmp_path, llzo):
     assert doc.n_frames >= 2
 
 
+@pytest.mark.usefixtures("md_data_dir")
 def test_classical_run_continues_from_its_restart(tmp_path, llzo):
-    """A segment stopped half-way continues from its restart file with charges and kspace."""
+    """A run stopped half-way continues (``ionflow md continue``) with charges and kspace."""
     protocol = MdProtocol.model_validate(
         {
             "stages": [
@@ -241,15 +244,16 @@ def test_classical_run_continues_from_its_restart(tmp_path, llzo):
         protocol=protocol.model_dump(),
         potential=classical_potential("llzo-buckingham").model_dump(mode="json"),
     )
-    first, second = tmp_path / "a", tmp_path / "b"
+    first = tmp_path / "run"
     write_segment_inputs(first, state, None, structure=llzo)
     assert not (first / "pot.mtp").exists()
     run_segment(first)
-    following, restart = next_segment_state(first)
+    following, _ = next_segment_state(first)
     assert following.potential == state.potential and following.start_step == 50
-    write_segment_inputs(second, following, None, restart_file=restart)
+    result = CliRunner().invoke(app, ["md", "continue", str(first)])
+    assert result.exit_code == 0, result.output
+    (second,) = tmp_path.glob("job_*")
     assert "kspace_style pppm" in (second / "in.lammps").read_text()
-    run_segment(second)
     doc = collect_run(second, 1100.0, len(llzo))
     assert doc.completed_steps == 100 and doc.classical_potential == "llzo-buckingham"
     assert doc.thermo.step == list(range(0, 101, 10))
