@@ -47,8 +47,11 @@ def llzo() -> Structure:
     return structure
 
 
-def _store() -> JobStore:
-    return JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+def run_md_job(job, root_dir):
+    """Run one MD job locally (in-memory store) and return its document."""
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    responses = run_locally(job, store=store, root_dir=root_dir, create_folders=True)
+    return responses[job.uuid][1].output
 
 
 def buckingham_reference(
@@ -171,9 +174,7 @@ def test_nvt_at_1100_k_stays_stable(tmp_path, llzo):
         restart_every=300,
         engine="lammps-python",
     )
-    job = maker.make(llzo)
-    responses = run_locally(job, store=_store(), root_dir=tmp_path, create_folders=True)
-    doc = responses[job.uuid][1].output
+    doc = run_md_job(maker.make(llzo), tmp_path)
     assert doc.classical_potential == "llzo-buckingham"
     assert doc.completed_steps == 300
     temperatures = np.array(doc.thermo.temperature_k)
@@ -201,9 +202,7 @@ def test_melt_quench_smoke_on_the_classical_potential(tmp_path, llzo):
         restart_every=50,
         engine="lammps-python",
     )
-    job = maker.make(llzo)
-    responses = run_locally(job, store=_store(), root_dir=tmp_path, create_folders=True)
-    doc = responses[job.uuid][1].output
+    doc = run_md_job(maker.make(llzo), tmp_path)
     protocol = maker.get_protocol()
     assert doc.completed_steps == protocol.total_steps
     temperatures = np.array(doc.thermo.temperature_k)
