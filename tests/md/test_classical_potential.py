@@ -38,13 +38,18 @@ from ionflow.structures.garnet import lithium_deficient_garnets
 from ionflow.structures.parents import get_parent_structure
 
 
-@pytest.fixture(scope="module")
-def llzo() -> Structure:
-    """Cubic Li7La3Zr2O12, one conventional cell (192 atoms, neutral), rattled."""
-    (structure, _), *_ = lithium_deficient_garnets(get_parent_structure("LLZO"), [7.0])
+def rattled_llzo(x: float) -> Structure:
+    """One conventional cell of Li_x La3Zr2O12 (192 atoms at x = 7), rattled by 0.05 Å."""
+    (structure, _), *_ = lithium_deficient_garnets(get_parent_structure("LLZO"), [x])
     structure = structure.copy()
     structure.perturb(0.05)  # off the symmetric sites, so forces are not zero by symmetry
     return structure
+
+
+@pytest.fixture(scope="module")
+def llzo() -> Structure:
+    """Cubic Li7La3Zr2O12, neutral, rattled."""
+    return rattled_llzo(7.0)
 
 
 def run_md_job(job, root_dir):
@@ -122,7 +127,9 @@ def test_registry_names_the_llzo_model_and_rejects_unknown_names():
         classical_potential("llzo-buck")
 
 
-def test_lammps_matches_ewald_plus_numpy_buckingham(llzo, tmp_path):
+@pytest.mark.parametrize("x", [7.0, 6.5])  # 6.5: a net charge of -4 e (uniform background)
+def test_lammps_matches_ewald_plus_numpy_buckingham(x, tmp_path):
+    llzo = rattled_llzo(x)
     potential = classical_potential("llzo-buckingham").model_copy(update={"kspace_accuracy": 1e-8})
     energy, forces = lammps_energy_forces(llzo, potential, tmp_path)
     charged = llzo.copy()
@@ -133,7 +140,7 @@ def test_lammps_matches_ewald_plus_numpy_buckingham(llzo, tmp_path):
     expected_forces = ewald.forces + short_forces
     # both terms matter: neither alone reproduces LAMMPS
     assert abs(short_energy) > 100 * abs(expected_energy) * 1e-4
-    assert energy == pytest.approx(expected_energy, rel=1e-6)  # measured 5e-8
+    assert energy == pytest.approx(expected_energy, rel=1e-6)  # measured 5e-8 (x=7), 8e-8
     assert np.abs(forces).max() > 0.5  # a rattled cell: forces that can disagree
     np.testing.assert_allclose(forces, expected_forces, atol=1e-4)  # measured 1.4e-5 eV/Å
 
