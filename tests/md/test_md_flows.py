@@ -7,9 +7,9 @@ import pytest
 from jobflow import Flow, JobStore, run_locally
 from maggma.stores import MemoryStore
 
+from ionflow.conductivity.flows.core import ConductivityMdFlowMaker
 from ionflow.errors import IonflowInputError
-from ionflow.md.dump_binary import iter_dump_frames
-from ionflow.md.flows.conductivity import ConductivityMdFlowMaker, _analysis_makers
+from ionflow.io.lammps_dump import iter_dump_frames
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.md.jobs.melt_quench import MeltQuenchMdMaker
 from ionflow.md.schemas.protocol import heat_then_npt_protocol
@@ -45,8 +45,7 @@ def test_conductivity_flow_has_independent_jobs_per_temperature_and_seed(li2s_96
     assert len({m.seed for m in makers}) == 6
     # MD jobs depend on nothing but the inputs: a scheduler can run them all at once
     assert all(not j.input_references for j in md_jobs)
-    expected = 6 + (7 if _analysis_makers() is not None else 0)
-    assert len(flow.jobs) == expected
+    assert len(flow.jobs) == 6 + 7  # 6 MD, 6 diffusion analyses, 1 Arrhenius fit
 
 
 @pytest.mark.slow
@@ -103,9 +102,6 @@ def test_melt_quench_writes_all_species_and_the_quenched_cell(tmp_path, li2s_96)
 
 @pytest.mark.slow
 def test_conductivity_flow_runs_md_and_hands_trajectories_to_the_analysis(tmp_path, li2s_96):
-    makers = _analysis_makers()
-    if makers is None:
-        pytest.skip("the analysis stage (ionflow.analysis.jobs.diffusion) is not installed")
     md = LammpsMdMaker(
         production_ps=4.0,
         heating_ps=0.4,

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from jobflow import Flow, Job, Maker
 from pymatgen.core import Element
 
+from ionflow.conductivity.flows.core import ConductivityMdFlowMaker
 from ionflow.dft.flows.training_set import TrainingSetFlowMaker
 from ionflow.dft.jobs.aimd import AimdSnapshotMaker
 from ionflow.dft.jobs.label import LabelMaker, merge_labelled_sets
 from ionflow.dft.jobs.relax import RelaxMaker
 from ionflow.dft.sets.oracle import OracleSettings
-from ionflow.md.flows.conductivity import ConductivityMdFlowMaker
+from ionflow.learning.flows.active_learning import ActiveLearningMaker
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
-from ionflow.mtp.flows.active_learning import ActiveLearningMaker
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.pipeline.report import pipeline_report
 from ionflow.pipeline.spec import WorkflowSpec

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import import_module
 
 from jobflow import Flow, Maker
 from pymatgen.core import Structure
 
+from ionflow.analysis.jobs.diffusion import ArrheniusMaker, DiffusionAnalysisMaker
 from ionflow.errors import IonflowInputError
 from ionflow.md.jobs.lammps import LammpsMdMaker, species_of
 
@@ -17,24 +17,15 @@ def default_temperatures() -> list[float]:
     return [350.0 + 25.0 * k for k in range(7)]
 
 
-def _analysis_makers() -> tuple[type, type] | None:
-    """``(DiffusionAnalysisMaker, ArrheniusMaker)`` of the analysis stage, if installed."""
-    try:
-        module = import_module("ionflow.analysis.jobs.diffusion")
-    except ImportError:
-        return None
-    return module.DiffusionAnalysisMaker, module.ArrheniusMaker
-
-
 @dataclass
 class ConductivityMdFlowMaker(Maker):
     """Independent MD jobs at every temperature x repeat, handed to the analysis Makers.
 
     Every (temperature, repeat) pair is its own job (own seed: ``seed + 1000 * repeat +
-    index of the temperature``) so a scheduler runs them in parallel. When the analysis
-    stage is present, each trajectory goes to a ``DiffusionAnalysisMaker`` job and all of
-    them to one ``ArrheniusMaker`` job; otherwise the flow ends with the MD jobs and its
-    output is the list of MD documents (hook: ``analysis=False`` does the same).
+    index of the temperature``) so a scheduler runs them in parallel. Each trajectory goes
+    to a ``DiffusionAnalysisMaker`` job and all of them to one ``ArrheniusMaker`` job; with
+    ``analysis=False`` the flow ends with the MD jobs and its output is the list of MD
+    documents.
 
     Attributes:
         name: flow name.
@@ -42,7 +33,7 @@ class ConductivityMdFlowMaker(Maker):
         temperatures: production temperatures (K).
         repeats: runs per temperature with different seeds.
         seed: base seed.
-        analysis: add the analysis jobs when the analysis stage is available.
+        analysis: add the analysis jobs.
     """
 
     name: str = "conductivity md"
@@ -84,22 +75,20 @@ class ConductivityMdFlowMaker(Maker):
                     )
                 md_jobs.append(maker.make(structure, mtp, species=species))
         jobs: list = list(md_jobs)
-        makers = _analysis_makers() if self.analysis else None
         output = [job.output for job in md_jobs]
-        if makers is not None:
-            diffusion_maker_cls, arrhenius_maker_cls = makers
+        if self.analysis:
             known = species if isinstance(species, list) else None
             order = known or self.md_maker.species or species_of(structure)
             type_map = {str(k + 1): s for k, s in enumerate(order)}
             diffusion_jobs = [
-                diffusion_maker_cls(
+                DiffusionAnalysisMaker(
                     species=self.md_maker.dump_species[0],
                     type_map=type_map,
                     timestep_fs=self.md_maker.timestep_fs,
                 ).make(job.output.trajectory_file, job.output.temperature_k)
                 for job in md_jobs
             ]
-            arrhenius = arrhenius_maker_cls().make([j.output for j in diffusion_jobs])
+            arrhenius = ArrheniusMaker().make([j.output for j in diffusion_jobs])
             jobs += [*diffusion_jobs, arrhenius]
             output = arrhenius.output
         return Flow(jobs, output=output, name=self.name)
