@@ -129,7 +129,7 @@ def plateau_stop(log) -> int | None:
 def print_trace(label: str, log, snapshots, score: Scorer, checkpoints: list[int]) -> dict:
     """Print errors at the checkpoints of one traced fit; return the last row."""
     row = {}
-    for it in [c for c in checkpoints if c in snapshots]:
+    for it in sorted({c for c in checkpoints if c in snapshots}):
         row = score(snapshots[it])
         print(
             f"  {label:10s} {it:5d} {log.seconds[it]:7.1f} s   "
@@ -197,7 +197,9 @@ def warm_refit(train, validation, species, images, max_iter: int, checkpoints) -
         copy.radial_coeffs = data.radial_coeffs.copy()
         log, snapshots = traced_fit(copy, train, max_iter, method, warm=True)
         print_trace(f"warm {method}", log, snapshots, Scorer(copy, train, validation),
-                    checkpoints)  # fmt: skip
+                    [*checkpoints, log.n_iterations])  # fmt: skip
+        print(f"  warm {method}: {log.n_iterations} iterations, plateau rule stops at "
+              f"{plateau_stop(log)}; scipy: {log.stopped_by}")  # fmt: skip
 
 
 if __name__ == "__main__":

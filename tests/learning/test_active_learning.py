@@ -29,7 +29,14 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
         max_iterations=2,
         state_dir=str(tmp_path / "state"),
     )
-    flow = maker.make([cell], li2s_labelled_cfg, LI2S_SPECIES, mtp=trained_mtp.path.read_text())
+    fitted = trained_mtp.document  # its training split is the loop's start, its validation
+    flow = maker.make(  # split the fixed held-out set
+        [cell],
+        fitted.training_cfg,
+        LI2S_SPECIES,
+        mtp=trained_mtp.path.read_text(),
+        heldout_cfg=fitted.validation_cfg,
+    )
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     responses = run_locally(flow, store=store, root_dir=tmp_path, ensure_success=True)
     assert responses
@@ -41,7 +48,15 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
     assert first.n_selected > 0
     assert first.n_labelled == first.n_selected and first.validation_errors is not None
     assert second.n_selected < first.n_selected
-    assert doc.n_training >= 30 + first.n_selected
+    assert doc.n_training == 27 + sum(it.n_labelled for it in doc.iterations)  # no held-out
+    assert doc.n_heldout == 3
+    # the first iteration explores with the passive potential: its held-out errors are the
+    # passive fit's validation errors (up to .cfg rounding); later ones on the same cells
+    passive = fitted.validation_errors
+    assert first.heldout_errors.forces.rmse == pytest.approx(passive.forces.rmse, rel=1e-4)
+    assert second.heldout_errors.forces.n == passive.forces.n
+    assert second.heldout_errors.forces.rmse != first.heldout_errors.forces.rmse
+    assert doc.heldout_errors is not None
     state = json.loads((tmp_path / "state" / STATE_FILE).read_text())
     assert len(state["history"]) == 1  # saved before the second iteration ran
     assert len(set(state["labelled_keys"])) == len(state["labelled_keys"])

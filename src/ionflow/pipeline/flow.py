@@ -19,6 +19,7 @@ from ionflow.dft.jobs.aimd import AimdSnapshotMaker
 from ionflow.dft.jobs.label import LabelMaker, merge_labelled_sets
 from ionflow.dft.jobs.relax import RelaxMaker
 from ionflow.dft.sets.oracle import OracleSettings
+from ionflow.learning.explore import AseMdExplorer, TrustLevels
 from ionflow.learning.flows.active_learning import ActiveLearningMaker
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
@@ -192,8 +193,15 @@ class PipelineMaker(Maker):
                     radial_basis_size=mtp.radial_basis_size,
                     weights=ACTIVE_LEARNING_WEIGHTS,
                     max_iter=mtp.max_iterations,
-                    validation_fraction=mtp.validation_fraction,
+                    validation_fraction=0.0,  # scored on the fixed held-out set instead
                     seed=mtp.seed,
+                ),
+                warm_start=learning.warm_start,
+                explorer=AseMdExplorer(
+                    trust=TrustLevels(
+                        min_distance_fraction=learning.min_distance_fraction,
+                        energy_window_eV_atom=learning.energy_window_eV_atom,
+                    )
                 ),
                 temperatures=tuple(learning.temperatures_K),
                 md_steps=learning.md_steps,
@@ -201,7 +209,13 @@ class PipelineMaker(Maker):
                 gamma_break=learning.gamma_break,
                 max_selected=learning.max_selected_per_iteration,
                 max_iterations=learning.max_iterations,
-            ).make(explored, merged.output.cfg_text, species, mtp=fitted_mtp)
+            ).make(
+                explored,
+                fit.output.training_cfg,
+                species,
+                mtp=fitted_mtp,
+                heldout_cfg=fit.output.validation_cfg,
+            )
             jobs.append(active)
             fitted_mtp = active.output.mtp
 

@@ -19,7 +19,7 @@ from ionflow.analysis.schemas.diffusion import ArrheniusDocument
 from ionflow.dft.schemas.labels import LabelledSetDocument
 from ionflow.dft.schemas.runs import RelaxDocument
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument
-from ionflow.mtp.schemas.fit import MtpFitDocument
+from ionflow.mtp.schemas.fit import MtpFitDocument, SplitErrors
 from ionflow.structures.boltzmann import boltzmann_weights
 
 # shared SPEC.md, "Reference numbers": material -> (quantity, value, unit)
@@ -80,6 +80,26 @@ class PipelineReportDocument(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+def heldout_warnings(errors: SplitErrors, mtp_spec: dict) -> list[str]:
+    """Warnings when the final MTP's held-out errors exceed the spec's targets."""
+    energy_meV = errors.energy_per_atom.rmse * 1000
+    force = errors.forces.rmse
+    e_target = mtp_spec.get("target_energy_rmse_meV_atom", 10.0)
+    f_target = mtp_spec.get("target_force_rmse_eV_A", 0.2)
+    warnings = []
+    if energy_meV > e_target:
+        warnings.append(
+            f"WARNING: held-out energy RMSE {energy_meV:.1f} meV/atom exceeds the target "
+            f"{e_target:g} meV/atom: the conductivities stand on a potential that misses them"
+        )
+    if force > f_target:
+        warnings.append(
+            f"WARNING: held-out force RMSE {force:.3f} eV/Å exceeds the target "
+            f"{f_target:g} eV/Å: the conductivities stand on a potential that misses them"
+        )
+    return warnings
+
+
 @job
 def pipeline_report(
     spec: dict,
@@ -134,9 +154,12 @@ def pipeline_report(
             "max_grade_per_iteration": [it.grade_max for it in active.iterations],
             "stop_reason": active.stop_reason,
         }
+        learning["heldout_force_rmse_per_iteration_eV_A"] = [
+            it.heldout_errors.forces.rmse if it.heldout_errors else None for it in active.iterations
+        ]
         refits = [it.validation_errors for it in active.iterations if it.validation_errors]
-        validation = refits[-1] if refits else validation
-    notes = []
+        validation = active.heldout_errors or (refits[-1] if refits else validation)
+    notes = heldout_warnings(validation, spec["mtp"])
     if labelled.oracle != "vasp":
         notes.append(
             f"training data labelled by {labelled.oracle}, not by the published VASP "

@@ -27,8 +27,9 @@ from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
 from ionflow.learning.explore import AseMdExplorer, Explorer
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument, ActiveLearningIteration
 from ionflow.mtp import motep_api
-from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
+from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS, evaluate_errors
 from ionflow.mtp.jobs.fit import MtpFitMaker
+from ionflow.mtp.schemas.fit import SplitErrors
 from ionflow.mtp.selection import configuration_key, select_add
 
 STATE_FILE = "active_learning_state.json"
@@ -71,6 +72,18 @@ def labelled_cfg_of(label_output: object, species: list[str]) -> tuple[str, int]
     return fields.get("labelled_cfg") or "", int(fields.get("n_failed") or 0)
 
 
+def heldout_errors_of(mtp: str, heldout: list, species: list[str]) -> SplitErrors | None:
+    """Errors of the ``.mtp`` text ``mtp`` on the labelled ``heldout`` images (None if empty)."""
+    if not heldout:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "current.mtp"
+        path.write_text(mtp)
+        data = motep_api.read_potential(path, species)
+    errors, _ = evaluate_errors(heldout, motep_api.predicted_images(data, heldout))
+    return errors
+
+
 @job(data=["labelled_cfg"])
 def merge_labelled(labelled_cfg: str, label_output: object, species: list[str]) -> dict:
     """Append newly labelled configurations to the labelled set (``.cfg`` text)."""
@@ -93,7 +106,9 @@ class ActiveLearningMaker(Maker):
         label_maker: labels pymatgen Structures: ionflow.dft's ``LabelMaker`` (default;
             oracle from the settings) or any Maker whose ``make(structures)`` outputs a
             ``LabelledSetDocument`` or ``{"labelled_cfg": ..., "n_failed": ...}``.
-        fit_maker: refits, warm-started (weights 100:1:0.01 as in the paper).
+        fit_maker: refits (weights 100:1:0.01 as in the paper); its ``max_iter`` is a cap,
+            the fit stops earlier when the loss stops falling.
+        warm_start: refit from the current potential (True) or from scratch.
         explorer: exploration MD engine (interface :class:`ionflow.learning.explore.Explorer`):
             :class:`~ionflow.learning.explore.AseMdExplorer` or
             :class:`~ionflow.learning.explore_lammps.LammpsExplorer`.
@@ -110,8 +125,9 @@ class ActiveLearningMaker(Maker):
     name: str = "active learning"
     label_maker: Maker = field(default_factory=LabelMaker)
     fit_maker: MtpFitMaker = field(
-        default_factory=lambda: MtpFitMaker(weights=ACTIVE_LEARNING_WEIGHTS, max_iter=200)
+        default_factory=lambda: MtpFitMaker(weights=ACTIVE_LEARNING_WEIGHTS, max_iter=1000)
     )
+    warm_start: bool = True
     explorer: Explorer = field(default_factory=AseMdExplorer)
     temperatures: tuple[float, ...] = (300.0, 600.0)
     md_steps: int = 1000
@@ -128,6 +144,7 @@ class ActiveLearningMaker(Maker):
         labelled_cfg: str,
         species: list[str],
         mtp: str | None = None,
+        heldout_cfg: str | None = None,
     ) -> Flow:
         """Return the loop as a Flow (fit first if no ``mtp`` is given).
 
@@ -136,6 +153,8 @@ class ActiveLearningMaker(Maker):
             labelled_cfg: initial labelled set, ``.cfg`` text.
             species: element symbols in type order.
             mtp: ``.mtp`` text fitted to ``labelled_cfg``; None: fit it first.
+            heldout_cfg: labelled ``.cfg`` text of a fixed test set, never trained on:
+                every iteration's potential is scored on it (None: no held-out scores).
         """
         state = self._load_state()
         history: list[dict] = []
@@ -148,7 +167,9 @@ class ActiveLearningMaker(Maker):
             fit = self.fit_maker.make(labelled_cfg, species)
             jobs.append(fit)
             mtp = fit.output.mtp
-        first = self.iteration(list(structures), species, labelled_cfg, mtp, history, keys, None)
+        first = self.iteration(
+            list(structures), species, labelled_cfg, mtp, history, keys, None, heldout_cfg
+        )
         jobs.append(first)
         return Flow(jobs, output=first.output, name=self.name)
 
@@ -175,6 +196,7 @@ class ActiveLearningMaker(Maker):
         history: list[dict],
         labelled_keys: list[str],
         last_step: dict | None,
+        heldout_cfg: str | None = None,
     ) -> Response | ActiveLearningDocument:
         """One iteration: explore, select, and either stop or add label -> refit -> next."""
         history = [dict(h) for h in history]
@@ -197,6 +219,8 @@ class ActiveLearningMaker(Maker):
         )
         number = len(history) + 1
         iterations = [ActiveLearningIteration(**h) for h in history]
+        heldout = _images(heldout_cfg, species) if heldout_cfg and heldout_cfg.strip() else []
+        heldout_errors = heldout_errors_of(mtp, heldout, species)
 
         def finish(reason: str) -> ActiveLearningDocument:
             return ActiveLearningDocument(
@@ -206,6 +230,8 @@ class ActiveLearningMaker(Maker):
                 species=species,
                 mtp=mtp,
                 labelled_cfg=labelled_cfg,
+                n_heldout=len(heldout),
+                heldout_errors=heldout_errors,
             )
 
         if number > self.max_iterations:
@@ -242,12 +268,14 @@ class ActiveLearningMaker(Maker):
             grade_max=float(grades.max()),
             grade_percentiles={f"p{q}": float(np.percentile(grades, q)) for q in (50, 90, 99)},
             runs_stopped=explored.runs_stopped,
+            runs_unphysical=explored.runs_unphysical,
             n_candidates=len(explored.candidates),
             n_already_labelled=len(explored.candidates) - len(fresh),
             n_duplicates=chosen.duplicates,
             n_selected=len(chosen.indices),
             explore_time_s=explore_time,
             select_time_s=select_time,
+            heldout_errors=heldout_errors,
         )
         iterations.append(record)
         if len(chosen.indices) <= self.min_selected:
@@ -256,7 +284,9 @@ class ActiveLearningMaker(Maker):
         selected = [fresh[i] for i in chosen.indices]
         label = self.label_maker.make([AseAtomsAdaptor.get_structure(a) for a in selected])
         merge = merge_labelled(labelled_cfg, label.output, species)
-        refit = self.fit_maker.make(merge.output["labelled_cfg"], species, previous_mtp=mtp)
+        refit = self.fit_maker.make(
+            merge.output["labelled_cfg"], species, previous_mtp=mtp if self.warm_start else None
+        )
         step = {
             "n_labelled": merge.output["n_labelled"],
             "n_failed": merge.output["n_failed"],
@@ -271,5 +301,6 @@ class ActiveLearningMaker(Maker):
             [r.model_dump() for r in iterations],
             new_keys,
             step,
+            heldout_cfg,
         )
         return Response(replace=Flow([label, merge, refit, following], output=following.output))

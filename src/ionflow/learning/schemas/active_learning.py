@@ -15,13 +15,21 @@ class ActiveLearningIteration(BaseModel):
     grade_max: float
     grade_percentiles: dict[str, float] = Field(description="p50, p90, p99 of the grades.")
     runs_stopped: int = Field(description="MD runs stopped above gamma_break.")
+    runs_unphysical: int = Field(
+        0, description="MD runs stopped at a configuration beyond the trust levels."
+    )
     n_candidates: int = Field(description="Snapshots above gamma_select.")
     n_already_labelled: int = Field(description="Candidates dropped: labelled before.")
     n_duplicates: int = Field(description="Candidates dropped as near-duplicates.")
     n_selected: int
     n_labelled: int = 0
     n_failed: int = 0
-    validation_errors: SplitErrors | None = Field(None, description="Of the refitted MTP.")
+    validation_errors: SplitErrors | None = Field(
+        None, description="Of the refitted MTP on its own validation split (moves as data grow)."
+    )
+    heldout_errors: SplitErrors | None = Field(
+        None, description="Of the MTP this iteration explored with, on the fixed held-out set."
+    )
     explore_time_s: float
     select_time_s: float
 
@@ -35,3 +43,7 @@ class ActiveLearningDocument(BaseModel):
     species: list[str]
     mtp: str = Field(description="Final .mtp (data store).")
     labelled_cfg: str = Field(description="Final training set .cfg (data store).")
+    n_heldout: int = Field(0, description="Configurations of the fixed held-out set.")
+    heldout_errors: SplitErrors | None = Field(
+        None, description="Of the final MTP on the fixed held-out set (never trained on)."
+    )
