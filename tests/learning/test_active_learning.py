@@ -1,7 +1,5 @@
 """A real two-iteration active-learning loop (motep + ASE MD + CHGNet labels)."""
 
-import json
-
 import pytest
 from ase.build import bulk
 from jobflow import JobStore, run_locally
@@ -10,7 +8,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from tests.fixtures.mtp import LI2S_SPECIES, ChgnetTestLabelMaker
 
 from ionflow.learning.explore import AseMdExplorer
-from ionflow.learning.flows.active_learning import STATE_FILE, ActiveLearningMaker
+from ionflow.learning.flows.active_learning import ActiveLearningMaker
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.jobs.fit import MtpFitMaker
 
@@ -27,7 +25,6 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
         md_steps=60,
         max_selected=6,
         max_iterations=2,
-        state_dir=str(tmp_path / "state"),
     )
     fitted = trained_mtp.document  # its training split is the loop's start, its validation
     flow = maker.make(  # split the fixed held-out set
@@ -57,6 +54,3 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
     assert second.heldout_errors.forces.n == passive.forces.n
     assert second.heldout_errors.forces.rmse != first.heldout_errors.forces.rmse
     assert doc.heldout_errors is not None
-    state = json.loads((tmp_path / "state" / STATE_FILE).read_text())
-    assert len(state["history"]) == 1  # saved before the second iteration ran
-    assert len(set(state["labelled_keys"])) == len(state["labelled_keys"])

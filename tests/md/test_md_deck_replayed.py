@@ -16,7 +16,7 @@ from ionflow.md.sets.deck import mlip_ini, pair_block
 from ionflow.settings import IonflowSettings
 from tests.fixtures.md import MD_DATA, MD_MTP_FILE, li2s_structure
 
-pytestmark = pytest.mark.usefixtures("md_data_dir")  # job attempts -> tmp
+pytestmark = pytest.mark.usefixtures("md_data_dir")  # MD must write nothing there
 
 REFERENCE = MD_DATA / "lmp_reference"
 

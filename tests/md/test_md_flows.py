@@ -15,7 +15,7 @@ from ionflow.md.jobs.melt_quench import MeltQuenchMdMaker
 from ionflow.md.schemas.protocol import heat_then_npt_protocol
 from tests.fixtures.md import MD_MTP_FILE
 
-pytestmark = pytest.mark.usefixtures("md_data_dir")  # job attempts -> tmp
+pytestmark = pytest.mark.usefixtures("md_data_dir")  # MD must write nothing there
 
 
 def _store() -> JobStore:

@@ -183,7 +183,12 @@ def resume(
     lost_after: float = typer.Option(4 * 3600.0, help="Seconds without a ping: a lost run."),
     backoff: float = typer.Option(60.0, help="Seconds before the first retry (doubles)."),
 ) -> None:
-    """Put lost and failed jobs back to READY (see ionflow.pipeline.resume)."""
+    """Put lost and failed jobs back to READY; never retry what cannot succeed.
+
+    A job that failed with bad input, too many labelling failures, an unconverged
+    relaxation or an MD instability is not retried; each action and why is printed and
+    logged (see ionflow.pipeline.resume).
+    """
     from ionflow.db.stores import get_launchpad
     from ionflow.pipeline.resume import ResumePolicy, resume_pass
 
@@ -195,6 +200,8 @@ def resume(
             f"rerun {report.rerun}  unreserved {report.unreserved}  retried {report.retried}  "
             f"waiting {report.waiting_backoff}  given up {report.gave_up}"
         )
+        for fw_id, reason in report.reasons.items():
+            console.print(f"  firework {fw_id}: {reason}", markup=False)
         if watch <= 0:
             return
         time.sleep(watch)

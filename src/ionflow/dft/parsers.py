@@ -18,6 +18,7 @@ import numpy as np
 from pymatgen.core import Lattice, Structure
 
 from ionflow.dft.schemas.labels import SinglePointLabel
+from ionflow.errors import IonflowError, Retry
 
 HARTREE_IN_EV = 27.211386245988
 BOHR_IN_ANGSTROM = 0.529177210903
@@ -30,8 +31,13 @@ _DISPERSION = re.compile(r"^\s*Dispersion energy:\s+(\S+)", re.MULTILINE)
 _STRESS = re.compile(r"STRESS\|\s+Analytical stress tensor \[(GPa|bar)\]")
 
 
-class Cp2kOutputError(RuntimeError):
-    """A CP2K output could not be read (the run stopped early or the file is damaged)."""
+class Cp2kOutputError(IonflowError, RuntimeError):
+    """CP2K failed after custodian's handlers gave up, or its output could not be read.
+
+    Not retried: custodian already tried its fixes; the job folder says what went wrong.
+    """
+
+    retry = Retry.NO
 
 
 def parse_cp2k_single_point(output: Path, level_of_theory: str) -> SinglePointLabel:

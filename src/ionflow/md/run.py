@@ -23,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from ionflow.errors import IonflowInputError
+from ionflow.errors import (
+    EngineKilledError,
+    IonflowError,
+    IonflowInputError,
+    Retry,
+    killed_by_signal,
+)
 from ionflow.md.sets.deck import EXTERNAL_FIX, MTP_FILE, Engine
 from ionflow.settings import get_settings
 
@@ -162,6 +168,7 @@ def run_lmp(run_dir: str | Path) -> None:
 
     Raises:
         IonflowInputError: if the command is not found.
+        EngineKilledError: if LAMMPS was killed by a signal (out of memory, node failure).
         subprocess.CalledProcessError: if LAMMPS exits with an error.
     """
     cmd = [*lmp_command(), "-in", DECK_FILE, "-log", LOG_FILE]
@@ -170,6 +177,14 @@ def run_lmp(run_dir: str | Path) -> None:
     except FileNotFoundError as exc:
         raise IonflowInputError(
             f"LAMMPS command not found: {cmd[0]!r}; set lmp_cmd / mpi_prefix in the config"
+        ) from exc
+    except subprocess.CalledProcessError as exc:
+        signal_number = killed_by_signal(exc.returncode)
+        if signal_number is None:
+            raise
+        raise EngineKilledError(
+            f"LAMMPS in {run_dir} was killed by signal {signal_number} (out of memory, "
+            "node failure or walltime); the run continues from its last restart file"
         ) from exc
 
 
@@ -184,8 +199,14 @@ UNSTABLE_MD_ERRORS = (
 )
 
 
-class MdUnstableError(RuntimeError):
-    """MD ran away: the MTP met configurations outside its training data."""
+class MdUnstableError(IonflowError, RuntimeError):
+    """MD ran away: the MTP met configurations outside its training data.
+
+    A plain retry repeats it (same seed, same potential, same run-away); only a new seed
+    or a potential grown by more active learning can get past it.
+    """
+
+    retry = Retry.NEW_SEED
 
 
 # a cell that grows or shrinks by more than this factor under NPT has melted, evaporated

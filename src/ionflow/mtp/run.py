@@ -19,7 +19,7 @@ from typing import Protocol
 
 from ase import Atoms
 
-from ionflow.errors import IonflowInputError
+from ionflow.errors import EngineKilledError, IonflowInputError, killed_by_signal
 from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
 from ionflow.settings import get_settings
 
@@ -86,6 +86,12 @@ class MlpEngine:
                 f"MTP engine command not found: {cmd[0]} (set mlp_cmd or use mtp_engine: motep)"
             ) from exc
         (cwd / f"mlp_{args[0]}.log").write_text(proc.stdout + proc.stderr)
+        signal_number = killed_by_signal(proc.returncode)
+        if signal_number is not None:
+            raise EngineKilledError(
+                f"{shlex.join(cmd)} was killed by signal {signal_number} (out of memory, "
+                "node failure or walltime)"
+            )
         if proc.returncode != 0:
             raise RuntimeError(
                 f"{shlex.join(cmd)} failed ({proc.returncode}): {proc.stderr[-500:]}"

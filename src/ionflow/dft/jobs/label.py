@@ -18,13 +18,18 @@ from ionflow.dft.run import run_single_point
 from ionflow.dft.schemas.labels import LabelledSetDocument, LabellingFailure, SinglePointLabel
 from ionflow.dft.sets import check_oracle_level
 from ionflow.dft.sets.oracle import OracleSettings
-from ionflow.errors import IonflowInputError
+from ionflow.errors import IonflowError, IonflowInputError, Retry
 
 logger = logging.getLogger(__name__)
 
 
-class LabellingFailedError(RuntimeError):
-    """More structures failed to label than the failure policy tolerates."""
+class LabellingFailedError(IonflowError, RuntimeError):
+    """More structures failed to label than the failure policy tolerates.
+
+    Not retried: the same structures with the same oracle settings fail the same way.
+    """
+
+    retry = Retry.NO
 
 
 def check_failure_policy(document: LabelledSetDocument) -> None:

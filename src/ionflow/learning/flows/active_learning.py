@@ -1,17 +1,18 @@
 """The active-learning loop: explore -> select -> label -> refit, as a dynamic flow.
 
 States of the loop (written down so resuming can be trusted): each iteration job
-(1) saves the state of the finished iterations to ``state_dir/active_learning_state.json``
-(labelled set, potential, keys of every labelled configuration, iteration documents);
-(2) explores and selects; (3) stops (returns the final document) or replaces itself by
-label -> merge -> refit -> next iteration. ``make`` resumes from a saved state when
-``state_dir`` holds one, so a crash or a rerun repeats at most the unfinished iteration,
-and a configuration whose key was labelled before is never sent to the labeller again.
+(1) receives the state of the finished iterations as its inputs (labelled set, potential,
+keys of every labelled configuration, iteration documents: references to the outputs of
+the previous merge and refit jobs, stored in the JobStore); (2) explores and selects;
+(3) stops (returns the final document) or replaces itself by label -> merge -> refit ->
+next iteration. There is no other state: when a job of the loop fails or is killed,
+rerunning that one firework (``ionflow resume``) continues the loop, the finished label
+jobs are not run again and their stored outputs feed the rest, so nothing is labelled
+twice; a configuration whose key was labelled before is never sent to the labeller again.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -31,8 +32,6 @@ from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS, evaluate_errors
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.mtp.schemas.fit import SplitErrors
 from ionflow.mtp.selection import configuration_key, select_add
-
-STATE_FILE = "active_learning_state.json"
 
 
 def _images(cfg_text: str, species: list[str]) -> list:
@@ -119,7 +118,6 @@ class ActiveLearningMaker(Maker):
         max_selected: cap on configurations labelled per iteration.
         min_selected: stop when an iteration selects this many or fewer.
         max_iterations: stop after this many iterations.
-        state_dir: directory of the resumable state (None: no resume).
     """
 
     name: str = "active learning"
@@ -136,7 +134,6 @@ class ActiveLearningMaker(Maker):
     max_selected: int = 20
     min_selected: int = 0
     max_iterations: int = 10
-    state_dir: str | None = None
 
     def make(
         self,
@@ -156,35 +153,16 @@ class ActiveLearningMaker(Maker):
             heldout_cfg: labelled ``.cfg`` text of a fixed test set, never trained on:
                 every iteration's potential is scored on it (None: no held-out scores).
         """
-        state = self._load_state()
-        history: list[dict] = []
-        keys: list[str] = []
-        if state:
-            labelled_cfg, mtp = state["labelled_cfg"], state["mtp"]
-            history, keys = state["history"], state["labelled_keys"]
         jobs = []
         if mtp is None:
             fit = self.fit_maker.make(labelled_cfg, species)
             jobs.append(fit)
             mtp = fit.output.mtp
         first = self.iteration(
-            list(structures), species, labelled_cfg, mtp, history, keys, None, heldout_cfg
+            list(structures), species, labelled_cfg, mtp, [], [], None, heldout_cfg
         )
         jobs.append(first)
         return Flow(jobs, output=first.output, name=self.name)
-
-    def _load_state(self) -> dict | None:
-        if self.state_dir and (Path(self.state_dir) / STATE_FILE).exists():
-            return json.loads((Path(self.state_dir) / STATE_FILE).read_text())
-        return None
-
-    def _save_state(self, state: dict) -> None:
-        if self.state_dir:
-            path = Path(self.state_dir)
-            path.mkdir(parents=True, exist_ok=True)
-            tmp = path / (STATE_FILE + ".part")
-            tmp.write_text(json.dumps(state))
-            tmp.replace(path / STATE_FILE)
 
     @job(data=["mtp", "labelled_cfg"])
     def iteration(
@@ -209,14 +187,6 @@ class ActiveLearningMaker(Maker):
             )
         training = _images(labelled_cfg, species)
         keys = set(labelled_keys) | {configuration_key(a) for a in training}
-        self._save_state(
-            {
-                "labelled_cfg": labelled_cfg,
-                "mtp": mtp,
-                "history": history,
-                "labelled_keys": sorted(keys),
-            }
-        )
         number = len(history) + 1
         iterations = [ActiveLearningIteration(**h) for h in history]
         heldout = _images(heldout_cfg, species) if heldout_cfg and heldout_cfg.strip() else []
