@@ -54,6 +54,9 @@ def test_energy_beyond_the_training_range_is_unphysical(potential, li2s_labelled
     loose = TrustLevels(min_distance_fraction=0.5, energy_window_eV_atom=10.0)
     loose_grader, _ = _grader(potential, li2s_labelled, loose)
     assert not grader.physical(compressed) and loose_grader.physical(compressed)
+    # an explorer that went through jobflow's serialisation holds its trust levels as a dict
+    as_dict, _ = _grader(potential, li2s_labelled, {"energy_window_eV_atom": 0.05})
+    assert as_dict.energy_max == grader.energy_max
 
 
 def test_ase_exploration_runs_without_the_deprecated_fixcm(trained_mtp, li2s_labelled):

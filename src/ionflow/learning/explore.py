@@ -81,9 +81,11 @@ class SnapshotGrader:
         training_set: Sequence[Atoms],
         gamma_select: float,
         gamma_break: float,
-        trust: TrustLevels,
+        trust: TrustLevels | dict,
         result: ExplorationResult,
     ) -> None:
+        if isinstance(trust, dict):  # an explorer serialised by jobflow (dataclasses.asdict)
+            trust = TrustLevels(**trust)
         self.data = data
         self.active = motep_api.active_set(data, training_set)
         self.gamma_select, self.gamma_break = gamma_select, gamma_break
