@@ -54,3 +54,4 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
     assert second.heldout_errors.forces.n == passive.forces.n
     assert second.heldout_errors.forces.rmse != first.heldout_errors.forces.rmse
     assert doc.heldout_errors is not None
+    assert 0 < first.refit_iterations <= 60 and first.refit_stopped_by is not None

@@ -182,6 +182,7 @@ def fit_mtp(
             seed,
         )
         fit_time = time.perf_counter() - start
+        log = getattr(runner, "last_log", None)  # motep reports what its optimiser did
 
         predicted_train = runner.calc_efs(
             trained, work / "train.cfg", work / "train_efs.cfg", species
@@ -215,6 +216,8 @@ def fit_mtp(
             train_errors=train_errors,
             validation_errors=val_errors,
             fit_time_s=fit_time,
+            optimizer_iterations=log.n_iterations if log else None,
+            stopped_by=log.stopped_by if log else None,
             evaluation_time_per_atom_step_s=cost,
             engine=runner.name,
             versions={p: version(p) for p in ("ionflow", "motep", "ase")},

@@ -181,6 +181,8 @@ class ActiveLearningMaker(Maker):
         if last_step is not None:  # the previous iteration's labelling and refit finished
             history[-1]["n_labelled"] = last_step["n_labelled"]
             history[-1]["n_failed"] = last_step["n_failed"]
+            history[-1]["refit_iterations"] = last_step.get("refit_iterations")
+            history[-1]["refit_stopped_by"] = last_step.get("refit_stopped_by")
             errors = last_step["validation_errors"]
             history[-1]["validation_errors"] = (
                 errors.model_dump() if hasattr(errors, "model_dump") else errors
@@ -261,6 +263,8 @@ class ActiveLearningMaker(Maker):
             "n_labelled": merge.output["n_labelled"],
             "n_failed": merge.output["n_failed"],
             "validation_errors": refit.output.validation_errors,
+            "refit_iterations": refit.output.optimizer_iterations,
+            "refit_stopped_by": refit.output.stopped_by,
         }
         new_keys = sorted(keys | {configuration_key(a) for a in selected})
         following = self.iteration(

@@ -30,6 +30,8 @@ class ActiveLearningIteration(BaseModel):
     heldout_errors: SplitErrors | None = Field(
         None, description="Of the MTP this iteration explored with, on the fixed held-out set."
     )
+    refit_iterations: int | None = Field(None, description="Optimiser iterations of the refit.")
+    refit_stopped_by: str | None = Field(None, description="Why the refit's optimiser stopped.")
     explore_time_s: float
     select_time_s: float
 
