@@ -188,11 +188,12 @@ def main() -> None:
     print("\nmean over seeds: labels N, force RMSE eV/Å and energy RMSE meV/atom on the "
           "oracle-MD test set")  # fmt: skip
     for i in range(args.iterations + 1):
-        line = [f"N={results['active'][0][i]['n']:3d}"]
-        for arm in ("active", "random"):
+        line = [f"iteration {i}"]
+        for arm in ("active", "random"):  # an arm labels fewer when MD visited fewer
+            n = np.mean([rows[i]["n"] for rows in results[arm]])
             force = np.mean([rows[i]["force"] for rows in results[arm]])
             energy = np.mean([rows[i]["energy"] for rows in results[arm]])
-            line.append(f"{arm} F {force:.4f} E {energy:6.2f}")
+            line.append(f"{arm} N {n:4.1f} F {force:.4f} E {energy:6.2f}")
         print("  " + "   ".join(line))
     for arm in ("active", "random"):
         stable = [rows[-1]["stable_ps"] for rows in results[arm]]
