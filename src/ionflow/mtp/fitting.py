@@ -135,7 +135,7 @@ def fit_mtp(
         r_cut: cutoff radius, Å.
         radial_basis_size: number of Chebyshev radial functions.
         weights: energy : force : stress weights.
-        max_iter: optimiser iterations.
+        max_iter: most optimiser iterations (motep stops earlier when the loss plateaus).
         validation_fraction: share of configurations held out (fixed-seed split).
         seed: seed of the split and of the initial coefficients.
         previous_mtp: ``.mtp`` text to warm-start from (same or lower level: a lower one is
