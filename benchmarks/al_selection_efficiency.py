@@ -1,7 +1,7 @@
 """Does active learning pay? MaxVol selection against random selection, inside the real loop.
 
 Usage:
-    .venv/bin/python benchmarks/al_selection_efficiency.py            # ~10 min on 2 cores
+    .venv/bin/python benchmarks/al_selection_efficiency.py            # ~8 min on 2 cores
     .venv/bin/python benchmarks/al_selection_efficiency.py --seeds 1 --iterations 3
 
 What active learning is for: a potential that stays right, and stays inside its training
@@ -22,6 +22,13 @@ Active picks with MaxVol ``select-add`` (:func:`ionflow.mtp.selection.select_add
 by grade); random picks uniformly among the same kind of visited configurations. It prints
 the errors against the number of labels and the labels active selection needs to reach
 random selection's final force error.
+
+Measured (defaults: 3 seeds, 6 iterations of 4 labels from 8; 48 test configurations):
+after 31 labels, force RMSE 0.040 (active) vs 0.092 eV/Å (random), energy 2.8 vs
+11.4 meV/atom, MD until the first grade above gamma_break 1.50 vs 0.86 ps (of 2 ps).
+Random selection's final force error is reached by active selection with 16 / 21 / 16
+new labels where random used 24 / 21 / 24 (67-100 %, not the 50 % issue 14 asks for);
+in iterations 1-3 (<= 19 labels) the arms are within noise (active slightly worse).
 """
 
 from __future__ import annotations
@@ -159,9 +166,9 @@ def main() -> None:
     """Run both arms and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--start", type=int, default=8, help="labelled cells to start from")
-    parser.add_argument("--iterations", type=int, default=4)
+    parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--batch", type=int, default=4, help="labels added per iteration")
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--max-iter", type=int, default=100, help="BFGS iterations per fit")
     parser.add_argument("--md-steps", type=int, default=300, help="exploration MD steps")
     parser.add_argument("--stability-steps", type=int, default=2000, help="1 fs steps")
