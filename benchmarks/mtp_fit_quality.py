@@ -17,6 +17,21 @@ wall time spent, the iteration at which the default loss-plateau rule would stop
 (``--warm``) a warm-started refit: a fit to 80 % of the training split continued on all of
 it, against a fresh fit of the same length. MLIP-2's ``mlp train`` on the tiny set
 (issue 14): validation forces 0.067 eV/Å, 1.8 meV/atom in 41 s at 100 iterations.
+
+Measured (2 shared cores, seed 0; force RMSE eV/Å / energy RMSE meV/atom):
+
+| set, 100 iterations | train | validation |
+|---|---|---|
+| tiny, L-BFGS-B (before) | 0.243 / 6.56 | 0.275 / 2.03 |
+| tiny, BFGS (now)        | 0.060 / 1.19 | 0.062 / 0.94 (seeds 1, 2: 0.071, 0.069) |
+| demo, L-BFGS-B          | 0.274 / 13.1 | 0.262 / 13.4 |
+| demo, BFGS              | 0.090 / 3.10 | 0.083 / 2.08 |
+
+At 200 iterations: tiny BFGS 0.053 validation, L-BFGS-B 0.273. Same cost per iteration
+(one loss and gradient; BFGS's dense update of ~600 parameters is negligible). Warm start
+(fit to 80 % of the training split, continued on all of it, 100 iterations): tiny 0.057,
+demo 0.069 validation — better than the fresh fits at equal iterations (0.062, 0.083);
+L-BFGS-B's warm start stops after 38 iterations at 0.079 (demo).
 """
 
 from __future__ import annotations
