@@ -28,7 +28,7 @@ Measured (2 shared cores, seed 0; force RMSE eV/Å / energy RMSE meV/atom):
 | demo, BFGS              | 0.090 / 3.10 | 0.083 / 2.08 |
 
 At 200 iterations: tiny BFGS 0.053 validation, L-BFGS-B 0.273. Same cost per iteration
-(one loss and gradient; BFGS's dense update of ~600 parameters is negligible). Warm start
+(one loss and gradient; BFGS's dense update of 269 parameters is negligible). Warm start
 (fit to 80 % of the training split, continued on all of it, 100 iterations): tiny 0.057,
 demo 0.069 validation — better than the fresh fits at equal iterations (0.062, 0.083);
 L-BFGS-B's warm start stops after 38 iterations at 0.079 (demo).

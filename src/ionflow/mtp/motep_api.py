@@ -77,9 +77,10 @@ def write_potential(path: str | Path, data: MTPData) -> Path:
 
 # Optimiser defaults, measured on 43 CHGNet-labelled 52-atom Li6PS5Cl cells (level 8,
 # benchmarks/mtp_fit_quality.py): after linear least squares, full-memory BFGS reaches
-# 0.06 eV/Å in 100 iterations where L-BFGS-B (10 corrections) stalls near 0.24 eV/Å:
-# energy (weight 100, per atom) and force terms make the loss badly conditioned, and the
-# full inverse-Hessian estimate (a few hundred parameters) is what copes with it.
+# 0.06 eV/Å in 100 iterations where L-BFGS-B stalls near 0.24 eV/Å (also with 50
+# corrections and ftol/gtol 1e-15/1e-12: neither memory nor its stopping rule is the
+# cause; the loss is badly conditioned and the dense inverse-Hessian estimate of the 269
+# parameters of a level-8, 4-species potential copes with it). Same cost per iteration.
 QUASI_NEWTON_METHOD = "BFGS"
 LOSS_PLATEAU_WINDOW = 20  # iterations over which the loss must still fall ...
 LOSS_PLATEAU_REL_TOL = 1e-3  # ... by at least this fraction, or the fit stops
