@@ -84,11 +84,11 @@ def oracle_md_test_set(steps: int, every: int, timestep_fs: float) -> list:
 
 def fit(train: list, max_iter: int, work: Path):
     """A level-8 motep fit from scratch; returns the potential's path."""
-    from ionflow.io.mlip_cfg import write_labelled_cfg
+    from ionflow.io.labelled_set import LabelledSet
     from ionflow.mtp.fitting import fit_mtp
 
-    cfg = write_labelled_cfg(train, work / "train.cfg", SPECIES).read_text()
-    doc = fit_mtp(cfg, SPECIES, level=8, r_cut=5.0, max_iter=max_iter, validation_fraction=0.0)
+    labelled = LabelledSet(train, "chgnet", "PBE", SPECIES)
+    doc = fit_mtp(labelled, level=8, r_cut=5.0, max_iter=max_iter, validation_fraction=0.0)
     path = work / "pot.mtp"
     path.write_text(doc.mtp)
     return path

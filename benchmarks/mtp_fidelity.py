@@ -95,14 +95,17 @@ def passive_fit(species, max_iter):
     """The passive fit on the demo's labelled set; returns the MtpFitDocument."""
     from mtp_fit_quality import labelled_cfg
 
+    from ionflow.io.labelled_set import LabelledSet
     from ionflow.mtp.fitting import fit_mtp
 
     text, species_of_set = labelled_cfg("demo")
     assert list(species_of_set) == list(species)
-    return fit_mtp(text, species, level=8, r_cut=5.0, max_iter=max_iter, engine="motep")
+    labelled = LabelledSet.from_cfg_text(text, species, "chgnet", "PBE")
+    doc = fit_mtp(labelled, level=8, r_cut=5.0, max_iter=max_iter, engine="motep")
+    return doc, labelled
 
 
-def active_learning(fit_doc, cell, species, temperatures, args):
+def active_learning(fit_doc, labelled, cell, temperatures, args):
     """Run ionflow's active-learning loop from the passive fit; return its document."""
     from jobflow import JobStore, run_locally
     from maggma.stores import MemoryStore
@@ -119,7 +122,7 @@ def active_learning(fit_doc, cell, species, temperatures, args):
     maker = ActiveLearningMaker(
         label_maker=LabelMaker(
             level_of_theory="PBE", oracle_settings=OracleSettings(oracle="chgnet"),
-            species=species,
+            species=labelled.species,
         ),
         fit_maker=MtpFitMaker(
             weights=ACTIVE_LEARNING_WEIGHTS, max_iter=args.max_iter, validation_fraction=0.0,
@@ -132,7 +135,7 @@ def active_learning(fit_doc, cell, species, temperatures, args):
         max_iterations=args.al_iterations,
     )  # fmt: skip
     flow = maker.make(
-        [AseAtomsAdaptor.get_structure(cell)], fit_doc.training_cfg, species, mtp=fit_doc.mtp,
+        [AseAtomsAdaptor.get_structure(cell)], labelled, mtp=fit_doc.mtp,
         heldout_cfg=fit_doc.validation_cfg,
     )  # fmt: skip
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
@@ -161,13 +164,13 @@ def main() -> None:
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
-    fit_doc = passive_fit(species, args.max_iter)
+    fit_doc, labelled = passive_fit(species, args.max_iter)
     timings["passive_fit_s"] = time.perf_counter() - start
     heldout_passive = fit_doc.validation_errors.forces.rmse
     print(f"passive fit: {fit_doc.n_train} cells, held-out forces {heldout_passive:.3f} eV/Å")
     start = time.perf_counter()
     cell = benchmark_cell((1, 1, 1))
-    al_doc = active_learning(fit_doc, cell, species, temperatures, args)
+    al_doc = active_learning(fit_doc, labelled, cell, temperatures, args)
     timings["active_learning_s"] = time.perf_counter() - start
     heldout_al = al_doc.heldout_errors.forces.rmse
     print(f"active learning: {len(al_doc.iterations)} iterations, {al_doc.n_training} cells, "

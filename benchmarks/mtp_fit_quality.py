@@ -75,9 +75,9 @@ def labelled_cfg(name: str) -> tuple[str, list[str]]:
             responses = run_locally(
                 Flow(stages.jobs), store=store, root_dir=tmp, ensure_success=True, log=False
             )
-        output = responses[stages.merged.uuid][1].output
+        labelled = responses[stages.merged.uuid][1].output.labelled_set
         CACHE.mkdir(parents=True, exist_ok=True)
-        path.write_text(output["cfg_text"] if isinstance(output, dict) else output.cfg_text)
+        path.write_text(labelled.cfg_text())
         print(f"{name}: labelled set built in {time.perf_counter() - start:.0f} s -> {path}")
     return path.read_text(), species
 

@@ -5,7 +5,7 @@ from ase.build import bulk
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 from pymatgen.io.ase import AseAtomsAdaptor
-from tests.fixtures.mtp import LI2S_SPECIES, ChgnetTestLabelMaker
+from tests.fixtures.mtp import ChgnetTestLabelMaker
 
 from ionflow.learning.explore import AseMdExplorer
 from ionflow.learning.flows.active_learning import ActiveLearningMaker
@@ -15,7 +15,7 @@ from ionflow.mtp.jobs.fit import MtpFitMaker
 pytestmark = pytest.mark.slow
 
 
-def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp_path):
+def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_set, tmp_path):
     cell = AseAtomsAdaptor.get_structure(bulk("SLi2", "fluorite", a=5.7, cubic=True))
     maker = ActiveLearningMaker(
         label_maker=ChgnetTestLabelMaker(),
@@ -26,11 +26,10 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
         max_selected=6,
         max_iterations=2,
     )
-    fitted = trained_mtp.document  # its training split is the loop's start, its validation
-    flow = maker.make(  # split the fixed held-out set
+    fitted = trained_mtp.document  # its validation split is the fixed held-out set
+    flow = maker.make(
         [cell],
-        fitted.training_cfg,
-        LI2S_SPECIES,
+        li2s_labelled_set,
         mtp=trained_mtp.path.read_text(),
         heldout_cfg=fitted.validation_cfg,
     )
@@ -45,7 +44,8 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
     assert first.n_selected > 0
     assert first.n_labelled == first.n_selected and first.validation_errors is not None
     assert second.n_selected < first.n_selected
-    assert doc.n_training == 27 + sum(it.n_labelled for it in doc.iterations)  # no held-out
+    # the held-out cells are taken out of the training set and never come back
+    assert doc.n_training == 27 + sum(it.n_labelled for it in doc.iterations)
     assert doc.n_heldout == 3
     # the first iteration explores with the passive potential: its held-out errors are the
     # passive fit's validation errors (up to .cfg rounding); later ones on the same cells
@@ -55,3 +55,5 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
     assert second.heldout_errors.forces.rmse != first.heldout_errors.forces.rmse
     assert doc.heldout_errors is not None
     assert 0 < first.refit_iterations <= 60 and first.refit_stopped_by is not None
+    assert len(doc.labelled_set) == doc.n_training  # the final set, loaded from the store
+    assert (doc.labelled_set.oracle, doc.labelled_set.level_of_theory) == ("chgnet", "PBE")

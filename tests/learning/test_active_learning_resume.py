@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase.build import bulk
+from monty.json import MontyDecoder
 from pymatgen.io.ase import AseAtomsAdaptor
 from tests.fixtures.mtp import LI2S_SPECIES, li2s_snapshots
 
 from ionflow.dft.jobs.label import LabelMaker
 from ionflow.dft.sets.oracle import OracleSettings
-from ionflow.io.mlip_cfg import read_labelled_cfg
 from ionflow.learning.explore import AseMdExplorer
-from ionflow.learning.flows.active_learning import ActiveLearningMaker, labelled_cfg_of
+from ionflow.learning.flows.active_learning import ActiveLearningMaker, merge_labelled
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.mtp.selection import configuration_key
@@ -62,14 +62,14 @@ def _rapidfire(lpad_file: Path, work_dir: Path) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_killed_between_label_and_refit_resumes_without_relabelling(
-    trained_mtp, li2s_labelled_cfg, launchpad, jobstore, tmp_path
+    trained_mtp, li2s_labelled_set, launchpad, jobstore, tmp_path
 ):
     from jobflow.managers.fireworks import flow_to_workflow
 
     from ionflow.pipeline.resume import ResumePolicy, resume_pass
 
     cell = AseAtomsAdaptor.get_structure(bulk("SLi2", "fluorite", a=5.7, cubic=True))
-    flow = _maker().make([cell], li2s_labelled_cfg, LI2S_SPECIES, mtp=trained_mtp.path.read_text())
+    flow = _maker().make([cell], li2s_labelled_set, mtp=trained_mtp.path.read_text())
     launchpad.add_wf(flow_to_workflow(flow, store=jobstore))
     lpad_file = tmp_path / "my_launchpad.yaml"
     launchpad.to_file(str(lpad_file))
@@ -110,39 +110,46 @@ def test_killed_between_label_and_refit_resumes_without_relabelling(
     labelled = []
     for fw_id in label_ids:
         uuid = launchpad.get_fw_dict_by_id(fw_id)["spec"]["_tasks"][0]["job"]["uuid"]
-        text, _ = labelled_cfg_of(jobstore.get_output(uuid, load=True), LI2S_SPECIES)
-        cfg = tmp_path / f"labels{fw_id}.cfg"
-        cfg.write_text(text)
-        labelled += [configuration_key(a) for a in read_labelled_cfg(cfg, LI2S_SPECIES)]
+        document = MontyDecoder().process_decoded(jobstore.get_output(uuid, load=True))
+        labelled += [configuration_key(a) for a in document.labelled_set.images]
     assert len(labelled) == len(set(labelled)) > 0, "a configuration was labelled twice"
     assert [it.n_labelled for it in doc.iterations] == [it.n_selected for it in doc.iterations]
     assert doc.n_training == 30 + len(labelled)
 
 
-def test_dft_labelled_set_document_is_read_in_our_type_order():
+def test_merge_takes_the_dft_document_in_our_type_order_and_refuses_other_labels():
     from ase.calculators.singlepoint import SinglePointCalculator
 
-    from ionflow.dft.labelled_set import cfg_text_of
     from ionflow.dft.schemas.labels import LabelledSetDocument, LabellingFailure
+    from ionflow.errors import IonflowInputError
+    from ionflow.io.labelled_set import LabelledSet
 
     rng = np.random.default_rng(0)
-    images = li2s_snapshots(2, seed=0)
+    images = li2s_snapshots(3, seed=0)
     for atoms in images:
         atoms.calc = SinglePointCalculator(
             atoms, energy=-50.0, forces=rng.normal(size=(12, 3)), stress=rng.normal(size=6)
         )
-    reversed_species = list(reversed(LI2S_SPECIES))
+    ours = LabelledSet(images[:1], "chgnet", "PBE", LI2S_SPECIES, [{"source": "aimd"}])
+    new = LabelledSet(images[1:], "chgnet", "PBE", list(reversed(LI2S_SPECIES)))
     doc = LabelledSetDocument(
-        oracle="chgnet",
-        level_of_theory="PBE",
-        species=reversed_species,
+        labelled_set=new,
         n_requested=3,
         n_labelled=2,
         failures=[LabellingFailure(index=2, reason="SCF not converged")],
-        cfg_text=cfg_text_of(images, reversed_species),
     )
-    for output in (doc, doc.model_dump()):
-        text, n_failed = labelled_cfg_of(output, LI2S_SPECIES)
-        assert n_failed == 1
-        assert text == cfg_text_of(images, LI2S_SPECIES)
-    assert labelled_cfg_of({"labelled_cfg": "x", "n_failed": 2}, LI2S_SPECIES) == ("x", 2)
+    for output in (doc, new):  # the dft document, or a bare labelled set
+        merged = merge_labelled.original(ours, output)
+        assert merged["n_labelled"] == 2
+        assert merged["n_failed"] == (1 if output is doc else 0)
+        result = merged["labelled_set"]
+        assert result.species == LI2S_SPECIES  # the potential's type order is kept
+        assert result.images[1] is images[1] and result.images[2] is images[2]  # not re-parsed
+        assert result.provenance == [{"source": "aimd"}, {}, {}]
+    for other in (
+        LabelledSet(images[1:], "cp2k", "PBE", LI2S_SPECIES),
+        LabelledSet(images[1:], "chgnet", "optB88-vdW", LI2S_SPECIES),
+    ):
+        with pytest.raises(IonflowInputError) as refused:
+            merge_labelled.original(ours, other)
+        assert "\n" not in str(refused.value) and "cannot merge" in str(refused.value)

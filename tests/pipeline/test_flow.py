@@ -64,17 +64,15 @@ def test_active_learning_sits_between_fit_and_md():
     assert "active learning" not in _names(PipelineMaker(spec=spec).make())
 
 
-def test_active_learning_trains_on_the_fit_split_and_keeps_its_validation_held_out():
+def test_active_learning_keeps_the_fit_validation_split_held_out():
     spec = load_spec(WORKFLOWS / "llzo_garnet.yaml")
     flow = PipelineMaker(spec=spec).make()
     fit = next(job for job in flow.jobs if job.name == "mtp fit")
     iteration = next(job for job in flow.jobs if job.name == "active learning").jobs[-1]
-    labelled, heldout = iteration.function_args[2], iteration.function_args[7]
-    assert labelled.uuid == heldout.uuid == fit.uuid
-    assert labelled.attributes[-1][1] == "training_cfg"
-    assert heldout.attributes[-1][1] == "validation_cfg"
+    heldout = iteration.function_args[6]
+    assert heldout.uuid == fit.uuid and heldout.attributes[-1][1] == "validation_cfg"
     loop = iteration.function.__self__
     assert loop.fit_maker.validation_fraction == 0.0  # scored on the held-out set instead
     assert loop.warm_start == spec.mtp.active_learning.warm_start
-    trust = loop.explorer.trust
+    trust = loop.trust
     assert trust.energy_window_eV_atom == spec.mtp.active_learning.energy_window_eV_atom

@@ -6,6 +6,7 @@ The JSON field names are a stable interface (users script them): see the command
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import typer
@@ -16,13 +17,22 @@ from ionflow.analysis.displacements import SpeciesTrajectory, collect_species_tr
 from ionflow.analysis.readers import open_trajectory, parse_type_map
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument, DiffusionDocument
 from ionflow.analysis.schemas.regions import RegionDocument, SiteDocument
+from ionflow.cli.errors import check_new_output
 from ionflow.errors import IonflowInputError
 
 app = typer.Typer(help="Diffusivity, conductivity and Arrhenius analysis.", no_args_is_help=True)
 console = Console(stderr=True)
 
+TRAJECTORY_HELP = (
+    "LAMMPS dump (text with any columns, or binary), VASP XDATCAR or vasprun.xml, CP2K "
+    "PROJECT-pos-1.xyz (with its PROJECT-1.cell), extended XYZ, ASE .traj."
+)
 SPECIES = typer.Option("Li", "--species", help="Diffusing species (element symbol).")
-TYPE_MAP = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1=Li,2=P,3=S,4=Cl.")
+TYPE_MAP = typer.Option(
+    None,
+    "--type-map",
+    help="LAMMPS types, e.g. 1=Li,2=P,3=S,4=Cl (default: the dump's element column).",
+)
 TIMESTEP = typer.Option(
     None,
     "--timestep-fs",
@@ -31,6 +41,7 @@ TIMESTEP = typer.Option(
 )
 JSON_OUT = typer.Option(None, "--json", help="Write the results as JSON here.")
 PLOT_OUT = typer.Option(None, "--plot", help="Write a plot (PNG or SVG) here.")
+FORCE = typer.Option(False, "--force", help="Overwrite an existing --json or --plot file.")
 WINDOW = typer.Option(
     None, "--window-ps", help="Fit window 'START,END' in ps (default: automatic)."
 )
@@ -49,7 +60,24 @@ def _window_fs(text: str | None) -> tuple[float, float] | None:
 def _read_species(
     path: Path, species: str, type_map: str | None, timestep_fs: float | None
 ) -> SpeciesTrajectory:
-    """Stream a trajectory with a progress line; keep the species' unwrapped positions."""
+    """Stream a trajectory with a progress line; keep the species' unwrapped positions.
+
+    Raises:
+        IonflowInputError: the file is missing, empty, truncated or not a trajectory
+            (whatever the reader raised, as one line naming the file).
+    """
+    try:
+        return _collect(path, species, type_map, timestep_fs)
+    except IonflowInputError:
+        raise
+    except (ValueError, IndexError, KeyError, OSError, EOFError, struct.error) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise IonflowInputError(f"{path}: cannot read the trajectory ({reason})") from exc
+
+
+def _collect(
+    path: Path, species: str, type_map: str | None, timestep_fs: float | None
+) -> SpeciesTrajectory:
     reader = open_trajectory(path, parse_type_map(type_map))
     with Progress(
         SpinnerColumn(),
@@ -83,6 +111,11 @@ def _analyse(
     )
 
 
+def _check_outputs(json_out: Path | None, plot: Path | None, force: bool) -> None:
+    check_new_output(json_out, force, "--json")
+    check_new_output(plot, force, "--plot")
+
+
 def _summary(doc: DiffusionDocument) -> dict:
     return doc.model_dump(exclude={"msd_time_ps", "msd_A2", "msd_xyz_A2"})
 
@@ -97,7 +130,7 @@ def _write_json(data: dict, path: Path | None) -> None:
 
 @app.command()
 def diffusion(
-    trajectory: Path = typer.Argument(..., help="LAMMPS dump (text or binary), extxyz, .traj."),
+    trajectory: Path = typer.Argument(..., help=TRAJECTORY_HELP),
     temperature: float = typer.Option(..., "--temperature", help="Temperature in K."),
     species: str = SPECIES,
     type_map: str | None = TYPE_MAP,
@@ -105,21 +138,45 @@ def diffusion(
     window_ps: str | None = WINDOW,
     json_out: Path | None = JSON_OUT,
     plot: Path | None = PLOT_OUT,
+    force: bool = FORCE,
 ) -> None:
     """D (total, x/y/z) with standard errors and sigma of one trajectory.
 
-    JSON fields: temperature_K, D_cm2_s, D_err_cm2_s, D_xyz_cm2_s, D_xyz_err_cm2_s,
-    sigma_mS_cm, sigma_err_mS_cm, n_species_atoms, fit_window_ps, haven_ratio, ...
+    JSON fields: temperature_K, D_cm2_s, D_err_cm2_s, D_interval_cm2_s (95%),
+    linear_regime_found, D_xyz_cm2_s, D_xyz_err_cm2_s, sigma_mS_cm, sigma_err_mS_cm,
+    sigma_interval_mS_cm, n_species_atoms, fit_window_ps, haven_ratio, ...
+    Without a linear MSD regime, D is the median over plausible fit windows and its
+    interval spans them (the printed line says so).
     """
+    _check_outputs(json_out, plot, force)
     doc = _analyse(trajectory, species, temperature, type_map, timestep_fs, window_ps)
     _write_json(_summary(doc), json_out)
     if plot is not None:
         from ionflow.analysis.plotting import plot_msd
 
         plot_msd(doc, plot)
-    console.print(
-        f"{species} at {temperature:g} K: D = {doc.D_cm2_s:.3e} ± {doc.D_err_cm2_s:.1e} cm²/s, "
-        f"sigma = {doc.sigma_mS_cm:.3g} ± {doc.sigma_err_mS_cm:.2g} mS/cm"
+    console.print(diffusion_line(doc))
+
+
+def diffusion_line(doc: DiffusionDocument) -> str:
+    """The printed result of one trajectory: D and sigma with their 95 % intervals.
+
+    Without a linear (diffusive) regime the line says so and gives the interval over
+    the plausible fit windows instead of a standard error.
+    """
+    (d_low, d_high), (s_low, s_high) = doc.D_interval_cm2_s, doc.sigma_interval_mS_cm
+    head = f"{doc.species} at {doc.temperature_K:g} K: "
+    if doc.linear_regime_found:
+        return (
+            f"{head}D = {doc.D_cm2_s:.3e} ± {doc.D_err_cm2_s:.1e} cm²/s "
+            f"(95%: {d_low:.3e} to {d_high:.3e}), "
+            f"sigma = {doc.sigma_mS_cm:.3g} ± {doc.sigma_err_mS_cm:.2g} mS/cm"
+        )
+    return (
+        f"{head}no linear (diffusive) MSD regime found in {doc.total_time_ps:.3g} ps: "
+        f"D = {doc.D_cm2_s:.3e} cm²/s, 95% over {doc.n_fit_windows} fit windows "
+        f"{d_low:.3e} to {d_high:.3e} cm²/s; sigma = {doc.sigma_mS_cm:.3g} mS/cm "
+        f"({s_low:.3g} to {s_high:.3g}); run longer for a reliable D"
     )
 
 
@@ -134,12 +191,14 @@ def arrhenius(
     extrapolate_to: float = typer.Option(300.0, "--extrapolate-K", help="Target T in K."),
     json_out: Path | None = JSON_OUT,
     plot: Path | None = PLOT_OUT,
+    force: bool = FORCE,
 ) -> None:
     """E_a, D(300 K) and sigma(300 K) with a 95% interval from runs at several T.
 
     JSON fields: Ea_eV, Ea_err_eV, D300_cm2_s, sigma300_mS_cm, sigma300_ci_mS_cm,
     break_K (null if no significant break), temperatures (per-temperature results).
     """
+    _check_outputs(json_out, plot, force)
     runs = []
     for entry in run:
         temperature, sep, path = entry.partition("=")
@@ -166,6 +225,12 @@ def arrhenius(
         from ionflow.analysis.plotting import plot_arrhenius
 
         plot_arrhenius(result, plot)
+    short = sorted({d.temperature_K for d in docs if not d.linear_regime_found})
+    if short:
+        console.print(
+            f"no linear (diffusive) MSD regime at {', '.join(f'{t:g}' for t in short)} K: "
+            "those D carry the spread over fit windows as their error; run longer"
+        )
     low, high = result.sigma300_ci_mS_cm
     console.print(
         f"E_a = {result.Ea_eV:.3f} ± {result.Ea_err_eV:.3f} eV; "
@@ -175,7 +240,7 @@ def arrhenius(
 
 @app.command()
 def regions(
-    trajectory: Path = typer.Argument(..., help="LAMMPS dump (text or binary), extxyz, .traj."),
+    trajectory: Path = typer.Argument(..., help=TRAJECTORY_HELP),
     gb_planes: str = typer.Option(
         ..., "--gb-planes", help="GB plane positions, fractional along --axis, e.g. 0.25,0.75."
     ),
@@ -186,8 +251,10 @@ def regions(
     timestep_fs: float | None = TIMESTEP,
     json_out: Path | None = JSON_OUT,
     plot: Path | None = PLOT_OUT,
+    force: bool = FORCE,
 ) -> None:
     """D per slab around grain boundaries (GB, Near_GB, Far_GB, Bulk), counts over time."""
+    _check_outputs(json_out, plot, force)
     if axis not in ("x", "y", "z"):
         raise IonflowInputError(f"--axis must be x, y or z, got '{axis}'")
     try:
@@ -207,13 +274,15 @@ def regions(
 
 @app.command()
 def sites(
-    trajectory: Path = typer.Argument(..., help="LAMMPS dump (text or binary), extxyz, .traj."),
+    trajectory: Path = typer.Argument(..., help=TRAJECTORY_HELP),
     species: str = SPECIES,
     type_map: str | None = TYPE_MAP,
     timestep_fs: float | None = TIMESTEP,
     json_out: Path | None = JSON_OUT,
+    force: bool = FORCE,
 ) -> None:
     """Jumps, back-jump fraction and residence times between the first-frame sites."""
+    _check_outputs(json_out, None, force)
     positions = _read_species(trajectory, species, type_map, timestep_fs)
     doc = SiteDocument.from_species_trajectory(positions)
     _write_json(doc.model_dump(), json_out)

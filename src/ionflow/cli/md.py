@@ -51,12 +51,15 @@ def continue_run(
 def plot(
     run_dir: Path = typer.Argument(..., help="Last segment directory of a run."),
     out: Path = typer.Option(Path("thermo.png"), help="Figure file."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --out."),
 ) -> None:
     """Plot temperature, pressure, energy and volume of a run (all its segments)."""
+    from ionflow.cli.errors import check_new_output
     from ionflow.md.plotting import plot_thermo
     from ionflow.md.schemas.protocol import MdProtocol
     from ionflow.md.segments import SegmentState, collect_run
 
+    check_new_output(out, force)
     protocol = MdProtocol.model_validate(SegmentState.load(run_dir).protocol)
     doc = collect_run(run_dir, protocol.stages[-1].temperature_stop)
     typer.echo(plot_thermo(doc.thermo, out, title=str(run_dir)))

@@ -163,22 +163,41 @@ def lmp_command() -> list[str]:
     return [*shlex.split(settings.mpi_prefix), *shlex.split(settings.lmp_cmd)]
 
 
+class MdExtrapolationBreakError(RuntimeError):
+    """MLIP stopped the MD: a grade exceeded the break threshold of its extrapolation control."""
+
+
+# what MLIP-2 (stdout) and MLIP-3 (stderr) print before ending LAMMPS at threshold_break
+EXTRAPOLATION_BREAK_MESSAGE = "Breaking threshold exceeded"
+LMP_OUTPUT_FILE = "lmp.out"  # stdout and stderr of lmp (MLIP writes its messages there)
+
+
 def run_lmp(run_dir: str | Path) -> None:
     """Run ``in.lammps`` of ``run_dir`` with the HPC ``lmp`` binary (``pair_style mlip``).
 
+    Its standard output and error go to ``lmp.out`` in ``run_dir``.
+
     Raises:
         IonflowInputError: if the command is not found.
+        MdExtrapolationBreakError: if MLIP's extrapolation control ended the run.
         EngineKilledError: if LAMMPS was killed by a signal (out of memory, node failure).
-        subprocess.CalledProcessError: if LAMMPS exits with an error.
+        subprocess.CalledProcessError: if LAMMPS exits with another error.
     """
+    run_dir = Path(run_dir)
     cmd = [*lmp_command(), "-in", DECK_FILE, "-log", LOG_FILE]
+    output = run_dir / LMP_OUTPUT_FILE
     try:
-        subprocess.run(cmd, cwd=run_dir, check=True)
+        with output.open("w") as out:
+            subprocess.run(cmd, cwd=run_dir, check=True, stdout=out, stderr=subprocess.STDOUT)
     except FileNotFoundError as exc:
         raise IonflowInputError(
             f"LAMMPS command not found: {cmd[0]!r}; set lmp_cmd / mpi_prefix in the config"
         ) from exc
     except subprocess.CalledProcessError as exc:
+        text = output.read_text(errors="replace")
+        if EXTRAPOLATION_BREAK_MESSAGE in text:
+            line = next(ln for ln in text.splitlines() if EXTRAPOLATION_BREAK_MESSAGE in ln)
+            raise MdExtrapolationBreakError(f"MD in {run_dir} stopped: {line.strip()}") from exc
         signal_number = killed_by_signal(exc.returncode)
         if signal_number is None:
             raise
@@ -247,6 +266,8 @@ def run_engine(
             run_lmp(run_dir)
             return {}
         return run_lammps_python(run_dir, run_command=run_command)
+    except MdExtrapolationBreakError:
+        raise
     except Exception as exc:
         log = Path(run_dir) / LOG_FILE
         text = f"{exc} {log.read_text(errors='replace')[-2000:] if log.exists() else ''}"

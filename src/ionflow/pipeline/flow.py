@@ -19,7 +19,7 @@ from ionflow.dft.jobs.aimd import AimdSnapshotMaker
 from ionflow.dft.jobs.label import LabelMaker, merge_labelled_sets
 from ionflow.dft.jobs.relax import RelaxMaker
 from ionflow.dft.sets.oracle import OracleSettings
-from ionflow.learning.explore import AseMdExplorer, TrustLevels
+from ionflow.learning.explore import TrustLevels
 from ionflow.learning.flows.active_learning import ActiveLearningMaker
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
@@ -87,7 +87,7 @@ class LabelledSetFlow:
         jobs: every job, in order (configurations, relaxations, training sets, merge).
         configurations: the job whose output holds the configurations.
         relax_jobs: one relaxation per configuration (empty when relax is off).
-        merged: the job whose output holds ``cfg_text`` and ``species``.
+        merged: the job whose output holds the merged ``labelled_set``.
     """
 
     jobs: list
@@ -174,7 +174,7 @@ class PipelineMaker(Maker):
             max_iter=mtp.max_iterations,
             validation_fraction=mtp.validation_fraction,
             seed=mtp.seed,
-        ).make(merged.output.cfg_text, merged.output.species)
+        ).make(merged.output.labelled_set)
         jobs.append(fit)
         fitted_mtp = fit.output.mtp
 
@@ -197,11 +197,9 @@ class PipelineMaker(Maker):
                     seed=mtp.seed,
                 ),
                 warm_start=learning.warm_start,
-                explorer=AseMdExplorer(
-                    trust=TrustLevels(
-                        min_distance_fraction=learning.min_distance_fraction,
-                        energy_window_eV_atom=learning.energy_window_eV_atom,
-                    )
+                trust=TrustLevels(
+                    min_distance_fraction=learning.min_distance_fraction,
+                    energy_window_eV_atom=learning.energy_window_eV_atom,
                 ),
                 temperatures=tuple(learning.temperatures_K),
                 md_steps=learning.md_steps,
@@ -211,8 +209,7 @@ class PipelineMaker(Maker):
                 max_iterations=learning.max_iterations,
             ).make(
                 explored,
-                fit.output.training_cfg,
-                species,
+                merged.output.labelled_set,
                 mtp=fitted_mtp,
                 heldout_cfg=fit.output.validation_cfg,
             )

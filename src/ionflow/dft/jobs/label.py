@@ -19,6 +19,7 @@ from ionflow.dft.schemas.labels import LabelledSetDocument, LabellingFailure, Si
 from ionflow.dft.sets import check_oracle_level
 from ionflow.dft.sets.oracle import OracleSettings
 from ionflow.errors import IonflowError, IonflowInputError, Retry
+from ionflow.io.labelled_set import LABELLED_SET_DATA_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,9 @@ class LabelMaker(Maker):
 
     ``LabelMaker().make(structures)`` is one job that labels the whole list (a chunk);
     use :func:`label_in_batches` to split thousands of snapshots into several jobs.
-    Its output is a :class:`LabelledSetDocument`: read ``.cfg_text`` for the MLIP
-    ``.cfg`` (stored in the JobStore ``data`` store), ``.species`` for the type order,
+    Its output is a :class:`LabelledSetDocument`: ``.labelled_set`` is the
+    :class:`~ionflow.io.labelled_set.LabelledSet` (its ``.cfg`` text is stored in the
+    JobStore ``data`` store), ``.species`` the type order,
     ``.oracle`` / ``.level_of_theory`` for who labelled it and ``.failures`` for what
     could not be labelled. Labels already in the label cache (same oracle, level,
     settings, species, cell and positions) are reused, not recomputed.
@@ -87,12 +89,12 @@ class LabelMaker(Maker):
         """Reject an unknown level (or one the oracle lacks) when the Maker is built."""
         self.oracle_settings.check_level(self.level_of_theory)
 
-    @job(data="cfg_text", config=JobConfig(expose_store=True))
+    @job(data=LABELLED_SET_DATA_FIELDS, config=JobConfig(expose_store=True))
     def make(self, structures: list[Structure]) -> LabelledSetDocument:
         """Label ``structures`` (Å); provenance is read from ``structure.properties``.
 
         Returns:
-            The labelled set: summary fields plus ``cfg_text`` (in the data store).
+            The summary and the labelled set (its ``.cfg`` text in the data store).
 
         Raises:
             IonflowInputError: a structure is disordered (partial occupancies).
@@ -162,15 +164,19 @@ class LabelMaker(Maker):
             if not self.keep_files:
                 shutil.rmtree(directory, ignore_errors=True)
         if not label.converged:
-            return None, "SCF not converged"
+            return None, label.metadata.get("failure", "SCF not converged")
         return label, ""
 
 
-@job(data="cfg_text")
+@job(data=LABELLED_SET_DATA_FIELDS)
 def merge_labelled_sets(
     documents: list[LabelledSetDocument], enforce_failure_policy: bool = True
 ) -> LabelledSetDocument:
-    """Merge chunk labelled sets into one and apply the failure policy to the total."""
+    """Merge chunk labelled sets into one and apply the failure policy to the total.
+
+    Raises:
+        IonflowInputError: sets of different oracles or levels of theory.
+    """
     merged = merge_documents(documents)
     if enforce_failure_policy:
         check_failure_policy(merged)

@@ -67,7 +67,8 @@ class RelaxMaker(Maker):
         )
         if self.require_convergence and not result.converged:
             raise RelaxNotConvergedError(
-                f"relaxation did not reach forces < {self.force_tolerance} eV/Å in "
+                result.failure
+                or f"relaxation did not reach forces < {self.force_tolerance} eV/Å in "
                 f"{self.max_steps} steps; raise max_steps or start closer"
             )
         return RelaxDocument(
@@ -76,6 +77,7 @@ class RelaxMaker(Maker):
             structure=with_provenance(result.structure, source="relaxed", strain="none"),
             energy=result.energy,
             converged=result.converged,
+            failure=result.failure,
             n_steps=result.n_steps,
             force_tolerance=self.force_tolerance,
         )

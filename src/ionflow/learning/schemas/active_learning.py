@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from ionflow.io.labelled_set import LabelledSet
 from ionflow.mtp.schemas.fit import SplitErrors
 
 
@@ -44,7 +45,7 @@ class ActiveLearningDocument(BaseModel):
     n_training: int
     species: list[str]
     mtp: str = Field(description="Final .mtp (data store).")
-    labelled_cfg: str = Field(description="Final training set .cfg (data store).")
+    labelled_set: LabelledSet = Field(description="Final training set (.cfg in the data store).")
     n_heldout: int = Field(0, description="Configurations of the fixed held-out set.")
     heldout_errors: SplitErrors | None = Field(
         None, description="Of the final MTP on the fixed held-out set (never trained on)."

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from jobflow import Maker, job
 
+from ionflow.io.labelled_set import LabelledSet
 from ionflow.mtp.fitting import PASSIVE_WEIGHTS, fit_mtp
 from ionflow.mtp.schemas.fit import MtpFitDocument
 
@@ -40,19 +41,15 @@ class MtpFitMaker(Maker):
     engine: str | None = None
 
     @job(output_schema=MtpFitDocument, data=MTP_DATA_FIELDS)
-    def make(
-        self, labelled_cfg: str, species: list[str], previous_mtp: str | None = None
-    ) -> MtpFitDocument:
-        """Fit to ``labelled_cfg`` (``.cfg`` text), optionally warm-started.
+    def make(self, labelled_set: LabelledSet, previous_mtp: str | None = None) -> MtpFitDocument:
+        """Fit to ``labelled_set`` (its species order is the potential's), optionally warm-started.
 
         Args:
-            labelled_cfg: MLIP ``.cfg`` text or a reference to it in the data store.
-            species: element symbols in type order.
+            labelled_set: the labelled structures, or a reference to a job's labelled set.
             previous_mtp: ``.mtp`` text of a potential of the same level to start from.
         """
         return fit_mtp(
-            labelled_cfg,
-            species,
+            labelled_set,
             level=self.level,
             r_cut=self.r_cut,
             radial_basis_size=self.radial_basis_size,
