@@ -51,7 +51,11 @@ def benchmark_cell(repeat: tuple[int, int, int]):
 
 
 def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, seed):
-    """NVT MD with ``calculator``; return (D, D_err) of Li in cm^2/s."""
+    """NVT MD with ``calculator``; return (D, D_err) of Li in cm^2/s and a failure note.
+
+    A run whose positions stop being finite (the potential blew the cell apart) gives
+    (None, None, "unstable after ... ps").
+    """
     from ase import units
     from ase.md.nose_hoover_chain import NoseHooverChainNVT
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
@@ -71,21 +75,24 @@ def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, se
     )
     li = np.array(atoms.get_chemical_symbols()) == "Li"
     frames = []
-    for step in range(steps):
-        dynamics.run(1)
-        if step >= steps // 5 and step % every == 0:
-            frames.append(atoms.positions[li].copy())  # ASE MD does not wrap: unwrapped
+    with np.errstate(all="ignore"):
+        for step in range(steps):
+            dynamics.run(1)
+            if not np.isfinite(atoms.positions).all():
+                return None, None, f"unstable after {step * timestep_fs / 1000:.2f} ps"
+            if step >= steps // 5 and step % every == 0:
+                frames.append(atoms.positions[li].copy())  # ASE MD does not wrap: unwrapped
     time_fs = np.arange(len(frames)) * every * timestep_fs
     trajectory = from_positions(np.array(frames), time_fs, atoms.cell.array, "Li", len(atoms))
     result = fit_diffusion(species_msd(trajectory, collective=False))
-    return float(result.D_cm2_s), float(result.D_err_cm2_s)
+    return float(result.D_cm2_s), float(result.D_err_cm2_s), None
 
 
 def arrhenius(temperatures, values, errors):
     """E_a (eV) and its error, or (None, None) when a D is not positive."""
     from ionflow.analysis.arrhenius import fit_arrhenius
 
-    if min(values) <= 0:
+    if any(v is None or v <= 0 for v in values):
         return None, None
     fit = fit_arrhenius(temperatures, values, errors)
     return fit.Ea_eV, fit.Ea_err_eV
@@ -157,7 +164,7 @@ def main() -> None:
     temperatures = [800.0, 1000.0, 1200.0, 1400.0] if quick else [600.0, 700.0, 800.0, 900.0]
     steps = 1000 if quick else 50000  # 2 fs steps: 2 ps quick, 100 ps full
     args.max_iter = 100 if quick else 1000
-    args.al_iterations, args.al_md_steps = (1, 200) if quick else (5, 2000)
+    args.al_iterations, args.al_md_steps = (2, 1000) if quick else (5, 2000)
     args.al_max_selected = 10 if quick else 20
     repeats = [(1, 1, 1)] if quick else [(1, 1, 1), (2, 1, 1)]
     species = ["Li", "P", "S", "Cl"]
@@ -195,13 +202,18 @@ def main() -> None:
                 ("mtp_after_al", motep_api.calculator(potentials["after_al"])),
             ):
                 t0 = time.perf_counter()
-                D, D_err = li_diffusion(atoms, calculator, temperature, steps, 2.0, 10, seed=k)
+                D, D_err, failure = li_diffusion(
+                    atoms, calculator, temperature, steps, 2.0, 10, seed=k
+                )
                 timings[f"md_{name}_{len(atoms)}atoms_s"] = timings.get(
                     f"md_{name}_{len(atoms)}atoms_s", 0.0
                 ) + (time.perf_counter() - t0)
                 row[f"D_{name}_cm2_s"], row[f"D_{name}_err_cm2_s"] = D, D_err
+                if failure:
+                    row[f"{name}_failure"] = failure
             print(f"{len(atoms)} atoms {temperature:g} K: " + ", ".join(
-                f"{k} {v:.3g}" for k, v in row.items() if k.startswith("D_") and "err" not in k
+                f"{k} {v}" if not isinstance(v, float) else f"{k} {v:.3g}"
+                for k, v in row.items() if k != "T_K" and "err" not in k
             ), flush=True)  # fmt: skip
             rows.append(row)
         fits = {
@@ -248,7 +260,8 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     for row in first["temperatures"]:
-        ratio = row["D_mtp_cm2_s"] / row["D_oracle_cm2_s"] if row["D_oracle_cm2_s"] > 0 else None
+        oracle_D, mtp_D = row["D_oracle_cm2_s"], row["D_mtp_cm2_s"]
+        ratio = mtp_D / oracle_D if oracle_D and mtp_D and oracle_D > 0 else None
         print(f"T {row['T_K']:g} K: D_mtp / D_oracle = {ratio}")
     print(f"E_a oracle {first['Ea_oracle_eV']}, MTP {first['Ea_mtp_eV']}, "
           f"after AL {first['Ea_mtp_after_al_eV']} eV -> {OUT}")  # fmt: skip
