@@ -1,4 +1,4 @@
-"""`ionflow run|submit|status|resume|demo`: whole workflows from a spec file."""
+"""`ionflow run|resume|demo`: whole workflows from a spec file (submit, status: workflows.py)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def _connected_launchpad():
 
 def print_report(report: dict, plot_dir: Path | None = None) -> None:
     """Print a pipeline report as tables; write Arrhenius plots to ``plot_dir``."""
-    from ionflow.pipeline.report import PipelineReportDocument
+    from ionflow.pipeline.report import MIXING_RULE_TEXT, PipelineReportDocument, interval_text
 
     doc = PipelineReportDocument.model_validate(report)
     head = Table(title=f"ionflow report: {doc.name}", show_header=False)
@@ -70,10 +70,16 @@ def print_report(report: dict, plot_dir: Path | None = None) -> None:
         f"{doc.validation_energy_rmse_meV_atom:.1f} meV/atom, "
         f"{doc.validation_force_rmse_eV_A:.3f} eV/Å",
     )
-    err = f" ± {doc.sigma_bulk_err_mS_cm:.3g}" if doc.sigma_bulk_err_mS_cm is not None else ""
-    head.add_row(f"σ_bulk at {doc.extrapolation_K:g} K", f"{doc.sigma_bulk_mS_cm:.3g}{err} mS/cm")
     head.add_row(
-        f"σ_bulk^{doc.crystallinity:.0%}", f"{doc.sigma_bulk_crystallinity_mS_cm:.3g} mS/cm"
+        f"σ_bulk at {doc.extrapolation_K:g} K",
+        interval_text(doc.sigma_bulk_mS_cm, doc.sigma_bulk_interval_mS_cm),
+    )
+    head.add_row(
+        f"σ_bulk^{doc.crystallinity:.0%}",
+        interval_text(
+            doc.sigma_bulk_crystallinity_mS_cm, doc.sigma_bulk_crystallinity_interval_mS_cm
+        )
+        + f" ({MIXING_RULE_TEXT[doc.mixing_rule]}, σ_amorph {doc.sigma_amorphous_mS_cm:g})",
     )
     for ref in doc.published:
         head.add_row("published", f"{ref['quantity']}: {ref['value']} {ref['unit']}")
@@ -93,13 +99,12 @@ def print_report(report: dict, plot_dir: Path | None = None) -> None:
         d_e = (
             "-" if c.relative_energy_eV_atom is None else f"{1000 * c.relative_energy_eV_atom:.1f}"
         )
-        low, high = c.sigma300_ci_mS_cm
         table.add_row(
             str(c.index),
             d_e,
             f"{c.weight:.3f}",
             f"{c.Ea_eV:.3f} ± {c.Ea_err_eV:.3f}",
-            f"{c.sigma300_mS_cm:.3g} [{low:.3g}, {high:.3g}]",
+            interval_text(c.sigma300_mS_cm, c.sigma300_ci_mS_cm, unit=""),
         )
     console.print(table)
     if plot_dir is not None:
@@ -139,69 +144,20 @@ def run(
     print_report(report, plot_dir=out)
 
 
-def submit(spec: Path = SpecArgument) -> None:
-    """Add a workflow to the LaunchPad (run it with `qlaunch` / `rlaunch`)."""
-    from jobflow.managers.fireworks import flow_to_workflow
-
-    from ionflow.pipeline.flow import PipelineMaker
-    from ionflow.pipeline.spec import load_spec
-
-    workflow = load_spec(spec)
-    lpad = _connected_launchpad()
-    flow = PipelineMaker(spec=workflow).make()
-    mapping = lpad.add_wf(flow_to_workflow(flow))
-    console.print(f"submitted {workflow.name}: {len(mapping)} fireworks")
-
-
-def status() -> None:
-    """Table of workflows on the LaunchPad with their fireworks per state."""
-    from collections import Counter
-
-    lpad = _connected_launchpad()
-    table = Table(title="ionflow workflows")
-    for column in ("workflow", "state", "fireworks by state"):
-        table.add_column(column)
-    for wf in lpad.workflows.find({}, {"name": 1, "state": 1, "nodes": 1}):
-        states = Counter(
-            fw["state"] for fw in lpad.fireworks.find({"fw_id": {"$in": wf["nodes"]}}, {"state": 1})
-        )
-        table.add_row(
-            wf["name"], wf["state"], ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
-        )
-    console.print(table)
-
-
 def resume(
-    watch: float = typer.Option(0.0, help="Repeat every WATCH seconds (0: once)."),
     max_retries: int = typer.Option(3, help="Retries of a failed job before giving up."),
     lost_after: float = typer.Option(4 * 3600.0, help="Seconds without a ping: a lost run."),
     backoff: float = typer.Option(60.0, help="Seconds before the first retry (doubles)."),
 ) -> None:
-    """Put lost and failed jobs back to READY; never retry what cannot succeed.
+    """One pass of `ionflow watch`: lost and failed jobs back to READY, by failure class.
 
     A job that failed with bad input, too many labelling failures, an unconverged
     relaxation or an MD instability is not retried; each action and why is printed and
-    logged (see ionflow.pipeline.resume).
+    logged (see ionflow.pipeline.resume). Refused while `ionflow watch` runs.
     """
-    from ionflow.pipeline.resume import ResumePolicy, resume_pass
+    from ionflow.cli.workflows import watch
 
-    if watch < 0 or max_retries < 0 or lost_after <= 0 or backoff < 0:
-        raise IonflowInputError(
-            "--watch, --max-retries and --backoff must be >= 0 and --lost-after > 0"
-        )
-    lpad = _connected_launchpad()
-    policy = ResumePolicy(lost_after_s=lost_after, max_retries=max_retries, backoff_s=backoff)
-    while True:
-        report = resume_pass(lpad, policy)
-        console.print(
-            f"rerun {report.rerun}  unreserved {report.unreserved}  retried {report.retried}  "
-            f"waiting {report.waiting_backoff}  given up {report.gave_up}"
-        )
-        for fw_id, reason in report.reasons.items():
-            console.print(f"  firework {fw_id}: {reason}", markup=False)
-        if watch <= 0:
-            return
-        time.sleep(watch)
+    watch(interval=1.0, max_retries=max_retries, lost_after=lost_after, backoff=backoff, passes=1)
 
 
 def demo(
@@ -215,5 +171,5 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     """Add the pipeline commands to the top-level ``ionflow`` app."""
-    for command in (run, submit, status, resume, demo):
+    for command in (run, resume, demo):
         app.command()(command)
