@@ -127,10 +127,11 @@ def run(
     from ionflow.pipeline.spec import load_spec
 
     workflow = load_spec(spec)
+    flow = PipelineMaker.from_spec(workflow).make(workflow.material)
     store = _connected_store()
-    flow = PipelineMaker(spec=workflow).make()
     console.print(
-        f"[bold]{workflow.name}[/bold]: {len(flow.jobs)} stages, oracle {workflow.dft.oracle}"
+        f"[bold]{workflow.name}[/bold]: {len(flow.jobs)} stages (per-configuration jobs are "
+        f"added as configurations are made), oracle {workflow.dft.oracle}"
     )
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -151,7 +152,7 @@ def submit(spec: Path = SpecArgument) -> None:
     from ionflow.pipeline.spec import load_spec
 
     workflow = load_spec(spec)
-    flow = PipelineMaker(spec=workflow).make()
+    flow = PipelineMaker.from_spec(workflow).make(workflow.material)
     lpad = get_launchpad()
     mapping = lpad.add_wf(flow_to_workflow(flow))
     console.print(f"submitted {workflow.name}: {len(mapping)} fireworks")

@@ -6,9 +6,10 @@ configuration-weighted, next to the published values.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from jobflow import job
+from jobflow import Maker, job
 from pydantic import BaseModel, Field
 
 from ionflow.analysis.conductivity import (
@@ -80,27 +81,56 @@ class PipelineReportDocument(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-@job
-def pipeline_report(
-    spec: dict,
+@dataclass
+class PipelineReportMaker(Maker):
+    """The closing report job: bulk conductivity from the per-configuration results.
+
+    Attributes:
+        name: job name.
+        workflow_name: the workflow's name, shown in the report.
+        material: parent material (its published values are listed beside the results).
+        crystallinity: factor of sigma_bulk^80% (0.8).
+        weight_temperature_K: temperature of the Boltzmann weights of configurations, K.
+    """
+
+    name: str = "report"
+    workflow_name: str = ""
+    material: str = ""
+    crystallinity: float = 0.8
+    weight_temperature_K: float = 300.0
+
+    @job
+    def make(
+        self,
+        relaxed: list[RelaxDocument],
+        arrhenius: list[ArrheniusDocument],
+        fit: MtpFitDocument,
+        labelled: LabelledSetDocument,
+        active: ActiveLearningDocument | None = None,
+    ) -> PipelineReportDocument:
+        """Combine the per-configuration Arrhenius results into the bulk conductivity.
+
+        Weights are Boltzmann factors of the relaxed energies per atom at
+        ``weight_temperature_K`` (equal weights when nothing was relaxed).
+        """
+        return build_report(self, relaxed, arrhenius, fit, labelled, active)
+
+
+def build_report(
+    settings: PipelineReportMaker,
     relaxed: list[RelaxDocument],
     arrhenius: list[ArrheniusDocument],
     fit: MtpFitDocument,
     labelled: LabelledSetDocument,
     active: ActiveLearningDocument | None = None,
 ) -> PipelineReportDocument:
-    """Combine the per-configuration Arrhenius results into the bulk conductivity.
-
-    Weights are Boltzmann factors of the relaxed energies per atom at the spec's
-    ``analysis.weight_temperature_K`` (equal weights when nothing was relaxed).
-    """
-    analysis = spec["analysis"]
+    """The report document of :class:`PipelineReportMaker` (see there)."""
     relative: list[float | None] = [None] * len(arrhenius)
     weights = [1.0 / len(arrhenius)] * len(arrhenius)
     if relaxed and len(relaxed) == len(arrhenius):
         per_atom = [doc.energy / len(doc.structure) for doc in relaxed]
         relative = [e - min(per_atom) for e in per_atom]
-        weights = list(boltzmann_weights(relative, analysis["weight_temperature_K"]))
+        weights = list(boltzmann_weights(relative, settings.weight_temperature_K))
     configurations = []
     for index, doc in enumerate(arrhenius):
         configurations.append(
@@ -122,7 +152,7 @@ def pipeline_report(
     sigma_bulk, sigma_err = configuration_weighted_conductivity(
         [doc.sigma300_mS_cm for doc in arrhenius], weights=weights, sigma_err_mS_cm=errors
     )
-    crystallinity = analysis["crystallinity"]
+    crystallinity = settings.crystallinity
     validation = fit.validation_errors or fit.train_errors
     n_labelled = labelled.n_labelled
     learning = None
@@ -143,8 +173,8 @@ def pipeline_report(
             "setup: compare with published values only qualitatively"
         )
     return PipelineReportDocument(
-        name=spec["name"],
-        material=spec["material"],
+        name=settings.workflow_name,
+        material=settings.material,
         oracle=labelled.oracle,
         level_of_theory=labelled.level_of_theory,
         n_labelled=n_labelled,
@@ -163,7 +193,7 @@ def pipeline_report(
         ),
         published=[
             {"quantity": q, "value": v, "unit": u}
-            for q, v, u in PUBLISHED.get(spec["material"], [])
+            for q, v, u in PUBLISHED.get(settings.material, [])
         ],
         arrhenius=arrhenius,
         notes=notes,

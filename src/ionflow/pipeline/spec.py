@@ -2,7 +2,9 @@
 
 A spec names the material and the settings of every stage; defaults are the numbers of
 the published studies (shared SPEC.md). Unknown keys are errors, so a typo in a spec is
-reported instead of silently ignored.
+reported instead of silently ignored, and every field changes the built workflow
+(:meth:`ionflow.pipeline.flow.PipelineMaker.from_spec` is the one place they are mapped to
+Maker settings; tests/pipeline/test_spec_fields.py checks each one).
 """
 
 from __future__ import annotations
@@ -85,7 +87,6 @@ class MtpSpec(_Section):
 
     level: int = Field(8, ge=2, le=28)
     r_cut_A: float = Field(5.0, gt=0)
-    r_min_A: float = Field(1.5, gt=0)
     radial_basis_size: int = Field(8, ge=2)
     energy_weight: float = 100.0
     force_weight: float = 1.0
@@ -138,6 +139,15 @@ class WorkflowSpec(_Section):
     mtp: MtpSpec = MtpSpec()
     md: MdSpec = MdSpec()
     analysis: AnalysisSpec = AnalysisSpec()
+
+    @model_validator(mode="after")
+    def _analysed_species_is_dumped(self) -> WorkflowSpec:
+        if self.analysis.species not in self.md.species:
+            raise ValueError(
+                f"analysis.species {self.analysis.species!r} is not written by MD "
+                f"(md.species {self.md.species}); add it there"
+            )
+        return self
 
 
 def load_spec(path: str | Path) -> WorkflowSpec:
