@@ -137,8 +137,9 @@ def test_failed_structures_are_recorded_and_the_policy_fails_loudly(dft_store, m
     assert "engine crashed" in doc.failures[0].reason
     strict = LabelMaker(oracle_settings=CHGNET, use_cache=False)  # default 5 %
     job = strict.make(structures)
-    run_locally(job, store=dft_store)
-    assert dft_store.query_one({"uuid": job.uuid}) is None  # the job failed
+    with pytest.raises(LabellingFailedError, match=r"1 of 4 structures .*engine crashed"):
+        run_locally(job, store=dft_store, raise_immediately=True)
+    assert dft_store.query_one({"uuid": job.uuid}) is None  # and nothing was stored
 
 
 def test_failure_policy_message_names_the_reason():

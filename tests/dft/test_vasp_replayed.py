@@ -7,7 +7,7 @@ import pytest
 from jobflow import run_locally
 from monty.json import MontyDecoder
 
-from ionflow.dft.jobs.label import LabelMaker
+from ionflow.dft.jobs.label import LabellingFailedError, LabelMaker
 from ionflow.dft.labelled_set import read_cfg_text, with_provenance
 from ionflow.dft.parsers import parse_vasp_single_point
 from ionflow.dft.sets.oracle import OracleSettings
@@ -60,8 +60,9 @@ def test_vasp_unconverged_scf_is_a_failure_not_a_label_replayed(replay_vasp, dft
     replay_vasp(["li2s_static_unconverged"])
     # default 5 %: one failure in one structure is too many, the job fails
     strict = LabelMaker(oracle_settings=VASP).make(structures[1:])
-    run_locally(strict, store=dft_store)
-    assert dft_store.query_one({"uuid": strict.uuid}) is None
+    with pytest.raises(LabellingFailedError, match=r"1 of 1 structures .*SCF not converged"):
+        run_locally(strict, store=dft_store, raise_immediately=True)
+    assert dft_store.query_one({"uuid": strict.uuid}) is None  # and nothing was stored
 
 
 def test_vasp_aimd_snapshots_replayed(replay_vasp, dft_store):
