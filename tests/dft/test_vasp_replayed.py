@@ -45,7 +45,7 @@ def test_vasp_label_maker_writes_level_inputs_replayed(level, case, replay_vasp,
     assert np.diag(virial) == pytest.approx([1.2 / 160.21766208 * 46.29825] * 3, abs=2e-5)
 
 
-def test_vasp_unconverged_scf_is_a_failure_not_a_label_replayed(replay_vasp, dft_store):
+def test_vasp_unconverged_scf_is_a_failure_not_a_label_replayed(replay_vasp, dft_store, tmp_path):
     replay_vasp(["li2s_static_pbe", "li2s_static_unconverged"])
     structures = [make_li2s(primitive=True), make_li2s(a=5.8, primitive=True)]
     structures = [with_provenance(s, source="relaxed") for s in structures]
@@ -63,6 +63,10 @@ def test_vasp_unconverged_scf_is_a_failure_not_a_label_replayed(replay_vasp, dft
     with pytest.raises(LabellingFailedError, match=r"1 of 1 structures .*SCF not converged"):
         run_locally(strict, store=dft_store, raise_immediately=True)
     assert dft_store.query_one({"uuid": strict.uuid}) is None  # and nothing was stored
+    # the failed structure's VASP folder is kept as VASP left it, beside the job's log
+    kept = {path.name for path in (tmp_path / "label_00000").iterdir()}
+    assert {"INCAR", "POSCAR", "KPOINTS", "vasprun.xml"} <= kept, kept
+    assert "LabellingFailedError" in (tmp_path / "label.log").read_text()
 
 
 def test_vasp_aimd_snapshots_replayed(replay_vasp, dft_store):

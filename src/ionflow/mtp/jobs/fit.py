@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from jobflow import Maker, job
 
+from ionflow.io.job_log import job_log
 from ionflow.mtp.fitting import PASSIVE_WEIGHTS, fit_mtp
 from ionflow.mtp.schemas.fit import MtpFitDocument
 
@@ -45,21 +47,27 @@ class MtpFitMaker(Maker):
     ) -> MtpFitDocument:
         """Fit to ``labelled_cfg`` (``.cfg`` text), optionally warm-started.
 
+        The engine works in the job's folder, which keeps its inputs (``labelled.cfg``,
+        ``train.cfg``, ``validation.cfg``, ``initial.mtp``), outputs and ``fit.log`` (the
+        traceback too when the fit fails).
+
         Args:
             labelled_cfg: MLIP ``.cfg`` text or a reference to it in the data store.
             species: element symbols in type order.
             previous_mtp: ``.mtp`` text of a potential of the same level to start from.
         """
-        return fit_mtp(
-            labelled_cfg,
-            species,
-            level=self.level,
-            r_cut=self.r_cut,
-            radial_basis_size=self.radial_basis_size,
-            weights=self.weights,
-            max_iter=self.max_iter,
-            validation_fraction=self.validation_fraction,
-            seed=self.seed,
-            previous_mtp=previous_mtp,
-            engine=self.engine,
-        )
+        with job_log(Path.cwd() / "fit.log"):
+            return fit_mtp(
+                labelled_cfg,
+                species,
+                level=self.level,
+                r_cut=self.r_cut,
+                radial_basis_size=self.radial_basis_size,
+                weights=self.weights,
+                max_iter=self.max_iter,
+                validation_fraction=self.validation_fraction,
+                seed=self.seed,
+                previous_mtp=previous_mtp,
+                engine=self.engine,
+                workdir=Path.cwd(),
+            )
