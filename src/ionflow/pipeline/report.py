@@ -81,6 +81,47 @@ class PipelineReportDocument(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+def configuration_results(
+    relaxed: list[RelaxDocument], arrhenius: list[ArrheniusDocument], temperature_K: float
+) -> list[ConfigurationResult]:
+    """One result per configuration, weighted by the Boltzmann factors of its relaxed energy.
+
+    Weights are Boltzmann factors of the relaxed energies per atom (eV) at
+    ``temperature_K`` (K); equal weights when nothing was relaxed.
+    """
+    relative: list[float | None] = [None] * len(arrhenius)
+    weights = [1.0 / len(arrhenius)] * len(arrhenius)
+    if relaxed and len(relaxed) == len(arrhenius):
+        per_atom = [doc.energy / len(doc.structure) for doc in relaxed]
+        relative = [e - min(per_atom) for e in per_atom]
+        weights = list(boltzmann_weights(relative, temperature_K))
+    return [
+        ConfigurationResult(
+            index=index,
+            formula=relaxed[index].structure.composition.reduced_formula if relaxed else "",
+            n_atoms=len(relaxed[index].structure) if relaxed else 0,
+            relative_energy_eV_atom=relative[index],
+            weight=weights[index],
+            Ea_eV=doc.Ea_eV,
+            Ea_err_eV=doc.Ea_err_eV,
+            sigma300_mS_cm=doc.sigma300_mS_cm,
+            sigma300_ci_mS_cm=doc.sigma300_ci_mS_cm,
+            break_K=doc.break_K,
+        )
+        for index, doc in enumerate(arrhenius)
+    ]
+
+
+def learning_summary(active: ActiveLearningDocument) -> dict[str, Any]:
+    """Iterations, structures labelled and largest grade per iteration, why it stopped."""
+    return {
+        "iterations": len(active.iterations),
+        "labelled_per_iteration": [it.n_labelled for it in active.iterations],
+        "max_grade_per_iteration": [it.grade_max for it in active.iterations],
+        "stop_reason": active.stop_reason,
+    }
+
+
 @dataclass
 class PipelineReportMaker(Maker):
     """The closing report job: bulk conductivity from the per-configuration results.
@@ -108,93 +149,48 @@ class PipelineReportMaker(Maker):
         labelled: LabelledSetDocument,
         active: ActiveLearningDocument | None = None,
     ) -> PipelineReportDocument:
-        """Combine the per-configuration Arrhenius results into the bulk conductivity.
-
-        Weights are Boltzmann factors of the relaxed energies per atom at
-        ``weight_temperature_K`` (equal weights when nothing was relaxed).
-        """
-        return build_report(self, relaxed, arrhenius, fit, labelled, active)
-
-
-def build_report(
-    settings: PipelineReportMaker,
-    relaxed: list[RelaxDocument],
-    arrhenius: list[ArrheniusDocument],
-    fit: MtpFitDocument,
-    labelled: LabelledSetDocument,
-    active: ActiveLearningDocument | None = None,
-) -> PipelineReportDocument:
-    """The report document of :class:`PipelineReportMaker` (see there)."""
-    relative: list[float | None] = [None] * len(arrhenius)
-    weights = [1.0 / len(arrhenius)] * len(arrhenius)
-    if relaxed and len(relaxed) == len(arrhenius):
-        per_atom = [doc.energy / len(doc.structure) for doc in relaxed]
-        relative = [e - min(per_atom) for e in per_atom]
-        weights = list(boltzmann_weights(relative, settings.weight_temperature_K))
-    configurations = []
-    for index, doc in enumerate(arrhenius):
-        configurations.append(
-            ConfigurationResult(
-                index=index,
-                formula=relaxed[index].structure.composition.reduced_formula if relaxed else "",
-                n_atoms=len(relaxed[index].structure) if relaxed else 0,
-                relative_energy_eV_atom=relative[index],
-                weight=weights[index],
-                Ea_eV=doc.Ea_eV,
-                Ea_err_eV=doc.Ea_err_eV,
-                sigma300_mS_cm=doc.sigma300_mS_cm,
-                sigma300_ci_mS_cm=doc.sigma300_ci_mS_cm,
-                break_K=doc.break_K,
+        """Combine the per-configuration Arrhenius results into the bulk conductivity."""
+        configurations = configuration_results(relaxed, arrhenius, self.weight_temperature_K)
+        # half-width of the 95 % interval / 1.96 as a standard error per configuration
+        errors = [(c.sigma300_ci_mS_cm[1] - c.sigma300_ci_mS_cm[0]) / 3.92 for c in configurations]
+        sigma_bulk, sigma_err = configuration_weighted_conductivity(
+            [c.sigma300_mS_cm for c in configurations],
+            weights=[c.weight for c in configurations],
+            sigma_err_mS_cm=errors,
+        )
+        validation = fit.validation_errors or fit.train_errors
+        if active is not None:
+            refits = [it.validation_errors for it in active.iterations if it.validation_errors]
+            validation = refits[-1] if refits else validation
+        notes = []
+        if labelled.oracle != "vasp":
+            notes.append(
+                f"training data labelled by {labelled.oracle}, not by the published VASP "
+                "setup: compare with published values only qualitatively"
             )
+        return PipelineReportDocument(
+            name=self.workflow_name,
+            material=self.material,
+            oracle=labelled.oracle,
+            level_of_theory=labelled.level_of_theory,
+            n_labelled=active.n_training if active is not None else labelled.n_labelled,
+            active_learning=learning_summary(active) if active is not None else None,
+            mtp_level=fit.level,
+            mtp_r_cut_A=fit.r_cut,
+            validation_energy_rmse_meV_atom=validation.energy_per_atom.rmse * 1000,
+            validation_force_rmse_eV_A=validation.forces.rmse,
+            extrapolation_K=arrhenius[0].extrapolation_K if arrhenius else 300.0,
+            configurations=configurations,
+            sigma_bulk_mS_cm=sigma_bulk,
+            sigma_bulk_err_mS_cm=sigma_err,
+            crystallinity=self.crystallinity,
+            sigma_bulk_crystallinity_mS_cm=crystallinity_corrected_conductivity(
+                sigma_bulk, self.crystallinity
+            ),
+            published=[
+                {"quantity": q, "value": v, "unit": u}
+                for q, v, u in PUBLISHED.get(self.material, [])
+            ],
+            arrhenius=arrhenius,
+            notes=notes,
         )
-    # half-width of the 95 % interval / 1.96 as a standard error per configuration
-    errors = [(doc.sigma300_ci_mS_cm[1] - doc.sigma300_ci_mS_cm[0]) / 3.92 for doc in arrhenius]
-    sigma_bulk, sigma_err = configuration_weighted_conductivity(
-        [doc.sigma300_mS_cm for doc in arrhenius], weights=weights, sigma_err_mS_cm=errors
-    )
-    crystallinity = settings.crystallinity
-    validation = fit.validation_errors or fit.train_errors
-    n_labelled = labelled.n_labelled
-    learning = None
-    if active is not None:
-        n_labelled = active.n_training
-        learning = {
-            "iterations": len(active.iterations),
-            "labelled_per_iteration": [it.n_labelled for it in active.iterations],
-            "max_grade_per_iteration": [it.grade_max for it in active.iterations],
-            "stop_reason": active.stop_reason,
-        }
-        refits = [it.validation_errors for it in active.iterations if it.validation_errors]
-        validation = refits[-1] if refits else validation
-    notes = []
-    if labelled.oracle != "vasp":
-        notes.append(
-            f"training data labelled by {labelled.oracle}, not by the published VASP "
-            "setup: compare with published values only qualitatively"
-        )
-    return PipelineReportDocument(
-        name=settings.workflow_name,
-        material=settings.material,
-        oracle=labelled.oracle,
-        level_of_theory=labelled.level_of_theory,
-        n_labelled=n_labelled,
-        active_learning=learning,
-        mtp_level=fit.level,
-        mtp_r_cut_A=fit.r_cut,
-        validation_energy_rmse_meV_atom=validation.energy_per_atom.rmse * 1000,
-        validation_force_rmse_eV_A=validation.forces.rmse,
-        extrapolation_K=arrhenius[0].extrapolation_K if arrhenius else 300.0,
-        configurations=configurations,
-        sigma_bulk_mS_cm=sigma_bulk,
-        sigma_bulk_err_mS_cm=sigma_err,
-        crystallinity=crystallinity,
-        sigma_bulk_crystallinity_mS_cm=crystallinity_corrected_conductivity(
-            sigma_bulk, crystallinity
-        ),
-        published=[
-            {"quantity": q, "value": v, "unit": u}
-            for q, v, u in PUBLISHED.get(settings.material, [])
-        ],
-        arrhenius=arrhenius,
-        notes=notes,
-    )
