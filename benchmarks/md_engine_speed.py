@@ -42,8 +42,8 @@ from motep.potentials.mtp.cext import _mtp_cext  # noqa: E402
 from motep.potentials.mtp.data import get_types  # noqa: E402
 from pymatgen.io.ase import AseAtomsAdaptor  # noqa: E402
 
+from ionflow.io.lammps_data import write_structure_data  # noqa: E402
 from ionflow.md.run import import_lammps  # noqa: E402
-from ionflow.md.segments import write_structure_data  # noqa: E402
 
 MTP_FILE = ROOT / "tests" / "data" / "md" / "li2s_level08.mtp"
 CELLS = {"~500 atoms": (4, 4, 3), "~2000 atoms": (6, 6, 5)}
@@ -64,6 +64,7 @@ def md_cost(atoms, steps: int, naive: bool) -> tuple[float, float, float]:
         all in µs per atom-step (the last two are NaN for the naive callback).
     """
     from ionflow.md.mtp_callback import MtpFixExternal
+    from ionflow.md.run import MotepKernel
 
     lammps = import_lammps()
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,7 +103,7 @@ def md_cost(atoms, steps: int, naive: bool) -> tuple[float, float, float]:
 
             lmp.set_fix_external_callback("mtp", callback)
         else:
-            ours = MtpFixExternal(lmp, MTP_FILE)
+            ours = MtpFixExternal(lmp, MotepKernel(MTP_FILE))
             lmp.set_fix_external_callback("mtp", ours)
         lmp.command("run 10")
         kernel_before = 0.0 if naive else ours.kernel_seconds

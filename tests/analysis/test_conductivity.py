@@ -7,13 +7,13 @@ import pytest
 from scipy import constants
 
 from ionflow.analysis.conductivity import (
-    boltzmann_weights,
     configuration_weighted_conductivity,
     crystallinity_corrected_conductivity,
     haven_ratio,
     nernst_einstein_mS_cm,
 )
 from ionflow.errors import IonflowInputError
+from ionflow.structures.boltzmann import boltzmann_weights
 
 
 def test_nernst_einstein_in_millisiemens_per_cm():

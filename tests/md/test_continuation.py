@@ -14,8 +14,8 @@ import pytest
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 
+from ionflow.io.lammps_dump import iter_dump_frames
 from ionflow.md.continuation import latest_restart, segment_steps, timeout_string
-from ionflow.md.dump_binary import iter_dump_frames
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.md.schemas.protocol import MdProtocol, MdStage
 from ionflow.md.segments import SegmentState, next_segment_state

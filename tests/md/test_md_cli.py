@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ionflow.cli.main import app
-from ionflow.md.dump_binary import iter_dump_frames
+from ionflow.io.lammps_dump import iter_dump_frames
 from ionflow.md.segments import SegmentState, run_segment, write_segment_inputs
 from tests.fixtures.md import MD_MTP_FILE, MD_SPECIES
 from tests.md.helpers import one_stage_protocol

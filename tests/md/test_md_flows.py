@@ -7,9 +7,9 @@ import pytest
 from jobflow import Flow, JobStore, run_locally
 from maggma.stores import MemoryStore
 
+from ionflow.conductivity.flows.core import ConductivityMdFlowMaker
 from ionflow.errors import IonflowInputError
-from ionflow.md.dump_binary import iter_dump_frames
-from ionflow.md.flows.conductivity import ConductivityMdFlowMaker
+from ionflow.io.lammps_dump import iter_dump_frames
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.md.jobs.melt_quench import MeltQuenchMdMaker
 from ionflow.md.schemas.protocol import heat_then_npt_protocol

@@ -8,8 +8,8 @@ from tests.fixtures.mtp import LI2S_SPECIES
 
 from ionflow.errors import IonflowInputError
 from ionflow.io.mlip_cfg import read_labelled_cfg
+from ionflow.io.mlip_ini import write_mlip_ini
 from ionflow.mtp.run import FitWeights, MlpEngine, get_engine
-from ionflow.mtp.sets.lammps_mlip import write_mlip_ini
 from ionflow.mtp.templates import untrained_mtp_text
 
 DATA = Path(__file__).parents[1] / "data" / "mtp"

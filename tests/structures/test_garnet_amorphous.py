@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
+from ionflow.amorphous.recipe import MeltQuenchRecipe
 from ionflow.errors import IonflowInputError
-from ionflow.structures.amorphous import MeltQuenchRecipe, at_density, expanded_cells
+from ionflow.structures.amorphous import at_density, expanded_cells
 from ionflow.structures.garnet import lithium_deficient_garnets
 from ionflow.structures.parents import get_parent_structure
 

@@ -15,9 +15,8 @@ from statistics import NormalDist
 import numpy as np
 from scipy.special import fdtrc  # F-distribution survival function (light import)
 
+from ionflow.constants import K_B_EV_PER_K
 from ionflow.errors import IonflowInputError
-
-K_B_EV_PER_K = 8.617333262e-5
 
 
 @dataclass

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ionflow.analysis.arrhenius import K_B_EV_PER_K
 from ionflow.errors import IonflowInputError
+from ionflow.structures.boltzmann import boltzmann_weights
 
 ELEMENTARY_CHARGE_C = 1.602176634e-19
 K_B_J_PER_K = 1.380649e-23
@@ -36,33 +36,6 @@ def nernst_einstein_mS_cm(  # noqa: N802
     density_cm3 = n_ions / (volume_A3 * A3_TO_CM3)
     q = charge * ELEMENTARY_CHARGE_C
     return float(density_cm3 * q**2 * D_cm2_s / (K_B_J_PER_K * temperature_K) * 1e3)
-
-
-def boltzmann_weights(
-    relative_energies_eV: Sequence[float],
-    temperature_K: float,
-    multiplicities: Sequence[float] | None = None,
-) -> np.ndarray:
-    """Normalised Boltzmann weights ``g_i exp(-dE_i / k_B T)`` of configurations.
-
-    Args:
-        relative_energies_eV: energy of each configuration relative to the lowest, in eV
-            (per formula unit or per cell, consistently).
-        temperature_K: temperature in K.
-        multiplicities: degeneracy of each configuration (default 1).
-
-    Raises:
-        IonflowInputError: a non-positive temperature or no energies.
-    """
-    if temperature_K <= 0:
-        raise IonflowInputError(f"temperature {temperature_K} K must be > 0")
-    energies = np.asarray(relative_energies_eV, dtype=float)
-    if energies.size == 0:
-        raise IonflowInputError("no relative energies given for the Boltzmann weights")
-    g = np.ones_like(energies) if multiplicities is None else np.asarray(multiplicities, float)
-    logw = np.log(g) - (energies - energies.min()) / (K_B_EV_PER_K * temperature_K)
-    weights = np.exp(logw - logw.max())
-    return weights / weights.sum()
 
 
 def configuration_weighted_conductivity(

@@ -10,9 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ionflow.analysis.arrhenius import K_B_EV_PER_K
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument, DiffusionDocument
 from ionflow.analysis.schemas.regions import RegionDocument
+from ionflow.constants import K_B_EV_PER_K
 
 
 def plot_msd(doc: DiffusionDocument, path: str | Path) -> Path:

@@ -6,26 +6,26 @@ restricted and general triclinic boxes), LAMMPS binary dumps (``dump custom ... 
 the production format of the MD stage; a truncated last frame from a killed run is
 skipped with a warning), extended XYZ and ASE trajectories (through ``ase.io.iread``).
 
-Units: positions and cell in Å, times in fs. A reader never holds more than one frame.
+LAMMPS dumps are parsed by :mod:`ionflow.io.lammps_dump`; this module turns their columns
+into positions and species. Units: positions and cell in Å, times in fs. A reader never
+holds more than one frame.
 """
 
 from __future__ import annotations
 
-import struct
-import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
-from typing import BinaryIO, TextIO
 
 import numpy as np
 
 from ionflow.errors import IonflowInputError
-
-BINARY_MAGIC = b"DUMPCUSTOM"
-# time unit of the LAMMPS unit styles, in fs (for binary dumps written with `time yes`)
-LAMMPS_TIME_UNIT_FS = {"metal": 1000.0, "real": 1.0, "electron": 1e-3 * 0.02418884, "si": 1e15}
+from ionflow.io.lammps_dump import (
+    DumpRecord,
+    dump_format,
+    iter_binary_dump_records,
+    iter_text_dump_records,
+)
 
 
 @dataclass
@@ -70,27 +70,6 @@ def parse_type_map(text: str | None) -> dict[str, str]:
 def _check_positions(positions: np.ndarray, path: Path, step: int) -> None:
     if not np.all(np.isfinite(positions)):
         raise IonflowInputError(f"{path}: NaN or infinite coordinates at step {step}")
-
-
-def lammps_cell_from_bounds(
-    bounds: np.ndarray, tilts: tuple[float, float, float] | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return (cell, origin) in Å from LAMMPS dump box bounds (bounding box if triclinic).
-
-    Args:
-        bounds: (3, 2) ``lo hi`` per axis as written in the dump.
-        tilts: ``(xy, xz, yz)`` for a restricted triclinic box, None if orthogonal.
-    """
-    (xlo, xhi), (ylo, yhi), (zlo, zhi) = bounds
-    xy = xz = yz = 0.0
-    if tilts is not None:
-        xy, xz, yz = tilts
-        xlo -= min(0.0, xy, xz, xy + xz)
-        xhi -= max(0.0, xy, xz, xy + xz)
-        ylo -= min(0.0, yz)
-        yhi -= max(0.0, yz)
-    cell = np.array([[xhi - xlo, 0.0, 0.0], [xy, yhi - ylo, 0.0], [xz, yz, zhi - zlo]])
-    return cell, np.array([xlo, ylo, zlo])
 
 
 def _positions_from_columns(
@@ -155,61 +134,14 @@ class LammpsTextDumpReader(TrajectoryReader):
 
     def frames(self) -> Iterator[Frame]:
         """Yield frames; raises IonflowInputError on inconsistent frames."""
-        with open(self.path) as handle:
-            while True:
-                frame = self._read_frame(handle)
-                if frame is None:
-                    return
-                yield frame
-
-    def _read_frame(self, handle: TextIO) -> Frame | None:
-        line = handle.readline()
-        while line and not line.startswith("ITEM: TIMESTEP"):
-            line = handle.readline()
-        if not line:
-            return None
-        try:
-            step = int(handle.readline().split()[0])
-            handle.readline()  # ITEM: NUMBER OF ATOMS
-            n_atoms = int(handle.readline())
-            box_header = handle.readline().split()[3:]
-            box_lines = [handle.readline().split() for _ in range(3)]
-            columns = handle.readline().split()[2:]
-        except (ValueError, IndexError):
-            warnings.warn(f"{self.path}: incomplete frame header at the end, skipped", stacklevel=2)
-            return None
-        if box_header[:1] == ["abc"]:  # general triclinic: avec/bvec/cvec + origin
-            rows = np.array(box_lines, dtype=float)
-            cell, origin = rows[:, :3], rows[:, 3]
-        else:
-            values = np.array(box_lines, dtype=float)
-            tilts = tuple(values[:, 2]) if values.shape[1] == 3 else None
-            cell, origin = lammps_cell_from_bounds(values[:, :2], tilts)
-        lines = list(islice(handle, n_atoms))
-        if len(lines) < n_atoms:
-            warnings.warn(f"{self.path}: truncated last frame (step {step}) skipped", stacklevel=2)
-            return None
-        try:
-            # fromstring in text mode (sep=" ") is the fast parser; newlines count as spaces;
-            # it only warns (DeprecationWarning) where it stops at a non-number
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", DeprecationWarning)
-                values = np.fromstring("".join(lines), sep=" ")
-            data = values.reshape(n_atoms, len(columns))
-        except (ValueError, DeprecationWarning) as exc:
-            raise IonflowInputError(f"{self.path}: malformed atom lines at step {step}") from exc
-        return _frame_from_table(self, data, columns, step, None, cell, origin)
+        for record in iter_text_dump_records(self.path):
+            yield _frame_from_record(self, record)
 
 
-def _frame_from_table(
-    reader: TrajectoryReader,
-    data: np.ndarray,
-    columns: list[str],
-    step: int,
-    time_fs: float | None,
-    cell: np.ndarray,
-    origin: np.ndarray,
-) -> Frame:
+def _frame_from_record(reader: TrajectoryReader, record: DumpRecord) -> Frame:
+    """Frame of ``record`` with atoms sorted by id and Cartesian positions (Å)."""
+    data, columns, step = record.data, record.columns, record.step
+    cell, origin = record.cell, record.origin
     if "id" not in columns or "type" not in columns:
         raise IonflowInputError(f"{reader.path}: dump needs 'id' and 'type' columns")
     order = np.argsort(data[:, columns.index("id")], kind="stable")
@@ -217,125 +149,7 @@ def _frame_from_table(
     reader._set_species(data[:, columns.index("type")].astype(int))
     positions, unwrapped = _positions_from_columns(data, columns, cell, origin, reader.path)
     _check_positions(positions, reader.path, step)
-    return Frame(step, time_fs, positions, cell, origin, unwrapped)
-
-
-@dataclass
-class BinaryDumpRecord:
-    """One frame of a LAMMPS binary custom dump as stored in the file (atoms in file order).
-
-    Attributes:
-        step: MD step number of the frame.
-        time_fs: time of the frame in fs, or None when the file does not say.
-        cell: (3, 3) lattice vectors (rows) in Å.
-        origin: (3,) corner of the cell in Å.
-        columns: column names (e.g. ``["id", "type", "xu", "yu", "zu"]``).
-        data: (natoms, ncolumns) per-atom values, in file order.
-        unit_style: LAMMPS unit style (``metal``...), written in the first frame only;
-            empty when the file does not say.
-        offset: byte offset of the frame's first byte in the file.
-        nbytes: length of the frame in the file (bytes).
-    """
-
-    step: int
-    time_fs: float | None
-    cell: np.ndarray
-    origin: np.ndarray
-    columns: list[str]
-    data: np.ndarray
-    unit_style: str = ""
-    offset: int = 0
-    nbytes: int = 0
-
-
-def iter_binary_dump_records(
-    path: str | Path, warn_truncated: bool = True
-) -> Iterator[BinaryDumpRecord]:
-    """Yield the complete frames of a LAMMPS binary ``dump custom`` file, one at a time.
-
-    The only parser of the binary format (revision 2, LAMMPS >= 2021, 2025): the analysis
-    reader and the MD stage's segment joining (which copies ``offset``/``nbytes`` byte
-    ranges) both use it. A truncated last frame (a run killed while writing) is skipped.
-
-    Args:
-        path: binary dump file.
-        warn_truncated: warn (UserWarning) when a truncated last frame is skipped.
-
-    Raises:
-        IonflowInputError: if the file is not a LAMMPS binary custom dump (revision 2,
-            little-endian) or a frame's column names do not match its record size.
-    """
-    path = Path(path)
-    unit_style = ""  # LAMMPS writes the unit style in the first frame only
-    with open(path, "rb") as handle:
-        while True:
-            offset = handle.tell()
-            try:
-                record = _read_binary_record(handle, path, unit_style)
-            except _TruncatedError:
-                if warn_truncated:
-                    warnings.warn(f"{path}: truncated last frame skipped", stacklevel=2)
-                return
-            if record is None:
-                return
-            unit_style = record.unit_style
-            record.offset, record.nbytes = offset, handle.tell() - offset
-            yield record
-
-
-def _read_binary_record(handle: BinaryIO, path: Path, unit_style: str) -> BinaryDumpRecord | None:
-    """Read one frame (``unit_style``: the one in effect so far), None at the end of file."""
-    head = handle.read(8)
-    if not head:
-        return None
-    if len(head) < 8:
-        raise _TruncatedError
-    (marker,) = _unpack(handle, "<q", head)
-    if marker >= 0:
-        raise IonflowInputError(
-            f"{path}: old binary dump format without magic string; "
-            "convert it with LAMMPS tools/binary2txt"
-        )
-    magic = _read(handle, -marker)
-    if magic != BINARY_MAGIC:
-        raise IonflowInputError(f"{path}: not a LAMMPS dump custom binary file")
-    endian, _revision = _unpack(handle, "<ii")
-    if endian != 1:
-        raise IonflowInputError(f"{path}: big-endian binary dumps are not supported")
-    step, n_atoms, triclinic = _unpack(handle, "<qqi")
-    _unpack(handle, "<6i")  # boundary flags
-    if triclinic == 2:  # general triclinic: avec, bvec, cvec, origin
-        rows = np.array(_unpack(handle, "<12d")).reshape(4, 3)
-        cell, origin = rows[:3], rows[3]
-    else:
-        bounds = np.array(_unpack(handle, "<6d")).reshape(3, 2)
-        tilts = _unpack(handle, "<3d") if triclinic else None
-        cell, origin = lammps_cell_from_bounds(bounds, tilts)
-    (size_one,) = _unpack(handle, "<i")
-    (unit_len,) = _unpack(handle, "<i")
-    if unit_len:
-        unit_style = _read(handle, unit_len).decode()
-    (time_flag,) = _unpack(handle, "<b")
-    time_fs = None
-    if time_flag:
-        (time_value,) = _unpack(handle, "<d")
-        unit_fs = LAMMPS_TIME_UNIT_FS.get(unit_style)
-        time_fs = time_value * unit_fs if unit_fs else None
-    (col_len,) = _unpack(handle, "<i")
-    columns = _read(handle, col_len).decode().split()
-    if len(columns) != size_one:
-        raise IonflowInputError(f"{path}: column names do not match the record size")
-    (n_chunks,) = _unpack(handle, "<i")
-    chunks = []
-    for _ in range(n_chunks):
-        (n_values,) = _unpack(handle, "<i")
-        raw = _read(handle, 8 * n_values)
-        chunks.append(np.frombuffer(raw, dtype="<f8"))
-    data = np.concatenate(chunks) if chunks else np.zeros(0)
-    if data.size != n_atoms * size_one:
-        raise _TruncatedError
-    data = data.reshape(n_atoms, size_one)
-    return BinaryDumpRecord(step, time_fs, cell, origin, columns, data, unit_style)
+    return Frame(step, record.time_fs, positions, cell, origin, unwrapped)
 
 
 class LammpsBinaryDumpReader(TrajectoryReader):
@@ -346,31 +160,7 @@ class LammpsBinaryDumpReader(TrajectoryReader):
         for record in iter_binary_dump_records(self.path):
             if record.unit_style:
                 self.unit_style = record.unit_style
-            yield _frame_from_table(
-                self,
-                record.data,
-                record.columns,
-                record.step,
-                record.time_fs,
-                record.cell,
-                record.origin,
-            )
-
-
-class _TruncatedError(Exception):
-    """The file ended in the middle of a frame."""
-
-
-def _read(handle: BinaryIO, size: int) -> bytes:
-    raw = handle.read(size)
-    if len(raw) < size:
-        raise _TruncatedError
-    return raw
-
-
-def _unpack(handle: BinaryIO, fmt: str, raw: bytes | None = None) -> tuple:
-    raw = raw if raw is not None else _read(handle, struct.calcsize(fmt))
-    return struct.unpack(fmt, raw)
+            yield _frame_from_record(self, record)
 
 
 class AseTrajectoryReader(TrajectoryReader):
@@ -420,14 +210,7 @@ def open_trajectory(
     if not path.is_file():
         raise IonflowInputError(f"{path}: trajectory file not found")
     if fmt is None:
-        with open(path, "rb") as handle:
-            head = handle.read(32)
-        if head[8:18] == BINARY_MAGIC:
-            fmt = "lammps-binary"
-        elif head.startswith(b"ITEM:"):
-            fmt = "lammps-text"
-        else:
-            fmt = "ase"
+        fmt = dump_format(path) or "ase"
     readers = {
         "lammps-text": LammpsTextDumpReader,
         "lammps-binary": LammpsBinaryDumpReader,

@@ -17,8 +17,7 @@ from scipy import fft as sp_fft
 from ionflow.analysis.diffusion import A2_PER_FS_TO_CM2_PER_S, choose_fit_window, gls_line
 from ionflow.analysis.displacements import SpeciesTrajectory
 from ionflow.errors import IonflowInputError
-
-REGION_NAMES = ("GB", "Near_GB", "Far_GB", "Bulk")
+from ionflow.structures.gb_regions import REGION_NAMES
 
 
 def assign_slab_regions(

@@ -8,9 +8,10 @@ is rebuilt whenever the cell changes, i.e. on every NPT step): the padded neighb
 index array is re-read only when LAMMPS rebuilds its list (build counter moved, or a new
 ``run`` started), and on every step only the pairs within the MTP cutoff and their
 vectors are recomputed from the local + ghost coordinates (compiled with numba). The MTP itself is
-evaluated by motep's C engine (``_mtp_cext.calc_run``), the same kernel motep's ASE
-calculator calls. Serial only (one MPI rank): ghost atoms are mapped back to their owners
-by atom id, so forces on ghosts are folded onto the owning local atom.
+evaluated by motep's C engine (:class:`ionflow.md.run.MotepKernel`, the same kernel motep's
+ASE calculator calls; this module only prepares its input). Serial only (one MPI rank):
+ghost atoms are mapped back to their owners by atom id, so forces on ghosts are folded
+onto the owning local atom.
 
 Units (LAMMPS ``metal``): energy eV, forces eV/Å, virial eV (sum r_ij f_ij, positive
 under compression, LAMMPS order xx, yy, zz, xy, xz, yz).
@@ -20,14 +21,10 @@ from __future__ import annotations
 
 import ctypes
 import time
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numba
 import numpy as np
-from motep.io.mlip.mtp import read_mtp
-from motep.potentials.mtp.base import MomentBasisData
-from motep.potentials.mtp.cext import _mtp_cext
 
 FIX_ID = "mtp"
 _INT_POINTER = ctypes.POINTER(ctypes.c_int)
@@ -109,23 +106,35 @@ def _compile_helpers() -> None:
     _virial(r_ij, np.zeros_like(r_ij))
 
 
+class MtpKernel(Protocol):
+    """What the callback needs from an MTP engine (:class:`ionflow.md.run.MotepKernel`)."""
+
+    cutoff: float  # Å
+
+    def initialize(self, n_atoms: int) -> None:
+        """Size the engine's work arrays for ``n_atoms`` local atoms."""
+
+    def evaluate(
+        self, js: np.ndarray, r_ij: np.ndarray, itypes: np.ndarray, jtypes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-atom energies (eV), gradient dE/dr_ij (eV/Å), forces (eV/Å)."""
+
+
 class MtpFixExternal:
-    """Callable for ``lammps.set_fix_external_callback`` evaluating a motep MTP.
+    """Callable for ``lammps.set_fix_external_callback`` evaluating an MTP.
 
     Args:
         lmp: the ``lammps.lammps`` instance running the deck.
-        mtp_file: MLIP ``.mtp`` file; LAMMPS atom type ``k`` is MTP species ``k - 1``.
+        kernel: the MTP engine (:class:`ionflow.md.run.MotepKernel`); LAMMPS atom type
+            ``k`` is MTP species ``k - 1``.
         fix_id: id of the ``fix external`` in the deck.
     """
 
-    def __init__(self, lmp: Any, mtp_file: str | Path, fix_id: str = FIX_ID) -> None:
+    def __init__(self, lmp: Any, kernel: MtpKernel, fix_id: str = FIX_ID) -> None:
         self.lmp = lmp
         self.fix_id = fix_id
-        self.mtp_data = read_mtp(Path(mtp_file))
-        if self.mtp_data.species.size == 0:
-            self.mtp_data.species = list(range(self.mtp_data.species_count))
-        self.cutoff = float(self.mtp_data.radial_basis.max)  # Å
-        self.mbd = MomentBasisData(mode="run")
+        self.kernel = kernel
+        self.cutoff = float(kernel.cutoff)  # Å
         self._nbuild = -1.0
         self._nlocal = -1
         self._last_step = -1
@@ -185,7 +194,7 @@ class MtpFixExternal:
         types = self.lmp.numpy.extract_atom("type", nelem=nlocal)
         self._itypes = (types - 1).astype(np.int32)
         self._pair_jtype = self._itypes[self._pair_owner]
-        self.mbd.initialize(nlocal, self.mtp_data)
+        self.kernel.initialize(nlocal)
         self._nlocal = nlocal
         self.n_list_updates += 1
 
@@ -221,12 +230,8 @@ class MtpFixExternal:
         self._last_step = ntimestep
         positions = lmp.numpy.extract_atom("x", nelem=nall, dim=3)
         js, jtypes, r_ij = self.neighbour_arrays(positions, nlocal)
-        self.mbd.clean()
         kernel_started = time.perf_counter()
-        energies, gradient = _mtp_cext.calc_run(
-            js, r_ij, self._itypes, jtypes, self.mtp_data, self.mbd
-        )
-        forces = _mtp_cext.calc_forces_from_gradient(gradient, js)
+        energies, gradient, forces = self.kernel.evaluate(js, r_ij, self._itypes, jtypes)
         self.kernel_seconds += time.perf_counter() - kernel_started
         f[:] = forces
         w = _virial(r_ij, gradient)

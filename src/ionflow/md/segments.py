@@ -14,13 +14,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ase.data import atomic_masses, atomic_numbers
-from ase.io import write as ase_write
 from pymatgen.core import Structure
-from pymatgen.io.ase import AseAtomsAdaptor
 
 from ionflow.errors import IonflowInputError
+from ionflow.io.lammps_data import read_structure_data, write_structure_data
+from ionflow.io.lammps_dump import join_dump_segments
 from ionflow.md.continuation import latest_restart, prune_restarts, segment_steps, timeout_string
-from ionflow.md.dump_binary import join_dump_segments
 from ionflow.md.run import LOG_FILE, check_volume_stable, run_engine
 from ionflow.md.schemas.md import MdTaskDoc, MdThermo
 from ionflow.md.schemas.protocol import MdProtocol
@@ -83,18 +82,6 @@ class SegmentState:
         if not path.exists():
             raise IonflowInputError(f"{run_dir}: no {STATE_FILE}; not an ionflow MD run directory")
         return cls(**json.loads(path.read_text()))
-
-
-def write_structure_data(structure: Structure, species: list[str], path: Path) -> None:
-    """Write a LAMMPS data file with types in ``species`` order (Å, atomic style)."""
-    atoms = AseAtomsAdaptor.get_atoms(structure)
-    unknown = set(atoms.get_chemical_symbols()) - set(species)
-    if unknown:
-        raise IonflowInputError(
-            f"structure has {sorted(unknown)} but the MTP species are {species}; "
-            "use the MTP fitted for this chemistry"
-        )
-    ase_write(path, atoms, format="lammps-data", specorder=species, atom_style="atomic")
 
 
 def write_mtp(mtp: str | Path, run_dir: Path) -> float:
@@ -211,14 +198,8 @@ def next_segment_state(previous_dir: str | Path) -> tuple[SegmentState, Path]:
 
 def read_final_structure(run_dir: Path, species: list[str]) -> Structure | None:
     """Return the structure LAMMPS wrote at the end of the segment (None if absent)."""
-    from ase.io import read as ase_read
-
     path = run_dir / FINAL_DATA_FILE
-    if not path.exists():
-        return None
-    type_to_z = {k + 1: atomic_numbers[s] for k, s in enumerate(species)}
-    atoms = ase_read(path, format="lammps-data", Z_of_type=type_to_z, atom_style="atomic")
-    return AseAtomsAdaptor.get_structure(atoms)
+    return read_structure_data(path, species) if path.exists() else None
 
 
 def collect_run(

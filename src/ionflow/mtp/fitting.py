@@ -14,13 +14,12 @@ from ase.units import GPa
 
 from ionflow.errors import IonflowInputError
 from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
-from ionflow.mtp.run import FitWeights, get_engine
+from ionflow.mtp.run import FitWeights, cost_per_atom_step_s, get_engine
 from ionflow.mtp.schemas.fit import ErrorStats, MtpFitDocument, ParityData, SplitErrors
 from ionflow.mtp.templates import untrained_mtp_text
 
 PASSIVE_WEIGHTS = (100.0, 1.0, 0.0)
 ACTIVE_LEARNING_WEIGHTS = (100.0, 1.0, 0.01)
-MIN_ATOMS_FOR_TIMING = 64
 
 
 def split_train_validation(
@@ -113,22 +112,6 @@ def upconvert_mtp_text(mtp_text: str, level: int, species: Sequence[str]) -> str
         return motep_api.write_potential(target_path, target).read_text()
 
 
-def _cost_per_atom_step(mtp: Path, species: Sequence[str], images: Sequence[Atoms]) -> float:
-    from ionflow.mtp import motep_api
-
-    data = motep_api.read_potential(mtp, species)
-    atoms = images[0].copy()
-    while len(atoms) < MIN_ATOMS_FOR_TIMING:  # per-atom cost without small-cell overheads
-        atoms = atoms.repeat(2)
-    atoms.calc = motep_api.calculator(data)
-    atoms.get_forces()  # warm-up (kernel set-up)
-    repeats, start = 5, time.perf_counter()
-    for _ in range(repeats):
-        atoms.positions[0, 0] += 1e-4  # force a new evaluation
-        atoms.get_forces()
-    return (time.perf_counter() - start) / repeats / len(atoms)
-
-
 def fit_mtp(
     labelled_cfg: str,
     species: Sequence[str],
@@ -212,7 +195,7 @@ def fit_mtp(
             val_errors, parity = evaluate_errors(
                 val_images, read_labelled_cfg(predicted_val, species)
             )
-        cost = _cost_per_atom_step(trained, species, images)
+        cost = cost_per_atom_step_s(trained, species, images)
         mtp_text = trained.read_text()
         from ionflow.mtp import motep_api
 

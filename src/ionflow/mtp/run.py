@@ -11,14 +11,19 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ase import Atoms
+
 from ionflow.errors import IonflowInputError
 from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
 from ionflow.settings import get_settings
+
+MIN_ATOMS_FOR_TIMING = 64
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,27 @@ class MotepEngine:
         candidates = read_labelled_cfg(candidates_cfg, species)
         chosen = select_add(data, read_labelled_cfg(train_cfg, species), candidates)
         return write_labelled_cfg([candidates[i] for i in chosen.indices], new_cfg, species)
+
+
+def cost_per_atom_step_s(mtp: Path, species: Sequence[str], images: Sequence[Atoms]) -> float:
+    """Wall time of one force evaluation per atom (s) of ``mtp`` with motep, on ``images[0]``.
+
+    The cell is repeated to at least ``MIN_ATOMS_FOR_TIMING`` atoms so that the per-atom
+    cost is free of small-cell overheads.
+    """
+    from ionflow.mtp import motep_api
+
+    data = motep_api.read_potential(mtp, species)
+    atoms = images[0].copy()
+    while len(atoms) < MIN_ATOMS_FOR_TIMING:
+        atoms = atoms.repeat(2)
+    atoms.calc = motep_api.calculator(data)
+    atoms.get_forces()  # warm-up (kernel set-up)
+    repeats, start = 5, time.perf_counter()
+    for _ in range(repeats):
+        atoms.positions[0, 0] += 1e-4  # force a new evaluation
+        atoms.get_forces()
+    return (time.perf_counter() - start) / repeats / len(atoms)
 
 
 def get_engine(name: str | None = None) -> MtpEngine:

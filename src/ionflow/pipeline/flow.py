@@ -21,16 +21,16 @@ from jobflow import Flow, Maker, Response, job
 from pymatgen.core import Element, Structure
 
 from ionflow.analysis.jobs.diffusion import ArrheniusMaker, DiffusionAnalysisMaker
+from ionflow.conductivity.flows.core import ConductivityMdFlowMaker
 from ionflow.dft.flows.training_set import TrainingSetFlowMaker
 from ionflow.dft.jobs.aimd import AimdSnapshotMaker
 from ionflow.dft.jobs.label import LabelMaker, merge_labelled_sets
 from ionflow.dft.jobs.relax import RelaxMaker
 from ionflow.dft.sets.oracle import OracleSettings
 from ionflow.errors import IonflowInputError
-from ionflow.md.flows.conductivity import ConductivityMdFlowMaker
+from ionflow.learning.flows.active_learning import ActiveLearningMaker
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
-from ionflow.mtp.flows.active_learning import ActiveLearningMaker
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.pipeline.report import PipelineReportMaker
 from ionflow.pipeline.spec import WorkflowSpec

@@ -13,15 +13,15 @@ from jobflow import Maker, job
 from pydantic import BaseModel, Field
 
 from ionflow.analysis.conductivity import (
-    boltzmann_weights,
     configuration_weighted_conductivity,
     crystallinity_corrected_conductivity,
 )
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument
 from ionflow.dft.schemas.labels import LabelledSetDocument
 from ionflow.dft.schemas.runs import RelaxDocument
-from ionflow.mtp.schemas.active_learning import ActiveLearningDocument
+from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.schemas.fit import MtpFitDocument
+from ionflow.structures.boltzmann import boltzmann_weights
 
 # shared SPEC.md, "Reference numbers": material -> (quantity, value, unit)
 PUBLISHED: dict[str, list[tuple[str, float, str]]] = {

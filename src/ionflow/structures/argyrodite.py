@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from pymatgen.core import Species, Structure
 
-from ionflow.analysis.conductivity import boltzmann_weights as analysis_boltzmann_weights
 from ionflow.errors import IonflowInputError
+from ionflow.structures.boltzmann import boltzmann_weights as configuration_weights
 from ionflow.structures.ordering import ewald_energy
 
 HALIDES = ("Cl", "Br", "I")
@@ -153,7 +153,7 @@ def boltzmann_weights(
 ) -> dict[str, float]:
     """Normalised Boltzmann weights exp(-E/kT) of configurations, keyed by label.
 
-    Label-keyed form of :func:`ionflow.analysis.conductivity.boltzmann_weights`.
+    Label-keyed form of :func:`ionflow.structures.boltzmann.boltzmann_weights`.
 
     Args:
         relative_energies: label -> energy relative to the most stable (eV/atom; the
@@ -164,7 +164,7 @@ def boltzmann_weights(
         IonflowInputError: a non-positive temperature or no energies.
     """
     labels = list(relative_energies)
-    weights = analysis_boltzmann_weights([relative_energies[k] for k in labels], temperature)
+    weights = configuration_weights([relative_energies[k] for k in labels], temperature)
     return {label: float(weight) for label, weight in zip(labels, weights, strict=True)}
 
 

@@ -2,7 +2,7 @@
 
 Every atom gets the site property ``gb_region``: ``GB``, ``Near_GB``, ``Far_GB`` or
 ``Bulk`` from its distance to the nearest GB plane along the boundary normal (c axis),
-in slabs of ``region_width`` Å — the convention of ``ionflow.analysis.regions``, which
+in slabs of ``region_width`` Å — the convention ``ionflow.analysis.regions`` follows; it
 reads the plane positions (``gb_planes_frac``) and ``gb_axis`` from the provenance.
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 from pymatgen.core import Structure
 from pymatgen.core.interface import GrainBoundaryGenerator
 
-from ionflow.analysis.regions import REGION_NAMES
 from ionflow.errors import IonflowInputError
+from ionflow.structures.gb_regions import REGION_NAMES
 from ionflow.structures.supercell import perpendicular_widths
 
 GB_AXIS = 2  # pymatgen puts the boundary normal along c

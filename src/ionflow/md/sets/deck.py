@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import Literal
 
 from ionflow.errors import IonflowInputError
+from ionflow.io.mlip_ini import mlip_ini_text
 from ionflow.md.schemas.protocol import MdProtocol
-from ionflow.mtp.sets.lammps_mlip import mlip_ini_text
 
 Engine = Literal["lmp", "lammps-python"]
 

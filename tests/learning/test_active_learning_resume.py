@@ -14,10 +14,10 @@ from tests.fixtures.mtp import LI2S_SPECIES, li2s_snapshots
 import ionflow.dft.jobs.label as label_module
 from ionflow.dft.jobs.label import LabelMaker
 from ionflow.dft.sets.oracle import OracleSettings
-from ionflow.mtp.explore import AseMdExplorer
-from ionflow.mtp.flows.active_learning import STATE_FILE, ActiveLearningMaker, labelled_cfg_of
+from ionflow.learning.explore import AseMdExplorer
+from ionflow.learning.flows.active_learning import STATE_FILE, ActiveLearningMaker, labelled_cfg_of
+from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.jobs.fit import MtpFitMaker
-from ionflow.mtp.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.selection import configuration_key
 
 REAL_ORACLE = label_module.run_single_point

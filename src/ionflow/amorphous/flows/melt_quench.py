@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from jobflow import Flow, Maker
 from pymatgen.core import Structure
 
-from ionflow.structures.amorphous import MeltQuenchRecipe
+from ionflow.amorphous.recipe import MeltQuenchRecipe
 from ionflow.structures.jobs.core import AmorphousExpansionMaker, AmorphousStartMaker
 
 

@@ -3,9 +3,10 @@
 The interface is :class:`Explorer` (structures, temperatures, steps, potential, gamma_select,
 gamma_break -> visited configurations above gamma_select with their neighbourhood grades). This
 module implements it with ASE Langevin MD and motep's calculator and grader;
-:class:`ionflow.mtp.explore_lammps.LammpsExplorer` implements it with the local LAMMPS
+:class:`ionflow.learning.explore_lammps.LammpsExplorer` implements it with the local LAMMPS
 engine of ``ionflow.md`` (on HPC, ``pair_style mlip`` with the ``mlip.ini`` of
-:mod:`ionflow.mtp.sets.lammps_mlip` selects inside LAMMPS itself).
+:mod:`ionflow.io.mlip_ini` selects inside LAMMPS itself). The ASE MD itself is started in
+:func:`ionflow.learning.run.run_langevin`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from ase import Atoms, units
-from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase import Atoms
 
+from ionflow.learning.run import run_langevin
 from ionflow.mtp import motep_api
 
 
@@ -92,16 +92,9 @@ class AseMdExplorer:
             for temperature in temperatures:
                 atoms = structure.copy()
                 atoms.calc = motep_api.calculator(data)
-                MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
-                dyn = Langevin(
-                    atoms,
-                    self.timestep_fs * units.fs,
-                    temperature_K=temperature,
-                    friction=self.friction_per_fs / units.fs,
-                    rng=rng,
-                )
-                for _ in range(max(steps // self.grade_every, 1)):
-                    dyn.run(self.grade_every)
+
+                def grade_snapshot(atoms: Atoms = atoms) -> bool:
+                    """Grade the current atoms; True stops the run (above gamma_break)."""
                     snapshot = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=True)
                     rows = motep_api.neighbourhood_rows(data, [snapshot])
                     grade = float(motep_api.grades_against(active, rows).max())
@@ -111,5 +104,17 @@ class AseMdExplorer:
                         result.candidate_grades.append(grade)
                     if grade > gamma_break:
                         result.runs_stopped += 1
-                        break
+                        return True
+                    return False
+
+                run_langevin(
+                    atoms,
+                    temperature,
+                    self.timestep_fs,
+                    self.friction_per_fs,
+                    rng,
+                    n_chunks=max(steps // self.grade_every, 1),
+                    chunk_steps=self.grade_every,
+                    after_chunk=grade_snapshot,
+                )
         return result

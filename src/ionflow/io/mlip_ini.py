@@ -1,8 +1,8 @@
 """``mlip.ini`` for LAMMPS+mlip on HPC (``pair_style mlip mlip.ini``).
 
-The one writer of ``mlip.ini``: exploration (active learning) selects configurations
-(``select TRUE``); production MD in :mod:`ionflow.md` only evaluates the potential
-(``select FALSE``).
+The one writer of ``mlip.ini``: exploration (active learning, :mod:`ionflow.learning`)
+selects configurations (``select TRUE``); production MD in :mod:`ionflow.md` only
+evaluates the potential (``select FALSE``).
 """
 
 from __future__ import annotations

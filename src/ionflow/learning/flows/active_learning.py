@@ -24,11 +24,11 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from ionflow.dft.jobs.label import LabelMaker
 from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
+from ionflow.learning.explore import AseMdExplorer, Explorer
+from ionflow.learning.schemas.active_learning import ActiveLearningDocument, ActiveLearningIteration
 from ionflow.mtp import motep_api
-from ionflow.mtp.explore import AseMdExplorer, Explorer
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
 from ionflow.mtp.jobs.fit import MtpFitMaker
-from ionflow.mtp.schemas.active_learning import ActiveLearningDocument, ActiveLearningIteration
 from ionflow.mtp.selection import configuration_key, select_add
 
 STATE_FILE = "active_learning_state.json"
@@ -94,9 +94,9 @@ class ActiveLearningMaker(Maker):
             oracle from the settings) or any Maker whose ``make(structures)`` outputs a
             ``LabelledSetDocument`` or ``{"labelled_cfg": ..., "n_failed": ...}``.
         fit_maker: refits, warm-started (weights 100:1:0.01 as in the paper).
-        explorer: exploration MD engine (interface :class:`ionflow.mtp.explore.Explorer`):
-            :class:`~ionflow.mtp.explore.AseMdExplorer` or
-            :class:`~ionflow.mtp.explore_lammps.LammpsExplorer`.
+        explorer: exploration MD engine (interface :class:`ionflow.learning.explore.Explorer`):
+            :class:`~ionflow.learning.explore.AseMdExplorer` or
+            :class:`~ionflow.learning.explore_lammps.LammpsExplorer`.
         temperatures: exploration temperatures, K.
         md_steps: MD steps per structure and temperature.
         gamma_select: keep configurations graded above this.

@@ -9,10 +9,10 @@ from maggma.stores import MemoryStore
 from pymatgen.io.ase import AseAtomsAdaptor
 from tests.fixtures.mtp import LI2S_SPECIES, ChgnetTestLabelMaker
 
-from ionflow.mtp.explore import AseMdExplorer
-from ionflow.mtp.flows.active_learning import STATE_FILE, ActiveLearningMaker
+from ionflow.learning.explore import AseMdExplorer
+from ionflow.learning.flows.active_learning import STATE_FILE, ActiveLearningMaker
+from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.jobs.fit import MtpFitMaker
-from ionflow.mtp.schemas.active_learning import ActiveLearningDocument
 
 pytestmark = pytest.mark.slow
 

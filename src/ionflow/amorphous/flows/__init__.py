@@ -1,0 +1,1 @@
+"""Amorphous cells: flows."""

@@ -1,0 +1,1 @@
+"""Conductivity: flows."""

@@ -1,1 +1,0 @@
-"""MTP stage: sets."""

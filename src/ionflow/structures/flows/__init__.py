@@ -1,1 +1,0 @@
-"""Flow Makers of the structures stage."""
