@@ -166,3 +166,18 @@ def test_submit_rejects_a_parent_with_six_configurations_before_storing(
     assert message.count("\n") == 0
     assert "n_configurations is 6 but configurations: parent gives 1" in message
     assert launchpad.fireworks.count_documents({}) == 0
+
+
+def test_submit_stores_the_static_stages_as_fireworks(launchpad, db_settings, monkeypatch):
+    monkeypatch.setenv("IONFLOW_DB_URI", db_settings.db_uri)
+    monkeypatch.setattr(settings_module, "SETTINGS_CACHE", {})
+    from ionflow.cli.errors import run_cli
+    from ionflow.cli.main import build_app
+
+    spec = Path(__file__).parents[1] / "data" / "pipeline" / "tiny_chgnet.yaml"
+    monkeypatch.setattr("sys.argv", ["ionflow", "submit", str(spec)])
+    with pytest.raises(SystemExit) as info:
+        run_cli(build_app(["pipeline"]))
+    assert info.value.code == 0
+    names = sorted(fw["name"] for fw in launchpad.fireworks.find({}, {"name": 1}))
+    assert names == sorted(["configurations", "training sets", "mtp fit", "conductivity", "report"])
