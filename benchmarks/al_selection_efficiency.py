@@ -70,12 +70,12 @@ def fit_and_score(train, validation, extreme, max_iter: int, work: Path):
         (motep data, force RMSE eV/Å, energy RMSE meV/atom, force RMSE on the ``extreme``
         validation cells eV/Å).
     """
-    from ionflow.io.mlip_cfg import write_labelled_cfg
+    from ionflow.io.labelled_set import LabelledSet
     from ionflow.mtp import motep_api
     from ionflow.mtp.fitting import evaluate_errors, fit_mtp
 
-    cfg = write_labelled_cfg(train, work / "train.cfg", SPECIES).read_text()
-    doc = fit_mtp(cfg, SPECIES, level=8, r_cut=5.0, max_iter=max_iter, validation_fraction=0.0)
+    labelled = LabelledSet(train, "chgnet", "PBE", SPECIES)
+    doc = fit_mtp(labelled, level=8, r_cut=5.0, max_iter=max_iter, validation_fraction=0.0)
     (work / "pot.mtp").write_text(doc.mtp)
     data = motep_api.read_potential(work / "pot.mtp", SPECIES)
     predicted = motep_api.predicted_images(data, validation)

@@ -6,4 +6,4 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/bootstrap.sh"
 cd "$here"
 "$here/.venv/bin/ionflow" db start
-exec "$here/.venv/bin/ionflow" demo "$@"
+exec "$here/.venv/bin/ionflow" demo --force "$@"  # --force: a rerun runs into ionflow-demo/ again

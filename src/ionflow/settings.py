@@ -68,6 +68,11 @@ class IonflowSettings(BaseSettings):
     cp2k_cmd: str = Field("cp2k.psmp", description="CP2K command (without mpi prefix).")
     mlp_cmd: str = Field("mlp", description="MLIP-2/3 `mlp` command (without mpi prefix).")
     lmp_cmd: str = Field("lmp", description="LAMMPS+MLIP command (without mpi prefix).")
+    mlip_version: Literal["mlip2", "mlip3"] | None = Field(
+        None,
+        description="MLIP version of mlp_cmd and of lmp_cmd's pair_style mlip. Unset: "
+        "`mlp` is probed (`mlp list`), LAMMPS decks use MLIP-2's `pair_style mlip mlip.ini`.",
+    )
 
     @field_validator("data_dir", mode="before")
     @classmethod

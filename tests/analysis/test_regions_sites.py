@@ -124,11 +124,11 @@ def test_cli_regions_and_sites(monkeypatch, tmp_path):
             "--timestep-fs",
             "20",
             "--json",
-            str(out),
+            str(tmp_path / "sites.json"),  # regions.json stays: no --force
         ],
     )
     with pytest.raises(SystemExit) as exit_info:
         run_cli(app)
     assert exit_info.value.code == 0
-    sites = json.loads(out.read_text())
+    sites = json.loads((tmp_path / "sites.json").read_text())
     assert sites["n_sites"] == 20 and sites["n_jumps"] > 0

@@ -139,3 +139,15 @@ def test_init_asks_only_when_interactive(monkeypatch):
     assert config_cli._ask(None, "SLURM partition", "local") == "gpu"
     assert config_cli._ask("batch", "SLURM partition", "local") == "batch"  # flags win
     assert asked == ["SLURM partition"]
+
+
+def test_fw_json_must_stay_on(tmp_path):
+    # rerun MD jobs read their launch history from FW.json (ionflow.io.fw_json)
+    write_configs(ConfigOptions.example(), directory=tmp_path)
+    fw_config = tmp_path / "FW_config.yaml"
+    assert yaml.safe_load(fw_config.read_text())["PRINT_FW_JSON"] is True
+    fw_config.write_text(fw_config.read_text().replace("PRINT_FW_JSON: true", "PRINT_FW_JSON: no"))
+    assert find_config_problems(tmp_path) == [
+        f"{fw_config}: PRINT_FW_JSON: must be true (a rerun MD job finds its interrupted "
+        "launch in FW.json)"
+    ]

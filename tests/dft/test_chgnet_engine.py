@@ -9,9 +9,9 @@ from monty.json import MontyDecoder
 
 from ionflow.dft.flows import TrainingSetFlowMaker
 from ionflow.dft.jobs import AimdSnapshotMaker, LabelMaker, RelaxMaker
-from ionflow.dft.labelled_set import cfg_text_of, read_cfg_text
 from ionflow.dft.sets.oracle import OracleSettings
 from ionflow.errors import IonflowInputError
+from ionflow.io.labelled_set import LabelledSet
 from ionflow.io.mlip_cfg import read_labelled_cfg
 from tests.fixtures.dft import make_li2s
 
@@ -38,14 +38,16 @@ def test_chgnet_aimd_snapshots_label_into_cfg_motep_reads_identically(dft_store,
     assert labelled.counts_by_temperature == {"900": 4} and labelled.oracle == "chgnet"
     # motep reads the file back with the numbers we wrote
     path = tmp_path / "labelled_set.cfg"
-    path.write_text(labelled.cfg_text)
+    text = labelled.labelled_set.cfg_text()
+    path.write_text(text)
     images = read_labelled_cfg(path, labelled.species)
     assert len(images) == 4
     for atoms, snapshot in zip(images, md.snapshots, strict=True):
         assert atoms.positions == pytest.approx(snapshot.cart_coords, abs=1e-6)
-    assert cfg_text_of(images, labelled.species) == labelled.cfg_text  # identical rewrite
-    again = read_cfg_text(labelled.cfg_text, labelled.species)
-    assert again[1].get_forces() == pytest.approx(images[1].get_forces())
+    rewritten = LabelledSet(images, labelled.oracle, labelled.level_of_theory, labelled.species)
+    assert rewritten.cfg_text() == text  # identical rewrite
+    in_memory = labelled.labelled_set.images  # what the store gave the consumer
+    assert in_memory[1].get_forces() == pytest.approx(images[1].get_forces())
 
 
 def test_chgnet_relax_reaches_force_tolerance(dft_store, tmp_path):
@@ -90,6 +92,6 @@ def test_training_set_flow_chgnet(dft_store):
     assert doc.counts_by_temperature == {"600.0": 10, "1200.0": 10}
     assert doc.counts_by_strain == {"none": 4, "a-0.050": 4, "a+0.050": 4,
                                     "abc-0.050": 4, "abc+0.050": 4}  # fmt: skip
-    assert len(read_cfg_text(doc.cfg_text, doc.species)) == 20
+    assert len(doc.labelled_set) == 20
     chunks = list(dft_store.query({"name": {"$regex": "^label PBE [0-9]"}}, load=False))
     assert len(chunks) == 3  # 20 structures in batches of 7

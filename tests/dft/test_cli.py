@@ -9,7 +9,7 @@ import pytest
 
 from ionflow.cli.errors import run_cli
 from ionflow.cli.main import app
-from ionflow.dft.labelled_set import read_cfg_text
+from ionflow.io.mlip_cfg import parse_labelled_cfg_text
 from tests.fixtures.dft import make_li2s
 
 
@@ -32,7 +32,7 @@ def test_dft_label_writes_cfg_extxyz_summary_and_plot(tmp_path, monkeypatch, cap
     assert code == 0
     summary = json.loads((out / "labelled_set.json").read_text())
     assert summary["oracle"] == "chgnet" and summary["n_labelled"] == 2
-    images = read_cfg_text((out / "labelled_set.cfg").read_text(), summary["species"])
+    images = parse_labelled_cfg_text((out / "labelled_set.cfg").read_text(), summary["species"])
     assert images[0].get_potential_energy() != images[1].get_potential_energy()
     assert (out / "labelled_set.png").stat().st_size > 1000
     assert "labelled by chgnet" in capsys.readouterr().err

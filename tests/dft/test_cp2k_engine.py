@@ -15,10 +15,10 @@ from jobflow import Flow, run_locally
 from monty.json import MontyDecoder
 
 from ionflow.dft.jobs import AimdSnapshotMaker, LabelMaker
-from ionflow.dft.labelled_set import cfg_text_of
 from ionflow.dft.run import run_single_point
 from ionflow.dft.sets import LEVELS_OF_THEORY
 from ionflow.dft.sets.oracle import OracleSettings
+from ionflow.io.labelled_set import LabelledSet
 from ionflow.io.mlip_cfg import read_labelled_cfg
 from tests.fixtures.dft import make_li2s
 from tests.fixtures.engines import require_engine
@@ -87,12 +87,14 @@ def test_cp2k_aimd_snapshots_label_into_cfg_motep_reads_identically(dft_store, t
     assert md.n_steps == 5 and md.n_frames == 6 and md.snapshot_frames == [3, 5]
     assert labelled.n_labelled == 2 and labelled.oracle == "cp2k" and not labelled.failures
     path = tmp_path / "labelled_set.cfg"
-    path.write_text(labelled.cfg_text)
+    text = labelled.labelled_set.cfg_text()
+    path.write_text(text)
     images = read_labelled_cfg(path, labelled.species)
     assert [len(a) for a in images] == [12, 12]
     for atoms, snapshot in zip(images, md.snapshots, strict=True):
         assert atoms.positions == pytest.approx(snapshot.cart_coords, abs=1e-6)
         assert -3000 < atoms.get_potential_energy() < -2500
-    assert cfg_text_of(images, labelled.species) == labelled.cfg_text
+    rewritten = LabelledSet(images, labelled.oracle, labelled.level_of_theory, labelled.species)
+    assert rewritten.cfg_text() == text  # identical rewrite
     lo, hi = md.potential_energy_range
     assert lo - 1.0 < images[0].get_potential_energy() < hi + 1.0  # same settings as the MD

@@ -10,7 +10,7 @@ from pymatgen.core import Structure
 
 import ionflow.dft.jobs.label as label_module
 from ionflow.dft.jobs.label import LabellingFailedError, LabelMaker, label_in_batches
-from ionflow.dft.labelled_set import read_cfg_text, with_provenance, write_extxyz
+from ionflow.dft.labelled_set import with_provenance, write_extxyz
 from ionflow.dft.sets.oracle import OracleSettings
 from tests.fixtures.dft import make_li2s
 
@@ -59,7 +59,7 @@ def test_labelling_twice_runs_the_oracle_once(dft_store, oracle_calls):
     # a rerun in another workflow (new job, same store) reuses every label
     again = _run(LabelMaker(oracle_settings=CHGNET).make(structures), dft_store)
     assert (again.n_computed, again.n_from_cache, len(oracle_calls)) == (0, 3, 3)
-    assert again.cfg_text == first.cfg_text
+    assert again.labelled_set.cfg_text() == first.labelled_set.cfg_text()
     # a structure moved by more than the tolerance is labelled again
     moved = structures[0].copy()
     moved.translate_sites([0], [0.01, 0, 0], frac_coords=False)
@@ -75,9 +75,11 @@ def test_labelled_set_cfg_reads_back_identically_and_summary(dft_store):
     assert doc.counts_by_source == {"test": 4}
     # the .cfg text is in the data store, not in the task document
     task = dft_store.query_one({"uuid": doc_uuid(dft_store)}, load=False)
-    assert task["output"]["cfg_text"]["store"] == "data"
-    images = read_cfg_text(doc.cfg_text, doc.species)
+    assert task["output"]["labelled_set"]["cfg_text"]["store"] == "data"
+    assert task["output"]["oracle"] == "chgnet"  # queryable beside the summary
+    images = doc.labelled_set.images
     assert len(images) == 4
+    assert [p["temperature_K"] for p in doc.labelled_set.provenance] == [0, 300, 0, 300]
     direct = [CHGNET_CALC_energy(s) for s in structures]
     assert [a.get_potential_energy() for a in images] == pytest.approx(direct, abs=1e-9)
     lo, hi = doc.energy_per_atom_range
@@ -115,7 +117,7 @@ def test_batches_are_merged_into_one_set(dft_store, tmp_path):
     from ase.io import read
 
     frames = read(path, ":")
-    cfg_frames = read_cfg_text(merged.cfg_text, merged.species)
+    cfg_frames = merged.labelled_set.images
     assert len(frames) == 5 and frames[0].info["oracle"] == "chgnet"
     assert frames[4].get_forces() == pytest.approx(cfg_frames[4].get_forces())
 
@@ -144,16 +146,17 @@ def test_failed_structures_are_recorded_and_the_policy_fails_loudly(
     assert dft_store.query_one({"uuid": job.uuid}) is None  # and nothing was stored
     # the failed job's folder (the working directory here) keeps its log
     log = (tmp_path / "label.log").read_text()
-    assert "structure 1 failed to label: engine crashed" in log
+    assert "structure 1 failed to label: RuntimeError: engine crashed" in log
     assert "LabellingFailedError: 1 of 4 structures failed" in log
 
 
 def test_failure_policy_message_names_the_reason():
     from ionflow.dft.jobs.label import check_failure_policy
     from ionflow.dft.schemas.labels import LabelledSetDocument, LabellingFailure
+    from ionflow.io.labelled_set import LabelledSet
 
     doc = LabelledSetDocument(
-        oracle="cp2k", level_of_theory="PBE", species=["Li"], n_requested=10, n_labelled=8,
+        labelled_set=LabelledSet([], "cp2k", "PBE", ["Li"]), n_requested=10, n_labelled=8,
         failures=[LabellingFailure(index=i, reason="SCF not converged") for i in (2, 5)],
     )  # fmt: skip
     with pytest.raises(LabellingFailedError, match=r"2 of 10 .*SCF not converged"):
@@ -170,7 +173,7 @@ def test_label_cache_lives_in_the_real_database(jobstore, tmp_path, monkeypatch)
     first = _run(LabelMaker(oracle_settings=CHGNET).make(structures), jobstore)
     second = _run(LabelMaker(oracle_settings=CHGNET).make(structures), jobstore)
     assert (first.n_computed, second.n_from_cache) == (2, 2)
-    assert second.cfg_text == first.cfg_text
+    assert second.labelled_set.cfg_text() == first.labelled_set.cfg_text()
     database = jobstore.docs_store._collection.database
     assert database[CACHE_COLLECTION].count_documents({}) == 2
 

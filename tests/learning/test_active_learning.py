@@ -1,23 +1,21 @@
 """A real two-iteration active-learning loop (motep + ASE MD + CHGNet labels)."""
 
-import json
-
 import pytest
 from ase.build import bulk
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 from pymatgen.io.ase import AseAtomsAdaptor
-from tests.fixtures.mtp import LI2S_SPECIES, ChgnetTestLabelMaker
+from tests.fixtures.mtp import ChgnetTestLabelMaker
 
 from ionflow.learning.explore import AseMdExplorer
-from ionflow.learning.flows.active_learning import STATE_FILE, ActiveLearningMaker
+from ionflow.learning.flows.active_learning import ActiveLearningMaker
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.jobs.fit import MtpFitMaker
 
 pytestmark = pytest.mark.slow
 
 
-def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp_path):
+def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_set, tmp_path):
     cell = AseAtomsAdaptor.get_structure(bulk("SLi2", "fluorite", a=5.7, cubic=True))
     maker = ActiveLearningMaker(
         label_maker=ChgnetTestLabelMaker(),
@@ -27,9 +25,8 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
         md_steps=60,
         max_selected=6,
         max_iterations=2,
-        state_dir=str(tmp_path / "state"),
     )
-    flow = maker.make([cell], li2s_labelled_cfg, LI2S_SPECIES, mtp=trained_mtp.path.read_text())
+    flow = maker.make([cell], li2s_labelled_set, mtp=trained_mtp.path.read_text())
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     run_locally(flow, store=store, root_dir=tmp_path, ensure_success=True)
     found = store.query_one({"output.stop_reason": {"$exists": True}}, load=True)
@@ -47,6 +44,5 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_cfg, tmp
     assert first.n_labelled == first.n_selected and first.validation_errors is not None
     assert second.n_selected < first.n_selected
     assert doc.n_training >= 30 + first.n_selected
-    state = json.loads((tmp_path / "state" / STATE_FILE).read_text())
-    assert len(state["history"]) == 1  # saved before the second iteration ran
-    assert len(set(state["labelled_keys"])) == len(state["labelled_keys"])
+    assert len(doc.labelled_set) == doc.n_training  # the final set, loaded from the store
+    assert (doc.labelled_set.oracle, doc.labelled_set.level_of_theory) == ("chgnet", "PBE")

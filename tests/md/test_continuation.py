@@ -22,7 +22,8 @@ from ionflow.md.segments import SegmentState, next_segment_state
 from tests.fixtures.md import MD_MTP_FILE, MD_SPECIES
 from tests.md.helpers import run_protocol, write_run
 
-pytestmark = pytest.mark.usefixtures("md_data_dir")  # job attempts -> tmp
+pytestmark = pytest.mark.usefixtures("md_data_dir")  # MD must write nothing there
+BIN = Path(sys.executable).parent
 
 KILL_AFTER_STEP = 400
 
@@ -126,48 +127,108 @@ def test_segment_sizing_and_timeout():
     assert timeout_string(90061) == "22:30:54"
 
 
+def _launch(lpad_file: Path, work_dir: Path, env: dict) -> subprocess.Popen:
+    """Start ``rlaunch singleshot`` in ``work_dir``, in its own process group."""
+    work_dir.mkdir()
+    return subprocess.Popen(
+        [BIN / "rlaunch", "-l", lpad_file, "singleshot"],
+        cwd=work_dir,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
 @pytest.mark.slow
-def test_rerun_of_a_killed_job_continues_from_its_directory(tmp_path, li2s_96, md_data_dir):
-    """The same job (same uuid) run again after a SIGKILL resumes, as FireWorks rerun does."""
+def test_killed_firework_rerun_continues_from_its_previous_launch(
+    launchpad, jobstore, db_settings, tmp_path, li2s_96
+):
+    """SIGKILL an MD firework after a restart file; its rerun continues from that restart.
+
+    Real FireWorks (``rlaunch`` on the embedded database), the node "dies" (the whole
+    process group is killed), ``resume_pass`` finds the lost run and reruns it; the rerun
+    finds the killed launch's folder in the firework's launch history.
+    """
+    from jobflow.managers.fireworks import flow_to_workflow
+
+    from ionflow.pipeline.resume import ResumePolicy, resume_pass
+
     protocol = _protocol()
     maker = LammpsMdMaker(protocol=protocol, engine="lammps-python", species=MD_SPECIES)
-    job = maker.make(li2s_96, str(MD_MTP_FILE))
-    job_file = tmp_path / "job.json"
-    job_file.write_text(job.to_json())
-    first_root = tmp_path / "attempt1"
-    first_root.mkdir()
-    code = (
-        "from monty.json import MontyDecoder\n"
-        "from jobflow import JobStore, run_locally\n"
-        "from maggma.stores import MemoryStore\n"
-        f"job = MontyDecoder().decode(open({str(job_file)!r}).read())\n"
-        "store = JobStore(MemoryStore(), additional_stores={'data': MemoryStore()})\n"
-        f"run_locally(job, store=store, root_dir={str(first_root)!r}, create_folders=True)\n"
-    )
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "IONFLOW_DATA_DIR": str(md_data_dir)}
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    md_job = maker.make(li2s_96, str(MD_MTP_FILE))
+    launchpad.add_wf(flow_to_workflow(md_job, store=jobstore))
+    (fw_id,) = launchpad.get_fw_ids()
+    lpad_file = tmp_path / "my_launchpad.yaml"
+    launchpad.to_file(str(lpad_file))
+    data_dir = db_settings.data_dir
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "IONFLOW_DATA_DIR": str(data_dir)}
+
+    first = _launch(lpad_file, tmp_path / "node1", env)
     try:
-        deadline = time.monotonic() + 120
-        killed_dir = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            dirs = list(first_root.glob("job_*"))
-            restart = latest_restart(dirs[0]) if dirs else None
+        deadline = time.monotonic() + 180
+        restart = None
+        while time.monotonic() < deadline and first.poll() is None:
+            restart = latest_restart(tmp_path / "node1")
             if restart and restart[0] >= KILL_AFTER_STEP:
-                killed_dir = dirs[0]
                 break
             time.sleep(0.01)
-        assert proc.poll() is None and killed_dir is not None
-        os.kill(proc.pid, signal.SIGKILL)
+        assert first.poll() is None, first.stderr.read().decode()[-2000:]
+        os.killpg(first.pid, signal.SIGKILL)  # the node died: no FIZZLED, no more pings
     finally:
-        proc.kill()
-        proc.wait()
-    restart_step = latest_restart(killed_dir)[0]
+        first.kill()
+        first.wait()
+    restart_step = latest_restart(tmp_path / "node1")[0]
+    assert KILL_AFTER_STEP <= restart_step < protocol.total_steps
+    assert launchpad.get_fw_dict_by_id(fw_id)["state"] == "RUNNING"
 
-    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
-    responses = run_locally(job, store=store, root_dir=tmp_path / "attempt2", create_folders=True)
-    doc = responses[job.uuid][1].output
-    assert doc.segment_dirs[0] == str(killed_dir.resolve())
-    assert len(doc.segment_dirs) == 2
-    assert SegmentState.load(doc.dir_name).start_step == restart_step
-    steps = [f.timestep for f in iter_dump_frames(doc.trajectory_file)]
-    assert steps == list(range(300, 1001, 10))
+    time.sleep(1.5)
+    report = resume_pass(launchpad, ResumePolicy(lost_after_s=1.0))
+    assert report.rerun == [fw_id]
+    second = _launch(lpad_file, tmp_path / "node2", env)
+    _, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err.decode()[-2000:]
+    assert launchpad.get_fw_dict_by_id(fw_id)["state"] == "COMPLETED"
+
+    launches = list(launchpad.launches.find({"fw_id": fw_id}).sort("launch_id", 1))
+    assert [Path(launch["launch_dir"]).name for launch in launches] == ["node1", "node2"]
+    doc = jobstore.get_output(md_job.uuid, load=True)
+    killed, continued = (tmp_path / "node1").resolve(), (tmp_path / "node2").resolve()
+    assert doc["segment_dirs"] == [str(killed), str(continued)]
+    assert SegmentState.load(continued).start_step == restart_step
+    steps = [f.timestep for f in iter_dump_frames(doc["trajectory_file"])]
+    assert steps == list(range(300, 1001, 10))  # none lost, none duplicated
+    assert doc["thermo"]["step"] == list(range(0, 1001, 20))
+    assert doc["completed_steps"] == protocol.total_steps
+    assert not data_dir.exists() or not any(data_dir.rglob("*"))  # no side files
+
+
+def test_interrupted_launch_is_read_from_the_launch_history(tmp_path):
+    """FW.json of the new launch names the killed one; a completed launch is not continued."""
+    import json
+
+    from ionflow.md.jobs.lammps import interrupted_launch_dir
+    from ionflow.md.segments import STATE_FILE
+
+    killed, empty, current = (tmp_path / name for name in ("killed", "empty", "current"))
+    for folder in (killed, empty, current):
+        folder.mkdir()
+    (killed / STATE_FILE).write_text("{}")
+    (killed / "start.restart.0").write_bytes(b"")  # the restart it started from
+
+    def history(*launches: tuple[Path, str]) -> None:
+        entries = [
+            {"launch_id": k + 1, "launch_dir": str(d), "state": s}
+            for k, (d, s) in enumerate(launches)
+        ]
+        record = {"fw_id": 7, "archived_launches": entries[:-1], "launches": entries[-1:]}
+        (current / "FW.json").write_text(json.dumps(record))
+
+    assert interrupted_launch_dir(current) is None  # no FW.json: not FireWorks
+    history((killed, "FIZZLED"), (current, "RUNNING"))
+    assert interrupted_launch_dir(current) == killed
+    # killed again before it wrote anything: the older launch is still the one to continue
+    history((killed, "FIZZLED"), (empty, "FIZZLED"), (current, "RUNNING"))
+    assert interrupted_launch_dir(current) == killed
+    history((killed, "COMPLETED"), (current, "RUNNING"))  # rerun on purpose: start again
+    assert interrupted_launch_dir(current) is None

@@ -11,7 +11,7 @@ from ionflow.md.segments import SegmentState, run_segment, write_segment_inputs
 from tests.fixtures.md import MD_MTP_FILE, MD_SPECIES
 from tests.md.helpers import one_stage_protocol
 
-pytestmark = pytest.mark.usefixtures("md_data_dir")  # job attempts -> tmp
+pytestmark = pytest.mark.usefixtures("md_data_dir")  # MD must write nothing there
 
 
 def test_cli_continues_a_stopped_run_to_the_end_and_plots_it(tmp_path, li2s_96):
@@ -32,7 +32,10 @@ def test_cli_continues_a_stopped_run_to_the_end_and_plots_it(tmp_path, li2s_96):
 
     result = CliRunner().invoke(app, ["md", "continue", str(first)])
     assert result.exit_code == 0, result.output
-    last = tmp_path / "run.seg001"
+    # the Maker's own continuation ran: one job folder beside the run, chained to it
+    (last,) = tmp_path.glob("job_*")
+    assert SegmentState.load(last).start_step == 200
+    assert SegmentState.load(last).previous_dirs == [str(first.resolve())]
     assert SegmentState.load(last).reached_step == 400
     steps = [f.timestep for f in iter_dump_frames(last / "trajectory.bin")]
     assert steps == list(range(0, 401, 10))

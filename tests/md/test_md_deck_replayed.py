@@ -16,13 +16,14 @@ from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 
 import ionflow.md.run as md_run
+import ionflow.md.segments as md_segments
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.md.schemas.protocol import MdProtocol, heat_then_npt_protocol
 from ionflow.md.sets.deck import mlip_ini, pair_block
 from ionflow.settings import IonflowSettings
 from tests.fixtures.md import MD_DATA, MD_MTP_FILE, li2s_structure
 
-pytestmark = pytest.mark.usefixtures("md_data_dir")  # job attempts -> tmp
+pytestmark = pytest.mark.usefixtures("md_data_dir")  # MD must write nothing there
 
 REFERENCE = MD_DATA / "lmp_reference"
 
@@ -46,24 +47,39 @@ def test_mlip_ini_and_pair_block_match_reference():
     assert mlip_ini() == (REFERENCE / "inputs" / "mlip.ini").read_text()
     assert mlip_ini() == "mtp-filename pot.mtp\nselect FALSE\n"
     assert pair_block("lmp", 5.0) == "pair_style mlip mlip.ini\npair_coeff * *\n"
+    mlip3 = "pair_style mlip load_from=pot.mtp\npair_coeff * *\n"
+    assert pair_block("lmp", 5.0, "mlip3") == mlip3
     assert "pair_style zero 5.0000 full" in pair_block("lammps-python", 5.0)
+    assert pair_block("lammps-python", 5.0, "mlip3") == pair_block("lammps-python", 5.0)
 
 
-@pytest.fixture
-def replayed_lmp(monkeypatch):
+# the LAMMPS-MLIP interface of the HPC binary -> reference inputs it must be given
+REFERENCE_INPUTS = {
+    "mlip2": ("inputs", ["in.lammps", "mlip.ini"]),
+    "mlip3": ("inputs_mlip3", ["in.lammps"]),
+}
+
+
+@pytest.fixture(params=["mlip2", "mlip3"])
+def replayed_lmp(request, monkeypatch):
     """Replace the ``lmp`` subprocess: check inputs and command, copy recorded outputs.
 
     The outputs were recorded from the local engine (README.md of the reference case).
     """
     calls = []
-    settings = IonflowSettings(mpi_prefix="srun -n 4", lmp_cmd="lmp_mlip")
+    settings = IonflowSettings(
+        mpi_prefix="srun -n 4", lmp_cmd="lmp_mlip", mlip_version=request.param
+    )
     monkeypatch.setattr(md_run, "get_settings", lambda: settings)
+    monkeypatch.setattr(md_segments, "get_settings", lambda: settings)
+    inputs, names = REFERENCE_INPUTS[request.param]
 
-    def fake_run(cmd, cwd, check):
+    def fake_run(cmd, cwd, check, **output):
         run_dir = Path(cwd)
         calls.append(cmd)
-        for name in ("in.lammps", "mlip.ini"):
-            assert (run_dir / name).read_text() == (REFERENCE / "inputs" / name).read_text(), name
+        for name in names:
+            assert (run_dir / name).read_text() == (REFERENCE / inputs / name).read_text(), name
+        assert (run_dir / "mlip.ini").exists() == ("mlip.ini" in names)
         assert (run_dir / "pot.mtp").read_text() == MD_MTP_FILE.read_text()
         assert (run_dir / "structure.data").exists()
         for path in (REFERENCE / "outputs").iterdir():

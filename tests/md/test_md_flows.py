@@ -15,7 +15,7 @@ from ionflow.md.jobs.melt_quench import MeltQuenchMdMaker
 from ionflow.md.schemas.protocol import heat_then_npt_protocol
 from tests.fixtures.md import MD_MTP_FILE
 
-pytestmark = pytest.mark.usefixtures("md_data_dir")  # job attempts -> tmp
+pytestmark = pytest.mark.usefixtures("md_data_dir")  # MD must write nothing there
 
 
 def _store() -> JobStore:
@@ -57,11 +57,13 @@ def test_conductivity_flow_has_independent_jobs_per_temperature_and_seed(li2s_96
 
 def test_conductivity_flow_takes_upstream_outputs(li2s_96):
     """Structure, potential and species may all be references to jobs not run yet."""
+    from ionflow.dft.jobs.label import merge_labelled_sets
     from ionflow.mtp.jobs.fit import MtpFitMaker
     from ionflow.structures.jobs.core import SupercellMaker
 
     supercell = SupercellMaker(scaling=(1, 1, 1)).make(li2s_96)
-    fit = MtpFitMaker().make("labelled set", ["Li", "S"])
+    labelled = merge_labelled_sets([])  # stands for the labelled set of an upstream job
+    fit = MtpFitMaker().make(labelled.output.labelled_set)
     flow = ConductivityMdFlowMaker(temperatures=[400.0, 500.0], repeats=1).make(
         supercell.output.structures[0], fit.output.mtp, species=fit.output.species
     )

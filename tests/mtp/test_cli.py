@@ -1,5 +1,7 @@
 """``ionflow mtp fit`` and ``ionflow mtp grade`` with real motep."""
 
+import json
+
 import pytest
 from tests.fixtures.mtp import LI2S_SPECIES
 from typer.testing import CliRunner
@@ -32,11 +34,16 @@ def test_fit_then_grade(li2s_labelled, li2s_labelled_cfg, tmp_path):
         atoms.set_cell(atoms.cell * 0.85, scale_atoms=True)
         far.append(atoms)
     graded = write_labelled_cfg(near + far, tmp_path / "graded.cfg", LI2S_SPECIES)
-    result = runner.invoke(app, ["mtp", "grade", str(pot), str(graded), "--species", "Li,S"])
+    out = tmp_path / "json" / "grades.json"
+    args = ["mtp", "grade", str(pot), str(graded), "--species", "Li,S", "--json", str(out)]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     rows = [line for line in result.stdout.splitlines() if line.count("│") == 5]
     grades = [float(r.split("│")[3]) for r in rows]
     assert len(grades) == 4
+    written = json.loads(out.read_text())
+    assert [(r["index"], r["n_atoms"]) for r in written] == [(i, 12) for i in range(4)]
+    assert [round(r["grade"], 3) for r in written] == grades
     assert min(grades[2:]) > max(grades[:2])  # compressed 15 % grades higher
     assert [r.split("│")[4].strip() for r in rows[2:]] != ["ok", "ok"]
     assert "errors of pot.mtp" not in result.stdout  # unlabelled: no error table
@@ -54,6 +61,6 @@ def test_bad_species_and_missing_files_exit_2(run_ionflow, tmp_path):
     code, err = run_ionflow("mtp", "fit", str(cfg), "--species", "Li,Xx")
     assert code == 2 and "--species" in err and err.count("\n") == 1
     code, err = run_ionflow("mtp", "fit", "nope.cfg", "--species", "Li,S")
-    assert code == 2 and "nope.cfg does not exist" in err
+    assert code == 2 and "nope.cfg: MLIP .cfg file not found" in err
     code, err = run_ionflow("mtp", "grade", str(tmp_path / "p.mtp"), str(cfg), "--species", "Li,S")
     assert code == 2 and "p.train.cfg does not exist" in err

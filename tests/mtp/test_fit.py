@@ -9,6 +9,7 @@ import pytest
 from ionflow.io.mlip_cfg import read_labelled_cfg
 from ionflow.mtp import motep_api
 from ionflow.mtp.fitting import split_train_validation
+from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.mtp.selection import select_add
 
 # validation errors of this 150-iteration level-8 fit on 27 configurations of
@@ -29,6 +30,7 @@ def test_fit_reports_errors_below_bounds(trained_mtp):
     assert doc.train_errors.forces.mae <= doc.train_errors.forces.rmse
     assert len(doc.parity_validation.forces_ref) == 3 * 12 * 3
     assert doc.engine == "motep" and doc.versions["motep"] == motep_api.MOTEP_VERSION
+    assert (doc.oracle, doc.level_of_theory) == ("chgnet", "PBE")  # of the LabelledSet fitted
     assert doc.evaluation_time_per_atom_step_s > 0
 
 
@@ -90,3 +92,19 @@ def test_training_set_reads_back(trained_mtp, tmp_path):
     path = tmp_path / "train.cfg"
     path.write_text(trained_mtp.document.training_cfg)
     assert len(read_labelled_cfg(path, trained_mtp.species)) == 27
+
+
+def test_fit_takes_the_labelled_set_of_a_label_job(jobstore, tmp_path):
+    """Label job -> fit job through the embedded database: the fit reads the stored set."""
+    from jobflow import Flow, run_locally
+    from pymatgen.io.ase import AseAtomsAdaptor
+    from tests.fixtures.mtp import ChgnetTestLabelMaker, li2s_snapshots
+
+    cells = [AseAtomsAdaptor.get_structure(a) for a in li2s_snapshots(5, seed=4)]
+    label = ChgnetTestLabelMaker().make(cells)
+    fit = MtpFitMaker(max_iter=5, engine="motep").make(label.output)
+    run_locally(Flow([label, fit]), store=jobstore, root_dir=tmp_path, ensure_success=True)
+    doc = jobstore.get_output(fit.uuid, load=True)
+    assert (doc["n_train"], doc["n_validation"]) == (4, 1)
+    assert (doc["oracle"], doc["level_of_theory"], doc["species"]) == ("chgnet", "PBE", ["Li", "S"])
+    assert doc["training_cfg"].count("BEGIN_CFG") == 4

@@ -104,14 +104,14 @@ def test_parity_plot_png(tmp_path):
 
 
 @pytest.mark.slow
-def test_tiny_scan_upconverts_and_recommends(li2s_labelled_cfg, tmp_path):
+def test_tiny_scan_upconverts_and_recommends(li2s_labelled_set, tmp_path):
     maker = MtpHyperScanMaker(
         levels=(10, 8),
         r_cuts=(4.5, 5.0),
         fit_maker=MtpFitMaker(max_iter=60, engine="motep"),
         refit_max_iter=30,
     )
-    flow = maker.make(li2s_labelled_cfg, LI2S_SPECIES)
+    flow = maker.make(li2s_labelled_set)
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     run_locally(flow, store=store, root_dir=tmp_path, ensure_success=True)
     found = store.query_one({"output.recommended": {"$exists": True}}, load=True)

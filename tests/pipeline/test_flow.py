@@ -165,6 +165,7 @@ def test_submit_rejects_a_parent_with_six_configurations_before_storing(
     message = capsys.readouterr().err.strip()
     assert message.count("\n") == 0
     assert "n_configurations is 6 but configurations: parent gives 1" in message
+    assert str(spec) in message  # caught when the spec is read
     assert launchpad.fireworks.count_documents({}) == 0
 
 

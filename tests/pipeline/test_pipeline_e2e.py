@@ -33,9 +33,8 @@ def test_ionflow_run_tiny_pipeline_on_embedded_db(db_settings, tmp_path, monkeyp
     assert (out / "arrhenius_c0.png").stat().st_size > 10_000
     # every job's folder is kept: the fit's holds its inputs and log
     (fit_log,) = out.glob("job_*/fit.log")
-    assert {"labelled.cfg", "train.cfg", "trained.mtp"} <= {
-        p.name for p in fit_log.parent.iterdir()
-    }
+    kept = {path.name for path in fit_log.parent.iterdir()}
+    assert {"train.cfg", "validation.cfg", "initial.mtp", "trained.mtp"} <= kept
     assert len(list(out.glob("job_*/label.log"))) == 1  # one PBE labelling batch
 
     store = get_jobstore(db_settings)
@@ -61,7 +60,7 @@ def test_ionflow_run_tiny_pipeline_on_embedded_db(db_settings, tmp_path, monkeyp
     fitted_mtp = store.query_one({"name": "mtp fit"}, load=True)["output"]["mtp"]
     assert "alpha_moments_count" in fitted_mtp
     labelled = store.query_one({"name": "labelled set PBE"}, load=True)
-    assert labelled["output"]["cfg_text"].count("BEGIN_CFG") == 48
+    assert labelled["output"]["labelled_set"]["cfg_text"].count("BEGIN_CFG") == 48
     store.close()
 
 

@@ -72,7 +72,77 @@ def test_bad_input_is_not_retried(launchpad, tmp_path):
     _run_once(launchpad, tmp_path)
     report = resume_pass(launchpad, ResumePolicy(backoff_s=0.0))
     assert report.gave_up == [fw_id] and report.retried == []
-    assert "IonflowInputError" in action_log(launchpad, fw_id)[0]["reason"]
+    entry = action_log(launchpad, fw_id)[0]
+    assert entry["error_class"] == "ionflow.errors.IonflowInputError"
+    assert entry["retry"] == "no"
+    assert entry["reason"].startswith("IonflowInputError: a plain retry fails the same way")
+    assert resume_pass(launchpad, ResumePolicy(backoff_s=0.0)).reasons == {}  # logged once
+    # rerun by hand (say, after a fix) and failed again: a new launch, judged again
+    launchpad.rerun_fw(fw_id)
+    _run_once(launchpad, tmp_path)
+    report = resume_pass(launchpad, ResumePolicy(backoff_s=0.0))
+    assert report.gave_up == [fw_id] and fw_id in report.reasons
+    launch_ids = [e["launch_id"] for e in action_log(launchpad, fw_id)]
+    assert len(launch_ids) == len(set(launch_ids)) == 2
+
+
+def _fizzle(lpad, tmp_path: Path, task: PyTask, name: str) -> int:
+    """Add a one-firework workflow and run it in ``tmp_path``; return its id."""
+    lpad.add_wf(Workflow([Firework(task, name=name)]))
+    fw_id = max(lpad.get_fw_ids({"name": name}))
+    _run_once(lpad, tmp_path)
+    assert _state(lpad, fw_id) == "FIZZLED"
+    return fw_id
+
+
+def test_cli_resume_retries_only_what_can_succeed(launchpad, db_uri, tmp_path, monkeypatch):
+    """``ionflow resume`` reads the class stored with each FIZZLED launch, not its text."""
+    from typer.testing import CliRunner
+
+    from ionflow.cli.main import app
+
+    # a LAMMPS process killed by the kernel (as the OOM killer does) inside a real job
+    monkeypatch.setenv("IONFLOW_LMP_CMD", "sh -c 'kill -9 $$'")
+    monkeypatch.setenv("IONFLOW_MPI_PREFIX", "")
+    monkeypatch.setenv("IONFLOW_DB_URI", db_uri)
+    monkeypatch.setattr("ionflow.settings.SETTINGS_CACHE", {})
+    unstable = _fizzle(
+        launchpad,
+        tmp_path,
+        PyTask(func="ionflow.md.run.check_volume_stable", args=[[100.0, 180.0], "md"]),
+        "unstable md",
+    )
+    bad_input = _fizzle(
+        launchpad,
+        tmp_path,
+        PyTask(func="ionflow.pipeline.spec.load_spec", args=[str(tmp_path / "none.yaml")]),
+        "bad input",
+    )
+    killed = _fizzle(
+        launchpad, tmp_path, PyTask(func="ionflow.md.run.run_lmp", args=[str(tmp_path)]), "oom"
+    )
+    details = {
+        fw_id: launchpad.launches.find_one({"fw_id": fw_id})["action"]["stored_data"]["_exception"][
+            "_details"
+        ]
+        for fw_id in (unstable, bad_input, killed)
+    }
+    assert details[unstable]["error_class"] == "ionflow.md.run.MdUnstableError"
+    assert details[unstable]["retry"] == "new_seed"
+    assert details[killed]["error_class"] == "ionflow.errors.EngineKilledError"
+
+    for _ in range(2):  # a second pass neither retries nor logs them again
+        result = CliRunner().invoke(app, ["resume", "--backoff", "0"])
+        assert result.exit_code == 0, result.output
+    assert _state(launchpad, unstable) == "FIZZLED"
+    assert _state(launchpad, bad_input) == "FIZZLED"
+    assert _state(launchpad, killed) == "READY"
+    actions = {fw_id: [e["action"] for e in action_log(launchpad, fw_id)] for fw_id in details}
+    assert actions == {unstable: ["give_up"], bad_input: ["give_up"], killed: ["retry"]}
+    assert "only a new seed or more active learning helps" in result.output + str(
+        action_log(launchpad, unstable)
+    )
+    assert action_log(launchpad, killed)[0]["retry"] == "yes"
 
 
 @pytest.mark.slow

@@ -41,3 +41,60 @@ def test_fit_level_must_be_labelled(tmp_path):
 def test_missing_spec_file(tmp_path):
     with pytest.raises(IonflowInputError, match="not found"):
         load_spec(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("material: Li6PS5Xx\n", "unknown material 'Li6PS5Xx'"),
+        ("material: missing.cif\n", "unknown material 'missing.cif'"),
+        ("material: Li6PS5Cl\nmd:\n  temperatures_K: [400, -300]\n", "md.temperatures_K.1"),
+        ("material: Li6PS5Cl\nmd:\n  temperatures_K: []\n", "md.temperatures_K"),
+        ("material: Li6PS5Cl\ndft:\n  aimd:\n    duration_ps: 0\n", "dft.aimd.duration_ps"),
+        ("material: Li6PS5Cl\nmd:\n  supercell: [3, 0, 3]\n", "md.supercell.1"),
+        ("material: Li6PS5Cl\ndft:\n  kpoint_mesh: [2, -2, 2]\n", "dft.kpoint_mesh.1"),
+        (
+            "material: Li6PS5Cl\ndft:\n  oracle: chgnet\n  levels_of_theory: [PBE, optB88-vdW]\n",
+            "oracle 'chgnet' cannot compute optB88-vdW",
+        ),
+        ("material: Li6PS5Cl\nspecies_order: [Li, P, S]\n", "species_order"),
+    ],
+    ids=["material", "material-file", "negative-T", "no-T", "zero-time", "supercell", "kpoints",
+         "oracle-level", "species-order"],
+)  # fmt: skip
+def test_spec_is_checked_at_load(tmp_path, body, message):
+    """A bad material, non-positive temperature/time/size or a level the oracle lacks is
+    refused by ``load_spec``, before any job is built."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\n" + body)
+    with pytest.raises(IonflowInputError) as info:
+        load_spec(path)
+    assert message in str(info.value) and str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_spec_material_file_is_read_at_load(tmp_path):
+    """A structure file named by the spec is parsed at load (a garbage file is refused)."""
+    (tmp_path / "cell.cif").write_text("data_x\n_cell_length_a banana\n")
+    path = tmp_path / "spec.yaml"
+    path.write_text("name: x\nmaterial: cell.cif\n")
+    with pytest.raises(IonflowInputError, match=r"'material':.*cell\.cif"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("material: LLZO\nstructures:\n  configurations: argyrodite\n", "needs material"),
+        ("material: Li6PS5Cl\nstructures:\n  n_configurations: 7\n", "gives 6"),
+        ("material: LLZO\nstructures:\n  configurations: parent\n  n_configurations: 2\n",
+         "gives 1"),
+    ],
+)  # fmt: skip
+def test_configurations_must_fit_the_material(tmp_path, body, message):
+    """Argyrodite orderings of a garnet, or more configurations than the kind gives, are
+    refused at load (they failed inside a running job: IndexError on the structures)."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\n" + body)
+    with pytest.raises(IonflowInputError, match=message):
+        load_spec(path)

@@ -6,6 +6,7 @@ The JSON field names are a stable interface (users script them): see the command
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import typer
@@ -16,6 +17,7 @@ from ionflow.analysis.displacements import SpeciesTrajectory, collect_species_tr
 from ionflow.analysis.readers import open_trajectory, parse_type_map
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument, DiffusionDocument
 from ionflow.analysis.schemas.regions import RegionDocument, SiteDocument
+from ionflow.cli.errors import check_new_output
 from ionflow.errors import IonflowInputError
 
 app = typer.Typer(help="Diffusivity, conductivity and Arrhenius analysis.", no_args_is_help=True)
@@ -31,6 +33,7 @@ TIMESTEP = typer.Option(
 )
 JSON_OUT = typer.Option(None, "--json", help="Write the results as JSON here.")
 PLOT_OUT = typer.Option(None, "--plot", help="Write a plot (PNG or SVG) here.")
+FORCE = typer.Option(False, "--force", help="Overwrite an existing --json or --plot file.")
 WINDOW = typer.Option(
     None, "--window-ps", help="Fit window 'START,END' in ps (default: automatic)."
 )
@@ -49,7 +52,24 @@ def _window_fs(text: str | None) -> tuple[float, float] | None:
 def _read_species(
     path: Path, species: str, type_map: str | None, timestep_fs: float | None
 ) -> SpeciesTrajectory:
-    """Stream a trajectory with a progress line; keep the species' unwrapped positions."""
+    """Stream a trajectory with a progress line; keep the species' unwrapped positions.
+
+    Raises:
+        IonflowInputError: the file is missing, empty, truncated or not a trajectory
+            (whatever the reader raised, as one line naming the file).
+    """
+    try:
+        return _collect(path, species, type_map, timestep_fs)
+    except IonflowInputError:
+        raise
+    except (ValueError, IndexError, KeyError, OSError, EOFError, struct.error) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise IonflowInputError(f"{path}: cannot read the trajectory ({reason})") from exc
+
+
+def _collect(
+    path: Path, species: str, type_map: str | None, timestep_fs: float | None
+) -> SpeciesTrajectory:
     reader = open_trajectory(path, parse_type_map(type_map))
     with Progress(
         SpinnerColumn(),
@@ -83,6 +103,11 @@ def _analyse(
     )
 
 
+def _check_outputs(json_out: Path | None, plot: Path | None, force: bool) -> None:
+    check_new_output(json_out, force, "--json")
+    check_new_output(plot, force, "--plot")
+
+
 def _summary(doc: DiffusionDocument) -> dict:
     return doc.model_dump(exclude={"msd_time_ps", "msd_A2", "msd_xyz_A2"})
 
@@ -105,12 +130,14 @@ def diffusion(
     window_ps: str | None = WINDOW,
     json_out: Path | None = JSON_OUT,
     plot: Path | None = PLOT_OUT,
+    force: bool = FORCE,
 ) -> None:
     """D (total, x/y/z) with standard errors and sigma of one trajectory.
 
     JSON fields: temperature_K, D_cm2_s, D_err_cm2_s, D_xyz_cm2_s, D_xyz_err_cm2_s,
     sigma_mS_cm, sigma_err_mS_cm, n_species_atoms, fit_window_ps, haven_ratio, ...
     """
+    _check_outputs(json_out, plot, force)
     doc = _analyse(trajectory, species, temperature, type_map, timestep_fs, window_ps)
     _write_json(_summary(doc), json_out)
     if plot is not None:
@@ -134,12 +161,14 @@ def arrhenius(
     extrapolate_to: float = typer.Option(300.0, "--extrapolate-K", help="Target T in K."),
     json_out: Path | None = JSON_OUT,
     plot: Path | None = PLOT_OUT,
+    force: bool = FORCE,
 ) -> None:
     """E_a, D(300 K) and sigma(300 K) with a 95% interval from runs at several T.
 
     JSON fields: Ea_eV, Ea_err_eV, D300_cm2_s, sigma300_mS_cm, sigma300_ci_mS_cm,
     break_K (null if no significant break), temperatures (per-temperature results).
     """
+    _check_outputs(json_out, plot, force)
     runs = []
     for entry in run:
         temperature, sep, path = entry.partition("=")
@@ -186,8 +215,10 @@ def regions(
     timestep_fs: float | None = TIMESTEP,
     json_out: Path | None = JSON_OUT,
     plot: Path | None = PLOT_OUT,
+    force: bool = FORCE,
 ) -> None:
     """D per slab around grain boundaries (GB, Near_GB, Far_GB, Bulk), counts over time."""
+    _check_outputs(json_out, plot, force)
     if axis not in ("x", "y", "z"):
         raise IonflowInputError(f"--axis must be x, y or z, got '{axis}'")
     try:
@@ -212,8 +243,10 @@ def sites(
     type_map: str | None = TYPE_MAP,
     timestep_fs: float | None = TIMESTEP,
     json_out: Path | None = JSON_OUT,
+    force: bool = FORCE,
 ) -> None:
     """Jumps, back-jump fraction and residence times between the first-frame sites."""
+    _check_outputs(json_out, None, force)
     positions = _read_species(trajectory, species, type_map, timestep_fs)
     doc = SiteDocument.from_species_trajectory(positions)
     _write_json(doc.model_dump(), json_out)

@@ -19,6 +19,14 @@ WORK_DIR = typer.Option(
 )
 
 
+def _check_work_dir(work_dir: Path | None) -> Path | None:
+    from ionflow.errors import IonflowInputError
+
+    if work_dir is not None and work_dir.exists() and not work_dir.is_dir():
+        raise IonflowInputError(f"--work-dir {work_dir} is a file, not a directory")
+    return work_dir
+
+
 def _finish(result, keep_stdout: bool = True) -> None:
     if keep_stdout and result.stdout:
         typer.echo(result.stdout, nl=False)
@@ -34,6 +42,11 @@ def up(
     timeout: float = typer.Option(60.0, help="Seconds to wait for each daemon [s]."),
 ) -> None:
     """Start the cluster (idempotent) and wait until its node is idle."""
+    from ionflow.errors import IonflowInputError
+
+    if timeout <= 0:
+        raise IonflowInputError(f"--timeout must be positive (s), got {timeout}")
+    _check_work_dir(work_dir)
     console = Console(stderr=True)
     spinner = console.status("starting munged, slurmctld, slurmd")
     with spinner if console.is_terminal else contextlib.nullcontext():
@@ -46,16 +59,16 @@ def up(
 @app.command()
 def down(work_dir: Path | None = WORK_DIR) -> None:
     """Cancel the cluster's jobs and stop the daemons it started (idempotent)."""
-    _finish(run_local_slurm("down", work_dir))
+    _finish(run_local_slurm("down", _check_work_dir(work_dir)))
 
 
 @app.command()
 def status(work_dir: Path | None = WORK_DIR) -> None:
     """Show the daemons and the node state; exit code 0 when up, 3 when not."""
-    _finish(run_local_slurm("status", work_dir))
+    _finish(run_local_slurm("status", _check_work_dir(work_dir)))
 
 
 @app.command()
 def env(work_dir: Path | None = WORK_DIR) -> None:
     """Print the line SLURM clients need: `eval "$(ionflow cluster env)"`."""
-    _finish(run_local_slurm("env", work_dir))
+    _finish(run_local_slurm("env", _check_work_dir(work_dir)))

@@ -23,6 +23,10 @@ DataDirOption = typer.Option(
 def _defaults(port: int | None, data_dir: Path | None) -> tuple[int, Path]:
     from ionflow.settings import get_settings
 
+    if port is not None and not 1 <= port <= 65535:
+        raise IonflowInputError(f"--port must be a TCP port 1-65535, got {port}")
+    if data_dir is not None and data_dir.expanduser().exists() and not data_dir.is_dir():
+        raise IonflowInputError(f"--data-dir {data_dir} is a file, not a directory")
     if port is not None and data_dir is not None:
         return port, data_dir.expanduser()
     settings = get_settings()
@@ -52,7 +56,7 @@ def _table(status: server.ServerStatus) -> Table:
 @app.command()
 def install(data_dir: Path | None = DataDirOption) -> None:
     """Install the database server's own virtual environment (idempotent)."""
-    _, data_dir = _defaults(0, data_dir)
+    _, data_dir = _defaults(None, data_dir)
     env_dir = server.env_dir_for(data_dir)
     with console.status(f"installing {' '.join(server.SERVER_PACKAGES)} into {env_dir}"):
         changed = server.install(env_dir)

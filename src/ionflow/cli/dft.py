@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ionflow.cli.errors import check_new_output
 from ionflow.errors import IonflowInputError
 
 app = typer.Typer(help="DFT relaxation, AIMD snapshots and labelling.", no_args_is_help=True)
@@ -43,27 +44,28 @@ def label(
         "production", help="CP2K settings: production|cheap|minimal (sets/cp2k.yaml)."
     ),
     max_failed_fraction: float = typer.Option(0.05, help="Tolerated failed fraction."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --out."),
 ) -> None:
     """Label structures: energy (eV), forces (eV/Å), stress (GPa) into an MLIP .cfg."""
     from jobflow import JobStore, run_locally
     from maggma.stores import MemoryStore
     from monty.json import MontyDecoder
-    from pymatgen.core import Structure
 
     from ionflow.dft.jobs import LabelMaker
     from ionflow.dft.labelled_set import write_extxyz
     from ionflow.dft.plots import plot_labelled_set
     from ionflow.dft.sets.oracle import OracleSettings
+    from ionflow.settings import get_settings
+    from ionflow.structures.parents import read_structure_file
 
-    structures = []
-    for path in files:
-        if not path.exists():
-            raise IonflowInputError(f"{path}: structure file not found")
-        try:
-            structures.append(Structure.from_file(path))
-        except Exception as exc:
-            raise IonflowInputError(f"{path}: not a structure file pymatgen can read") from exc
-    settings = OracleSettings(oracle=oracle, cp2k_quality=cp2k_quality)
+    check_new_output(out, force)
+    if not 0 <= max_failed_fraction <= 1:
+        raise IonflowInputError(
+            f"--max-failed-fraction must be between 0 and 1, got {max_failed_fraction}"
+        )
+    structures = [read_structure_file(path) for path in files]
+    # the user's setting is read here, not inside the job, so a bad config file is one line
+    settings = OracleSettings(oracle=oracle or get_settings().oracle, cp2k_quality=cp2k_quality)
     maker = LabelMaker(
         level_of_theory=level, oracle_settings=settings, max_failed_fraction=max_failed_fraction
     )
@@ -75,9 +77,9 @@ def label(
     if output is None:
         raise typer.Exit(1)  # the job failed; jobflow logged why
     document = MontyDecoder().process_decoded(output)
-    (out / "labelled_set.cfg").write_text(document.cfg_text)
+    (out / "labelled_set.cfg").write_text(document.labelled_set.cfg_text())
     write_extxyz(document, out / "labelled_set.extxyz")
-    summary = document.model_dump(exclude={"cfg_text"})
+    summary = document.model_dump(exclude={"labelled_set"})
     (out / "labelled_set.json").write_text(json.dumps(summary, indent=2))
     plot_labelled_set(document, out / "labelled_set.png")
     console.print(

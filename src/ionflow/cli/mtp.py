@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -71,24 +72,43 @@ def fit(
         None, help="Fitted .mtp to start from (same or lower level: upconverted)."
     ),
     engine: str | None = typer.Option(None, help="mlp or motep (default: settings)."),
+    oracle: str = typer.Option("unknown", help="Oracle that labelled CFG (vasp, cp2k, chgnet)."),
+    level_of_theory: str = typer.Option("unknown", help="Level of theory of the labels."),
     out: Path = typer.Option(Path("pot.mtp"), help="Fitted potential (MLIP-2 layout)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
     """Fit an MTP; write it, its training set and a parity plot; print the errors."""
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from ionflow.cli.errors import check_new_output
+    from ionflow.errors import IonflowInputError
+    from ionflow.io.labelled_set import LabelledSet
+    from ionflow.io.mlip_cfg import check_cfg_text
+    from ionflow.io.mlip_mtp import read_mtp_file_text
+    from ionflow.io.text_file import read_text_file
     from ionflow.mtp.fitting import fit_mtp
     from ionflow.mtp.plotting import plot_parity
 
     console = Console()
     names = _species(species)
-    text = _existing(cfg, "labelled set").read_text()
-    previous = _existing(start_from, "potential").read_text() if start_from else None
+    if level < 2 or level % 2 or r_cut <= 0 or max_iter < 1 or not 0 <= validation_fraction < 1:
+        raise IonflowInputError(
+            "need an even --level >= 2, --r-cut > 0 Å, --max-iter >= 1 and "
+            f"0 <= --validation-fraction < 1 (got {level}, {r_cut}, {max_iter}, "
+            f"{validation_fraction})"
+        )
+    for path in (out, out.with_suffix(TRAIN_SUFFIX), out.with_suffix(".parity.png")):
+        check_new_output(path, force)
+    text = read_text_file(cfg, "MLIP .cfg")
+    check_cfg_text(text, cfg, names, require_labels=True)
+    previous = read_mtp_file_text(start_from, names) if start_from else None
+    labelled_set = LabelledSet.from_cfg_text(text, names, oracle, level_of_theory)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         progress.add_task(f"fitting level {level}, R_cut {r_cut:g} Å ({max_iter} iterations)")
         doc = fit_mtp(
-            text, names, level=level, r_cut=r_cut, radial_basis_size=radial_basis_size,
+            labelled_set, level=level, r_cut=r_cut, radial_basis_size=radial_basis_size,
             max_iter=max_iter, validation_fraction=validation_fraction, seed=seed,
             previous_mtp=previous, engine=engine,
         )  # fmt: skip
@@ -123,8 +143,16 @@ def grade(
     ),
     gamma_select: float = typer.Option(2.0, help="Grades above this would be selected."),
     gamma_break: float = typer.Option(10.0, help="Grades above this would stop an MD run."),
+    json_file: Path | None = typer.Option(
+        None, "--json", help='Also write [{"index", "n_atoms", "grade"}, ...] to this file.'
+    ),
 ) -> None:
-    """Print the MaxVol extrapolation grade of each configuration (and errors if labelled)."""
+    """Print the MaxVol extrapolation grade of each configuration (and errors if labelled).
+
+    Grades follow MLIP-3's neighbourhood mode: the active set is built from the training set
+    as ``mlp train --al_mode=nbh`` does, and each configuration's grade is the largest
+    grade of its atoms, as ``mlp calculate_grade`` writes it (``MV_grade``).
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -139,7 +167,17 @@ def grade(
     data = motep_api.read_potential(_existing(pot, "potential"), names)
     images = read_labelled_cfg(_existing(cfg, "configurations"), names)
     with console.status("building the active set and grading"):
-        grades = grade_configurations(data, read_labelled_cfg(train, names), images).tolist()
+        same = train.resolve() == cfg.resolve()  # grading the training set itself
+        training = images if same else read_labelled_cfg(train, names)
+        grades = grade_configurations(data, training, images).tolist()
+
+    if json_file is not None:
+        rows = [
+            {"index": i, "n_atoms": len(atoms), "grade": g}
+            for i, (atoms, g) in enumerate(zip(images, grades, strict=True))
+        ]
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(json.dumps(rows, indent=1) + "\n")
 
     table = Table(title=f"extrapolation grades of {cfg} against {train.name}")
     for column in ("#", "atoms", "grade", "verdict"):

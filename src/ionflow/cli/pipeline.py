@@ -30,26 +30,20 @@ def _demo_spec() -> Path:
 
 def _connected_store():
     """Return a connected JobStore, or say how to start the database."""
-    import pymongo
-    from pymongo.errors import PyMongoError
+    from ionflow.db.stores import check_database, get_jobstore
 
-    from ionflow.db.stores import get_jobstore
-    from ionflow.settings import get_settings
-
-    settings = get_settings()
-    client = pymongo.MongoClient(settings.db_uri, serverSelectionTimeoutMS=3000)
-    try:
-        client.admin.command("ping")
-    except PyMongoError as exc:
-        raise IonflowInputError(
-            f"cannot reach the database at {settings.db_uri} ({exc.__class__.__name__}); "
-            "start the embedded one with `ionflow db start` or set db_uri"
-        ) from exc
-    finally:
-        client.close()
-    store = get_jobstore(settings)
+    check_database()
+    store = get_jobstore()
     store.connect()
     return store
+
+
+def _connected_launchpad():
+    """Return the LaunchPad after checking the database answers and holds one."""
+    from ionflow.db.stores import check_database, get_launchpad
+
+    check_database(launchpad=True)
+    return get_launchpad()
 
 
 def print_report(report: dict, plot_dir: Path | None = None) -> None:
@@ -119,13 +113,16 @@ def print_report(report: dict, plot_dir: Path | None = None) -> None:
 def run(
     spec: Path = SpecArgument,
     out: Path = typer.Option(Path("ionflow-run"), help="Directory for job folders and plots."),
+    force: bool = typer.Option(False, "--force", help="Run into a non-empty --out."),
 ) -> None:
     """Run a whole workflow on this machine (jobflow run_locally, results in the DB)."""
     from jobflow.managers.local import run_locally
 
+    from ionflow.cli.errors import check_new_output
     from ionflow.pipeline.flow import PipelineMaker
     from ionflow.pipeline.spec import load_spec
 
+    check_new_output(out, force)
     workflow = load_spec(spec)
     flow = PipelineMaker.from_spec(workflow).make(workflow.material)
     store = _connected_store()
@@ -147,13 +144,12 @@ def submit(spec: Path = SpecArgument) -> None:
     """Add a workflow to the LaunchPad (run it with `qlaunch` / `rlaunch`)."""
     from jobflow.managers.fireworks import flow_to_workflow
 
-    from ionflow.db.stores import get_launchpad
     from ionflow.pipeline.flow import PipelineMaker
     from ionflow.pipeline.spec import load_spec
 
     workflow = load_spec(spec)
     flow = PipelineMaker.from_spec(workflow).make(workflow.material)
-    lpad = get_launchpad()
+    lpad = _connected_launchpad()
     mapping = lpad.add_wf(flow_to_workflow(flow))
     console.print(f"submitted {workflow.name}: {len(mapping)} fireworks")
 
@@ -162,9 +158,7 @@ def status() -> None:
     """Table of workflows on the LaunchPad with their fireworks per state."""
     from collections import Counter
 
-    from ionflow.db.stores import get_launchpad
-
-    lpad = get_launchpad()
+    lpad = _connected_launchpad()
     table = Table(title="ionflow workflows")
     for column in ("workflow", "state", "fireworks by state"):
         table.add_column(column)
@@ -184,11 +178,19 @@ def resume(
     lost_after: float = typer.Option(4 * 3600.0, help="Seconds without a ping: a lost run."),
     backoff: float = typer.Option(60.0, help="Seconds before the first retry (doubles)."),
 ) -> None:
-    """Put lost and failed jobs back to READY (see ionflow.pipeline.resume)."""
-    from ionflow.db.stores import get_launchpad
+    """Put lost and failed jobs back to READY; never retry what cannot succeed.
+
+    A job that failed with bad input, too many labelling failures, an unconverged
+    relaxation or an MD instability is not retried; each action and why is printed and
+    logged (see ionflow.pipeline.resume).
+    """
     from ionflow.pipeline.resume import ResumePolicy, resume_pass
 
-    lpad = get_launchpad()
+    if watch < 0 or max_retries < 0 or lost_after <= 0 or backoff < 0:
+        raise IonflowInputError(
+            "--watch, --max-retries and --backoff must be >= 0 and --lost-after > 0"
+        )
+    lpad = _connected_launchpad()
     policy = ResumePolicy(lost_after_s=lost_after, max_retries=max_retries, backoff_s=backoff)
     while True:
         report = resume_pass(lpad, policy)
@@ -196,6 +198,8 @@ def resume(
             f"rerun {report.rerun}  unreserved {report.unreserved}  retried {report.retried}  "
             f"waiting {report.waiting_backoff}  given up {report.gave_up}"
         )
+        for fw_id, reason in report.reasons.items():
+            console.print(f"  firework {fw_id}: {reason}", markup=False)
         if watch <= 0:
             return
         time.sleep(watch)
@@ -204,9 +208,10 @@ def resume(
 def demo(
     spec: Path | None = typer.Option(None, help="Spec to run (default: the CHGNet demo)."),
     out: Path = typer.Option(Path("ionflow-demo"), help="Directory for job folders and plots."),
+    force: bool = typer.Option(False, "--force", help="Run into a non-empty --out."),
 ) -> None:
     """Run the demo pipeline (CHGNet oracle, tiny settings) on the embedded defaults."""
-    run(spec or _demo_spec(), out)
+    run(spec or _demo_spec(), out, force)
 
 
 def register(app: typer.Typer) -> None:

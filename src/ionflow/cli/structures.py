@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ionflow.cli.errors import check_new_output
 from ionflow.errors import IonflowInputError
 from ionflow.structures.jobs.core import (
     AmorphousExpansionMaker,
@@ -71,10 +72,14 @@ def _strain_magnitudes(text: str) -> list[float]:
     return values
 
 
-def _write(documents: list[StructureSetDocument], out: Path, formats: list[str]) -> list[dict]:
-    """Write every structure and summary.json into a temp dir, then move it to ``out``."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise IonflowInputError(f"--out {out} exists and is not an empty directory")
+def _write(
+    documents: list[StructureSetDocument], out: Path, formats: list[str], force: bool = False
+) -> list[dict]:
+    """Write every structure and summary.json into a temp dir, then move it to ``out``.
+
+    An existing ``out`` is replaced only with ``force`` (and only once all is written).
+    """
+    check_new_output(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     summary = []
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -93,8 +98,10 @@ def _write(documents: list[StructureSetDocument], out: Path, formats: list[str])
                 ]
                 summary.append(entry)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
-        if out.exists():
-            out.rmdir()
+        if out.is_dir():
+            shutil.rmtree(out)
+        elif out.exists():
+            out.unlink()
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -176,8 +183,10 @@ def structures(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     formats: str = typer.Option("poscar,cif", "--formats", help="poscar,cif (files written)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out."),
 ) -> None:
     """Build structures from MATERIAL and write them with a summary to --out."""
+    check_new_output(out, force)
     wanted_formats = [f.strip().lower() for f in formats.split(",") if f.strip()]
     if not set(wanted_formats) <= {"poscar", "cif"}:
         raise IonflowInputError(f"--formats '{formats}': use poscar and/or cif")
@@ -250,7 +259,7 @@ def structures(
             expander = AmorphousExpansionMaker(fractions=tuple(_floats(amorphous, "--amorphous")))
             derived += [_derive(doc, expander) for doc in sources]
         documents = sources + derived
-    summary = _write(documents, out, wanted_formats)
+    summary = _write(documents, out, wanted_formats, force)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:

@@ -220,6 +220,10 @@ def _check_fw_config(values: dict) -> list[str]:
     config_dir = values.get("CONFIG_FILE_DIR")
     if config_dir is not None and not isinstance(config_dir, str):
         problems.append(f"CONFIG_FILE_DIR: wrong type {type(config_dir).__name__}")
+    if values.get("PRINT_FW_JSON", True) is not True:
+        problems.append(
+            "PRINT_FW_JSON: must be true (a rerun MD job finds its interrupted launch in FW.json)"
+        )
     return problems
 
 

@@ -82,3 +82,66 @@ def get_launchpad(
     uri = settings.db_uri
     database = database or database_name(uri, settings.db_name)
     return LaunchPad(host=uri, name=database, uri_mode=True)
+
+
+def redacted_uri(uri: str) -> str:
+    """Return ``uri`` with any password replaced by ``***`` (for messages and logs)."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def check_database(
+    settings: IonflowSettings | None = None, timeout_s: float = 3.0, launchpad: bool = False
+) -> None:
+    """Check that the database of ``settings.db_uri`` answers, before anything runs.
+
+    Args:
+        settings: ionflow settings (default: :func:`ionflow.settings.get_settings`).
+        timeout_s: how long to wait for the server.
+        launchpad: also require an initialised FireWorks LaunchPad in the database.
+
+    Raises:
+        IonflowInputError: one line: unreachable server, refused credentials, or no
+            LaunchPad, with what to do (the password is never printed).
+    """
+    import pymongo
+    from pymongo.errors import OperationFailure, PyMongoError
+
+    settings = _settings(settings)
+    uri = settings.db_uri
+    database = database_name(uri, settings.db_name)
+    shown = redacted_uri(uri)
+    client = pymongo.MongoClient(
+        uri, serverSelectionTimeoutMS=int(timeout_s * 1000), connectTimeoutMS=int(timeout_s * 1000)
+    )
+    try:
+        client.admin.command("ping")
+        if launchpad and client[database]["fw_id_assigner"].find_one() is None:
+            raise IonflowInputError(
+                f"no FireWorks LaunchPad in database '{database}' at {shown}; initialise it "
+                "once with `lpad reset` (FW_CONFIG_FILE from `ionflow config init`)"
+            )
+    except OperationFailure as exc:
+        raise IonflowInputError(
+            f"the database at {shown} refused the request (code {exc.code}): check the user, "
+            "password and authSource in db_uri"
+        ) from exc
+    except PyMongoError as exc:
+        raise IonflowInputError(
+            f"cannot reach the database at {shown} ({exc.__class__.__name__}); start the "
+            "embedded one with `ionflow db start` or set db_uri"
+        ) from exc
+    except (KeyError, ValueError, TypeError) as exc:
+        if urlsplit(uri).username is None:
+            raise
+        # a server without users (the embedded one) breaks off the SASL login this way
+        raise IonflowInputError(
+            f"the database at {shown} did not complete the login ({exc.__class__.__name__}); "
+            "check the user, password and authSource in db_uri (the embedded server takes "
+            "no credentials)"
+        ) from exc
+    finally:
+        client.close()

@@ -1,8 +1,7 @@
-"""Labelled data sets: labels -> MLIP ``.cfg`` text + summary, merging, extxyz export."""
+"""Labelled data sets of the DFT stage: labels -> labelled set + summary, merging, extxyz."""
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +14,7 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from ionflow.dft.schemas.labels import LabelledSetDocument, LabellingFailure, SinglePointLabel
-from ionflow.io.mlip_cfg import default_species_order, read_labelled_cfg, write_labelled_cfg
+from ionflow.io.labelled_set import LabelledSet
 
 EV_PER_A3_IN_GPA = 160.21766208
 PROVENANCE_KEY = "ionflow"
@@ -48,25 +47,6 @@ def label_to_atoms(structure: Structure, label: SinglePointLabel) -> Atoms:
     return atoms
 
 
-def cfg_text_of(images: Sequence[Atoms], species: Sequence[str]) -> str:
-    """Return the MLIP ``.cfg`` text of labelled ``images`` with type order ``species``."""
-    if not images:
-        return ""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = write_labelled_cfg(images, Path(tmp) / "labelled_set.cfg", species=species)
-        return path.read_text()
-
-
-def read_cfg_text(cfg_text: str, species: Sequence[str]) -> list[Atoms]:
-    """Parse ``.cfg`` text back into ASE atoms (types follow ``species``)."""
-    if not cfg_text.strip():
-        return []
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "labelled_set.cfg"
-        path.write_text(cfg_text)
-        return read_labelled_cfg(path, species)
-
-
 def _key(value: Any) -> str:
     return "none" if value is None else str(value)
 
@@ -82,17 +62,14 @@ def summarise(
     n_from_cache: int,
     max_failed_fraction: float,
 ) -> LabelledSetDocument:
-    """Build the labelled-set document (summary + ``.cfg`` text) of labelled structures."""
+    """Build the labelled-set document (summary + labelled set) of labelled structures."""
     images = [label_to_atoms(s, lab) for s, lab in zip(structures, labels, strict=True)]
-    species = list(species) if species else default_species_order(images)
     sources = [provenance(s) for s in structures]
     energies = [lab.energy / len(lab.forces) for lab in labels]
     forces = [np.linalg.norm(lab.forces, axis=1).max() for lab in labels]
     stresses = [np.asarray(lab.stress) for lab in labels if lab.stress is not None]
     return LabelledSetDocument(
-        oracle=oracle,
-        level_of_theory=level_of_theory,
-        species=species,
+        labelled_set=LabelledSet(images, oracle, level_of_theory, species, sources),
         n_requested=n_requested,
         n_labelled=len(images),
         n_from_cache=n_from_cache,
@@ -107,20 +84,17 @@ def summarise(
         stress_range=(float(min(s.min() for s in stresses)), float(max(s.max() for s in stresses)))
         if stresses
         else None,
-        cfg_text=cfg_text_of(images, species),
     )
 
 
 def merge_documents(documents: Sequence[LabelledSetDocument]) -> LabelledSetDocument:
-    """Merge labelled sets of the same oracle, level and species into one."""
+    """Merge labelled-set documents of one oracle and level into one (species of the first).
+
+    Raises:
+        IonflowInputError: documents of different oracles or levels of theory.
+    """
     first = documents[0]
-    for doc in documents[1:]:
-        if (doc.oracle, doc.level_of_theory, doc.species) != (
-            first.oracle,
-            first.level_of_theory,
-            first.species,
-        ):
-            raise ValueError("cannot merge labelled sets of different oracle/level/species")
+    labelled_set = LabelledSet.merge([d.labelled_set for d in documents], first.species)
     failures, offset = [], 0
     for doc in documents:
         failures += [f.model_copy(update={"index": f.index + offset}) for f in doc.failures]
@@ -150,7 +124,7 @@ def merge_documents(documents: Sequence[LabelledSetDocument]) -> LabelledSetDocu
             "energy_per_atom_range": _range("energy_per_atom_range"),
             "stress_range": _range("stress_range"),
             "max_force": max(forces) if forces else None,
-            "cfg_text": "".join(d.cfg_text for d in documents),
+            "labelled_set": labelled_set,
         }
     )
 
@@ -162,9 +136,12 @@ def write_extxyz(document: LabelledSetDocument, path: str | Path) -> Path:
     """
     from ase.io import write
 
-    images = read_cfg_text(document.cfg_text, document.species)
-    for atoms in images:
+    images = []
+    for labelled in document.labelled_set.images:
+        atoms = labelled.copy()
+        atoms.calc = labelled.calc
         atoms.info.update(oracle=document.oracle, level_of_theory=document.level_of_theory)
+        images.append(atoms)
     path = Path(path)
     write(path, images, format="extxyz")
     return path

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ionflow.dft.labelled_set import read_cfg_text
 from ionflow.dft.schemas.labels import LabelledSetDocument
 
 
@@ -20,7 +19,7 @@ def plot_labelled_set(document: LabelledSetDocument, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    images = read_cfg_text(document.cfg_text, document.species)
+    images = document.labelled_set.images
     energies = [a.get_potential_energy() / len(a) for a in images]
     forces = np.concatenate([np.linalg.norm(a.get_forces(), axis=1) for a in images])
     fig, (ax_e, ax_f) = plt.subplots(1, 2, figsize=(9, 3.5), constrained_layout=True)

@@ -23,9 +23,15 @@ from rich.progress import track
 
 from ionflow.dft.parsers import (
     Cp2kOutputError,
+    check_vasp_level,
+    check_vasp_structure,
     parse_cp2k_single_point,
     parse_vasp_single_point,
     read_cp2k_trajectory,
+    read_vasp_frames,
+    read_vasprun,
+    scf_failure,
+    vasp_output_file,
 )
 from ionflow.dft.schemas.labels import SinglePointLabel
 from ionflow.dft.sets.oracle import OracleSettings
@@ -36,12 +42,17 @@ EV_PER_A3_IN_GPA = 160.21766208
 
 @dataclass
 class RelaxResult:
-    """Relaxed structure (Å), its energy (eV) and whether the optimiser converged."""
+    """Relaxed structure (Å), its energy (eV) and whether the optimiser converged.
+
+    ``failure`` says why a run did not converge when the engine tells (e.g. an
+    electronic SCF that hit NELM), else None.
+    """
 
     structure: Structure
     energy: float
     converged: bool
     n_steps: int
+    failure: str | None = None
 
 
 @dataclass
@@ -293,7 +304,7 @@ def _vasp_single_point(
     generator = vasp_static_generator(level, settings.encut, settings.kpoint_mesh)
     _write_vasp(structure, generator, directory, settings)
     run_vasp_program(directory)
-    return parse_vasp_single_point(directory, level)
+    return parse_vasp_single_point(directory, level, structure)
 
 
 def _vasp_relax(
@@ -302,22 +313,31 @@ def _vasp_relax(
     directory: Path,
     settings: OracleSettings,
     force_tolerance: float,
+    max_steps: int,
 ) -> RelaxResult:
-    from pymatgen.io.vasp.outputs import Vasprun
-
     from ionflow.dft.sets.vasp import vasp_relax_generator
 
-    generator = vasp_relax_generator(level, settings.encut, settings.kpoint_mesh, force_tolerance)
+    generator = vasp_relax_generator(
+        level, settings.encut, settings.kpoint_mesh, force_tolerance, max_steps
+    )
     _write_vasp(structure, generator, directory, settings)
     run_vasp_program(directory)
-    run = Vasprun(
-        directory / "vasprun.xml", parse_dos=False, parse_eigen=False, parse_potcar_file=False
-    )
+    run = read_vasprun(directory)
+    source = vasp_output_file(directory, "vasprun.xml")
+    check_vasp_level(run.incar, level, source)
+    check_vasp_structure(run.initial_structure, structure, source)
+    failure = scf_failure(run)
+    if failure is None and not run.converged_ionic:
+        failure = (
+            f"ionic relaxation not converged in {len(run.ionic_steps)} steps "
+            f"(NSW = {run.parameters.get('NSW')})"
+        )
     return RelaxResult(
         structure=run.final_structure,
-        energy=float(run.final_energy),
-        converged=bool(run.converged),
+        energy=float(run.ionic_steps[-1]["e_fr_energy"]),
+        converged=failure is None,
         n_steps=len(run.ionic_steps),
+        failure=failure,
     )
 
 
@@ -330,8 +350,6 @@ def _vasp_md(
     n_steps: int,
     timestep: float,
 ) -> MdFrames:
-    from pymatgen.io.vasp.outputs import Vasprun
-
     from ionflow.dft.sets.vasp import vasp_md_generator
 
     generator = vasp_md_generator(
@@ -339,12 +357,11 @@ def _vasp_md(
     )
     _write_vasp(structure, generator, directory, settings)
     run_vasp_program(directory, gamma_only=tuple(settings.aimd_kpoint_mesh) == (1, 1, 1))
-    run = Vasprun(
-        directory / "vasprun.xml", parse_dos=False, parse_eigen=False, parse_potcar_file=False
-    )
+    frames = read_vasp_frames(directory)
+    check_vasp_structure(frames[0].structure, structure, directory)
     return MdFrames(
-        structures=[step["structure"] for step in run.ionic_steps],
-        potential_energies=[step.get("e_fr_energy") for step in run.ionic_steps],
+        structures=[frame.structure for frame in frames],
+        potential_energies=[frame.free_energy for frame in frames],
         timestep=timestep,
     )
 
@@ -389,7 +406,7 @@ def run_relax(
         return _chgnet_relax(structure, settings, force_tolerance, max_steps)
     if oracle == "cp2k":
         return _cp2k_relax(structure, level, directory, settings, force_tolerance, max_steps)
-    return _vasp_relax(structure, level, directory, settings, force_tolerance)
+    return _vasp_relax(structure, level, directory, settings, force_tolerance, max_steps)
 
 
 def run_aimd(

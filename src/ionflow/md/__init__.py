@@ -17,12 +17,14 @@ exploration in :mod:`ionflow.learning`.
 
 Long runs: with ``walltime_s`` a job stops cleanly before the allocation ends (LAMMPS
 ``timer timeout``), writes a restart and replaces itself by the next segment, sized from
-the measured speed. A killed job (walltime, ``scancel``, node failure) is continued by
-``LammpsMdMaker(...).make(structure, mtp, previous_dir=<killed job dir>)`` or
-``ionflow md continue <dir>``; frames are joined without duplicates or gaps
-(:mod:`ionflow.md.segments`, :mod:`ionflow.md.continuation`; the file formats in
-:mod:`ionflow.io.lammps_dump`, :mod:`ionflow.io.lammps_restart`,
-:mod:`ionflow.io.lammps_data`). Trajectories: binary ``dump custom`` of
-``id type xu yu zu`` (Å, unwrapped) for ``dump_species`` (Li), read by
+the measured speed. A killed job (walltime, ``scancel``, node failure) continues from the
+last restart file of its interrupted launch when its firework is rerun (the launch
+folder is read from the firework's launch history, ``FW.json``; nothing is kept under
+``data_dir``), or by ``LammpsMdMaker(...).make(None, mtp, previous_dir=<killed job
+dir>)``, which is what ``ionflow md continue <dir>`` runs; frames are joined without
+duplicates or gaps (:mod:`ionflow.md.segments`, :mod:`ionflow.md.continuation`; the file
+formats in :mod:`ionflow.io.lammps_dump`, :mod:`ionflow.io.lammps_restart`,
+:mod:`ionflow.io.lammps_data`, :mod:`ionflow.io.fw_json`). Trajectories: binary
+``dump custom`` of ``id type xu yu zu`` (Å, unwrapped) for ``dump_species`` (Li), read by
 ``ionflow.analysis.readers``.
 """

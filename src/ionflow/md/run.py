@@ -23,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from ionflow.errors import IonflowInputError
+from ionflow.errors import (
+    EngineKilledError,
+    IonflowError,
+    IonflowInputError,
+    Retry,
+    killed_by_signal,
+)
 from ionflow.md.sets.deck import EXTERNAL_FIX, MTP_FILE, Engine
 from ionflow.settings import get_settings
 
@@ -157,19 +163,47 @@ def lmp_command() -> list[str]:
     return [*shlex.split(settings.mpi_prefix), *shlex.split(settings.lmp_cmd)]
 
 
+class MdExtrapolationBreakError(RuntimeError):
+    """MLIP stopped the MD: a grade exceeded the break threshold of its extrapolation control."""
+
+
+# what MLIP-2 (stdout) and MLIP-3 (stderr) print before ending LAMMPS at threshold_break
+EXTRAPOLATION_BREAK_MESSAGE = "Breaking threshold exceeded"
+LMP_OUTPUT_FILE = "lmp.out"  # stdout and stderr of lmp (MLIP writes its messages there)
+
+
 def run_lmp(run_dir: str | Path) -> None:
     """Run ``in.lammps`` of ``run_dir`` with the HPC ``lmp`` binary (``pair_style mlip``).
 
+    Its standard output and error go to ``lmp.out`` in ``run_dir``.
+
     Raises:
         IonflowInputError: if the command is not found.
-        subprocess.CalledProcessError: if LAMMPS exits with an error.
+        MdExtrapolationBreakError: if MLIP's extrapolation control ended the run.
+        EngineKilledError: if LAMMPS was killed by a signal (out of memory, node failure).
+        subprocess.CalledProcessError: if LAMMPS exits with another error.
     """
+    run_dir = Path(run_dir)
     cmd = [*lmp_command(), "-in", DECK_FILE, "-log", LOG_FILE]
+    output = run_dir / LMP_OUTPUT_FILE
     try:
-        subprocess.run(cmd, cwd=run_dir, check=True)
+        with output.open("w") as out:
+            subprocess.run(cmd, cwd=run_dir, check=True, stdout=out, stderr=subprocess.STDOUT)
     except FileNotFoundError as exc:
         raise IonflowInputError(
             f"LAMMPS command not found: {cmd[0]!r}; set lmp_cmd / mpi_prefix in the config"
+        ) from exc
+    except subprocess.CalledProcessError as exc:
+        text = output.read_text(errors="replace")
+        if EXTRAPOLATION_BREAK_MESSAGE in text:
+            line = next(ln for ln in text.splitlines() if EXTRAPOLATION_BREAK_MESSAGE in ln)
+            raise MdExtrapolationBreakError(f"MD in {run_dir} stopped: {line.strip()}") from exc
+        signal_number = killed_by_signal(exc.returncode)
+        if signal_number is None:
+            raise
+        raise EngineKilledError(
+            f"LAMMPS in {run_dir} was killed by signal {signal_number} (out of memory, "
+            "node failure or walltime); the run continues from its last restart file"
         ) from exc
 
 
@@ -184,8 +218,14 @@ UNSTABLE_MD_ERRORS = (
 )
 
 
-class MdUnstableError(RuntimeError):
-    """MD ran away: the MTP met configurations outside its training data."""
+class MdUnstableError(IonflowError, RuntimeError):
+    """MD ran away: the MTP met configurations outside its training data.
+
+    A plain retry repeats it (same seed, same potential, same run-away); only a new seed
+    or a potential grown by more active learning can get past it.
+    """
+
+    retry = Retry.NEW_SEED
 
 
 # a cell that grows or shrinks by more than this factor under NPT has melted, evaporated
@@ -226,6 +266,8 @@ def run_engine(
             run_lmp(run_dir)
             return {}
         return run_lammps_python(run_dir, run_command=run_command)
+    except MdExtrapolationBreakError:
+        raise
     except Exception as exc:
         log = Path(run_dir) / LOG_FILE
         text = f"{exc} {log.read_text(errors='replace')[-2000:] if log.exists() else ''}"

@@ -32,6 +32,7 @@ from ionflow.md.sets.deck import (
     mlip_ini,
     render_deck,
 )
+from ionflow.settings import get_settings
 
 STATE_FILE = "md_state.json"
 JOINED_TRAJECTORY = "trajectory.bin"
@@ -81,7 +82,15 @@ class SegmentState:
         path = Path(run_dir) / STATE_FILE
         if not path.exists():
             raise IonflowInputError(f"{run_dir}: no {STATE_FILE}; not an ionflow MD run directory")
-        return cls(**json.loads(path.read_text()))
+        try:
+            state = cls(**json.loads(path.read_text()))
+            MdProtocol.model_validate(state.protocol)
+        except (ValueError, TypeError) as exc:  # JSON, missing fields, bad protocol
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+            raise IonflowInputError(
+                f"{path}: damaged MD state ({reason}); rerun the MD job instead"
+            ) from exc
+        return state
 
 
 def write_mtp(mtp: str | Path, run_dir: Path) -> float:
@@ -113,7 +122,8 @@ def write_segment_inputs(
     run_dir.mkdir(parents=True, exist_ok=True)
     protocol = MdProtocol.model_validate(state.protocol)
     cutoff = write_mtp(mtp, run_dir)
-    if state.engine == "lmp":
+    mlip_version = get_settings().mlip_version or "mlip2"
+    if state.engine == "lmp" and mlip_version == "mlip2":
         (run_dir / MLIP_INI).write_text(mlip_ini())
     restart_name = None
     if state.start_step == 0:
@@ -137,6 +147,7 @@ def write_segment_inputs(
         stop_step=state.stop_step,
         segment=state.segment,
         timeout=timeout_string(state.walltime_s) if state.walltime_s else None,
+        mlip_version=mlip_version,
     )
     (run_dir / "in.lammps").write_text(deck)
     state.save(run_dir)

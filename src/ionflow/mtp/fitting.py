@@ -13,6 +13,7 @@ from ase import Atoms
 from ase.units import GPa
 
 from ionflow.errors import IonflowInputError
+from ionflow.io.labelled_set import LabelledSet
 from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
 from ionflow.mtp.run import FitWeights, cost_per_atom_step_s, get_engine
 from ionflow.mtp.schemas.fit import ErrorStats, MtpFitDocument, ParityData, SplitErrors
@@ -113,8 +114,7 @@ def upconvert_mtp_text(mtp_text: str, level: int, species: Sequence[str]) -> str
 
 
 def fit_mtp(
-    labelled_cfg: str,
-    species: Sequence[str],
+    labelled_set: LabelledSet,
     level: int = 8,
     r_cut: float = 5.0,
     radial_basis_size: int = 8,
@@ -126,11 +126,11 @@ def fit_mtp(
     engine: str | None = None,
     workdir: str | Path | None = None,
 ) -> MtpFitDocument:
-    """Fit an MTP to a labelled ``.cfg`` text and report its errors.
+    """Fit an MTP to a labelled set and report its errors.
 
     Args:
-        labelled_cfg: MLIP ``.cfg`` text (energies eV, forces eV/Å, virial eV).
-        species: element symbols in type order.
+        labelled_set: the labelled structures (energies eV, forces eV/Å, stress); its
+            ``species`` is the type order of the potential.
         level: MTP level (even, 2-16).
         r_cut: cutoff radius, Å.
         radial_basis_size: number of Chebyshev radial functions.
@@ -149,8 +149,7 @@ def fit_mtp(
     with tempfile.TemporaryDirectory(prefix="ionflow-fit-") as tmp:
         work = Path(workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        (work / "labelled.cfg").write_text(labelled_cfg)
-        images = read_labelled_cfg(work / "labelled.cfg", species)
+        images, species = labelled_set.images, labelled_set.species
         if len(images) < 2:
             raise IonflowInputError(
                 f"the labelled set has {len(images)} configurations; an MTP fit needs >= 2"
@@ -217,6 +216,8 @@ def fit_mtp(
             fit_time_s=fit_time,
             evaluation_time_per_atom_step_s=cost,
             engine=runner.name,
+            oracle=labelled_set.oracle,
+            level_of_theory=labelled_set.level_of_theory,
             versions={p: version(p) for p in ("ionflow", "motep", "ase")},
             mtp=mtp_text,
             training_cfg=(work / "train.cfg").read_text(),

@@ -6,7 +6,17 @@ written here with ``write_mtp(..., legacy=True)`` (the MLIP-2 layout that ``mlp`
 LAMMPS+mlip read). MaxVol selection (``select-add``) and the neighbourhood basis rows
 use motep's private helpers (``Grader._evaluate``, ``Grader._calc_jacobian``,
 ``maxvol._maxvol``); they are wrapped here and covered by ``tests/mtp/test_motep_api.py``
-so an upgrade that changes them fails loudly in one place.
+and ``tests/mtp/test_grades_mlip3.py`` so an upgrade that changes them fails loudly.
+
+Extrapolation grades follow MLIP-3's neighbourhood mode (``mlp train --al_mode=nbh``
+builds the active set, ``mlp calculate_grade`` grades): one row per atom, the gradient
+of its site energy with respect to *every* coefficient MLIP-3 fits (``MLMTPR::CoeffCount``:
+radial, species and moment coefficients); the active set is found by MLIP's own
+incremental MaxVol (start from 1e-6 x identity, swap rows in while a coefficient exceeds
+1.001; rows it never fills keep their 1e-6 start, as in MLIP); a configuration's grade is
+the largest grade of its atoms. On MLIP-3's own grades of 1001 configurations
+(``../shared/reference/mtp-grades-mlip3``) they agree to 1e-6. MLIP-2 grades differently
+(configuration mode: one energy row per configuration), so its numbers are not these.
 """
 
 from __future__ import annotations
@@ -32,6 +42,9 @@ from motep.potentials.mtp.data import MTPData
 from motep.train.trainer import Trainer
 from motep.upconvert.upconverter import upconvert
 
+from ionflow.errors import IonflowInputError
+from ionflow.io.mlip_mtp import read_mtp_file_text
+
 MOTEP_VERSION = version("motep")
 
 
@@ -55,12 +68,21 @@ class _FirstMinDistWarning(logging.Filter):
 
 
 logging.getLogger("motep.potentials.mtp.base").addFilter(_FirstMinDistWarning())
-# parameters whose derivatives span the active set (MLIP-2: the linear coefficients)
-ACTIVE_SET_PARAMETERS = ["species_coeffs", "moment_coeffs"]
+# parameters whose derivatives span the active set: all that MLIP-3 fits and differentiates
+# (MLMTPR::CoeffCount); with the linear ones alone, grades differ from MLIP's by up to 0.4
+ACTIVE_SET_PARAMETERS = ["species_coeffs", "moment_coeffs", "radial_coeffs"]
+# MLIP-3's MaxVol: incremental from 1e-6 x identity, swap threshold 1.001 (motep "mlip")
+MLIP_MAXVOL = {"algorithm": "mlip"}
 
 
 def read_potential(path: str | Path, species: Sequence[str]) -> MTPData:
-    """Read an MLIP ``.mtp`` and attach the species order (element symbols)."""
+    """Read an MLIP ``.mtp`` and attach the species order (element symbols).
+
+    Raises:
+        IonflowInputError: missing or malformed file, or a species count that differs
+            from ``species`` (one line naming the file and the line).
+    """
+    read_mtp_file_text(path, species)
     data = read_mtp(Path(path))
     data.species = [atomic_numbers[s] for s in species]
     return data
@@ -155,29 +177,48 @@ def _grading_copy(data: MTPData) -> MTPData:
     return graded
 
 
+def _grader(data: MTPData) -> Grader:
+    # seed: the MLIP algorithm draws no random numbers, but motep's Grader takes seed=0
+    # as "no seed" and would otherwise draw (and broadcast) one
+    return Grader(
+        _grading_copy(data), seed=1, mode=GradeMode.NEIGHBORHOOD, maxvol_setting=MLIP_MAXVOL
+    )
+
+
 def neighbourhood_rows(data: MTPData, images: Sequence[Atoms]) -> np.ndarray:
-    """Return d(E_i)/d(linear coefficients), one row per atom of ``images``."""
-    grader = Grader(_grading_copy(data), seed=0, mode=GradeMode.NEIGHBORHOOD)
+    """Return d(E_i)/d(coefficients), one row per atom of ``images`` (MLIP-3 ``nbh`` rows)."""
+    grader = _grader(data)
     images = [copy(a) for a in images]
     grader._evaluate(images)
     return grader._calc_jacobian(images)
 
 
-def active_set(data: MTPData, train_images: Sequence[Atoms]) -> np.ndarray:
-    """Return the MaxVol active set (rows) of the training set, neighbourhood mode."""
-    rows = neighbourhood_rows(data, train_images)
+def active_set(
+    data: MTPData, train_images: Sequence[Atoms], rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Return the MaxVol active set (square matrix) of the training set, as MLIP-3 builds it.
+
+    Rows MLIP's incremental MaxVol did not fill keep their ``1e-6`` start, as in MLIP-3.
+    ``rows``: the training set's :func:`neighbourhood_rows`, if already computed.
+
+    Raises:
+        IonflowInputError: the training set has fewer neighbourhoods than basis functions.
+    """
+    rows = neighbourhood_rows(data, train_images) if rows is None else rows
     if rows.shape[0] < rows.shape[1]:
-        raise ValueError(
+        raise IonflowInputError(
             f"{rows.shape[0]} neighbourhoods cannot span {rows.shape[1]} basis functions; "
             "add training configurations"
         )
-    grader = Grader(_grading_copy(data), seed=0, mode=GradeMode.NEIGHBORHOOD)
-    return grader.maxvol.run(rows).submatrix
+    return _grader(data).maxvol.run(rows).submatrix
 
 
 def grades_against(active: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Return the MaxVol extrapolation grade of every row against ``active``."""
-    coefficients = np.linalg.lstsq(active.T, rows.T, rcond=None)[0].T
+    """Return the MaxVol extrapolation grade of every row against ``active``.
+
+    Grade = max |c| with ``rows = c @ active`` (Podryabinkin & Shapeev 2017, Eq. 8).
+    """
+    coefficients = np.linalg.solve(active.T, rows.T).T
     return np.abs(coefficients).max(axis=1)
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from motep.potentials.mtp.data import MTPData
 
+from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
 from ionflow.mtp import motep_api
+from ionflow.mtp.run import MlpEngine
 
 
 @dataclass
@@ -53,11 +57,15 @@ def grade_configurations(
 ) -> np.ndarray:
     """Return the extrapolation grade of each of ``images`` (max over its atoms).
 
-    Neighbourhood mode (as ``mlp calc-grade`` for LAMMPS): every atom's basis row is
+    MLIP-3's neighbourhood mode (``mlp train --al_mode=nbh`` on ``train_images``, then
+    ``mlp calculate_grade``; see :mod:`ionflow.mtp.motep_api`): every atom's row is
     expressed in the MaxVol active set of ``train_images``; grade = largest coefficient.
+    Grading the training set itself (``images is train_images``) evaluates it once.
     """
-    active = motep_api.active_set(data, train_images)
-    rows = motep_api.neighbourhood_rows(data, images)
+    train_rows = motep_api.neighbourhood_rows(data, train_images)
+    active = motep_api.active_set(data, train_images, rows=train_rows)
+    same = images is train_images
+    rows = train_rows if same else motep_api.neighbourhood_rows(data, images)
     owner = np.repeat(np.arange(len(images)), [len(a) for a in images])
     return _max_per_configuration(motep_api.grades_against(active, rows), owner)
 
@@ -108,3 +116,40 @@ def select_add(
     if max_selected is not None:
         chosen = chosen[:max_selected]
     return Selection(indices=chosen, grades=grades.tolist(), duplicates=duplicates)
+
+
+CANDIDATE_FEATURE = "ionflow_candidate"  # index of a candidate, kept by mlp in its output
+
+
+def mlp_select_add(
+    engine: MlpEngine,
+    mtp_path: str | Path,
+    species: Sequence[str],
+    train_images: Sequence[Atoms],
+    candidates: Sequence[Atoms],
+    grades: Sequence[float],
+    max_selected: int | None = None,
+) -> Selection:
+    """:func:`select_add` by the ``mlp`` binary (``select-add`` / ``select_add``).
+
+    Each candidate carries its index as a ``.cfg`` feature, which ``mlp`` keeps, so the
+    chosen ones are found again; ``grades`` (from exploration) order them, highest first.
+    """
+    candidates = list(candidates)
+    if not candidates:
+        return Selection(indices=[], grades=[], duplicates=0)
+    tagged = []
+    for i, atoms in enumerate(candidates):
+        atoms = atoms.copy()
+        atoms.info[CANDIDATE_FEATURE] = i
+        tagged.append(atoms)
+    with tempfile.TemporaryDirectory(prefix="ionflow-select-", dir=Path.cwd()) as tmp:
+        work = Path(tmp)
+        train = write_labelled_cfg(train_images, work / "train.cfg", species)
+        pool = write_labelled_cfg(tagged, work / "candidates.cfg", species)
+        new = engine.select_add(Path(mtp_path), train, pool, work / "new.cfg", species)
+        entered = {int(a.info[CANDIDATE_FEATURE]) for a in read_labelled_cfg(new, species)}
+    chosen = sorted(entered, key=lambda i: -grades[i])
+    if max_selected is not None:
+        chosen = chosen[:max_selected]
+    return Selection(indices=chosen, grades=[float(g) for g in grades], duplicates=0)

@@ -27,19 +27,16 @@ from ionflow.dft.jobs.aimd import AimdSnapshotMaker
 from ionflow.dft.jobs.label import LabelMaker, merge_labelled_sets
 from ionflow.dft.jobs.relax import RelaxMaker
 from ionflow.dft.sets.oracle import OracleSettings
-from ionflow.errors import IonflowInputError
+from ionflow.io.labelled_set import LabelledSet
 from ionflow.learning.flows.active_learning import ActiveLearningMaker
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
 from ionflow.mtp.jobs.fit import MtpFitMaker
+from ionflow.pipeline.configurations import check_configuration_count, configurations_maker
 from ionflow.pipeline.report import PipelineReportMaker
 from ionflow.pipeline.spec import WorkflowSpec
 from ionflow.structures.jobs.core import (
     ArgyroditeConfigurationsMaker,
-    ElectrostaticGroundStateMaker,
-    LithiumContentMaker,
-    ParentStructureMaker,
-    SqsMaker,
     StructureSetMaker,
     SupercellMaker,
 )
@@ -51,35 +48,6 @@ def species_of_material(material: str) -> list[str]:
 
     structure = get_parent_structure(material)
     return sorted({el.symbol for el in structure.composition.elements}, key=lambda s: Element(s).Z)
-
-
-def configurations_maker(kind: str, n_configurations: int) -> StructureSetMaker:
-    """The Maker of the characteristic configurations of method ``kind``."""
-    if kind == "argyrodite":
-        return ArgyroditeConfigurationsMaker()
-    if kind == "esgs":
-        return ElectrostaticGroundStateMaker(n_structures=n_configurations)
-    if kind == "llzo-vacancies":
-        return LithiumContentMaker()
-    if kind == "sqs":
-        return SqsMaker(n_structures=n_configurations)
-    return ParentStructureMaker()
-
-
-def check_configuration_count(
-    maker: StructureSetMaker, parent: Structure | str, n_configurations: int, kind: str
-) -> None:
-    """Reject a workflow asking for more configurations than its method can produce.
-
-    Raises:
-        IonflowInputError: one line naming the method, its count and what to set.
-    """
-    available = maker.max_structures(parent)
-    if available is not None and n_configurations > available:
-        raise IonflowInputError(
-            f"structures.n_configurations is {n_configurations} but configurations: {kind} "
-            f"gives {available} for {parent}; set n_configurations <= {available}"
-        )
 
 
 def _training_set_maker(
@@ -254,11 +222,11 @@ class PipelineMaker(Maker):
         training = self.make_training_sets(configurations.output.structures)
         training.name = "training sets"
         labelled = training.output["labelled"]
-        fit = self.fit_maker.make(labelled.cfg_text, labelled.species)
+        fit = self.fit_maker.make(labelled.labelled_set)
         jobs, mtp, active = [configurations, training, fit], fit.output.mtp, None
         if self.active_learning_maker is not None:
             active = self.make_active_learning(
-                training.output["structures"], labelled.cfg_text, labelled.species, mtp
+                training.output["structures"], labelled.labelled_set, mtp
             )
             active.name = "active learning"
             jobs.append(active)
@@ -304,10 +272,10 @@ class PipelineMaker(Maker):
 
     @job
     def make_active_learning(
-        self, structures: list[Structure], labelled_cfg: str, species: list[str], mtp: str
+        self, structures: list[Structure], labelled_set: LabelledSet, mtp: str
     ) -> Response:
         """Replaced by the active-learning loop exploring ``structures``."""
-        loop = self.active_learning_maker.make(structures, labelled_cfg, species, mtp=mtp)
+        loop = self.active_learning_maker.make(structures, labelled_set, mtp=mtp)
         return Response(replace=loop)
 
     @job

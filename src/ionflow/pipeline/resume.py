@@ -3,7 +3,8 @@
 FireWorks keeps each firework in one state. ionflow acts on three situations, each with
 a limit, and writes every action to the ``ionflow_resume_log`` collection of the
 LaunchPad's database (one document per action: fw_id, action, from/to state, reason,
-time), so what happened to a job can always be read back.
+error class and retry flag of a failure, time), so what happened to a job can always be
+read back.
 
 =================  ============================================  ====================
 situation          test                                          action
@@ -11,28 +12,43 @@ situation          test                                          action
 lost run           RUNNING, no ping for ``lost_after_s``         ``rerun`` -> READY
                    (walltime kill, ``scancel``, node failure)
 stale reservation  RESERVED in the queue for ``unreserved_after_s``  ``unreserve`` -> READY
-failed job         FIZZLED, retries < ``max_retries``,           ``retry`` -> READY
-                   ``backoff_s * 2**retries`` since it failed
-failed for good    FIZZLED on bad input (IonflowInputError)      ``give_up`` (logged
-                   or with ``max_retries`` used up               once, stays FIZZLED)
+cannot succeed     FIZZLED with an ionflow error whose class     ``give_up`` (logged
+                   says ``retry`` is ``no`` (bad input,          once per launch,
+                   labelling failures, unconverged relaxation)   stays FIZZLED)
+                   or ``new_seed`` (MD instability)
+failed job         FIZZLED with ``retry: yes`` (engine killed)   ``retry`` -> READY
+                   or an unclassified exception, retries <
+                   ``max_retries``, ``backoff_s * 2**retries``
+                   since it failed
+failed for good    ``max_retries`` used up                       ``give_up``
 =================  ============================================  ====================
 
-A lost run is re-run from the start of its job; jobs that checkpoint (MD segments)
-continue from their last restart file. ``retry`` and ``rerun`` are different actions: a
-retry follows a failure the job reported, a rerun follows a job that vanished.
+The failure is classified by exception class, never by its text: FireWorks stores
+``to_dict()`` of the exception with the failed launch (``action.stored_data._exception.
+_details``), and every :class:`ionflow.errors.IonflowError` puts its class and
+:class:`~ionflow.errors.Retry` flag there. An exception that is not an ionflow error has
+no such record; it is retried up to ``max_retries``.
+
+A lost run is run again as the same job; jobs that checkpoint (MD segments) find the
+folder of their previous launch in the firework's launch history and continue from its
+last restart file. ``retry`` and ``rerun`` are different actions: a retry follows a
+failure the job reported, a rerun follows a job that vanished.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from ionflow.errors import RETRY_ADVICE, Failure, Retry, failure_from_details
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad
 
 LOG_COLLECTION = "ionflow_resume_log"
-NOT_RETRIED_ERRORS = ("IonflowInputError", "ConfigError")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +70,8 @@ class ResumeReport:
     retried: list[int] = field(default_factory=list)
     waiting_backoff: list[int] = field(default_factory=list)
     gave_up: list[int] = field(default_factory=list)
+    reasons: dict[int, str] = field(default_factory=dict)
+    """Why each firework acted on in this pass was rerun, retried or given up."""
 
     @property
     def n_actions(self) -> int:
@@ -65,18 +83,41 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def _log(lpad: LaunchPad, fw_id: int, action: str, from_state: str, reason: str) -> None:
+# report list of each action
+_REPORT_LISTS = {
+    "rerun": "rerun",
+    "unreserve": "unreserved",
+    "retry": "retried",
+    "give_up": "gave_up",
+}
+
+
+def _act(
+    lpad: LaunchPad,
+    report: ResumeReport,
+    fw_id: int,
+    action: str,
+    from_state: str,
+    reason: str,
+    failure: Failure | None = None,
+) -> None:
     to_state = "FIZZLED" if action == "give_up" else "READY"
-    lpad.db[LOG_COLLECTION].insert_one(
-        {
-            "fw_id": fw_id,
-            "action": action,
-            "from_state": from_state,
-            "to_state": to_state,
-            "reason": reason,
-            "time": _now(),
-        }
-    )
+    entry = {
+        "fw_id": fw_id,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "reason": reason,
+        "launch_id": _last_launch_id(lpad, fw_id),
+        "time": _now(),
+    }
+    if failure is not None:
+        entry["error_class"] = failure.error_class
+        entry["retry"] = None if failure.retry is None else failure.retry.value
+    lpad.db[LOG_COLLECTION].insert_one(entry)
+    getattr(report, _REPORT_LISTS[action]).append(fw_id)
+    report.reasons[fw_id] = reason
+    logger.info("firework %d: %s (%s -> %s): %s", fw_id, action, from_state, to_state, reason)
 
 
 def action_log(lpad: LaunchPad, fw_id: int | None = None) -> list[dict]:
@@ -85,15 +126,24 @@ def action_log(lpad: LaunchPad, fw_id: int | None = None) -> list[dict]:
     return list(lpad.db[LOG_COLLECTION].find(query, {"_id": 0}).sort("time", 1))
 
 
-def _failure_reason(lpad: LaunchPad, fw_id: int) -> str:
-    fw = lpad.fireworks.find_one({"fw_id": fw_id}, {"launches": 1})
-    launch_ids = (fw or {}).get("launches") or []
-    if not launch_ids:
-        return "no launch recorded"
-    launch = lpad.launches.find_one({"launch_id": launch_ids[-1]}, {"action": 1}) or {}
+def _last_launch_id(lpad: LaunchPad, fw_id: int) -> int | None:
+    """Newest launch of ``fw_id`` (also after a rerun moved it to the archived ones)."""
+    launch = lpad.launches.find_one({"fw_id": fw_id}, {"launch_id": 1}, sort=[("launch_id", -1)])
+    return None if launch is None else launch["launch_id"]
+
+
+def failure_of(lpad: LaunchPad, fw_id: int) -> Failure:
+    """Class, retry flag and message of the exception that made ``fw_id`` FIZZLE.
+
+    Read from the firework's last launch, where FireWorks stored the exception's
+    ``to_dict()`` (``action.stored_data._exception``).
+    """
+    launch_id = _last_launch_id(lpad, fw_id)
+    if launch_id is None:
+        return Failure(error_class="unknown", retry=None, message="no launch recorded")
+    launch = lpad.launches.find_one({"launch_id": launch_id}, {"action": 1}) or {}
     stored = ((launch.get("action") or {}).get("stored_data") or {}).get("_exception") or {}
-    trace = (stored.get("_stacktrace") or "").strip().splitlines()
-    return trace[-1][:500] if trace else "no stack trace recorded"
+    return failure_from_details(stored.get("_details"), stored.get("_stacktrace") or "")
 
 
 def _fizzled_since(lpad: LaunchPad, fw_id: int) -> dt.datetime:
@@ -123,35 +173,38 @@ def resume_pass(lpad: LaunchPad, policy: ResumePolicy | None = None) -> ResumeRe
 
     _, lost_fw_ids, _ = lpad.detect_lostruns(expiration_secs=policy.lost_after_s, rerun=True)
     for fw_id in lost_fw_ids:
-        _log(lpad, fw_id, "rerun", "RUNNING", f"no ping for {policy.lost_after_s:.0f} s")
-        report.rerun.append(fw_id)
+        reason = f"no ping for {policy.lost_after_s:.0f} s (lost run: node failure, kill)"
+        _act(lpad, report, fw_id, "rerun", "RUNNING", reason)
 
     for launch_id in lpad.detect_unreserved(expiration_secs=policy.unreserved_after_s) or []:
         launch = lpad.launches.find_one({"launch_id": launch_id}, {"fw_id": 1}) or {}
         lpad.cancel_reservation(launch_id)
         if "fw_id" in launch:
-            _log(lpad, launch["fw_id"], "unreserve", "RESERVED", "queue reservation expired")
-            report.unreserved.append(launch["fw_id"])
+            reason = "queue reservation expired"
+            _act(lpad, report, launch["fw_id"], "unreserve", "RESERVED", reason)
 
     log = lpad.db[LOG_COLLECTION]
     for fw_id in lpad.get_fw_ids({"state": "FIZZLED"}):
-        if log.count_documents({"fw_id": fw_id, "action": "give_up"}):
+        # given up on this very launch (a firework rerun by hand and failed again is new)
+        launch_id = _last_launch_id(lpad, fw_id)
+        if log.count_documents({"fw_id": fw_id, "action": "give_up", "launch_id": launch_id}):
             report.gave_up.append(fw_id)
             continue
-        reason = _failure_reason(lpad, fw_id)
+        failure = failure_of(lpad, fw_id)
         retries = log.count_documents({"fw_id": fw_id, "action": "retry"})
-        if any(name in reason for name in NOT_RETRIED_ERRORS):
-            _log(lpad, fw_id, "give_up", "FIZZLED", f"bad input, fix and rerun: {reason}")
-            report.gave_up.append(fw_id)
+        if failure.retry in (Retry.NO, Retry.NEW_SEED):
+            reason = f"{failure.short_class}: {RETRY_ADVICE[failure.retry]}: {failure.message}"
+            _act(lpad, report, fw_id, "give_up", "FIZZLED", reason, failure)
         elif retries >= policy.max_retries:
-            _log(lpad, fw_id, "give_up", "FIZZLED", f"{retries} retries used: {reason}")
-            report.gave_up.append(fw_id)
+            reason = f"{retries} retries used: {failure.message}"
+            _act(lpad, report, fw_id, "give_up", "FIZZLED", reason, failure)
         elif (_now() - _fizzled_since(lpad, fw_id)).total_seconds() < (
             policy.backoff_s * 2**retries
         ):
             report.waiting_backoff.append(fw_id)
         else:
             lpad.rerun_fw(fw_id)
-            _log(lpad, fw_id, "retry", "FIZZLED", f"retry {retries + 1}: {reason}")
-            report.retried.append(fw_id)
+            kind = "unclassified" if failure.retry is None else RETRY_ADVICE[failure.retry]
+            reason = f"retry {retries + 1} ({kind}): {failure.message}"
+            _act(lpad, report, fw_id, "retry", "FIZZLED", reason, failure)
     return report

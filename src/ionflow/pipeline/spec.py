@@ -10,7 +10,7 @@ Maker settings; tests/pipeline/test_spec_fields.py checks each one).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ionflow.errors import IonflowInputError, describe_validation_error
 
 LevelOfTheory = Literal["PBE", "PBE-D3(BJ)", "optB88-vdW"]
+# a temperature list: at least one entry, every one above 0 K
+Temperatures_K = Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1)]
+PositiveInt = Annotated[int, Field(ge=1)]
 
 
 class _Section(BaseModel):
@@ -29,7 +32,7 @@ class StructuresSpec(_Section):
 
     configurations: Literal["argyrodite", "esgs", "sqs", "llzo-vacancies", "parent"] = "argyrodite"
     n_configurations: int = Field(6, ge=1, description="Number of orderings kept.")
-    strain_magnitudes: list[float] = Field(
+    strain_magnitudes: list[Annotated[float, Field(gt=-1, lt=1)]] = Field(
         [-0.05, 0.05], description="Fractional strains applied along each direction."
     )
     strain_directions: list[str] = Field(["a", "b", "c", "abc"])
@@ -38,7 +41,7 @@ class StructuresSpec(_Section):
 class AimdSpec(_Section):
     """Stage 4: AIMD snapshots (NVT Nosé-Hoover)."""
 
-    temperatures_K: list[float] = Field([300.0, 600.0, 900.0, 1200.0])
+    temperatures_K: Temperatures_K = Field([300.0, 600.0, 900.0, 1200.0])
     duration_ps: float = Field(10.0, gt=0)
     timestep_fs: float = Field(2.0, gt=0)
     n_snapshots: int = Field(100, ge=1, description="Evenly spaced snapshots per run.")
@@ -49,13 +52,13 @@ class DftSpec(_Section):
     """Stages 2, 4, 5: relaxation, AIMD and single-point labelling."""
 
     oracle: Literal["vasp", "cp2k", "chgnet"] = "vasp"
-    levels_of_theory: list[LevelOfTheory] = Field(["PBE", "PBE-D3(BJ)", "optB88-vdW"])
+    levels_of_theory: list[LevelOfTheory] = Field(["PBE", "PBE-D3(BJ)", "optB88-vdW"], min_length=1)
     fit_level: LevelOfTheory = Field(
         "optB88-vdW", description="Level whose MTP drives MD (the paper's best match)."
     )
     relax: bool = True
     encut_eV: float = Field(500.0, gt=0)
-    kpoint_mesh: tuple[int, int, int] = (2, 2, 2)
+    kpoint_mesh: tuple[PositiveInt, PositiveInt, PositiveInt] = (2, 2, 2)
     force_tolerance_eV_A: float = Field(0.04, gt=0)
     aimd: AimdSpec = AimdSpec()
     max_failed_fraction: float = Field(0.05, ge=0, le=1)
@@ -78,7 +81,7 @@ class ActiveLearningSpec(_Section):
     gamma_break: float = Field(10.0, gt=0)
     max_iterations: int = Field(10, ge=1)
     max_selected_per_iteration: int = Field(50, ge=1)
-    temperatures_K: list[float] = Field([300.0, 600.0, 900.0])
+    temperatures_K: Temperatures_K = Field([300.0, 600.0, 900.0])
     md_steps: int = Field(10000, ge=1)
 
 
@@ -100,8 +103,8 @@ class MtpSpec(_Section):
 class MdSpec(_Section):
     """Stage 8: production MD with the MTP."""
 
-    supercell: tuple[int, int, int] = (3, 3, 3)
-    temperatures_K: list[float] = Field([350.0, 375.0, 400.0, 425.0, 450.0, 475.0, 500.0])
+    supercell: tuple[PositiveInt, PositiveInt, PositiveInt] = (3, 3, 3)
+    temperatures_K: Temperatures_K = Field([350.0, 375.0, 400.0, 425.0, 450.0, 475.0, 500.0])
     repeats: int = Field(2, ge=1)
     timestep_fs: float = Field(1.0, gt=0)
     heating_ps: float = Field(100.0, ge=0)
@@ -109,7 +112,7 @@ class MdSpec(_Section):
     production_ps: float = Field(10000.0, gt=0)
     ensemble: Literal["npt", "nvt"] = "npt"
     dump_interval_fs: float = Field(1000.0, gt=0)
-    species: list[str] = Field(["Li"])
+    species: list[str] = Field(["Li"], min_length=1)
 
 
 class AnalysisSpec(_Section):
@@ -169,6 +172,81 @@ def load_spec(path: str | Path) -> WorkflowSpec:
     if isinstance(material, str) and (path.parent / material).is_file():
         data["material"] = str((path.parent / material).resolve())
     try:
-        return WorkflowSpec(**data)
+        spec = WorkflowSpec(**data)
     except ValidationError as exc:
         raise IonflowInputError(f"{path}: {describe_validation_error(exc)}") from exc
+    check_oracle_levels(spec, path)
+    check_material(spec, path)
+    check_configurations(spec, path)
+    return spec
+
+
+# configuration kinds that fit only some materials
+CONFIGURATION_MATERIALS = {
+    "argyrodite": ("Li6PS5Cl", "Li6PS5Br", "Li6PS5I"),  # X@4c = 0-100 %
+    "llzo-vacancies": ("LLZO",),  # Li_x La3Zr2O12, x = 6.25, 6.5, 6.75, 7
+}
+
+
+def check_configurations(spec: WorkflowSpec, path: Path) -> None:
+    """The configuration kind must fit the material and give ``n_configurations``.
+
+    The count is the kind's Maker's (:mod:`ionflow.pipeline.configurations`), found
+    without building the structures.
+
+    Raises:
+        IonflowInputError: naming the spec file, the kind and what to change.
+    """
+    from ionflow.pipeline.configurations import check_configuration_count, configurations_maker
+    from ionflow.structures.parents import canonical_name
+
+    kind, n = spec.structures.configurations, spec.structures.n_configurations
+    materials = CONFIGURATION_MATERIALS.get(kind)
+    if materials is not None and canonical_name(spec.material) not in materials:
+        raise IonflowInputError(
+            f"{path}: 'structures.configurations' {kind!r} needs material "
+            f"{' or '.join(materials)}, not {spec.material!r}; use esgs, sqs or parent"
+        )
+    try:
+        check_configuration_count(configurations_maker(kind, n), spec.material, n, kind)
+    except IonflowInputError as exc:
+        raise IonflowInputError(f"{path}: {exc}") from exc
+
+
+def check_oracle_levels(spec: WorkflowSpec, path: Path) -> None:
+    """Every level of theory in ``spec`` must be one its DFT oracle computes.
+
+    Raises:
+        IonflowInputError: naming the spec file and the first level the oracle lacks.
+    """
+    from ionflow.dft.sets import check_oracle_level
+
+    for level in spec.dft.levels_of_theory:
+        try:
+            check_oracle_level(spec.dft.oracle, level)
+        except IonflowInputError as exc:
+            raise IonflowInputError(f"{path}: 'dft.levels_of_theory': {exc}") from exc
+
+
+def check_material(spec: WorkflowSpec, path: Path) -> None:
+    """Check the material is a built-in parent or a valid structure file.
+
+    ``species_order``, when given, must name exactly its elements. The structure is
+    built here, at load, so a bad material never reaches a running job.
+
+    Raises:
+        IonflowInputError: naming the spec file and what to fix.
+    """
+    from ionflow.structures.parents import get_parent_structure
+
+    try:
+        structure = get_parent_structure(spec.material)
+    except IonflowInputError as exc:
+        raise IonflowInputError(f"{path}: 'material': {exc}") from exc
+    if spec.species_order is not None:
+        elements = {element.symbol for element in structure.composition.elements}
+        if set(spec.species_order) != elements or len(spec.species_order) != len(elements):
+            raise IonflowInputError(
+                f"{path}: 'species_order' {spec.species_order} must list each element of "
+                f"{spec.material} once: {sorted(elements)}"
+            )

@@ -11,7 +11,7 @@ from pathlib import Path
 from pymatgen.core import Lattice, Structure
 
 from ionflow.errors import IonflowInputError
-from ionflow.structures.validation import check_structure
+from ionflow.structures.validation import check_geometry, check_structure
 
 ALIASES: dict[str, str] = {
     "li6ps5cl": "Li6PS5Cl",
@@ -64,13 +64,21 @@ def build_parent(name: str) -> Structure:
 def read_structure_file(path: Path) -> Structure:
     """Read a CIF/POSCAR/... file with pymatgen, turning failures into one-line errors.
 
+    The structure must have sites, a cell with a volume and no overlapping atoms
+    (:func:`~ionflow.structures.validation.check_geometry`).
+
     Raises:
-        IonflowInputError: the file cannot be read, or its site occupancies exceed 1.
+        IonflowInputError: the file is missing or cannot be read (the reason, e.g. an
+            unknown element, is named), its site occupancies exceed 1, or its geometry
+            is broken.
     """
+    path = Path(path)
+    if not path.is_file():
+        raise IonflowInputError(f"{path}: structure file not found")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            return Structure.from_file(path)
+            structure = Structure.from_file(path)
         except Exception as exc:  # pymatgen raises many types for unreadable files
             if (
                 any("occupanc" in str(w.message).lower() for w in caught)
@@ -79,7 +87,20 @@ def read_structure_file(path: Path) -> Structure:
                 raise IonflowInputError(
                     f"{path}: site occupancies sum to more than 1; fix the occupancies"
                 ) from exc
-            raise IonflowInputError(f"{path}: not a structure file pymatgen can read") from exc
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise IonflowInputError(
+                f"{path}: not a structure file pymatgen can read ({reason})"
+            ) from exc
+    if any("cannot be determined" in str(w.message) for w in caught):
+        raise IonflowInputError(
+            f"{path}: the POSCAR names no elements; add the element symbols line "
+            "(e.g. 'Li S') above the atom counts"
+        )
+    try:
+        check_geometry(structure)
+    except IonflowInputError as exc:
+        raise IonflowInputError(f"{path}: {exc}") from exc
+    return structure
 
 
 def get_parent_structure(name: str) -> Structure:

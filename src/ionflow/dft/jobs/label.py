@@ -19,14 +19,20 @@ from ionflow.dft.run import run_single_point
 from ionflow.dft.schemas.labels import LabelledSetDocument, LabellingFailure, SinglePointLabel
 from ionflow.dft.sets import check_oracle_level
 from ionflow.dft.sets.oracle import OracleSettings
-from ionflow.errors import IonflowInputError
+from ionflow.errors import IonflowError, IonflowInputError, Retry
 from ionflow.io.job_log import job_log
+from ionflow.io.labelled_set import LABELLED_SET_DATA_FIELDS
 
 logger = logging.getLogger(__name__)
 
 
-class LabellingFailedError(RuntimeError):
-    """More structures failed to label than the failure policy tolerates."""
+class LabellingFailedError(IonflowError, RuntimeError):
+    """More structures failed to label than the failure policy tolerates.
+
+    Not retried: the same structures with the same oracle settings fail the same way.
+    """
+
+    retry = Retry.NO
 
 
 def check_failure_policy(document: LabelledSetDocument) -> None:
@@ -51,8 +57,9 @@ class LabelMaker(Maker):
 
     ``LabelMaker().make(structures)`` is one job that labels the whole list (a chunk);
     use :func:`label_in_batches` to split thousands of snapshots into several jobs.
-    Its output is a :class:`LabelledSetDocument`: read ``.cfg_text`` for the MLIP
-    ``.cfg`` (stored in the JobStore ``data`` store), ``.species`` for the type order,
+    Its output is a :class:`LabelledSetDocument`: ``.labelled_set`` is the
+    :class:`~ionflow.io.labelled_set.LabelledSet` (its ``.cfg`` text is stored in the
+    JobStore ``data`` store), ``.species`` the type order,
     ``.oracle`` / ``.level_of_theory`` for who labelled it and ``.failures`` for what
     could not be labelled. Labels already in the label cache (same oracle, level,
     settings, species, cell and positions) are reused, not recomputed.
@@ -88,12 +95,12 @@ class LabelMaker(Maker):
         """Reject an unknown level (or one the oracle lacks) when the Maker is built."""
         self.oracle_settings.check_level(self.level_of_theory)
 
-    @job(data="cfg_text", config=JobConfig(expose_store=True))
+    @job(data=LABELLED_SET_DATA_FIELDS, config=JobConfig(expose_store=True))
     def make(self, structures: list[Structure]) -> LabelledSetDocument:
         """Label ``structures`` (Å); provenance is read from ``structure.properties``.
 
         Returns:
-            The labelled set: summary fields plus ``cfg_text`` (in the data store).
+            The summary and the labelled set (its ``.cfg`` text in the data store).
 
         Raises:
             IonflowInputError: a structure is disordered (partial occupancies).
@@ -162,25 +169,30 @@ class LabelMaker(Maker):
                 structure, self.level_of_theory, directory, self.oracle_settings
             )
         except Exception as exc:  # any engine failure is recorded, the policy decides
-            logger.warning("structure %d failed to label: %s", index, exc)
-            return None, f"{type(exc).__name__}: {exc}"
-        if not label.converged:
-            logger.warning("structure %d failed to label: SCF not converged", index)
-            return None, "SCF not converged"
+            label, reason = None, f"{type(exc).__name__}: {exc}"
+        else:
+            reason = "" if label.converged else label.metadata.get("failure", "SCF not converged")
+        if reason:
+            logger.warning("structure %d failed to label: %s", index, reason)
+            label = None
         if not self.keep_files:
             shutil.rmtree(directory, ignore_errors=True)
         elif directory.is_dir() and not any(directory.iterdir()):
             directory.rmdir()
-        elif directory.is_dir():
+        elif label is not None:  # kept as the engine left it when it failed
             gzip_dir(directory)
-        return label, ""
+        return label, reason
 
 
-@job(data="cfg_text")
+@job(data=LABELLED_SET_DATA_FIELDS)
 def merge_labelled_sets(
     documents: list[LabelledSetDocument], enforce_failure_policy: bool = True
 ) -> LabelledSetDocument:
-    """Merge chunk labelled sets into one and apply the failure policy to the total."""
+    """Merge chunk labelled sets into one and apply the failure policy to the total.
+
+    Raises:
+        IonflowInputError: sets of different oracles or levels of theory.
+    """
     merged = merge_documents(documents)
     if enforce_failure_policy:
         check_failure_policy(merged)

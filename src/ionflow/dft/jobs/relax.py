@@ -13,6 +13,16 @@ from ionflow.dft.run import run_relax
 from ionflow.dft.schemas.runs import RelaxDocument
 from ionflow.dft.sets import check_oracle_level
 from ionflow.dft.sets.oracle import OracleSettings
+from ionflow.errors import IonflowError, Retry
+
+
+class RelaxNotConvergedError(IonflowError, RuntimeError):
+    """The relaxation did not converge (after custodian's handlers, for DFT engines).
+
+    Not retried: the same start, settings and step limit end the same way.
+    """
+
+    retry = Retry.NO
 
 
 @dataclass
@@ -44,7 +54,7 @@ class RelaxMaker(Maker):
         """Relax ``structure`` (Å) and return the relaxed structure and its energy (eV).
 
         Raises:
-            RuntimeError: not converged and ``require_convergence``.
+            RelaxNotConvergedError: not converged and ``require_convergence``.
         """
         check_oracle_level(self.oracle_settings.resolved_oracle(), self.level_of_theory)
         result = run_relax(
@@ -56,8 +66,9 @@ class RelaxMaker(Maker):
             self.max_steps,
         )
         if self.require_convergence and not result.converged:
-            raise RuntimeError(
-                f"relaxation did not reach forces < {self.force_tolerance} eV/Å in "
+            raise RelaxNotConvergedError(
+                result.failure
+                or f"relaxation did not reach forces < {self.force_tolerance} eV/Å in "
                 f"{self.max_steps} steps; raise max_steps or start closer"
             )
         return RelaxDocument(
@@ -66,6 +77,7 @@ class RelaxMaker(Maker):
             structure=with_provenance(result.structure, source="relaxed", strain="none"),
             energy=result.energy,
             converged=result.converged,
+            failure=result.failure,
             n_steps=result.n_steps,
             force_tolerance=self.force_tolerance,
         )

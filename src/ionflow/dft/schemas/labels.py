@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
+
+from ionflow.io.labelled_set import LabelledSet
 
 #: Units of every labelled quantity (stored in each summary document).
 LABEL_UNITS: dict[str, str] = {
@@ -52,17 +54,18 @@ class LabellingFailure(BaseModel):
 
 
 class LabelledSetDocument(BaseModel):
-    """Summary of one labelled data set (the ``.cfg`` text itself is in the data store).
+    """Summary of one labelling run and the :class:`~ionflow.io.labelled_set.LabelledSet`.
 
-    Read ``cfg_text`` for the MLIP ``.cfg`` (types follow ``species``); it is routed to
-    the JobStore ``data`` store, so the task document only holds a reference to it.
+    ``labelled_set`` holds the labelled structures; stored, its ``.cfg`` text and
+    per-structure provenance go to the JobStore ``data`` store (jobs declare
+    ``data=LABELLED_SET_DATA_FIELDS``), so the task document holds references to them.
+    ``oracle``, ``level_of_theory`` and ``species`` are the set's, repeated in the task
+    document for queries and reports.
     """
 
-    oracle: str = Field(description="Engine that labelled the data (always reported).")
-    level_of_theory: str
-    species: list[str] = Field(description="Element symbols in .cfg type order.")
+    labelled_set: LabelledSet = Field(description="The labelled structures (data store).")
     n_requested: int = Field(description="Structures given to the labelling job(s).")
-    n_labelled: int = Field(description="Configurations written to the .cfg.")
+    n_labelled: int = Field(description="Structures in the labelled set.")
     n_from_cache: int = Field(0, description="Labels reused from the label cache.")
     n_computed: int = Field(0, description="Labels computed by the oracle in this run.")
     failures: list[LabellingFailure] = Field(default_factory=list)
@@ -76,4 +79,21 @@ class LabelledSetDocument(BaseModel):
     max_force: float | None = Field(None, description="Largest force component norm, eV/Å.")
     stress_range: tuple[float, float] | None = Field(None, description="GPa (tension > 0).")
     units: dict[str, str] = Field(default_factory=lambda: dict(LABEL_UNITS))
-    cfg_text: str = Field("", description="The MLIP .cfg text (stored in the data store).")
+
+    @computed_field(description="Engine that labelled the data (always reported).")
+    @property
+    def oracle(self) -> str:
+        """Engine that labelled the data (the labelled set's)."""
+        return self.labelled_set.oracle
+
+    @computed_field
+    @property
+    def level_of_theory(self) -> str:
+        """Level of theory of the labels (the labelled set's)."""
+        return self.labelled_set.level_of_theory
+
+    @computed_field(description="Element symbols in .cfg type order.")
+    @property
+    def species(self) -> list[str]:
+        """Element symbols in ``.cfg`` type order (the labelled set's)."""
+        return self.labelled_set.species

@@ -16,6 +16,9 @@ class RelaxDocument(BaseModel):
     structure: Structure = Field(description="Relaxed structure (Å), provenance 'relaxed'.")
     energy: float = Field(description="Final total energy, eV.")
     converged: bool = Field(description="Forces below the tolerance within max_steps.")
+    failure: str | None = Field(
+        None, description="Why it did not converge, when the engine says (e.g. SCF hit NELM)."
+    )
     n_steps: int
     force_tolerance: float = Field(description="eV/Å.")
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 from pymatgen.io.vasp.inputs import Kpoints
 
 from ionflow.dft.sets import check_level, load_set_yaml
+from ionflow.dft.sets.oracle import check_cp2k_quality
 from ionflow.errors import IonflowInputError
 from ionflow.settings import get_settings
 
@@ -95,10 +96,7 @@ def cp2k_user_settings(structure: Structure, quality: str = "production") -> dic
             smoke tests only), see ``sets/cp2k.yaml``.
     """
     defaults = load_set_yaml("cp2k.yaml")
-    if quality not in ("production", "cheap", "minimal"):
-        raise IonflowInputError(
-            f"unknown CP2K quality {quality!r}; use production, cheap or minimal"
-        )
+    check_cp2k_quality(quality)
     table = defaults["basis_and_potential"]
     basis_and_potential: dict[str, Any] = {
         "basis_filenames": list(table["basis_filenames"]),

@@ -9,6 +9,20 @@ from ionflow.errors import IonflowInputError
 
 Oracle = Literal["vasp", "cp2k", "chgnet"]
 ORACLES: tuple[str, ...] = ("vasp", "cp2k", "chgnet")
+CP2K_QUALITIES: tuple[str, ...] = ("production", "cheap", "minimal")  # sets/cp2k.yaml
+
+
+def check_cp2k_quality(quality: str) -> str:
+    """Return ``quality`` if it names a settings block of ``sets/cp2k.yaml``.
+
+    Raises:
+        IonflowInputError: unknown quality.
+    """
+    if quality not in CP2K_QUALITIES:
+        raise IonflowInputError(
+            f"unknown CP2K quality {quality!r}; use {', '.join(CP2K_QUALITIES)}"
+        )
+    return quality
 
 
 @dataclass
@@ -34,6 +48,12 @@ class OracleSettings:
     cp2k_quality: str = "production"
     vasp_potcar_spec: bool = False
     chgnet_model: str = "CHGNet"
+
+    def __post_init__(self) -> None:
+        """Reject an unknown oracle or CP2K quality when the settings are made."""
+        if self.oracle is not None:
+            self.resolved_oracle()
+        check_cp2k_quality(self.cp2k_quality)
 
     def check_level(self, level: str) -> str:
         """Return ``level`` if known and, when the oracle is given, one it can compute.

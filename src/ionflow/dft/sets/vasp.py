@@ -60,9 +60,19 @@ def vasp_relax_generator(
     encut: float = 500.0,
     kpoint_mesh: tuple[int, int, int] = (2, 2, 2),
     force_tolerance: float = 0.04,
+    max_steps: int = 200,
 ) -> RelaxSetGenerator:
-    """Cell + ion relaxation until every force is below ``force_tolerance`` (eV/Å)."""
-    incar = {"ENCUT": encut, "ISIF": 3, "IBRION": 2, "NSW": 200, "EDIFFG": -abs(force_tolerance)}
+    """Cell + ion relaxation until every force is below ``force_tolerance`` (eV/Å).
+
+    At most ``max_steps`` ionic steps (NSW).
+    """
+    incar = {
+        "ENCUT": encut,
+        "ISIF": 3,
+        "IBRION": 2,
+        "NSW": max_steps,
+        "EDIFFG": -abs(force_tolerance),
+    }
     return RelaxSetGenerator(
         user_incar_settings={**incar, **level_incar(level)},
         user_kpoints_settings=Kpoints.gamma_automatic(tuple(kpoint_mesh)),

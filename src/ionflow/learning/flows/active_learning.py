@@ -1,17 +1,18 @@
 """The active-learning loop: explore -> select -> label -> refit, as a dynamic flow.
 
 States of the loop (written down so resuming can be trusted): each iteration job
-(1) saves the state of the finished iterations to ``state_dir/active_learning_state.json``
-(labelled set, potential, keys of every labelled configuration, iteration documents);
-(2) explores and selects; (3) stops (returns the final document) or replaces itself by
-label -> merge -> refit -> next iteration. ``make`` resumes from a saved state when
-``state_dir`` holds one, so a crash or a rerun repeats at most the unfinished iteration,
-and a configuration whose key was labelled before is never sent to the labeller again.
+(1) receives the state of the finished iterations as its inputs (labelled set, potential,
+keys of every labelled configuration, iteration documents: references to the outputs of
+the previous merge and refit jobs, stored in the JobStore); (2) explores and selects;
+(3) stops (returns the final document) or replaces itself by label -> merge -> refit ->
+next iteration. There is no other state: when a job of the loop fails or is killed,
+rerunning that one firework (``ionflow resume``) continues the loop, the finished label
+jobs are not run again and their stored outputs feed the rest, so nothing is labelled
+twice; a configuration whose key was labelled before is never sent to the labeller again.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -23,65 +24,55 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from ionflow.dft.jobs.label import LabelMaker
-from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
+from ionflow.io.labelled_set import LABELLED_SET_DATA_FIELDS, LabelledSet
 from ionflow.learning.explore import AseMdExplorer, Explorer
+from ionflow.learning.explore_lmp import LmpExplorer
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument, ActiveLearningIteration
 from ionflow.mtp import motep_api
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
 from ionflow.mtp.jobs.fit import MtpFitMaker
-from ionflow.mtp.selection import configuration_key, select_add
-
-STATE_FILE = "active_learning_state.json"
-
-
-def _images(cfg_text: str, species: list[str]) -> list:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "set.cfg"
-        path.write_text(cfg_text)
-        return read_labelled_cfg(path, species)
+from ionflow.mtp.run import MlpEngine
+from ionflow.mtp.selection import configuration_key, mlp_select_add, select_add
+from ionflow.settings import get_settings
 
 
-def _cfg_text(images: list, species: list[str]) -> str:
-    with tempfile.TemporaryDirectory() as tmp:
-        return write_labelled_cfg(images, Path(tmp) / "set.cfg", species).read_text()
-
-
-def labelled_cfg_of(label_output: object, species: list[str]) -> tuple[str, int]:
-    """Return (``.cfg`` text in type order ``species``, number failed) of a label output.
+def labelled_set_of(label_output: object) -> tuple[LabelledSet, int]:
+    """Return (labelled set, number of structures that failed) of a label job's output.
 
     Accepts ionflow.dft's :class:`~ionflow.dft.schemas.labels.LabelledSetDocument`
-    (``cfg_text``, ``species``, ``failures``; as a document or a dict), a mapping with
-    ``labelled_cfg`` (and optionally ``n_failed``), or a bare ``.cfg`` string. A set
-    written with another type order is rewritten in ``species`` order.
+    (``labelled_set``, ``failures``) or a bare :class:`~ionflow.io.labelled_set.LabelledSet`.
     """
-    if isinstance(label_output, str):
+    if isinstance(label_output, LabelledSet):
         return label_output, 0
-    if isinstance(label_output, dict):
-        fields = label_output
-    elif hasattr(label_output, "model_dump"):
-        fields = label_output.model_dump()
-    else:
-        fields = vars(label_output)
-    if "cfg_text" in fields:  # ionflow.dft LabelledSetDocument
-        text, n_failed = fields["cfg_text"] or "", len(fields.get("failures") or [])
-        own = list(fields.get("species") or species)
-        if own != list(species) and text.strip():
-            text = _cfg_text(_images(text, own), species)
-        return text, n_failed
-    return fields.get("labelled_cfg") or "", int(fields.get("n_failed") or 0)
+    return label_output.labelled_set, len(label_output.failures)
 
 
-@job(data=["labelled_cfg"])
-def merge_labelled(labelled_cfg: str, label_output: object, species: list[str]) -> dict:
-    """Append newly labelled configurations to the labelled set (``.cfg`` text)."""
-    new_cfg, n_failed = labelled_cfg_of(label_output, species)
-    old = _images(labelled_cfg, species)
-    new = _images(new_cfg, species) if new_cfg and new_cfg.strip() else []
+@job(data=LABELLED_SET_DATA_FIELDS)
+def merge_labelled(labelled_set: LabelledSet, label_output: object) -> dict:
+    """Append newly labelled structures to the labelled set (its species order kept).
+
+    Raises:
+        IonflowInputError: the new labels come from another oracle or level of theory.
+    """
+    new, n_failed = labelled_set_of(label_output)
     return {
-        "labelled_cfg": _cfg_text(old + new, species),
+        "labelled_set": LabelledSet.merge([labelled_set, new], labelled_set.species),
         "n_labelled": len(new),
         "n_failed": n_failed,
     }
+
+
+def default_explorer() -> Explorer:
+    """The cluster path when the production engines are set, else the local one.
+
+    ``md_engine: lmp`` with ``mtp_engine: mlp``: exploration in LAMMPS+MLIP with its own
+    extrapolation control (:class:`~ionflow.learning.explore_lmp.LmpExplorer`); otherwise ASE
+    MD with motep (:class:`~ionflow.learning.explore.AseMdExplorer`).
+    """
+    settings = get_settings()
+    if settings.md_engine == "lmp" and settings.mtp_engine == "mlp":
+        return LmpExplorer()
+    return AseMdExplorer()
 
 
 @dataclass
@@ -92,11 +83,14 @@ class ActiveLearningMaker(Maker):
         name: flow name.
         label_maker: labels pymatgen Structures: ionflow.dft's ``LabelMaker`` (default;
             oracle from the settings) or any Maker whose ``make(structures)`` outputs a
-            ``LabelledSetDocument`` or ``{"labelled_cfg": ..., "n_failed": ...}``.
+            ``LabelledSetDocument`` or a ``LabelledSet``, of the training set's oracle
+            and level of theory (the merge refuses others).
         fit_maker: refits, warm-started (weights 100:1:0.01 as in the paper).
         explorer: exploration MD engine (interface :class:`ionflow.learning.explore.Explorer`):
-            :class:`~ionflow.learning.explore.AseMdExplorer` or
-            :class:`~ionflow.learning.explore_lammps.LammpsExplorer`.
+            :class:`~ionflow.learning.explore.AseMdExplorer`,
+            :class:`~ionflow.learning.explore_lammps.LammpsExplorer` or, on a cluster,
+            :class:`~ionflow.learning.explore_lmp.LmpExplorer`. Default (None): chosen when
+            the iteration runs, by :func:`default_explorer`.
         temperatures: exploration temperatures, K.
         md_steps: MD steps per structure and temperature.
         gamma_select: keep configurations graded above this.
@@ -104,7 +98,6 @@ class ActiveLearningMaker(Maker):
         max_selected: cap on configurations labelled per iteration.
         min_selected: stop when an iteration selects this many or fewer.
         max_iterations: stop after this many iterations.
-        state_dir: directory of the resumable state (None: no resume).
     """
 
     name: str = "active learning"
@@ -112,7 +105,7 @@ class ActiveLearningMaker(Maker):
     fit_maker: MtpFitMaker = field(
         default_factory=lambda: MtpFitMaker(weights=ACTIVE_LEARNING_WEIGHTS, max_iter=200)
     )
-    explorer: Explorer = field(default_factory=AseMdExplorer)
+    explorer: Explorer | None = None
     temperatures: tuple[float, ...] = (300.0, 600.0)
     md_steps: int = 1000
     gamma_select: float = 2.0
@@ -120,57 +113,35 @@ class ActiveLearningMaker(Maker):
     max_selected: int = 20
     min_selected: int = 0
     max_iterations: int = 10
-    state_dir: str | None = None
 
     def make(
         self,
         structures: list[Structure],
-        labelled_cfg: str,
-        species: list[str],
+        labelled_set: LabelledSet,
         mtp: str | None = None,
     ) -> Flow:
         """Return the loop as a Flow (fit first if no ``mtp`` is given).
 
         Args:
             structures: cells to explore (pymatgen Structures).
-            labelled_cfg: initial labelled set, ``.cfg`` text.
-            species: element symbols in type order.
-            mtp: ``.mtp`` text fitted to ``labelled_cfg``; None: fit it first.
+            labelled_set: initial labelled set (its species order is the potential's),
+                or a reference to a job's labelled set.
+            mtp: ``.mtp`` text fitted to ``labelled_set``; None: fit it first.
         """
-        state = self._load_state()
-        history: list[dict] = []
-        keys: list[str] = []
-        if state:
-            labelled_cfg, mtp = state["labelled_cfg"], state["mtp"]
-            history, keys = state["history"], state["labelled_keys"]
         jobs = []
         if mtp is None:
-            fit = self.fit_maker.make(labelled_cfg, species)
+            fit = self.fit_maker.make(labelled_set)
             jobs.append(fit)
             mtp = fit.output.mtp
-        first = self.iteration(list(structures), species, labelled_cfg, mtp, history, keys, None)
+        first = self.iteration(list(structures), labelled_set, mtp, [], [], None)
         jobs.append(first)
         return Flow(jobs, output=first.output, name=self.name)
 
-    def _load_state(self) -> dict | None:
-        if self.state_dir and (Path(self.state_dir) / STATE_FILE).exists():
-            return json.loads((Path(self.state_dir) / STATE_FILE).read_text())
-        return None
-
-    def _save_state(self, state: dict) -> None:
-        if self.state_dir:
-            path = Path(self.state_dir)
-            path.mkdir(parents=True, exist_ok=True)
-            tmp = path / (STATE_FILE + ".part")
-            tmp.write_text(json.dumps(state))
-            tmp.replace(path / STATE_FILE)
-
-    @job(data=["mtp", "labelled_cfg"])
+    @job(data=["mtp", *LABELLED_SET_DATA_FIELDS])
     def iteration(
         self,
         structures: list[Structure],
-        species: list[str],
-        labelled_cfg: str,
+        labelled_set: LabelledSet,
         mtp: str,
         history: list[dict],
         labelled_keys: list[str],
@@ -185,16 +156,8 @@ class ActiveLearningMaker(Maker):
             history[-1]["validation_errors"] = (
                 errors.model_dump() if hasattr(errors, "model_dump") else errors
             )
-        training = _images(labelled_cfg, species)
+        species, training = labelled_set.species, labelled_set.images
         keys = set(labelled_keys) | {configuration_key(a) for a in training}
-        self._save_state(
-            {
-                "labelled_cfg": labelled_cfg,
-                "mtp": mtp,
-                "history": history,
-                "labelled_keys": sorted(keys),
-            }
-        )
         number = len(history) + 1
         iterations = [ActiveLearningIteration(**h) for h in history]
 
@@ -205,7 +168,7 @@ class ActiveLearningMaker(Maker):
                 n_training=len(training),
                 species=species,
                 mtp=mtp,
-                labelled_cfg=labelled_cfg,
+                labelled_set=labelled_set,
             )
 
         if number > self.max_iterations:
@@ -219,7 +182,7 @@ class ActiveLearningMaker(Maker):
                 for s in structures
             ]
             start = time.perf_counter()
-            explored = self.explorer(
+            explored = (self.explorer or default_explorer())(
                 cells,
                 self.temperatures,
                 self.md_steps,
@@ -231,9 +194,19 @@ class ActiveLearningMaker(Maker):
             )
             explore_time = time.perf_counter() - start
             start = time.perf_counter()
-            fresh = [a for a in explored.candidates if configuration_key(a) not in keys]
-            data = motep_api.read_potential(mtp_path, species)
-            chosen = select_add(data, training, fresh, max_selected=self.max_selected)
+            is_fresh = [configuration_key(a) not in keys for a in explored.candidates]
+            fresh = [a for a, new in zip(explored.candidates, is_fresh, strict=True) if new]
+            if (self.fit_maker.engine or get_settings().mtp_engine) == "mlp":
+                fresh_grades = [
+                    g for g, new in zip(explored.candidate_grades, is_fresh, strict=True) if new
+                ]
+                chosen = mlp_select_add(
+                    MlpEngine(), mtp_path, species, training, fresh, fresh_grades,
+                    max_selected=self.max_selected,
+                )  # fmt: skip
+            else:
+                data = motep_api.read_potential(mtp_path, species)
+                chosen = select_add(data, training, fresh, max_selected=self.max_selected)
             select_time = time.perf_counter() - start
         grades = np.array(explored.all_grades or [0.0])
         record = ActiveLearningIteration(
@@ -255,8 +228,8 @@ class ActiveLearningMaker(Maker):
 
         selected = [fresh[i] for i in chosen.indices]
         label = self.label_maker.make([AseAtomsAdaptor.get_structure(a) for a in selected])
-        merge = merge_labelled(labelled_cfg, label.output, species)
-        refit = self.fit_maker.make(merge.output["labelled_cfg"], species, previous_mtp=mtp)
+        merge = merge_labelled(labelled_set, label.output)
+        refit = self.fit_maker.make(merge.output["labelled_set"], previous_mtp=mtp)
         step = {
             "n_labelled": merge.output["n_labelled"],
             "n_failed": merge.output["n_failed"],
@@ -265,8 +238,7 @@ class ActiveLearningMaker(Maker):
         new_keys = sorted(keys | {configuration_key(a) for a in selected})
         following = self.iteration(
             structures,
-            species,
-            merge.output["labelled_cfg"],
+            merge.output["labelled_set"],
             refit.output.mtp,
             [r.model_dump() for r in iterations],
             new_keys,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from ionflow.io.labelled_set import LabelledSet
 from ionflow.mtp.schemas.fit import SplitErrors
 
 
@@ -34,4 +35,4 @@ class ActiveLearningDocument(BaseModel):
     n_training: int
     species: list[str]
     mtp: str = Field(description="Final .mtp (data store).")
-    labelled_cfg: str = Field(description="Final training set .cfg (data store).")
+    labelled_set: LabelledSet = Field(description="Final training set (.cfg in the data store).")

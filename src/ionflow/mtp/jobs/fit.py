@@ -8,6 +8,7 @@ from pathlib import Path
 from jobflow import Maker, job
 
 from ionflow.io.job_log import job_log
+from ionflow.io.labelled_set import LabelledSet
 from ionflow.mtp.fitting import PASSIVE_WEIGHTS, fit_mtp
 from ionflow.mtp.schemas.fit import MtpFitDocument
 
@@ -42,24 +43,20 @@ class MtpFitMaker(Maker):
     engine: str | None = None
 
     @job(output_schema=MtpFitDocument, data=MTP_DATA_FIELDS)
-    def make(
-        self, labelled_cfg: str, species: list[str], previous_mtp: str | None = None
-    ) -> MtpFitDocument:
-        """Fit to ``labelled_cfg`` (``.cfg`` text), optionally warm-started.
+    def make(self, labelled_set: LabelledSet, previous_mtp: str | None = None) -> MtpFitDocument:
+        """Fit to ``labelled_set`` (its species order is the potential's), optionally warm-started.
 
-        The engine works in the job's folder, which keeps its inputs (``labelled.cfg``,
-        ``train.cfg``, ``validation.cfg``, ``initial.mtp``), outputs and ``fit.log`` (the
-        traceback too when the fit fails).
+        The engine works in the job's folder, which keeps its inputs (``train.cfg``,
+        ``validation.cfg``, ``initial.mtp``), outputs and ``fit.log`` (the traceback too
+        when the fit fails).
 
         Args:
-            labelled_cfg: MLIP ``.cfg`` text or a reference to it in the data store.
-            species: element symbols in type order.
+            labelled_set: the labelled structures, or a reference to a job's labelled set.
             previous_mtp: ``.mtp`` text of a potential of the same level to start from.
         """
         with job_log(Path.cwd() / "fit.log"):
             return fit_mtp(
-                labelled_cfg,
-                species,
+                labelled_set,
                 level=self.level,
                 r_cut=self.r_cut,
                 radial_basis_size=self.radial_basis_size,

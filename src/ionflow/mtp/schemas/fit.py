@@ -51,6 +51,8 @@ class MtpFitDocument(BaseModel):
         description="Wall time of one energy+forces evaluation per atom, s (cost)."
     )
     engine: str
+    oracle: str | None = Field(None, description="Oracle that labelled the training set.")
+    level_of_theory: str | None = Field(None, description="Level of theory of the labels.")
     versions: dict[str, str]
     mtp: str | None = Field(None, description="The fitted .mtp (MLIP-2 layout); data store.")
     training_cfg: str | None = Field(None, description="The training .cfg; data store.")
