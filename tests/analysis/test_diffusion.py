@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
-from tests.fixtures.analysis import random_walk, write_text_dump
+from tests.fixtures.analysis import (
+    kinisi_d_samples,
+    kinisi_from_ase,
+    random_walk,
+    write_text_dump,
+)
 
 from ionflow.analysis.diffusion import combine_estimates, fit_diffusion
 from ionflow.analysis.displacements import collect_species_trajectory, from_positions
@@ -110,9 +113,7 @@ def test_lammps_random_walk_d_from_binary_dump(lammps_walk):
 
 def test_d_agrees_with_pymatgen_diffusion_and_kinisi():
     """Same trajectory, three codes: D within the combined uncertainty."""
-    import scipp as sc
     from ase import Atoms
-    from kinisi.analyze import DiffusionAnalyzer as KinisiAnalyzer
     from pymatgen.analysis.diffusion.analyzer import DiffusionAnalyzer
     from pymatgen.core import Lattice, Structure
 
@@ -135,23 +136,8 @@ def test_d_agrees_with_pymatgen_diffusion_and_kinisi():
         atoms = Atoms(species, positions=np.vstack([positions, framework]), cell=CELL, pbc=True)
         atoms.wrap()
         frames.append(atoms)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        kinisi = KinisiAnalyzer.from_ase(
-            frames,
-            specie="Li",
-            time_step=sc.scalar(DT_FS, unit="fs"),
-            step_skip=sc.scalar(1),
-            progress=False,
-        )
-        kinisi.diffusion(
-            sc.scalar(20 * DT_FS, unit="fs"),
-            progress=False,
-            n_samples=300,
-            random_state=np.random.RandomState(0),
-        )
-    assert str(kinisi.D.unit) == "cm^2/s"
-    D_kinisi, err_kinisi = np.mean(kinisi.D.values), np.std(kinisi.D.values)
+    samples = kinisi_d_samples(kinisi_from_ase(frames, DT_FS), 20 * DT_FS)
+    D_kinisi, err_kinisi = np.mean(samples), np.std(samples)
     assert abs(ours.D_cm2_s - pmg.diffusivity) < 3 * np.hypot(
         ours.D_err_cm2_s, pmg.diffusivity_std_dev
     )

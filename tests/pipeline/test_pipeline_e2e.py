@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import ionflow.settings as settings_module
-from ionflow.db.stores import get_jobstore
+from ionflow.db.stores import DATA_COLLECTION, DOCS_COLLECTION, get_jobstore
 
 SPEC = Path(__file__).parents[1] / "data" / "pipeline" / "tiny_chgnet.yaml"
 
@@ -62,6 +62,41 @@ def test_ionflow_run_tiny_pipeline_on_embedded_db(db_settings, tmp_path, monkeyp
     labelled = store.query_one({"name": "labelled set PBE"}, load=True)
     assert labelled["output"]["labelled_set"]["cfg_text"].count("BEGIN_CFG") == 48
     store.close()
+    _query_outputs_with_pymongo(db_settings.db_uri, fit["uuid"])
+
+
+def _query_outputs_with_pymongo(uri: str, fit_uuid: str) -> None:
+    """What a user asks of the stored outputs with plain pymongo, after the run."""
+    import gridfs
+    import pymongo
+
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000, socketTimeoutMS=30000)
+    try:
+        database = client.get_default_database()
+        outputs = database[DOCS_COLLECTION]
+        names = outputs.distinct("name")
+        assert {"report", "mtp fit", "labelled set PBE"} <= set(names)
+        assert outputs.count_documents({"name": "report"}) == 1
+        per_name = {
+            g["_id"]: g["n"]
+            for g in outputs.aggregate([{"$group": {"_id": "$name", "n": {"$sum": 1}}}])
+        }
+        assert sum(per_name.values()) == outputs.count_documents({})
+        (fit,) = outputs.find({"uuid": fit_uuid}, {"output.mtp": 1, "_id": 0})
+        blob_uuid = fit["output"]["mtp"]["blob_uuid"]
+        files = database[f"{DATA_COLLECTION}.files"]
+        assert set(database.list_collection_names()) >= {
+            f"{DATA_COLLECTION}.files",
+            f"{DATA_COLLECTION}.chunks",
+        }
+        (file_doc,) = files.find({"metadata.blob_uuid": blob_uuid}, {"length": 1})
+        chunks = database[f"{DATA_COLLECTION}.chunks"]
+        assert chunks.count_documents({"files_id": file_doc["_id"]}) >= 1
+        bucket = gridfs.GridFSBucket(database, bucket_name=DATA_COLLECTION)
+        text = bucket.open_download_stream(file_doc["_id"]).read()
+        assert len(text) == file_doc["length"] and b"alpha_moments_count" in text
+    finally:
+        client.close()
 
 
 def test_ionflow_run_without_database_says_how_to_start_it(tmp_path, monkeypatch):

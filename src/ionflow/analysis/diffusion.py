@@ -8,6 +8,15 @@ Brownian motion, Qian et al. 1991) and ``Corr(t_i, t_j) = sqrt(t_i / t_j)`` for
 ``t_i <= t_j``. This accounts for the strong correlation of overlapping time origins,
 so the error does not shrink just because more origins were used.
 
+When no linear (diffusive) regime is found (a short or sub-diffusive run), D depends on
+the fit window more than the random-walk error says. Then D is fitted over a grid of
+plausible windows (:data:`WINDOW_START_FRACTIONS` x :data:`WINDOW_END_FRACTIONS` of the
+trajectory, the ranges other codes fit: pymatgen-analysis-diffusion from 1 ps to the end,
+kinisi from a user's start time to the end), the reported D is the median over windows,
+and the 95 % interval spans every window's own 95 % interval; ``D_err_cm2_s`` then is
+the half-width of that interval / 1.96, so it carries the window dependence into
+everything downstream (Arrhenius weights, sigma).
+
 Units: time fs, MSD Å^2, D reported in cm^2/s (1 Å^2/fs = 0.1 cm^2/s).
 """
 
@@ -23,6 +32,11 @@ from ionflow.errors import IonflowInputError
 
 A2_PER_FS_TO_CM2_PER_S = 0.1
 MAX_FIT_POINTS = 200
+Z_95 = 1.959963984540054  # two-sided 95 % quantile of the normal distribution
+# fit windows tried when no linear regime is found, as fractions of the trajectory length
+WINDOW_START_FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.5)
+WINDOW_END_FRACTIONS = (0.5, 0.75, 0.95)
+MIN_WINDOW_FRACTION = 0.2
 
 
 @dataclass
@@ -39,8 +53,12 @@ class DiffusionFit:
     """Diffusion coefficient of one species from one MSD.
 
     Attributes:
-        D_cm2_s: tracer diffusion coefficient in cm^2/s.
-        D_err_cm2_s: standard error of D in cm^2/s.
+        D_cm2_s: tracer diffusion coefficient in cm^2/s (without a linear regime: the
+            median over the plausible fit windows).
+        D_err_cm2_s: standard error of D in cm^2/s; without a linear regime, the
+            half-width of ``D_interval_cm2_s`` / 1.96 (window spread included).
+        D_interval_cm2_s: 95 % interval of D in cm^2/s; without a linear regime it
+            spans the 95 % intervals of every plausible fit window.
         D_xyz_cm2_s: (3,) per-axis diffusion coefficients in cm^2/s.
         D_xyz_err_cm2_s: (3,) their standard errors.
         fit_window_fs: (start, end) of the fit window in fs.
@@ -50,10 +68,13 @@ class DiffusionFit:
         rsd_he: He et al.'s relative standard deviation estimate ``3.43/sqrt(N)+0.04``.
         D_sigma_cm2_s: collective (charge) diffusion coefficient in cm^2/s, or None.
         D_sigma_err_cm2_s: its standard error, or None.
+        D_statistical_err_cm2_s: the random-walk (GLS) standard error of D alone.
+        n_windows: fit windows behind the interval (1 with a linear regime).
     """
 
     D_cm2_s: float
     D_err_cm2_s: float
+    D_interval_cm2_s: tuple[float, float]
     D_xyz_cm2_s: list[float]
     D_xyz_err_cm2_s: list[float]
     fit_window_fs: tuple[float, float]
@@ -62,6 +83,8 @@ class DiffusionFit:
     rsd_he: float
     D_sigma_cm2_s: float | None = None
     D_sigma_err_cm2_s: float | None = None
+    D_statistical_err_cm2_s: float = 0.0
+    n_windows: int = 1
 
 
 def log_log_slope(time_fs: np.ndarray, msd: np.ndarray, n_points: int = 40) -> tuple:
@@ -120,7 +143,10 @@ def gls_line(
     model = msd.copy()
     fit = None
     for _ in range(3):  # covariance from the model MSD, refined twice
-        model = np.maximum(model, 1e-12 * max(float(np.max(np.abs(msd))), 1e-300))
+        # a line that dips below zero (sub-diffusive MSD, negative intercept) must not
+        # give lags a near-zero variance: floor the model at a tenth of the data
+        floor = np.maximum(0.1 * np.abs(msd), 1e-12 * max(float(np.max(np.abs(msd))), 1e-300))
+        model = np.maximum(model, floor)
         variance = 4.0 * model**2 * t / (3.0 * dimensions * n_atoms * (total_time_fs - t + dt_fs))
         sigma = np.sqrt(variance)
         ratio = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
@@ -133,7 +159,7 @@ def gls_line(
         white_x = np.linalg.solve(chol, design)
         white_y = np.linalg.solve(chol, msd)
         params, *_ = np.linalg.lstsq(white_x, white_y, rcond=None)
-        param_cov = np.linalg.inv(white_x.T @ white_x)
+        param_cov = np.linalg.pinv(white_x.T @ white_x)
         fit = LinearFit(float(params[0]), float(np.sqrt(param_cov[0, 0])), float(params[1]))
         model = design @ params
     return fit
@@ -170,35 +196,68 @@ def fit_diffusion(
             raise IonflowInputError(
                 f"fit window {window_fs} fs must hold >= 3 frames within 0..{t[-1]:g} fs"
             )
-    idx = np.unique(np.linspace(start, end, min(MAX_FIT_POINTS, end - start + 1)).astype(int))
 
-    def fit(values: np.ndarray, dims: int, n_atoms: int) -> LinearFit:
+    def fit(values: np.ndarray, dims: int, n_atoms: int, first: int, last: int) -> LinearFit:
+        idx = np.unique(np.linspace(first, last, min(MAX_FIT_POINTS, last - first + 1)).astype(int))
         return gls_line(t[idx], values[idx], n_atoms, msd.total_time_fs, dims, dt)
 
-    total_fit = fit(total, 3, msd.n_atoms)
-    axis_fits = [fit(msd.msd_xyz[:, k], 1, msd.n_atoms) for k in range(3)]
-    scale = A2_PER_FS_TO_CM2_PER_S
-    D = total_fit.slope / 6.0 * scale
-    D_err = total_fit.slope_err / 6.0 * scale
+    scale = A2_PER_FS_TO_CM2_PER_S / 6.0
+    if found:
+        total_fit = fit(total, 3, msd.n_atoms, start, end)
+        D, D_stat = total_fit.slope * scale, total_fit.slope_err * scale
+        D_err, interval, n_windows = D_stat, (D - Z_95 * D_stat, D + Z_95 * D_stat), 1
+    else:
+        windows = [
+            (first, last, fit(total, 3, msd.n_atoms, first, last))
+            for first, last in plausible_windows(len(t))
+        ] or [(start, end, fit(total, 3, msd.n_atoms, start, end))]
+        slopes = [w[2].slope for w in windows]
+        start, end, total_fit = windows[int(np.argsort(slopes)[(len(slopes) - 1) // 2])]
+        D, D_stat = total_fit.slope * scale, total_fit.slope_err * scale
+        low = min((w.slope - Z_95 * w.slope_err) * scale for _, _, w in windows)
+        high = max((w.slope + Z_95 * w.slope_err) * scale for _, _, w in windows)
+        interval, n_windows = (low, high), len(windows)
+        D_err = max(D_stat, (high - low) / (2 * Z_95))
+    axis_fits = [fit(msd.msd_xyz[:, k], 1, msd.n_atoms, start, end) for k in range(3)]
     n_eff = msd.n_atoms * max(total_fit.slope, 0.0) * msd.total_time_fs / jump_distance_A**2
     rsd = 3.43 / np.sqrt(n_eff) + 0.04 if n_eff > 0 else float("inf")
     D_sigma = D_sigma_err = None
     if msd.collective_msd is not None:
         # the collective MSD is one "particle" (the centre of charge) scaled by N
-        coll = fit(msd.collective_msd, 3, 1)
-        D_sigma, D_sigma_err = coll.slope / 6.0 * scale, coll.slope_err / 6.0 * scale
+        coll = fit(msd.collective_msd, 3, 1, start, end)
+        D_sigma, D_sigma_err = coll.slope * scale, coll.slope_err * scale
     return DiffusionFit(
         D_cm2_s=D,
         D_err_cm2_s=D_err,
-        D_xyz_cm2_s=[f.slope / 2.0 * scale for f in axis_fits],
-        D_xyz_err_cm2_s=[f.slope_err / 2.0 * scale for f in axis_fits],
+        D_interval_cm2_s=(float(interval[0]), float(interval[1])),
+        D_xyz_cm2_s=[f.slope * 3.0 * scale for f in axis_fits],
+        D_xyz_err_cm2_s=[f.slope_err * 3.0 * scale for f in axis_fits],
         fit_window_fs=(float(t[start]), float(t[end])),
         linear_regime_found=found,
         n_eff_jumps=float(n_eff),
         rsd_he=float(rsd),
         D_sigma_cm2_s=D_sigma,
         D_sigma_err_cm2_s=D_sigma_err,
+        D_statistical_err_cm2_s=D_stat,
+        n_windows=n_windows,
     )
+
+
+def plausible_windows(n_frames: int) -> list[tuple[int, int]]:
+    """Fit windows (first, last lag index) tried when no linear regime is found.
+
+    Every start of :data:`WINDOW_START_FRACTIONS` with every end of
+    :data:`WINDOW_END_FRACTIONS` of the trajectory, at least 3 frames and
+    :data:`MIN_WINDOW_FRACTION` of it long.
+    """
+    last_lag = n_frames - 1
+    windows = set()
+    for fs in WINDOW_START_FRACTIONS:
+        for fe in WINDOW_END_FRACTIONS:
+            first, last = max(1, round(fs * last_lag)), round(fe * last_lag)
+            if last - first >= max(2, MIN_WINDOW_FRACTION * last_lag):
+                windows.add((first, last))
+    return sorted(windows)
 
 
 def combine_estimates(values: Sequence[float], errors: Sequence[float]) -> tuple[float, float]:

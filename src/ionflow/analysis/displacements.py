@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from ase.data import atomic_masses, atomic_numbers
 
-from ionflow.analysis.readers import AseTrajectoryReader, Frame, TrajectoryReader
+from ionflow.analysis.readers import TrajectoryReader
 from ionflow.errors import IonflowInputError
+from ionflow.io.trajectory_frame import Frame
 
 
 @dataclass
@@ -113,8 +114,8 @@ def collect_species_trajectory(
         )
     framework = ~selected
     masses = _masses(labels[framework])
-    # XYZ/ASE frames carry no step number: the interval between frames is given
-    use_index_time = isinstance(reader, AseTrajectoryReader)
+    # XDATCAR/XYZ/ASE frames carry no MD step: the interval between frames is given
+    use_index_time = reader.frame_index_times
     chunks: list[np.ndarray] = []
     times, cells, origins, drift = [], [], [], []
     previous_frac = None

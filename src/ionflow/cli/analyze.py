@@ -23,8 +23,16 @@ from ionflow.errors import IonflowInputError
 app = typer.Typer(help="Diffusivity, conductivity and Arrhenius analysis.", no_args_is_help=True)
 console = Console(stderr=True)
 
+TRAJECTORY_HELP = (
+    "LAMMPS dump (text with any columns, or binary), VASP XDATCAR or vasprun.xml, CP2K "
+    "PROJECT-pos-1.xyz (with its PROJECT-1.cell), extended XYZ, ASE .traj."
+)
 SPECIES = typer.Option("Li", "--species", help="Diffusing species (element symbol).")
-TYPE_MAP = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1=Li,2=P,3=S,4=Cl.")
+TYPE_MAP = typer.Option(
+    None,
+    "--type-map",
+    help="LAMMPS types, e.g. 1=Li,2=P,3=S,4=Cl (default: the dump's element column).",
+)
 TIMESTEP = typer.Option(
     None,
     "--timestep-fs",
@@ -122,7 +130,7 @@ def _write_json(data: dict, path: Path | None) -> None:
 
 @app.command()
 def diffusion(
-    trajectory: Path = typer.Argument(..., help="LAMMPS dump (text or binary), extxyz, .traj."),
+    trajectory: Path = typer.Argument(..., help=TRAJECTORY_HELP),
     temperature: float = typer.Option(..., "--temperature", help="Temperature in K."),
     species: str = SPECIES,
     type_map: str | None = TYPE_MAP,
@@ -134,8 +142,11 @@ def diffusion(
 ) -> None:
     """D (total, x/y/z) with standard errors and sigma of one trajectory.
 
-    JSON fields: temperature_K, D_cm2_s, D_err_cm2_s, D_xyz_cm2_s, D_xyz_err_cm2_s,
-    sigma_mS_cm, sigma_err_mS_cm, n_species_atoms, fit_window_ps, haven_ratio, ...
+    JSON fields: temperature_K, D_cm2_s, D_err_cm2_s, D_interval_cm2_s (95%),
+    linear_regime_found, D_xyz_cm2_s, D_xyz_err_cm2_s, sigma_mS_cm, sigma_err_mS_cm,
+    sigma_interval_mS_cm, n_species_atoms, fit_window_ps, haven_ratio, ...
+    Without a linear MSD regime, D is the median over plausible fit windows and its
+    interval spans them (the printed line says so).
     """
     _check_outputs(json_out, plot, force)
     doc = _analyse(trajectory, species, temperature, type_map, timestep_fs, window_ps)
@@ -144,9 +155,28 @@ def diffusion(
         from ionflow.analysis.plotting import plot_msd
 
         plot_msd(doc, plot)
-    console.print(
-        f"{species} at {temperature:g} K: D = {doc.D_cm2_s:.3e} ± {doc.D_err_cm2_s:.1e} cm²/s, "
-        f"sigma = {doc.sigma_mS_cm:.3g} ± {doc.sigma_err_mS_cm:.2g} mS/cm"
+    console.print(diffusion_line(doc))
+
+
+def diffusion_line(doc: DiffusionDocument) -> str:
+    """The printed result of one trajectory: D and sigma with their 95 % intervals.
+
+    Without a linear (diffusive) regime the line says so and gives the interval over
+    the plausible fit windows instead of a standard error.
+    """
+    (d_low, d_high), (s_low, s_high) = doc.D_interval_cm2_s, doc.sigma_interval_mS_cm
+    head = f"{doc.species} at {doc.temperature_K:g} K: "
+    if doc.linear_regime_found:
+        return (
+            f"{head}D = {doc.D_cm2_s:.3e} ± {doc.D_err_cm2_s:.1e} cm²/s "
+            f"(95%: {d_low:.3e} to {d_high:.3e}), "
+            f"sigma = {doc.sigma_mS_cm:.3g} ± {doc.sigma_err_mS_cm:.2g} mS/cm"
+        )
+    return (
+        f"{head}no linear (diffusive) MSD regime found in {doc.total_time_ps:.3g} ps: "
+        f"D = {doc.D_cm2_s:.3e} cm²/s, 95% over {doc.n_fit_windows} fit windows "
+        f"{d_low:.3e} to {d_high:.3e} cm²/s; sigma = {doc.sigma_mS_cm:.3g} mS/cm "
+        f"({s_low:.3g} to {s_high:.3g}); run longer for a reliable D"
     )
 
 
@@ -195,6 +225,12 @@ def arrhenius(
         from ionflow.analysis.plotting import plot_arrhenius
 
         plot_arrhenius(result, plot)
+    short = sorted({d.temperature_K for d in docs if not d.linear_regime_found})
+    if short:
+        console.print(
+            f"no linear (diffusive) MSD regime at {', '.join(f'{t:g}' for t in short)} K: "
+            "those D carry the spread over fit windows as their error; run longer"
+        )
     low, high = result.sigma300_ci_mS_cm
     console.print(
         f"E_a = {result.Ea_eV:.3f} ± {result.Ea_err_eV:.3f} eV; "
@@ -204,7 +240,7 @@ def arrhenius(
 
 @app.command()
 def regions(
-    trajectory: Path = typer.Argument(..., help="LAMMPS dump (text or binary), extxyz, .traj."),
+    trajectory: Path = typer.Argument(..., help=TRAJECTORY_HELP),
     gb_planes: str = typer.Option(
         ..., "--gb-planes", help="GB plane positions, fractional along --axis, e.g. 0.25,0.75."
     ),
@@ -238,7 +274,7 @@ def regions(
 
 @app.command()
 def sites(
-    trajectory: Path = typer.Argument(..., help="LAMMPS dump (text or binary), extxyz, .traj."),
+    trajectory: Path = typer.Argument(..., help=TRAJECTORY_HELP),
     species: str = SPECIES,
     type_map: str | None = TYPE_MAP,
     timestep_fs: float | None = TIMESTEP,

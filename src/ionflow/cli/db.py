@@ -64,11 +64,19 @@ def install(data_dir: Path | None = DataDirOption) -> None:
 
 
 @app.command()
-def start(port: int | None = PortOption, data_dir: Path | None = DataDirOption) -> None:
+def start(
+    port: int | None = PortOption,
+    data_dir: Path | None = DataDirOption,
+    query_timeout_s: float = typer.Option(
+        60.0,
+        "--query-timeout-s",
+        help="Server-side time limit (s) of a read that sets no maxTimeMS of its own.",
+    ),
+) -> None:
     """Start the embedded server in the background (does nothing if it runs)."""
     port, data_dir = _defaults(port, data_dir)
     with console.status(f"starting the database on 127.0.0.1:{port}"):
-        status = server.start(data_dir, port=port)
+        status = server.start(data_dir, port=port, query_timeout_s=query_timeout_s)
     word = "already running" if status.already_running else "started"
     console.print(f"database {word}: {status.uri} (data in {data_dir})")
     _warn_if_uri_elsewhere(port)

@@ -25,16 +25,43 @@ The fixes, each the smallest change that makes FireWorks and maggma correct
 Two more upstream faults are fixed because maggma and FireWorks use them: (d) ``$group``
 with a document ``_id`` (maggma ``groupby``) and (e) dotted projections (``lpad`` with
 ``state_history.reservation_id``, maggma ``properties=["a.b"]``).
+
+So that plain pymongo answers what users ask of the stored outputs:
+
+(f) ``{"field": ObjectId(...)}`` on a field other than ``_id`` (``files_id`` of GridFS
+    chunks) matched nothing: such filters are evaluated in Python, as upstream already
+    does for ObjectId comparisons with operators.
+(g) GridFS collections go by their MongoDB names: ``listCollections`` shows
+    ``outputs_blobs.files`` / ``.chunks`` (not the SQLite tables ``outputs_blobs_files``
+    / ``_chunks``, which stay accepted as aliases). Reads on them (``find`` with filter,
+    projection, sort, skip, limit; ``count``; ``distinct``; ``aggregate``) are answered
+    by the same query engine as ordinary collections, over the rows seen as MongoDB
+    documents; upstream ignored projections, failed ``count_documents`` ("no such
+    column") and hung on the alias names.
+(h) Every request gets an answer: an error is returned as ``"<command> on <db>.<coll>:
+    <reason>"`` and a reply that cannot be encoded becomes an error reply (upstream only
+    logged it and left the client waiting until its socket time-out).
+(i) Reads stop at a time limit on the server side: ``maxTimeMS`` if the client gives
+    one, else ``--query-timeout-s`` (default 60 s); the client gets MongoDB's error 50
+    (``MaxTimeMSExpired``, pymongo ``ExecutionTimeout``). Writes are never interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
+import json
+import sqlite3
 import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 PATCH_VERSIONS = {"nx-27017": "0.8.1", "neosqlite": "1.17.2"}
+DEFAULT_QUERY_TIMEOUT_S = 60.0
+READ_COMMANDS = ("find", "count", "distinct", "aggregate")
 
 
 def _key_name(key: Any) -> Any:
@@ -214,21 +241,527 @@ def _fix_dotted_projection() -> None:
     AggregationMixin._apply_projection = apply_projection
 
 
-def apply_patches() -> None:
+def _contains_object_id(value: Any) -> bool:
+    from neosqlite.objectid import ObjectId
+
+    if isinstance(value, ObjectId):
+        return True
+    if isinstance(value, dict):
+        return any(_contains_object_id(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_contains_object_id(v) for v in value)
+    return False
+
+
+def _fix_object_id_fields() -> None:
+    """Fix (f): a filter with an ObjectId on a field other than ``_id`` runs in Python.
+
+    Upstream turns such ObjectIds into their hex text before translating to SQL (and
+    before its Python matcher), so they never equal the stored ObjectId. Here the
+    ObjectIds outside ``_id`` are kept, and such a filter goes to the Python matcher,
+    which compares ObjectIds.
+    """
+    import neosqlite.collection.query_helper as query_helper_package
+    from neosqlite.collection import type_correction
+    from neosqlite.collection.query_helper import _sql_query_builder
+
+    original_normalize = type_correction.normalize_id_query_for_db
+
+    def normalize_id_query_for_db(query: Any) -> Any:
+        if not isinstance(query, dict):
+            return original_normalize(query)
+        kept = {k: v for k, v in query.items() if k not in ("_id", "id") and _contains_object_id(v)}
+        normalized = original_normalize({k: v for k, v in query.items() if k not in kept})
+        return {**normalized, **kept}
+
+    for module in (type_correction, _sql_query_builder, query_helper_package):
+        if hasattr(module, "normalize_id_query_for_db"):
+            module.normalize_id_query_for_db = normalize_id_query_for_db
+
+    builder = _sql_query_builder.SqlQueryBuilderMixin
+    original_where = builder._build_simple_where_clause
+
+    def build_simple_where_clause(self: Any, query: dict[str, Any]) -> tuple | None:
+        if _object_id_outside_id(query):
+            return None
+        return original_where(self, query)
+
+    builder._build_simple_where_clause = build_simple_where_clause
+
+    from neosqlite.collection.query_engine import QueryEngine
+    from neosqlite.collection.query_engine.python_aggregation_engine import (
+        execute_python_aggregation,
+    )
+
+    original_aggregate = QueryEngine.aggregate_with_constraints
+    original_distinct = QueryEngine.distinct
+
+    def aggregate_with_constraints(
+        self: Any, pipeline: list, batch_size: int = 101, session: Any = None
+    ) -> list:
+        matches = [s["$match"] for s in pipeline if isinstance(s, dict) and "$match" in s]
+        if any(_object_id_outside_id(m) for m in matches):
+            return execute_python_aggregation(self, pipeline, session)
+        return original_aggregate(self, pipeline, batch_size=batch_size, session=session)
+
+    def distinct(self: Any, key: str, filter: Any = None, session: Any = None) -> list:
+        if not _object_id_outside_id(filter):
+            return original_distinct(self, key, filter, session=session)
+        values: list = []
+        for doc in self.find(filter, session=session):
+            for value in _path_values(doc, key.split(".")):
+                if value not in values:
+                    values.append(value)
+        return values
+
+    QueryEngine.aggregate_with_constraints = aggregate_with_constraints
+    QueryEngine.distinct = distinct
+
+
+def _object_id_outside_id(query: Any) -> bool:
+    return isinstance(query, dict) and any(
+        _contains_object_id(v) for k, v in query.items() if k not in ("_id", "id")
+    )
+
+
+def _path_values(value: Any, parts: list[str]) -> Iterator[Any]:
+    """The values ``distinct`` sees at a dotted path (arrays give their elements)."""
+    if not parts:
+        yield from value if isinstance(value, list) else [value]
+    elif isinstance(value, dict):
+        if parts[0] in value:
+            yield from _path_values(value[parts[0]], parts[1:])
+    elif isinstance(value, list):
+        for item in value:
+            yield from _path_values(item, parts)
+
+
+# --- (g) GridFS collections under their MongoDB names ---------------------------------
+
+GRIDFS_TABLE_COLUMNS = {
+    "files": {"_id", "filename", "length", "chunkSize", "uploadDate", "metadata"},
+    "chunks": {"files_id", "n", "data"},
+}
+
+
+def _table_columns(conn: Any, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
+
+
+def _gridfs_name(conn: Any, name: Any) -> str | None:
+    """MongoDB name (``bucket.files``/``.chunks``) if ``name`` is a GridFS collection.
+
+    ``bucket.files`` is one by its name; ``bucket_files`` (the SQLite table) only when
+    the table has the GridFS columns, so an ordinary collection named ``x_files`` stays
+    ordinary.
+    """
+    if not isinstance(name, str):
+        return None
+    for kind, columns in GRIDFS_TABLE_COLUMNS.items():
+        if name.endswith(f".{kind}") and len(name) > len(kind) + 1:
+            return name
+        alias = name.endswith(f"_{kind}") and len(name) > len(kind) + 1
+        if alias and columns <= _table_columns(conn, name):
+            return f"{name[: -len(kind) - 1]}.{kind}"
+    return None
+
+
+def _gridfs_tables(conn: Any) -> dict[str, str]:
+    """SQLite table -> MongoDB name, for every GridFS table of a database."""
+    tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    found = {}
+    for table in tables:
+        name = _gridfs_name(conn, table)
+        if name and name != table:
+            found[table] = name
+    return found
+
+
+def _parsed(text: Any, parse: Any) -> Any:
+    """``parse(text)`` for stored text; the value itself if it is not text or not valid."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return parse(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def _object_id(text: Any) -> Any:
+    from neosqlite.objectid import ObjectId
+
+    return _parsed(text, ObjectId) if isinstance(text, str) and len(text) == 24 else text
+
+
+def _ids_in_filter(value: Any) -> list[str] | None:
+    """The ids a top-level ``_id``/``files_id`` condition allows, or None (any)."""
+    if isinstance(value, dict):
+        if set(value) == {"$eq"}:
+            value = value["$eq"]
+        elif set(value) == {"$in"} and isinstance(value["$in"], list):
+            return [str(v) for v in value["$in"]]
+        else:
+            return None
+    if value is None or isinstance(value, (list, dict)):
+        return None
+    return [str(value)]
+
+
+def _gridfs_documents(conn: Any, name: str, ids: list[str] | None, with_data: bool) -> list[dict]:
+    """The rows of a GridFS table as the documents MongoDB stores for them."""
+    bucket, kind = name.rsplit(".", 1)
+    files, chunks = f"{bucket}_files", f"{bucket}_chunks"
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if files not in tables or (kind == "chunks" and chunks not in tables):
+        return []
+    where, params = "", []
+    if ids is not None:
+        where = f" WHERE {'f.' if kind == 'chunks' else ''}_id IN ({','.join('?' * len(ids))})"
+        params = ids
+    docs = []
+    if kind == "files":
+        columns = _table_columns(conn, files)
+        extra = ", ".join(c if c in columns else "NULL" for c in ("content_type", "aliases"))
+        rows = conn.execute(
+            f"SELECT _id, filename, length, chunkSize, uploadDate, md5, metadata, {extra}"
+            f' FROM "{files}"{where} ORDER BY id',
+            params,
+        )
+        for _id, filename, length, chunk_size, upload, md5, meta, ctype, aliases in rows:
+            doc = {
+                "_id": _object_id(_id),
+                "filename": filename,
+                "length": length,
+                "chunkSize": chunk_size,
+                "uploadDate": _parsed(upload, datetime.fromisoformat),
+                "md5": md5,
+                "metadata": _parsed(meta, json.loads),
+            }
+            if ctype is not None:
+                doc["contentType"] = ctype
+            if aliases is not None:
+                doc["aliases"] = _parsed(aliases, json.loads)
+            docs.append(doc)
+        return docs
+    data = "c.data" if with_data else "NULL"
+    rows = conn.execute(
+        f'SELECT c._id, f._id, c.n, {data} FROM "{chunks}" c '
+        f'LEFT JOIN "{files}" f ON f.id = c.files_id{where} ORDER BY c.files_id, c.n',
+        params,
+    )
+    for chunk_id, files_id, n, blob in rows:
+        doc = {"_id": chunk_id, "files_id": _object_id(files_id), "n": n}
+        if with_data:
+            doc["data"] = bytes(blob) if blob is not None else b""
+        docs.append(doc)
+    return docs
+
+
+def _needs_chunk_data(op: str, body: dict) -> bool:
+    """Whether a read on a chunks collection can see the ``data`` field."""
+    if op == "count":
+        return "data" in repr(body.get("query"))
+    if op == "distinct":
+        return body.get("key") == "data" or "data" in repr(body.get("query"))
+    if op == "find":
+        projection = body.get("projection") or {}
+        if "data" in repr(body.get("filter")) or not projection:
+            return True
+        includes = any(v for k, v in projection.items() if k != "_id")
+        return bool(projection.get("data", not includes))
+    pipeline = body.get("pipeline") or []
+    reduces = any("$group" in stage or "$count" in stage for stage in pipeline)
+    return "data" in repr(pipeline) or not reduces
+
+
+def _plain(value: Any) -> Any:
+    """Documents of the in-memory view as the wire encoder takes them (bytes, not Binary)."""
+    if isinstance(value, bytes) and type(value) is not bytes:
+        return bytes(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _gridfs_read(
+    handler: Any, op: str, body: dict, name: str, db_name: str, owner: Any, conn: Any, timer: Any
+) -> dict:
+    """Answer ``find``/``count``/``distinct``/``aggregate`` on a GridFS collection.
+
+    The rows are loaded as MongoDB documents (only the files a top-level ``_id`` or
+    ``files_id`` condition allows) into an in-memory collection, where the ordinary
+    query engine (with the fixes above) evaluates the request.
+    """
+    import neosqlite
+
+    ns = f"{db_name}.{name}"
+    key = "_id" if name.endswith(".files") else "files_id"
+    if op == "aggregate":
+        pipeline = body.get("pipeline") or []
+        first = pipeline[0] if pipeline else {}
+        filt = first.get("$match", {}) if isinstance(first, dict) else {}
+    else:
+        filt = body.get("filter" if op == "find" else "query") or {}
+        filt = handler._convert_objectids(filt)
+    ids = _ids_in_filter(filt.get(key)) if isinstance(filt, dict) else None
+    with_data = name.endswith(".chunks") and _needs_chunk_data(op, body)
+    docs = _gridfs_documents(conn, name, ids, with_data)
+    memory = neosqlite.Connection(":memory:")
+    try:
+        timer.watch(memory.db)
+        view = memory["gridfs_view"]
+        if docs:
+            view.insert_many(docs)
+        if op == "count":
+            n = view.count_documents(filt)
+            n = max(0, n - int(body.get("skip") or 0))
+            limit = abs(int(body.get("limit") or 0))
+            return {"ok": 1, "n": min(n, limit) if limit else n}
+        if op == "distinct":
+            return {"ok": 1, "values": _plain(view.distinct(body.get("key", ""), filt))}
+        if op == "find":
+            projection = body.get("projection")
+            cursor = view.find(filt, projection) if projection else view.find(filt)
+            if body.get("sort"):
+                cursor = cursor.sort(list(body["sort"].items()))
+            if body.get("skip"):
+                cursor = cursor.skip(int(body["skip"]))
+            if body.get("limit"):
+                cursor = cursor.limit(abs(int(body["limit"])))
+            results = list(cursor)
+        else:
+            results = view.aggregate(pipeline).to_list()
+        first_batch, cursor_id = handler._split_first_batch(
+            _plain(results), handler._first_batch_size(body), ns, db_name, owner=owner
+        )
+        return {"ok": 1, "cursor": {"id": cursor_id, "ns": ns, "firstBatch": first_batch}}
+    finally:
+        memory.close()
+
+
+# --- (h), (i) an answer to every request, time limit on reads -------------------------
+
+
+class _Deadline:
+    """Interrupts SQLite work on watched connections after ``limit_s`` seconds."""
+
+    def __init__(self, limit_s: float | None) -> None:
+        self.limit_s = limit_s
+        self.expired = False
+        self._end = time.monotonic() + limit_s if limit_s else None
+        self._watched: list[Any] = []
+
+    def _check(self) -> int:
+        if self._end is not None and time.monotonic() > self._end:
+            self.expired = True
+            return 1  # SQLite aborts the statement ("interrupted")
+        return 0
+
+    def watch(self, conn: Any) -> None:
+        """Install the check on ``conn`` (every 1000 SQLite VM steps)."""
+        if self._end is not None:
+            conn.set_progress_handler(self._check, 1000)
+            self._watched.append(conn)
+
+    def release(self) -> None:
+        """Remove the check from every watched connection."""
+        for conn in self._watched:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # the closed in-memory view
+                conn.set_progress_handler(None, 0)
+        self._watched.clear()
+
+
+def _body(msg: dict) -> dict | None:
+    for section_type, doc in msg.get("sections", []):
+        if section_type == "body" and isinstance(doc, dict):
+            return doc
+    return None
+
+
+def _writes(pipeline: Any) -> bool:
+    return isinstance(pipeline, list) and any(
+        isinstance(s, dict) and ("$out" in s or "$merge" in s) for s in pipeline
+    )
+
+
+def _is_special_pipeline(pipeline: Any) -> bool:
+    """Change streams and search-index listings: upstream's own paths."""
+    return isinstance(pipeline, list) and any(
+        isinstance(s, dict) and ("$changeStream" in s or "$listSearchIndexes" in s)
+        for s in pipeline
+    )
+
+
+def _compiled_regexes(value: Any) -> Any:
+    """BSON regular expressions (``re.compile`` in pymongo) as Python patterns."""
+    if hasattr(value, "try_compile") and hasattr(value, "pattern"):
+        return value.try_compile()
+    if isinstance(value, dict):
+        return {k: _compiled_regexes(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_compiled_regexes(v) for v in value]
+    return value
+
+
+JOIN_STAGES = ("$lookup", "$graphLookup", "$unionWith")
+
+
+def _gridfs_join(conn: Any, name: str | None, pipeline: Any) -> str | None:
+    """``"$lookup from"`` when a pipeline joins a GridFS collection (not supported)."""
+    for stage in pipeline if isinstance(pipeline, list) else []:
+        for key in JOIN_STAGES:
+            spec = stage.get(key) if isinstance(stage, dict) else None
+            if spec is None:
+                continue
+            other = spec if isinstance(spec, str) else spec.get("from", spec.get("coll"))
+            if name or _gridfs_name(conn, other):
+                return f"{key} from" if name is None else f"{key} on"
+    return None
+
+
+def _matching(documents: list[dict], query: dict) -> list[dict]:
+    """The documents that match ``query`` (the ordinary query engine, in memory)."""
+    import neosqlite
+
+    memory = neosqlite.Connection(":memory:")
+    try:
+        view = memory["matching"]
+        if documents:
+            view.insert_many([{**doc, "_id": k} for k, doc in enumerate(documents)])
+        keep = {doc["_id"] for doc in view.find(query, {"_id": 1})}
+    finally:
+        memory.close()
+    return [doc for k, doc in enumerate(documents) if k in keep]
+
+
+def _fix_requests(query_timeout_s: float) -> None:
+    """Fixes (g), (h), (i) around the handler's two entry points."""
+    from nx_27017.gridfs_adapter import create_gridfs_adapter
+    from nx_27017.handler import NeoSQLiteHandler
+    from nx_27017.wire_protocol import ResponseBuilder
+
+    original_command = NeoSQLiteHandler.handle_command
+    original_insert = NeoSQLiteHandler.handle_insert
+    original_list = NeoSQLiteHandler._handle_list_collections
+    original_reply = ResponseBuilder.build_op_msg_reply
+
+    def answer(self: Any, msg: dict, original: Any) -> tuple[int, dict]:
+        body = _body(msg)
+        if body is None:
+            return original(self, msg)
+        op = next(iter(body), "")
+        db_name = body.get("$db", "test")
+        target = body.get(op)
+        with self._lock_for(db_name):
+            conn = self.get_database(db_name).db
+            name = _gridfs_name(conn, target)
+            if name and name != target:
+                body[op] = name  # the SQLite table name is an alias
+            if name and op not in (*READ_COMMANDS, "drop"):  # index commands need the tables
+                create_gridfs_adapter(conn, name)
+            ns = f"{db_name}.{name or target}" if isinstance(target, str) else db_name
+            if op in READ_COMMANDS:  # upstream converts the ids of find filters only
+                for key in ("filter", "query", "pipeline"):
+                    if key in body:
+                        body[key] = _compiled_regexes(
+                            self._convert_objectids({"v": body[key]})["v"]
+                        )
+            pipeline = body.get("pipeline")
+            if op == "aggregate" and (joined := _gridfs_join(conn, name, pipeline)):
+                return msg.get("request_id", 0), {
+                    "ok": 0,
+                    "errmsg": f"aggregate on {ns}: {joined} a GridFS collection is not "
+                    "supported by the embedded server; query the collections one by one",
+                    "code": 115,
+                }
+            is_read = op in READ_COMMANDS and not _writes(pipeline)
+            max_ms = body.get("maxTimeMS")
+            limit_s = max_ms / 1000.0 if isinstance(max_ms, (int, float)) and max_ms else None
+            timer = _Deadline((limit_s or query_timeout_s) if is_read else None)
+            timer.watch(conn)
+            request_id = msg.get("request_id", 0)
+            try:
+                if name and is_read and not _is_special_pipeline(pipeline):
+                    response = _gridfs_read(
+                        self, op, body, name, db_name, msg.get("_conn_id"), conn, timer
+                    )
+                else:
+                    request_id, response = original(self, msg)
+            except Exception as exc:  # every request gets an answer
+                response = {"ok": 0, "errmsg": f"{op} on {ns}: {exc}", "code": 1}
+            finally:
+                timer.release()
+        if timer.expired:
+            return request_id, {
+                "ok": 0,
+                "errmsg": f"{op} on {ns} exceeded the time limit of {timer.limit_s:g} s "
+                "(maxTimeMS, or the server's --query-timeout-s)",
+                "code": 50,
+                "codeName": "MaxTimeMSExpired",
+            }
+        if op == "listCollections" and response.get("ok") and body.get("filter"):
+            batch = response["cursor"]["firstBatch"]
+            response["cursor"]["firstBatch"] = _matching(batch, body["filter"])
+        errmsg = response.get("errmsg") if isinstance(response, dict) else None
+        if response.get("ok") == 0 and isinstance(errmsg, str) and not errmsg.startswith(op):
+            response["errmsg"] = f"{op} on {ns}: {errmsg}"
+        return request_id, response
+
+    def handle_command(self: Any, msg: dict) -> tuple[int, dict]:
+        return answer(self, msg, original_command)
+
+    def handle_insert(self: Any, msg: dict) -> tuple[int, dict]:
+        return answer(self, msg, original_insert)
+
+    def list_collections(self: Any, request_id: int, db: Any, db_name: str = "test") -> tuple:
+        request_id, response = original_list(self, request_id, db, db_name)
+        names = _gridfs_tables(db.db)
+        for entry in response.get("cursor", {}).get("firstBatch", []):
+            entry["name"] = names.get(entry["name"], entry["name"])
+        return request_id, response
+
+    def build_op_msg_reply(request_id: int, response_to: int, document: dict, flags: int = 0):
+        try:
+            return original_reply(request_id, response_to, document, flags)
+        except Exception as exc:  # an unencodable answer must not leave the client waiting
+            error = {"ok": 0, "errmsg": f"the server could not encode its answer: {exc}"[:2000]}
+            return original_reply(request_id, response_to, error, flags)
+
+    NeoSQLiteHandler.handle_command = handle_command
+    NeoSQLiteHandler.handle_insert = handle_insert
+    NeoSQLiteHandler._handle_list_collections = list_collections
+    ResponseBuilder.build_op_msg_reply = staticmethod(build_op_msg_reply)
+
+
+def apply_patches(query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S) -> None:
     """Apply the fixes to the imported neosqlite / nx_27017 modules."""
     _fix_id_indexes()
     _fix_array_membership()
     _fix_or_brackets()
     _fix_group_document_id()
     _fix_dotted_projection()
+    _fix_object_id_fields()
+    _fix_requests(query_timeout_s)
 
 
 def main(argv: list[str]) -> None:
-    """Apply the fixes (unless ``--unpatched``) and run the nx-27017 server."""
+    """Apply the fixes (unless ``--unpatched``) and run the nx-27017 server.
+
+    ``--query-timeout-s S`` (ionflow's option, removed before nx-27017 sees the
+    arguments) sets the time limit of reads without ``maxTimeMS``.
+    """
+    argv = list(argv)
+    query_timeout_s = DEFAULT_QUERY_TIMEOUT_S
+    if "--query-timeout-s" in argv:
+        at = argv.index("--query-timeout-s")
+        query_timeout_s = float(argv[at + 1])
+        del argv[at : at + 2]
     if "--unpatched" in argv:
         argv = [a for a in argv if a != "--unpatched"]
     else:
-        apply_patches()
+        apply_patches(query_timeout_s)
     from nx_27017.nx_27017 import main as nx_main
 
     sys.argv = ["nx-27017", *argv]

@@ -270,6 +270,7 @@ def start(
     env_dir: Path | None = None,
     patched: bool = True,
     timeout: float = 60.0,
+    query_timeout_s: float = 60.0,
 ) -> ServerStatus:
     """Start the embedded server in the background and wait until it answers ``ping``.
 
@@ -284,6 +285,8 @@ def start(
             installed first if missing.
         patched: Apply ionflow's fixes (False only to reproduce upstream bugs in tests).
         timeout: Seconds to wait for the first ``ping`` answer.
+        query_timeout_s: Server-side time limit of a read (find, count, distinct,
+            aggregate) that gives no ``maxTimeMS`` of its own, in seconds.
 
     Raises:
         IonflowInputError: if the port is taken, the data directory is on a network
@@ -293,6 +296,8 @@ def start(
     env_dir = Path(env_dir) if env_dir else env_dir_for(data_dir)
     if not 1 <= port <= 65535:
         raise IonflowInputError(f"port {port} is not a TCP port (use 1-65535)")
+    if not query_timeout_s > 0:
+        raise IonflowInputError(f"query time-out must be positive (s), got {query_timeout_s}")
     current = status(data_dir, env_dir)
     if current.running:
         if current.port != port:
@@ -326,7 +331,7 @@ def start(
     cmd = [
         str(_env_python(env_dir)),
         str(PATCHED_SCRIPT),
-        *([] if patched else ["--unpatched"]),
+        *(["--query-timeout-s", str(query_timeout_s)] if patched else ["--unpatched"]),
         "--data-dir", str(paths["db"]),
         "--host", HOST,
         "--port", str(port),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -71,12 +71,14 @@ class DumpRecord:
         time_fs: time of the frame in fs, or None when the file does not say.
         cell: (3, 3) lattice vectors (rows) in Å.
         origin: (3,) corner of the cell in Å.
-        columns: column names (e.g. ``["id", "type", "xu", "yu", "zu"]``).
-        data: (natoms, ncolumns) per-atom values, in file order.
+        columns: names of the numeric columns (e.g. ``["id", "type", "xu", "yu", "zu"]``).
+        data: (natoms, ncolumns) per-atom values of those columns, in file order.
         unit_style: LAMMPS unit style (``metal``...), written in the first frame only;
             empty when the file does not say.
         offset: byte offset of the frame's first byte in the file (binary dumps).
         nbytes: length of the frame in the file (bytes; binary dumps).
+        labels: text columns of a text dump by name, per atom in file order (``element``
+            of ``dump_modify element``, ``type`` written as type labels).
     """
 
     step: int
@@ -88,12 +90,14 @@ class DumpRecord:
     unit_style: str = ""
     offset: int = 0
     nbytes: int = 0
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def iter_text_dump_records(path: str | Path) -> Iterator[DumpRecord]:
     """Yield the complete frames of a LAMMPS text ``dump custom`` file, one at a time.
 
-    A truncated last frame is skipped with a warning.
+    Any columns: numbers go to ``data``, text columns (``element``, type labels) to
+    ``labels``. A truncated last frame is skipped with a warning.
 
     Raises:
         IonflowInputError: if a frame's atom lines are not numbers.
@@ -139,9 +143,34 @@ def _read_text_record(handle: TextIO, path: Path) -> DumpRecord | None:
             warnings.simplefilter("error", DeprecationWarning)
             values = np.fromstring("".join(lines), sep=" ")
         data = values.reshape(n_atoms, len(columns))
-    except (ValueError, DeprecationWarning) as exc:
-        raise IonflowInputError(f"{path}: malformed atom lines at step {step}") from exc
+    except (ValueError, DeprecationWarning):
+        return _text_record_with_labels(lines, path, step, cell, origin, columns)
     return DumpRecord(step, None, cell, origin, columns, data)
+
+
+def _text_record_with_labels(
+    lines: list[str], path: Path, step: int, cell: np.ndarray, origin: np.ndarray, columns: list
+) -> DumpRecord:
+    """A frame with text columns: numeric columns to ``data``, the others to ``labels``."""
+    rows = [line.split() for line in lines]
+    bad = next((i for i, row in enumerate(rows) if len(row) != len(columns)), None)
+    if bad is not None:
+        raise IonflowInputError(
+            f"{path}: malformed atom line {bad + 1} at step {step} "
+            f"({len(rows[bad])} values for the {len(columns)} columns {' '.join(columns)})"
+        )
+    table = np.array(rows)
+    numeric, labels = [], {}
+    for k, name in enumerate(columns):
+        try:
+            numeric.append((name, table[:, k].astype(float)))
+        except ValueError:
+            labels[name] = table[:, k]
+    if any(name not in ("element", "type") for name in labels):
+        names = ", ".join(n for n in labels if n not in ("element", "type"))
+        raise IonflowInputError(f"{path}: column {names} is not numbers at step {step}")
+    data = np.column_stack([v for _, v in numeric]) if numeric else np.zeros((len(rows), 0))
+    return DumpRecord(step, None, cell, origin, [n for n, _ in numeric], data, labels=labels)
 
 
 def iter_binary_dump_records(path: str | Path, warn_truncated: bool = True) -> Iterator[DumpRecord]:

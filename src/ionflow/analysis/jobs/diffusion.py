@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from jobflow import Maker, job
@@ -10,6 +11,8 @@ from ionflow.analysis.displacements import collect_species_trajectory
 from ionflow.analysis.readers import open_trajectory
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument, DiffusionDocument
 from ionflow.analysis.schemas.regions import RegionDocument, SiteDocument
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,6 +54,14 @@ class DiffusionAnalysisMaker(Maker):
         doc = DiffusionDocument.from_species_trajectory(
             positions, temperature_K, self.window_fs, str(trajectory)
         )
+        if not doc.linear_regime_found:
+            low, high = doc.D_interval_cm2_s
+            logger.warning(
+                "%s at %g K: no linear (diffusive) MSD regime in %.3g ps; D = %.3e cm2/s, "
+                "95%% over %d fit windows %.3e to %.3e; run longer for a reliable D",
+                trajectory, temperature_K, doc.total_time_ps, doc.D_cm2_s,
+                doc.n_fit_windows, low, high,
+            )  # fmt: skip
         if self.gb_planes_frac:
             doc.regions = RegionDocument.from_species_trajectory(
                 positions, self.gb_planes_frac, self.region_axis, self.region_width_A

@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ionflow.analysis.arrhenius import fit_arrhenius, fit_piecewise_arrhenius
 from ionflow.analysis.conductivity import haven_ratio, nernst_einstein_mS_cm
-from ionflow.analysis.diffusion import combine_estimates, fit_diffusion
+from ionflow.analysis.diffusion import Z_95, combine_estimates, fit_diffusion
 from ionflow.analysis.displacements import SpeciesTrajectory, collect_species_trajectory
 from ionflow.analysis.msd import MSDResult, species_msd
 from ionflow.analysis.readers import open_trajectory
@@ -33,7 +33,18 @@ class DiffusionDocument(BaseModel):
     species: str = Field(description="diffusing species")
     temperature_K: float = Field(description="temperature in K")
     D_cm2_s: float = Field(description="tracer diffusion coefficient, cm^2/s")
-    D_err_cm2_s: float = Field(description="standard error of D, cm^2/s")
+    D_err_cm2_s: float = Field(
+        description="standard error of D, cm^2/s (fit-window spread included when "
+        "linear_regime_found is false)"
+    )
+    D_interval_cm2_s: tuple[float, float] = Field(
+        description="95% interval of D, cm^2/s (over all plausible fit windows when "
+        "linear_regime_found is false)"
+    )
+    D_statistical_err_cm2_s: float = Field(
+        description="random-walk standard error of D in its fit window alone, cm^2/s"
+    )
+    n_fit_windows: int = Field(1, description="fit windows behind the interval")
     D_xyz_cm2_s: list[float] = Field(description="D along x, y, z, cm^2/s")
     D_xyz_err_cm2_s: list[float] = Field(description="standard errors of D_xyz, cm^2/s")
     D_sigma_cm2_s: float | None = Field(None, description="collective (charge) D, cm^2/s")
@@ -41,13 +52,17 @@ class DiffusionDocument(BaseModel):
     haven_ratio: float | None = Field(None, description="D_tracer / D_sigma")
     sigma_mS_cm: float = Field(description="Nernst-Einstein conductivity from D, mS/cm")
     sigma_err_mS_cm: float = Field(description="standard error of sigma, mS/cm")
+    sigma_interval_mS_cm: tuple[float, float] = Field(description="95% interval, mS/cm")
     n_species_atoms: int = Field(description="number of diffusing atoms")
     n_atoms: int = Field(description="atoms in the cell")
     volume_A3: float = Field(description="mean cell volume, Å^3")
     n_frames: int = Field(description="frames analysed")
     total_time_ps: float = Field(description="trajectory length, ps")
     fit_window_ps: tuple[float, float] = Field(description="fit window (start, end), ps")
-    linear_regime_found: bool = Field(description="log-log slope reached 1 in the window")
+    linear_regime_found: bool = Field(
+        description="the log-log slope of the MSD reached 1 (diffusive regime); if false, "
+        "D is the median over plausible fit windows and its interval spans them"
+    )
     n_eff_jumps: float = Field(description="effective number of jumps (He et al. 2018)")
     rsd_he: float = Field(description="He et al. relative standard deviation estimate of D")
     msd_time_ps: list[float] = Field(description="lag times of the stored MSD curve, ps")
@@ -55,6 +70,21 @@ class DiffusionDocument(BaseModel):
     msd_xyz_A2: list[list[float]] = Field(description="per-axis MSD at those lags, Å^2")
     regions: RegionDocument | None = Field(None, description="D per GB slab, if requested")
     sites: SiteDocument | None = Field(None, description="site jump statistics, if requested")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _intervals_of_older_documents(cls, data: object) -> object:
+        """Documents stored before the intervals existed: D +- 1.96 err (95 %)."""
+        if isinstance(data, dict) and "D_interval_cm2_s" not in data and "D_cm2_s" in data:
+            D, err = data["D_cm2_s"], data.get("D_err_cm2_s", 0.0)
+            sigma, sigma_err = data.get("sigma_mS_cm", 0.0), data.get("sigma_err_mS_cm", 0.0)
+            data = {
+                **data,
+                "D_interval_cm2_s": (D - Z_95 * err, D + Z_95 * err),
+                "D_statistical_err_cm2_s": err,
+                "sigma_interval_mS_cm": (sigma - Z_95 * sigma_err, sigma + Z_95 * sigma_err),
+            }
+        return data
 
     @classmethod
     def from_msd(
@@ -79,6 +109,9 @@ class DiffusionDocument(BaseModel):
             temperature_K=temperature_K,
             D_cm2_s=fit.D_cm2_s,
             D_err_cm2_s=fit.D_err_cm2_s,
+            D_interval_cm2_s=fit.D_interval_cm2_s,
+            D_statistical_err_cm2_s=fit.D_statistical_err_cm2_s,
+            n_fit_windows=fit.n_windows,
             D_xyz_cm2_s=fit.D_xyz_cm2_s,
             D_xyz_err_cm2_s=fit.D_xyz_err_cm2_s,
             D_sigma_cm2_s=fit.D_sigma_cm2_s,
@@ -88,6 +121,7 @@ class DiffusionDocument(BaseModel):
             else None,
             sigma_mS_cm=sigma,
             sigma_err_mS_cm=abs(per_D) * fit.D_err_cm2_s,
+            sigma_interval_mS_cm=(per_D * fit.D_interval_cm2_s[0], per_D * fit.D_interval_cm2_s[1]),
             n_species_atoms=msd.n_atoms,
             n_atoms=n_atoms,
             volume_A3=volume_A3,
