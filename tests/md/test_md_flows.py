@@ -50,6 +50,8 @@ def test_conductivity_flow_has_independent_jobs_per_temperature_and_seed(li2s_96
     assert len(diffusion) == 6 and len(flow.jobs) == 6 + 6 + 1
     md_uuids = {j.uuid for j in md_jobs}
     assert all({ref.uuid for ref in j.input_references} <= md_uuids for j in diffusion)
+    # frames are counted in the MD's time steps unless the analysis Maker says otherwise
+    assert {j.maker.timestep_fs for j in diffusion} == {maker.md_maker.timestep_fs}
     assert flow.jobs[-1].name == "arrhenius" and flow.output.uuid == flow.jobs[-1].uuid
     bare = ConductivityMdFlowMaker(temperatures=[350.0], repeats=1, diffusion_maker=None)
     assert [j.name for j in bare.make(li2s_96, str(MD_MTP_FILE)).jobs] == ["lammps md 350 K #1"]

@@ -11,17 +11,34 @@ import pytest
 from jobflow import Flow
 from monty.json import MontyDecoder
 from tests.fixtures.dft import make_li2s
+from tests.fixtures.md import MD_MTP_FILE
 
+from ionflow.conductivity.flows.core import ConductivityMdFlowMaker
 from ionflow.dft.flows.training_set import TrainingSetFlowMaker
 from ionflow.dft.jobs.aimd import AimdSnapshotMaker
 from ionflow.dft.sets.oracle import OracleSettings
+from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.pipeline.flow import PipelineMaker
-from ionflow.structures.jobs.core import StrainMaker
+from ionflow.structures.jobs.core import StrainMaker, SupercellMaker
 
 BIN = Path(sys.executable).parent
 
 
 @pytest.mark.slow
+def _rapidfire(launchpad, tmp_path: Path, node: str) -> None:
+    lpad_file = tmp_path / "my_launchpad.yaml"
+    launchpad.to_file(str(lpad_file))
+    (tmp_path / node).mkdir()
+    worker = subprocess.run(
+        [BIN / "rlaunch", "-l", lpad_file, "rapidfire", "--nlaunches", "0", "--sleep", "0"],
+        cwd=tmp_path / node,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        timeout=900,
+    )
+    assert worker.returncode == 0, worker.stderr.decode()[-2000:]
+
+
 def test_training_sets_made_at_run_time_through_fireworks(launchpad, jobstore, tmp_path):
     """Two configurations come out of the first job; the fan-out job replaces itself with
     their training sets in FireWorks, and its output (data store) is the merged set."""
@@ -48,17 +65,7 @@ def test_training_sets_made_at_run_time_through_fireworks(launchpad, jobstore, t
     training = maker.make_training_sets(configurations.output.structures)
     launchpad.add_wf(flow_to_workflow(Flow([configurations, training]), store=jobstore))
     assert launchpad.fireworks.count_documents({}) == 2  # nothing per configuration yet
-    lpad_file = tmp_path / "my_launchpad.yaml"
-    launchpad.to_file(str(lpad_file))
-    (tmp_path / "node").mkdir()
-    worker = subprocess.run(
-        [BIN / "rlaunch", "-l", lpad_file, "rapidfire", "--nlaunches", "0", "--sleep", "0"],
-        cwd=tmp_path / "node",
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        timeout=900,
-    )
-    assert worker.returncode == 0, worker.stderr.decode()[-2000:]
+    _rapidfire(launchpad, tmp_path, "node")
 
     fireworks = list(launchpad.fireworks.find({}, {"name": 1, "state": 1}))
     assert {fw["state"] for fw in fireworks} == {"COMPLETED"}
@@ -71,3 +78,41 @@ def test_training_sets_made_at_run_time_through_fireworks(launchpad, jobstore, t
     # 2 configurations x (itself + 1 strained copy) x 1 temperature x 2 snapshots
     assert output["labelled"].n_labelled == 8
     assert output["labelled"].labelled_set.oracle == "chgnet"
+
+
+@pytest.mark.slow
+def test_conductivity_made_at_run_time_through_fireworks(
+    launchpad, jobstore, tmp_path, md_data_dir, li2s_96
+):
+    """Two cells -> a supercell and an MD grid each (the analysis is left out: runs this
+    short do not diffuse; tests/md/test_md_flows.py runs MD into the analysis)."""
+    from jobflow.managers.fireworks import flow_to_workflow
+
+    md = LammpsMdMaker(
+        production_ps=0.4, heating_ps=0.0, timestep_fs=2.0, dump_every=10, restart_every=100,
+        engine="lammps-python", ensemble="nvt",
+    )  # fmt: skip
+    maker = PipelineMaker(
+        supercell_maker=SupercellMaker(scaling=(1, 1, 1)),
+        conductivity_maker=ConductivityMdFlowMaker(
+            md_maker=md, temperatures=[600.0, 800.0], repeats=1, diffusion_maker=None
+        ),
+    )
+    conductivity = maker.make_conductivity([li2s_96, li2s_96.copy()], MD_MTP_FILE.read_text())
+    launchpad.add_wf(flow_to_workflow(Flow([conductivity]), store=jobstore))
+    _rapidfire(launchpad, tmp_path, "node")
+
+    fireworks = list(launchpad.fireworks.find({}, {"name": 1, "state": 1}))
+    failed = [launch["action"] for launch in launchpad.launches.find({"state": "FIZZLED"})]
+    assert {fw["state"] for fw in fireworks} == {"COMPLETED"}, failed
+    names = [fw["name"] for fw in fireworks]
+    assert sorted(n for n in names if n.startswith("supercell")) == ["supercell c0", "supercell c1"]
+    assert sum(n.startswith("lammps md") for n in names) == 2 * 2
+    outputs = MontyDecoder().process_decoded(jobstore.get_output(conductivity.uuid, load=True))
+    assert len(outputs) == 2  # one MD grid per configuration
+    for grid in outputs:
+        assert sorted(doc.temperature_k for doc in grid) == [600.0, 800.0]
+        assert all(doc.n_frames == 400 // 2 // 10 + 1 for doc in grid)
+        assert all(doc.type_map == {"1": "Li", "2": "S"} for doc in grid)
+    # MD state stays in job folders and the store, nothing under data_dir
+    assert not (md_data_dir.exists() and any(md_data_dir.iterdir()))

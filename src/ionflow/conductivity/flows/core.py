@@ -36,7 +36,7 @@ class ConductivityMdFlowMaker(Maker):
         repeats: runs per temperature with different seeds.
         seed: base seed.
         diffusion_maker: analysis of each trajectory (its ``type_map`` is replaced by the
-            MD job's); None: no analysis.
+            MD job's, its ``timestep_fs``, if None, by ``md_maker``'s); None: no analysis.
         arrhenius_maker: Arrhenius fit over all trajectories.
     """
 
@@ -77,8 +77,11 @@ class ConductivityMdFlowMaker(Maker):
         ]
         if self.diffusion_maker is None:
             return Flow(md_jobs, output=[j.output for j in md_jobs], name=self.name)
+        diffusion = self.diffusion_maker
+        if diffusion.timestep_fs is None:  # frames are counted in the MD's own steps
+            diffusion = dataclasses.replace(diffusion, timestep_fs=self.md_maker.timestep_fs)
         diffusion_jobs = [
-            self.diffusion_maker.make(
+            diffusion.make(
                 j.output.trajectory_file, j.output.temperature_k, type_map=j.output.type_map
             )
             for j in md_jobs
