@@ -9,8 +9,10 @@ an error that names the key, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
@@ -80,7 +82,43 @@ class IonflowSettings(BaseSettings):
         return Path(value).expanduser()
 
 
-def _config_file() -> Path:
+def holds_password(values: Any) -> bool:
+    """True if ``values`` (parsed YAML) holds a password.
+
+    A password is a non-empty value of a key named ``password`` (any case), or a URI
+    with a password in it (``mongodb://user:pw@host/db``), at any depth.
+    """
+    if isinstance(values, dict):
+        return any(
+            (str(key).lower() == "password" and value not in (None, "")) or holds_password(value)
+            for key, value in values.items()
+        )
+    if isinstance(values, list):
+        return any(holds_password(value) for value in values)
+    if isinstance(values, str) and "://" in values:
+        try:
+            return urlsplit(values.strip()).password is not None
+        except ValueError:
+            return False
+    return False
+
+
+def check_private_file(path: Path, values: Any) -> None:
+    """Refuse a config file that holds a password and others can read.
+
+    Raises:
+        ConfigError: one line naming the file and the ``chmod 600`` that fixes it.
+    """
+    mode = Path(path).stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO) and holds_password(values):
+        raise ConfigError(
+            f"{path} holds a password and other users can read it "
+            f"(mode {stat.S_IMODE(mode):o}); run `chmod 600 {path}`"
+        )
+
+
+def settings_file() -> Path:
+    """Path of the settings file in use (``IONFLOW_CONFIG_FILE`` or the default)."""
     return Path(os.environ.get("IONFLOW_CONFIG_FILE", DEFAULT_CONFIG_FILE)).expanduser()
 
 
@@ -90,7 +128,7 @@ def load_settings(path: Path | None = None) -> IonflowSettings:
     Raises:
         ConfigError: with one line naming the offending key or file.
     """
-    path = Path(path).expanduser() if path is not None else _config_file()
+    path = Path(path).expanduser() if path is not None else settings_file()
     values: dict = {}
     if path.exists():
         try:
@@ -99,6 +137,7 @@ def load_settings(path: Path | None = None) -> IonflowSettings:
             raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: expected a mapping of settings, got {type(values)}")
+        check_private_file(path, values)
     elif "IONFLOW_CONFIG_FILE" in os.environ or path != DEFAULT_CONFIG_FILE:
         raise ConfigError(f"{path}: config file not found (run `ionflow config init`)")
     # environment variables win over the file (init arguments would win otherwise)

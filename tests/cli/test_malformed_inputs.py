@@ -167,6 +167,10 @@ CASES: dict[str, list[Case]] = {
         ("option", ["--dir", "cfg", "--nodes", "0"], {}, "--nodes"),
     ],
     "config check": [("missing file", ["--dir", "no_such_dir"], {}, "no_such_dir")],
+    "config show": [
+        ("settings", [], BAD_SETTINGS, "settings_bad.yaml"),
+        ("settings", [], {"IONFLOW_CONFIG_FILE": "settings_password.yaml"}, "chmod 600"),
+    ],
     "structures": [
         ("material", ["Li6PS5Xx", "--out", "o"], {}, "unknown material 'Li6PS5Xx'"),
         ("structure file", ["garbage.vasp", "--out", "o"], {}, "garbage.vasp"),
@@ -303,6 +307,7 @@ CASES: dict[str, list[Case]] = {
         ("spec", ["negative_T.yaml"], DB_DOWN, "md.temperatures_K.1"),
         ("database", ["good.yaml"], DB_DOWN, "cannot reach the database"),
         ("database", ["good.yaml"], DB_NOT_MONGO, "not a MongoDB URI"),
+        ("option", ["good.yaml", "--name", " "], DB_DOWN, "--name is empty"),
     ],
     "status": [
         ("database", [], DB_DOWN, "cannot reach the database"),
@@ -311,6 +316,11 @@ CASES: dict[str, list[Case]] = {
     "resume": [
         ("database", [], DB_DOWN, "cannot reach the database"),
         ("option", ["--max-retries", "-1"], DB_DOWN, "--max-retries"),
+    ],
+    "watch": [
+        ("database", [], DB_DOWN, "cannot reach the database"),
+        ("option", ["--interval", "0"], DB_DOWN, "--interval"),
+        ("option", ["--passes", "0"], DB_DOWN, "--passes"),
     ],
     "demo": [
         ("spec", ["--spec", "bad_level.yaml"], DB_DOWN, "bad_level.yaml"),
@@ -412,6 +422,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         data = content()
         path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data)
     (tmp_path / "settings_bad.yaml").write_text("db_uri: [unclosed\n")
+    readable = tmp_path / "settings_password.yaml"  # a password others can read
+    readable.write_text("db_uri: mongodb://ada:s3cret@127.0.0.1:9/ionflow\n")
+    readable.chmod(0o644)
     settings_file = tmp_path.parent / f"{tmp_path.name}-settings.yaml"
     settings_file.write_text(f"data_dir: {tmp_path.parent / 'ionflow-data'}\n")
     monkeypatch.setenv("IONFLOW_CONFIG_FILE", str(settings_file))
@@ -437,11 +450,13 @@ def test_malformed_input_is_refused_in_one_line(command, kind, args, env, expect
 
 
 def test_launchpad_missing_is_one_line(db_uri, workdir):
-    """A reachable database without a FireWorks LaunchPad: say how to initialise it."""
+    """A reachable database without a FireWorks LaunchPad: say how to initialise it.
+
+    (``submit`` initialises it: tests/pipeline/test_submit.py.)
+    """
     env = {"IONFLOW_DB_URI": db_uri}
-    for command in ("status", "resume"):
-        assert "lpad reset" in assert_refused(command, [], workdir, env)
-    assert "lpad reset" in assert_refused("submit", ["good.yaml"], workdir, env)
+    for command in ("status", "resume", "watch"):
+        assert "`ionflow submit SPEC` initialises it" in assert_refused(command, [], workdir, env)
 
 
 def test_credentials_are_never_printed(workdir):

@@ -83,11 +83,15 @@ def test_qlaunch_runs_dependent_fireworks_to_completed(launchpad, fw_config_dir,
     launches = {name: launchpad.get_fw_by_id(i).launches for name, i in ids.items()}
     for runs in launches.values():
         assert len(runs) == 1
-        assert runs[0].state_history[0].get("reservation_id")
+        reservation = runs[0].state_history[0].get("reservation_id")
+        assert reservation
+        # and ionflow's rlaunch recorded the same SLURM job id with the worker
+        assert runs[0].fworker.env["slurm_job_id"] == str(reservation)
     assert launches["second"][0].time_start >= launches["first"][0].time_end
     scripts = list((tmp_path / "launches").rglob("FW_submit.script"))
     assert len(scripts) == 2
-    assert "rlaunch -c" in scripts[0].read_text() and "singleshot" in scripts[0].read_text()
+    assert "ionflow.pipeline.rocket -c" in scripts[0].read_text()
+    assert "singleshot" in scripts[0].read_text()
 
 
 def test_scancelled_job_is_detected_as_lost_and_rerun(launchpad, fw_config_dir, tmp_path):
@@ -123,3 +127,47 @@ def test_scancelled_job_is_detected_as_lost_and_rerun(launchpad, fw_config_dir, 
     fw = launchpad.get_fw_by_id(fw_id)
     assert len(fw.archived_launches) == 1 and len(fw.launches) == 1
     assert "rerun" in fw.launches[0].action.stored_data["stdout"]
+
+
+def test_watch_reruns_a_scancelled_job_within_two_intervals(
+    launchpad, fw_config_dir, db_uri, tmp_path
+):
+    """`ionflow watch --interval 5` on the real SLURM: scancel -> READY within 10 s."""
+    import os
+
+    marker = tmp_path / "first_attempt_started"
+    script = f"if [ -e {marker} ]; then echo rerun; else touch {marker}; sleep 120; fi"
+    killed = Firework(ScriptTask.from_str(script, {"store_stdout": True}), name="killed")
+    launchpad.add_wf(killed)
+    fw_id = killed.fw_id
+    qlaunch(fw_config_dir, tmp_path / "launches")
+    wait_for_state(launchpad, fw_id, {"RUNNING"})
+    launch = launchpad.launches.find_one({"fw_id": fw_id, "state": "RUNNING"})
+    job_id = launch["fworker"]["env"]["slurm_job_id"]  # recorded by ionflow's rlaunch
+    assert launch["fworker"]["env"]["slurm_cluster"]  # the cluster the id belongs to
+    assert job_id in squeue_ids()
+
+    env = {**os.environ, "IONFLOW_DB_URI": db_uri}
+    command = [str(BIN_DIR / "ionflow"), "watch", "--interval", "5"]
+    watcher = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        time.sleep(2)
+        second = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert second.returncode == 2 and "another ionflow watch" in second.stderr
+        subprocess.run(["scancel", job_id], check=True)
+        cancelled_at = time.monotonic()
+        wait_for_state(launchpad, fw_id, {"READY"}, timeout_s=10.0)  # two intervals
+        print(f"scancel -> READY in {time.monotonic() - cancelled_at:.1f} s")
+    finally:
+        watcher.terminate()
+        output, _ = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0, output
+    assert f"firework {fw_id}: SLURM job {job_id}" in output
+    assert launchpad.db["ionflow_watch_lock"].count_documents({}) == 0
+    qlaunch(fw_config_dir, tmp_path / "launches")
+    assert wait_for_state(launchpad, fw_id, {"COMPLETED", "FIZZLED"}) == "COMPLETED"
+    assert "rerun" in launchpad.get_fw_by_id(fw_id).launches[0].action.stored_data["stdout"]

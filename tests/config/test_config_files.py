@@ -48,10 +48,10 @@ def test_qadapter_fills_the_fireworks_slurm_script(tmp_path):
         "module load vasp/6.4.2 lammps-mlip",
         "ulimit -s unlimited",
         f"export JOBFLOW_CONFIG_FILE={tmp_path}/jobflow.yaml",
-        f"rlaunch -c {tmp_path} singleshot",
+        f"python -m ionflow.pipeline.rocket -c {tmp_path} singleshot",
     ):
         assert line in script
-    assert script.index("module load") < script.index("rlaunch")
+    assert script.index("module load") < script.index("ionflow.pipeline.rocket")
     assert "$${" not in script  # unset keys (mem, qos, ...) dropped their lines
 
 

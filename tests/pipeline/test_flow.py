@@ -160,7 +160,7 @@ def test_submit_rejects_a_parent_with_six_configurations_before_storing(
 
     monkeypatch.setattr("sys.argv", ["ionflow", "submit", str(spec)])
     with pytest.raises(SystemExit) as info:
-        run_cli(build_app(["pipeline"]))
+        run_cli(build_app(["workflows"]))
     assert info.value.code == 2
     message = capsys.readouterr().err.strip()
     assert message.count("\n") == 0
@@ -178,7 +178,7 @@ def test_submit_stores_the_static_stages_as_fireworks(launchpad, db_settings, mo
     spec = Path(__file__).parents[1] / "data" / "pipeline" / "tiny_chgnet.yaml"
     monkeypatch.setattr("sys.argv", ["ionflow", "submit", str(spec)])
     with pytest.raises(SystemExit) as info:
-        run_cli(build_app(["pipeline"]))
+        run_cli(build_app(["workflows"]))
     assert info.value.code == 0
     names = sorted(fw["name"] for fw in launchpad.fireworks.find({}, {"name": 1}))
     assert names == sorted(["configurations", "training sets", "mtp fit", "conductivity", "report"])

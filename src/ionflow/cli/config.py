@@ -1,4 +1,4 @@
-"""`ionflow config init|check`: write and validate a user's configuration files."""
+"""`ionflow config init|check|show`: write, validate and show a user's configuration."""
 
 from __future__ import annotations
 
@@ -94,3 +94,17 @@ def check(directory: Path = DIR_OPTION) -> None:
     if problems:
         raise typer.Exit(2)
     typer.echo(f"{directory}: all config files valid")
+
+
+@app.command()
+def show(
+    directory: Path | None = typer.Option(
+        None, "--dir", help="Also list the database entries of this config directory's files."
+    ),
+) -> None:
+    """Print the settings in effect and where each came from; passwords are masked."""
+    from ionflow.config.show import shown_settings
+
+    for item in shown_settings(directory):
+        source = f"  ({item.source})" if item.source else ""
+        typer.echo(f"{item.name}: {item.value}{source}")

@@ -25,7 +25,8 @@ SUBCOMMANDS: dict[str, str | tuple[str, ...]] = {
     "mtp": "mtp",
     "md": "md",
     "analyze": "analyze",
-    "pipeline": ("run", "submit", "status", "resume", "demo"),
+    "pipeline": ("run", "resume", "demo"),
+    "workflows": ("submit", "status", "watch"),
 }
 
 

@@ -1,4 +1,4 @@
-"""`ionflow run|submit|status|resume|demo`: whole workflows from a spec file."""
+"""`ionflow run|resume|demo`: whole workflows from a spec file (submit, status: workflows.py)."""
 
 from __future__ import annotations
 
@@ -140,69 +140,20 @@ def run(
     print_report(report, plot_dir=out)
 
 
-def submit(spec: Path = SpecArgument) -> None:
-    """Add a workflow to the LaunchPad (run it with `qlaunch` / `rlaunch`)."""
-    from jobflow.managers.fireworks import flow_to_workflow
-
-    from ionflow.pipeline.flow import PipelineMaker
-    from ionflow.pipeline.spec import load_spec
-
-    workflow = load_spec(spec)
-    flow = PipelineMaker.from_spec(workflow).make(workflow.material)
-    lpad = _connected_launchpad()
-    mapping = lpad.add_wf(flow_to_workflow(flow))
-    console.print(f"submitted {workflow.name}: {len(mapping)} fireworks")
-
-
-def status() -> None:
-    """Table of workflows on the LaunchPad with their fireworks per state."""
-    from collections import Counter
-
-    lpad = _connected_launchpad()
-    table = Table(title="ionflow workflows")
-    for column in ("workflow", "state", "fireworks by state"):
-        table.add_column(column)
-    for wf in lpad.workflows.find({}, {"name": 1, "state": 1, "nodes": 1}):
-        states = Counter(
-            fw["state"] for fw in lpad.fireworks.find({"fw_id": {"$in": wf["nodes"]}}, {"state": 1})
-        )
-        table.add_row(
-            wf["name"], wf["state"], ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
-        )
-    console.print(table)
-
-
 def resume(
-    watch: float = typer.Option(0.0, help="Repeat every WATCH seconds (0: once)."),
     max_retries: int = typer.Option(3, help="Retries of a failed job before giving up."),
     lost_after: float = typer.Option(4 * 3600.0, help="Seconds without a ping: a lost run."),
     backoff: float = typer.Option(60.0, help="Seconds before the first retry (doubles)."),
 ) -> None:
-    """Put lost and failed jobs back to READY; never retry what cannot succeed.
+    """One pass of `ionflow watch`: lost and failed jobs back to READY, by failure class.
 
     A job that failed with bad input, too many labelling failures, an unconverged
     relaxation or an MD instability is not retried; each action and why is printed and
-    logged (see ionflow.pipeline.resume).
+    logged (see ionflow.pipeline.resume). Refused while `ionflow watch` runs.
     """
-    from ionflow.pipeline.resume import ResumePolicy, resume_pass
+    from ionflow.cli.workflows import watch
 
-    if watch < 0 or max_retries < 0 or lost_after <= 0 or backoff < 0:
-        raise IonflowInputError(
-            "--watch, --max-retries and --backoff must be >= 0 and --lost-after > 0"
-        )
-    lpad = _connected_launchpad()
-    policy = ResumePolicy(lost_after_s=lost_after, max_retries=max_retries, backoff_s=backoff)
-    while True:
-        report = resume_pass(lpad, policy)
-        console.print(
-            f"rerun {report.rerun}  unreserved {report.unreserved}  retried {report.retried}  "
-            f"waiting {report.waiting_backoff}  given up {report.gave_up}"
-        )
-        for fw_id, reason in report.reasons.items():
-            console.print(f"  firework {fw_id}: {reason}", markup=False)
-        if watch <= 0:
-            return
-        time.sleep(watch)
+    watch(interval=1.0, max_retries=max_retries, lost_after=lost_after, backoff=backoff, passes=1)
 
 
 def demo(
@@ -216,5 +167,5 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     """Add the pipeline commands to the top-level ``ionflow`` app."""
-    for command in (run, submit, status, resume, demo):
+    for command in (run, resume, demo):
         app.command()(command)

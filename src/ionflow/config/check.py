@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ionflow.config.render import CONFIG_FILES, WALLTIME
 from ionflow.errors import IonflowInputError
-from ionflow.settings import ConfigError, load_settings
+from ionflow.settings import ConfigError, check_private_file, load_settings
 
 MAX_KEYS_LISTED = 16
 DB_URI_SCHEMES = ("mongodb://", "mongodb+srv://")
@@ -277,6 +277,10 @@ def find_config_problems(directory: Path) -> list[str]:
             problems.append(f"{path}: expected a mapping of keys, got {type(values).__name__}")
             continue
         problems += [f"{path}: {problem}" for problem in CHECKS[name](values)]
+        try:
+            check_private_file(path, values)
+        except ConfigError as exc:
+            problems.append(str(exc))
     return problems
 
 

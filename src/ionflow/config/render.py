@@ -164,7 +164,11 @@ def render_configs(options: ConfigOptions) -> dict[str, str]:
         "job_name": _yaml(options.job_name),
         "pre_rocket": _literal_block(_pre_rocket_lines(options)),
         "config_dir": str(options.config_dir),
-        "rocket_launch": _yaml(f"rlaunch -c {shlex.quote(str(options.config_dir))} singleshot"),
+        # FireWorks' rlaunch recording SLURM_JOB_ID in the launch (ionflow.pipeline.rocket)
+        "rocket_launch": _yaml(
+            f"python -m ionflow.pipeline.rocket -c {shlex.quote(str(options.config_dir))} "
+            "singleshot"
+        ),
         "vasp_cmd": _yaml(prefix + defaults["vasp_cmd"].default),
         "vasp_gamma_cmd": _yaml(prefix + defaults["vasp_gamma_cmd"].default),
         "cp2k_cmd": _yaml(prefix + defaults["cp2k_cmd"].default),
@@ -209,5 +213,6 @@ def write_configs(
     for name, text in rendered.items():
         path = directory / name
         path.write_text(text)
+        path.chmod(0o600)  # they may hold the database password (ionflow refuses them else)
         paths.append(path)
     return paths

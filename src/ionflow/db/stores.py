@@ -68,20 +68,22 @@ def get_jobstore(settings: IonflowSettings | None = None, database: str | None =
 
 
 def get_launchpad(
-    settings: IonflowSettings | None = None, database: str | None = None
+    settings: IonflowSettings | None = None, database: str | None = None, strm_lvl: str = "INFO"
 ) -> LaunchPad:
     """Return a FireWorks LaunchPad on the same MongoDB URI as the JobStore.
 
     Args:
         settings: ionflow settings (default: :func:`ionflow.settings.get_settings`).
         database: Database name, overriding the one in ``settings.db_uri``.
+        strm_lvl: level of FireWorks' log lines on stdout (``WARNING``: quiet, for
+            commands that print their own summary or JSON).
     """
     from fireworks import LaunchPad
 
     settings = _settings(settings)
     uri = settings.db_uri
     database = database or database_name(uri, settings.db_name)
-    return LaunchPad(host=uri, name=database, uri_mode=True)
+    return LaunchPad(host=uri, name=database, uri_mode=True, strm_lvl=strm_lvl)
 
 
 def redacted_uri(uri: str) -> str:
@@ -121,8 +123,8 @@ def check_database(
         client.admin.command("ping")
         if launchpad and client[database]["fw_id_assigner"].find_one() is None:
             raise IonflowInputError(
-                f"no FireWorks LaunchPad in database '{database}' at {shown}; initialise it "
-                "once with `lpad reset` (FW_CONFIG_FILE from `ionflow config init`)"
+                f"no FireWorks LaunchPad in database '{database}' at {shown}: nothing was "
+                "submitted there yet (`ionflow submit SPEC` initialises it)"
             )
     except OperationFailure as exc:
         raise IonflowInputError(

@@ -9,8 +9,18 @@ read back.
 =================  ============================================  ====================
 situation          test                                          action
 =================  ============================================  ====================
+SLURM job gone     RUNNING, its SLURM job (recorded at checkout,  ``rerun`` -> READY
+                   :mod:`ionflow.pipeline.rocket`) no longer in   (cause ``gone``, at
+                   ``squeue``; ``sacct`` says how it ended:       most ``max_retries``)
+                   ``TIMEOUT``: rerun, continuing from its        cause ``walltime``, at
+                   checkpoints (previous launch's restart files)  most ``max_walltime_
+                                                                  reruns``
+                   ``OUT_OF_MEMORY``: rerun with twice the        cause ``memory``, at
+                   memory (``spec._queueadapter.mem``, read by    most ``max_memory_
+                   qlaunch)                                       doublings``
+                   limit used up                                  ``give_up`` (FIZZLED)
 lost run           RUNNING, no ping for ``lost_after_s``         ``rerun`` -> READY
-                   (walltime kill, ``scancel``, node failure)
+                   (a job outside SLURM, or SLURM not asked)
 stale reservation  RESERVED in the queue for ``unreserved_after_s``  ``unreserve`` -> READY
 cannot succeed     FIZZLED with an ionflow error whose class     ``give_up`` (logged
                    says ``retry`` is ``no`` (bad input,          once per launch,
@@ -39,10 +49,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ionflow.cluster.slurm_jobs import cluster_name, end_states, gone_jobs, memory_mb
 from ionflow.errors import RETRY_ADVICE, Failure, Retry, failure_from_details
+from ionflow.pipeline.rocket import slurm_cluster_of, slurm_job_id_of
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad
@@ -59,6 +72,13 @@ class ResumePolicy:
     unreserved_after_s: float = 14 * 24 * 3600.0
     max_retries: int = 3
     backoff_s: float = 60.0
+    max_walltime_reruns: int = 2
+    max_memory_doublings: int = 2
+    squeue: str = "squeue"
+    """``squeue`` command (asked once per pass about RUNNING jobs' SLURM jobs)."""
+    sacct: str = "sacct"
+    scontrol: str = "scontrol"
+    """asked for the cluster name when launches record theirs (ids are per cluster)."""
 
 
 @dataclass
@@ -79,7 +99,8 @@ class ResumeReport:
         return len(self.rerun) + len(self.unreserved) + len(self.retried)
 
 
-def _now() -> dt.datetime:
+def now_utc() -> dt.datetime:
+    """The current time as naive UTC (how the state machine compares times)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
@@ -100,6 +121,7 @@ def _act(
     from_state: str,
     reason: str,
     failure: Failure | None = None,
+    cause: str | None = None,
 ) -> None:
     to_state = "FIZZLED" if action == "give_up" else "READY"
     entry = {
@@ -109,8 +131,10 @@ def _act(
         "to_state": to_state,
         "reason": reason,
         "launch_id": _last_launch_id(lpad, fw_id),
-        "time": _now(),
+        "time": now_utc(),
     }
+    if cause is not None:
+        entry["cause"] = cause
     if failure is not None:
         entry["error_class"] = failure.error_class
         entry["retry"] = None if failure.retry is None else failure.retry.value
@@ -146,16 +170,120 @@ def failure_of(lpad: LaunchPad, fw_id: int) -> Failure:
     return failure_from_details(stored.get("_details"), stored.get("_stacktrace") or "")
 
 
+def naive_utc(value: dt.datetime | str | None) -> dt.datetime | None:
+    """A FireWorks time (datetime or ISO text, naive or aware) as naive UTC, or None."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)  # FireWorks >= 2: aware UTC
+    return value if isinstance(value, dt.datetime) else None
+
+
 def _fizzled_since(lpad: LaunchPad, fw_id: int) -> dt.datetime:
     fw = lpad.fireworks.find_one({"fw_id": fw_id}, {"updated_on": 1}) or {}
-    updated = fw.get("updated_on")
-    if isinstance(updated, str):
-        updated = dt.datetime.fromisoformat(updated)
-    if updated is None:
-        return _now()
-    if updated.tzinfo is not None:  # FireWorks >= 2 writes aware UTC times
-        updated = updated.astimezone(dt.UTC).replace(tzinfo=None)
-    return updated
+    return naive_utc(fw.get("updated_on")) or now_utc()
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    """What the state machine does with a FIZZLED job: ``retry``, ``wait`` or ``give_up``."""
+
+    action: str
+    reason: str
+
+
+def decide_retry(
+    failure: Failure, retries: int, policy: ResumePolicy, failed_for_s: float
+) -> RetryDecision:
+    """Decide on a FIZZLED job from its failure class, retries used and back-off.
+
+    Args:
+        failure: class, retry flag and message of the failure.
+        retries: retries already logged for the job.
+        policy: the limits.
+        failed_for_s: seconds since the job failed.
+    """
+    if failure.retry in (Retry.NO, Retry.NEW_SEED):
+        reason = f"{failure.short_class}: {RETRY_ADVICE[failure.retry]}: {failure.message}"
+        return RetryDecision("give_up", reason)
+    if retries >= policy.max_retries:
+        return RetryDecision("give_up", f"{retries} retries used: {failure.message}")
+    wait_s = policy.backoff_s * 2**retries
+    if failed_for_s < wait_s:
+        return RetryDecision("wait", f"retry {retries + 1} in {wait_s - failed_for_s:.0f} s")
+    kind = "unclassified" if failure.retry is None else RETRY_ADVICE[failure.retry]
+    return RetryDecision("retry", f"retry {retries + 1} ({kind}): {failure.message}")
+
+
+# how a SLURM job ended -> cause of the rerun (others: "gone")
+SLURM_END_CAUSES = {"TIMEOUT": "walltime", "DEADLINE": "walltime", "OUT_OF_MEMORY": "memory"}
+
+
+def slurm_jobs_here(launches: Iterable[dict], scontrol: str = "scontrol") -> dict[str, list[dict]]:
+    """Launches by the SLURM job running them, for jobs of this machine's cluster only.
+
+    A launch recorded on another cluster (``env.slurm_cluster``) is left out: its job is
+    not in this ``squeue``, and must never be taken for gone. Launches without a SLURM
+    job id are left out too.
+    """
+    by_job: dict[str, list[dict]] = {}
+    here: list[str | None] = []  # this machine's cluster, asked only when needed
+    for launch in launches:
+        job_id = slurm_job_id_of(launch)
+        cluster = slurm_cluster_of(launch)
+        if cluster is not None and not here:
+            here.append(cluster_name(scontrol))
+        if job_id and (cluster is None or cluster == here[0]):
+            by_job.setdefault(job_id, []).append(launch)
+    return by_job
+
+
+def _rerun_slurm_gone(lpad: LaunchPad, policy: ResumePolicy, report: ResumeReport) -> None:
+    """Rerun RUNNING jobs whose SLURM job is gone, by how it ended (bounded)."""
+    running = lpad.launches.find(
+        {"state": "RUNNING"},
+        {"launch_id": 1, "fw_id": 1, "fworker.env": 1, "state_history": 1},
+    )
+    by_job = slurm_jobs_here(running, policy.scontrol)
+    gone = gone_jobs(by_job, policy.squeue) if by_job else None
+    if not gone:
+        return  # nothing gone, or SLURM did not answer: never act on a guess
+    ends = end_states(gone, policy.sacct)
+    log = lpad.db[LOG_COLLECTION]
+    for job_id in sorted(gone):
+        end = ends.get(job_id)
+        state = end.state if end else "no longer in squeue"
+        cause = SLURM_END_CAUSES.get(end.state if end else "", "gone")
+        limit = {
+            "walltime": policy.max_walltime_reruns,
+            "memory": policy.max_memory_doublings,
+        }.get(cause, policy.max_retries)
+        for launch in by_job[job_id]:
+            fw_id, launch_id = launch["fw_id"], launch["launch_id"]
+            current = lpad.launches.find_one({"launch_id": launch_id}, {"state": 1}) or {}
+            if current.get("state") != "RUNNING":
+                continue  # finished between the two queries
+            done = log.count_documents({"fw_id": fw_id, "action": "rerun", "cause": cause})
+            lpad.mark_fizzled(launch_id)
+            if done >= limit:
+                reason = f"SLURM job {job_id} {state}: {done} reruns for {cause} used"
+                _act(lpad, report, fw_id, "give_up", "RUNNING", reason, cause=cause)
+                continue
+            reason = f"SLURM job {job_id} {state}: rerun {done + 1} of {limit}"
+            if cause == "walltime":
+                reason += ", continuing from its checkpoints"
+            if cause == "memory":
+                fw = lpad.fireworks.find_one({"fw_id": fw_id}, {"spec._queueadapter": 1}) or {}
+                queue = (fw.get("spec") or {}).get("_queueadapter") or {}
+                mem_mb = memory_mb(str(queue.get("mem", ""))) or (end and end.requested_mem_MB)
+                if mem_mb:
+                    new_mem = f"{round(2 * mem_mb)}M"
+                    lpad.update_spec([fw_id], {"_queueadapter.mem": new_mem})
+                    reason += f" with --mem={new_mem}"
+                else:
+                    reason += " (memory not known: same memory)"
+            lpad.rerun_fw(fw_id)
+            _act(lpad, report, fw_id, "rerun", "RUNNING", reason, cause=cause)
 
 
 def resume_pass(lpad: LaunchPad, policy: ResumePolicy | None = None) -> ResumeReport:
@@ -171,6 +299,7 @@ def resume_pass(lpad: LaunchPad, policy: ResumePolicy | None = None) -> ResumeRe
     policy = policy or ResumePolicy()
     report = ResumeReport()
 
+    _rerun_slurm_gone(lpad, policy, report)
     _, lost_fw_ids, _ = lpad.detect_lostruns(expiration_secs=policy.lost_after_s, rerun=True)
     for fw_id in lost_fw_ids:
         reason = f"no ping for {policy.lost_after_s:.0f} s (lost run: node failure, kill)"
@@ -188,23 +317,17 @@ def resume_pass(lpad: LaunchPad, policy: ResumePolicy | None = None) -> ResumeRe
         # given up on this very launch (a firework rerun by hand and failed again is new)
         launch_id = _last_launch_id(lpad, fw_id)
         if log.count_documents({"fw_id": fw_id, "action": "give_up", "launch_id": launch_id}):
-            report.gave_up.append(fw_id)
+            if fw_id not in report.gave_up:  # not given up on a moment ago in this pass
+                report.gave_up.append(fw_id)
             continue
         failure = failure_of(lpad, fw_id)
         retries = log.count_documents({"fw_id": fw_id, "action": "retry"})
-        if failure.retry in (Retry.NO, Retry.NEW_SEED):
-            reason = f"{failure.short_class}: {RETRY_ADVICE[failure.retry]}: {failure.message}"
-            _act(lpad, report, fw_id, "give_up", "FIZZLED", reason, failure)
-        elif retries >= policy.max_retries:
-            reason = f"{retries} retries used: {failure.message}"
-            _act(lpad, report, fw_id, "give_up", "FIZZLED", reason, failure)
-        elif (_now() - _fizzled_since(lpad, fw_id)).total_seconds() < (
-            policy.backoff_s * 2**retries
-        ):
+        failed_for_s = (now_utc() - _fizzled_since(lpad, fw_id)).total_seconds()
+        decision = decide_retry(failure, retries, policy, failed_for_s)
+        if decision.action == "wait":
             report.waiting_backoff.append(fw_id)
-        else:
+            continue
+        if decision.action == "retry":
             lpad.rerun_fw(fw_id)
-            kind = "unclassified" if failure.retry is None else RETRY_ADVICE[failure.retry]
-            reason = f"retry {retries + 1} ({kind}): {failure.message}"
-            _act(lpad, report, fw_id, "retry", "FIZZLED", reason, failure)
+        _act(lpad, report, fw_id, decision.action, "FIZZLED", decision.reason, failure)
     return report
