@@ -182,3 +182,15 @@ def test_submit_stores_the_static_stages_as_fireworks(launchpad, db_settings, mo
     assert info.value.code == 0
     names = sorted(fw["name"] for fw in launchpad.fireworks.find({}, {"name": 1}))
     assert names == sorted(["configurations", "training sets", "mtp fit", "conductivity", "report"])
+
+
+def test_active_learning_keeps_the_fit_validation_split_held_out():
+    spec = load_spec(WORKFLOWS / "llzo_garnet.yaml")
+    maker = PipelineMaker.from_spec(spec)
+    jobs = {job.name: job for job in maker.make(spec.material).jobs}
+    heldout = jobs["active learning"].function_args[3]
+    assert heldout.uuid == jobs["mtp fit"].uuid and heldout.attributes[-1][1] == "validation_cfg"
+    loop = maker.active_learning_maker
+    assert loop.fit_maker.validation_fraction == 0.0  # scored on the held-out set instead
+    assert loop.warm_start == spec.mtp.active_learning.warm_start
+    assert loop.trust.energy_window_eV_atom == spec.mtp.active_learning.energy_window_eV_atom

@@ -28,6 +28,7 @@ from ionflow.dft.jobs.label import LabelMaker, merge_labelled_sets
 from ionflow.dft.jobs.relax import RelaxMaker
 from ionflow.dft.sets.oracle import OracleSettings
 from ionflow.io.labelled_set import LabelledSet
+from ionflow.learning.explore import TrustLevels
 from ionflow.learning.flows.active_learning import ActiveLearningMaker
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
@@ -99,8 +100,16 @@ def _active_learning_maker(
             species=species,
             max_failed_fraction=spec.dft.max_failed_fraction,
         ),
-        # the paper adds stress in active learning: 100:1:0.01
-        fit_maker=_fit_maker(spec, ACTIVE_LEARNING_WEIGHTS),
+        # the paper adds stress in active learning: 100:1:0.01; refits are scored on the
+        # first fit's fixed held-out set instead of a split of their own
+        fit_maker=dataclasses.replace(
+            _fit_maker(spec, ACTIVE_LEARNING_WEIGHTS), validation_fraction=0.0
+        ),
+        warm_start=learning.warm_start,
+        trust=TrustLevels(
+            min_distance_fraction=learning.min_distance_fraction,
+            energy_window_eV_atom=learning.energy_window_eV_atom,
+        ),
         temperatures=tuple(learning.temperatures_K),
         md_steps=learning.md_steps,
         gamma_select=learning.gamma_select,
@@ -211,7 +220,11 @@ class PipelineMaker(Maker):
                 workflow_name=spec.name,
                 material=spec.material,
                 crystallinity=spec.analysis.crystallinity,
+                mixing_rule=spec.analysis.mixing_rule,
+                sigma_amorphous_mS_cm=spec.analysis.sigma_amorphous_mS_cm,
                 weight_temperature_K=spec.analysis.weight_temperature_K,
+                target_energy_rmse_meV_atom=spec.mtp.target_energy_rmse_meV_atom,
+                target_force_rmse_eV_A=spec.mtp.target_force_rmse_eV_A,
             ),
         )
 
@@ -226,7 +239,7 @@ class PipelineMaker(Maker):
         jobs, mtp, active = [configurations, training, fit], fit.output.mtp, None
         if self.active_learning_maker is not None:
             active = self.make_active_learning(
-                training.output["structures"], labelled.labelled_set, mtp
+                training.output["structures"], labelled.labelled_set, mtp, fit.output.validation_cfg
             )
             active.name = "active learning"
             jobs.append(active)
@@ -272,10 +285,19 @@ class PipelineMaker(Maker):
 
     @job
     def make_active_learning(
-        self, structures: list[Structure], labelled_set: LabelledSet, mtp: str
+        self,
+        structures: list[Structure],
+        labelled_set: LabelledSet,
+        mtp: str,
+        heldout_cfg: str | None = None,
     ) -> Response:
-        """Replaced by the active-learning loop exploring ``structures``."""
-        loop = self.active_learning_maker.make(structures, labelled_set, mtp=mtp)
+        """Replaced by the active-learning loop exploring ``structures``.
+
+        ``heldout_cfg`` (the first fit's validation split) scores every refit.
+        """
+        loop = self.active_learning_maker.make(
+            structures, labelled_set, mtp=mtp, heldout_cfg=heldout_cfg
+        )
         return Response(replace=loop)
 
     @job

@@ -12,15 +12,12 @@ from typing import Any
 from jobflow import Maker, job
 from pydantic import BaseModel, Field
 
-from ionflow.analysis.conductivity import (
-    configuration_weighted_conductivity,
-    crystallinity_corrected_conductivity,
-)
+from ionflow.analysis.conductivity import MixingRule, weighted_conductivity_interval
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument
 from ionflow.dft.schemas.labels import LabelledSetDocument
 from ionflow.dft.schemas.runs import RelaxDocument
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument
-from ionflow.mtp.schemas.fit import MtpFitDocument
+from ionflow.mtp.schemas.fit import MtpFitDocument, SplitErrors
 from ionflow.structures.boltzmann import boltzmann_weights
 
 # shared SPEC.md, "Reference numbers": material -> (quantity, value, unit)
@@ -32,6 +29,20 @@ PUBLISHED: dict[str, list[tuple[str, float, str]]] = {
     "LSTH-24k": [("E_a 328-700 K (SQS)", 0.43, "eV"), ("sigma 298 K", 0.031, "mS/cm")],
     "LSTH-1a": [("E_a 298-600 K (ESGS)", 0.22, "eV"), ("sigma 298 K", 4.05, "mS/cm")],
 }
+
+
+MIXING_RULE_TEXT: dict[str, str] = {
+    "parallel": "parallel mixing: σ = c·σ_cryst + (1 − c)·σ_amorph",
+    "series": "series mixing: 1/σ = c/σ_cryst + (1 − c)/σ_amorph",
+}
+"""How each rule is stated on reports (the paper's own rule is in its supplement)."""
+
+
+def interval_text(value: float, interval: tuple[float, float] | None, unit: str = " mS/cm") -> str:
+    """``value [low, high] unit`` (95 % interval), or the value alone for older documents."""
+    if interval is None:
+        return f"{value:.3g}{unit}"
+    return f"{value:.3g} [{interval[0]:.3g}, {interval[1]:.3g}]{unit} (95 %)"
 
 
 class ConfigurationResult(BaseModel):
@@ -69,16 +80,65 @@ class PipelineReportDocument(BaseModel):
     extrapolation_K: float
     configurations: list[ConfigurationResult]
     sigma_bulk_mS_cm: float = Field(description="Configuration-weighted, 100 % crystalline.")
-    sigma_bulk_err_mS_cm: float | None
+    sigma_bulk_interval_mS_cm: tuple[float, float] | None = Field(
+        None,
+        description="95 % interval of sigma_bulk, propagated from the per-configuration "
+        "Arrhenius fits (log-normal parts, sampled): asymmetric and positive.",
+    )
     crystallinity: float
+    mixing_rule: MixingRule = Field(
+        "parallel", description="Rule from sigma_bulk to sigma_bulk^c (see MIXING_RULE_TEXT)."
+    )
+    sigma_amorphous_mS_cm: float = Field(0.0, description="Amorphous-fraction sigma, mS/cm.")
     sigma_bulk_crystallinity_mS_cm: float = Field(
-        description="sigma_bulk scaled to the crystallinity (sigma_bulk^80% for 0.8)."
+        description="sigma_bulk mixed to the crystallinity (sigma_bulk^80% for 0.8)."
+    )
+    sigma_bulk_crystallinity_interval_mS_cm: tuple[float, float] | None = Field(
+        None, description="95 % interval of sigma_bulk^c, propagated like sigma_bulk's."
     )
     published: list[dict[str, Any]] = Field(default_factory=list)
     arrhenius: list[ArrheniusDocument] = Field(
         default_factory=list, description="Per-configuration Arrhenius analyses."
     )
     notes: list[str] = Field(default_factory=list)
+
+
+def rmse_target_warnings(
+    what: str,
+    energy_meV_atom: float | None,
+    force_eV_A: float | None,
+    energy_target_meV_atom: float,
+    force_target_eV_A: float,
+) -> list[str]:
+    """One sentence per RMSE above its target (``what``: whose errors, e.g. "MTP held-out")."""
+    warnings = []
+    if energy_meV_atom is not None and energy_meV_atom > energy_target_meV_atom:
+        warnings.append(
+            f"{what} energy RMSE {energy_meV_atom:.1f} meV/atom is above the target "
+            f"{energy_target_meV_atom:g} meV/atom."
+        )
+    if force_eV_A is not None and force_eV_A > force_target_eV_A:
+        warnings.append(
+            f"{what} force RMSE {force_eV_A:.3f} eV/Å is above the target "
+            f"{force_target_eV_A:g} eV/Å."
+        )
+    return warnings
+
+
+def heldout_warnings(
+    errors: SplitErrors, energy_target_meV_atom: float = 10.0, force_target_eV_A: float = 0.2
+) -> list[str]:
+    """Warnings when the final MTP's held-out errors exceed the targets."""
+    return [
+        f"WARNING: {sentence} The conductivities stand on a potential that misses it."
+        for sentence in rmse_target_warnings(
+            "MTP held-out",
+            errors.energy_per_atom.rmse * 1000,
+            errors.forces.rmse,
+            energy_target_meV_atom,
+            force_target_eV_A,
+        )
+    ]
 
 
 def configuration_results(
@@ -113,12 +173,15 @@ def configuration_results(
 
 
 def learning_summary(active: ActiveLearningDocument) -> dict[str, Any]:
-    """Iterations, structures labelled and largest grade per iteration, why it stopped."""
+    """Iterations, structures labelled, largest grade, held-out force RMSE, why it stopped."""
     return {
         "iterations": len(active.iterations),
         "labelled_per_iteration": [it.n_labelled for it in active.iterations],
         "max_grade_per_iteration": [it.grade_max for it in active.iterations],
         "stop_reason": active.stop_reason,
+        "heldout_force_rmse_per_iteration_eV_A": [
+            it.heldout_errors.forces.rmse if it.heldout_errors else None for it in active.iterations
+        ],
     }
 
 
@@ -130,15 +193,23 @@ class PipelineReportMaker(Maker):
         name: job name.
         workflow_name: the workflow's name, shown in the report.
         material: parent material (its published values are listed beside the results).
-        crystallinity: factor of sigma_bulk^80% (0.8).
+        crystallinity: crystalline fraction c of sigma_bulk^c (0.8).
+        mixing_rule: ``parallel`` or ``series`` (see MIXING_RULE_TEXT).
+        sigma_amorphous_mS_cm: conductivity of the amorphous fraction, mS/cm.
         weight_temperature_K: temperature of the Boltzmann weights of configurations, K.
+        target_energy_rmse_meV_atom: warn above this held-out energy RMSE.
+        target_force_rmse_eV_A: warn above this held-out force RMSE.
     """
 
     name: str = "report"
     workflow_name: str = ""
     material: str = ""
     crystallinity: float = 0.8
+    mixing_rule: MixingRule = "parallel"
+    sigma_amorphous_mS_cm: float = 0.0
     weight_temperature_K: float = 300.0
+    target_energy_rmse_meV_atom: float = 10.0
+    target_force_rmse_eV_A: float = 0.2
 
     @job
     def make(
@@ -151,18 +222,21 @@ class PipelineReportMaker(Maker):
     ) -> PipelineReportDocument:
         """Combine the per-configuration Arrhenius results into the bulk conductivity."""
         configurations = configuration_results(relaxed, arrhenius, self.weight_temperature_K)
-        # half-width of the 95 % interval / 1.96 as a standard error per configuration
-        errors = [(c.sigma300_ci_mS_cm[1] - c.sigma300_ci_mS_cm[0]) / 3.92 for c in configurations]
-        sigma_bulk, sigma_err = configuration_weighted_conductivity(
-            [c.sigma300_mS_cm for c in configurations],
-            weights=[c.weight for c in configurations],
-            sigma_err_mS_cm=errors,
-        )
+        sigmas = [c.sigma300_mS_cm for c in configurations]
+        intervals = [c.sigma300_ci_mS_cm for c in configurations]
+        weights = [c.weight for c in configurations]
+        bulk = weighted_conductivity_interval(sigmas, intervals, weights)
+        mixed = weighted_conductivity_interval(
+            sigmas, intervals, weights, self.crystallinity, self.sigma_amorphous_mS_cm,
+            self.mixing_rule,
+        )  # fmt: skip
         validation = fit.validation_errors or fit.train_errors
         if active is not None:
             refits = [it.validation_errors for it in active.iterations if it.validation_errors]
-            validation = refits[-1] if refits else validation
-        notes = []
+            validation = active.heldout_errors or (refits[-1] if refits else validation)
+        notes = heldout_warnings(
+            validation, self.target_energy_rmse_meV_atom, self.target_force_rmse_eV_A
+        )
         if labelled.oracle != "vasp":
             notes.append(
                 f"training data labelled by {labelled.oracle}, not by the published VASP "
@@ -181,12 +255,13 @@ class PipelineReportMaker(Maker):
             validation_force_rmse_eV_A=validation.forces.rmse,
             extrapolation_K=arrhenius[0].extrapolation_K if arrhenius else 300.0,
             configurations=configurations,
-            sigma_bulk_mS_cm=sigma_bulk,
-            sigma_bulk_err_mS_cm=sigma_err,
+            sigma_bulk_mS_cm=bulk.value_mS_cm,
+            sigma_bulk_interval_mS_cm=(bulk.low_mS_cm, bulk.high_mS_cm),
             crystallinity=self.crystallinity,
-            sigma_bulk_crystallinity_mS_cm=crystallinity_corrected_conductivity(
-                sigma_bulk, self.crystallinity
-            ),
+            mixing_rule=self.mixing_rule,
+            sigma_amorphous_mS_cm=self.sigma_amorphous_mS_cm,
+            sigma_bulk_crystallinity_mS_cm=mixed.value_mS_cm,
+            sigma_bulk_crystallinity_interval_mS_cm=(mixed.low_mS_cm, mixed.high_mS_cm),
             published=[
                 {"quantity": q, "value": v, "unit": u}
                 for q, v, u in PUBLISHED.get(self.material, [])

@@ -83,6 +83,13 @@ class ActiveLearningSpec(_Section):
     max_selected_per_iteration: int = Field(50, ge=1)
     temperatures_K: Temperatures_K = Field([300.0, 600.0, 900.0])
     md_steps: int = Field(10000, ge=1)
+    warm_start: bool = True
+    min_distance_fraction: float = Field(
+        1.0, gt=0, description="Trust level: closest approach as a fraction of min_dist."
+    )
+    energy_window_eV_atom: float = Field(
+        0.5, gt=0, description="Trust level: energy per atom beyond the training range."
+    )
 
 
 class MtpSpec(_Section):
@@ -97,6 +104,12 @@ class MtpSpec(_Section):
     validation_fraction: float = Field(0.1, ge=0, lt=1)
     max_iterations: int = Field(1000, ge=1)
     seed: int = 42
+    target_energy_rmse_meV_atom: float = Field(
+        10.0, gt=0, description="The report warns above this held-out energy RMSE."
+    )
+    target_force_rmse_eV_A: float = Field(
+        0.2, gt=0, description="The report warns above this held-out force RMSE."
+    )
     active_learning: ActiveLearningSpec = ActiveLearningSpec()
 
 
@@ -119,11 +132,34 @@ class AnalysisSpec(_Section):
     """Stage 9: conductivity analysis."""
 
     species: str = "Li"
-    crystallinity: float = Field(0.8, gt=0, le=1, description="Factor of sigma_bulk^80%.")
+    crystallinity: float = Field(
+        0.8, gt=0, le=1, description="Crystalline fraction c of sigma_bulk^80%."
+    )
+    mixing_rule: Literal["parallel", "series"] = Field(
+        "parallel",
+        description="sigma_bulk -> sigma_bulk^c: parallel c*s_cryst + (1-c)*s_amorph, or "
+        "series 1/s = c/s_cryst + (1-c)/s_amorph (the paper's rule is in its supplement).",
+    )
+    sigma_amorphous_mS_cm: float = Field(
+        0.0, ge=0, description="Conductivity of the amorphous fraction, mS/cm."
+    )
     weight_temperature_K: float = Field(
         300.0, gt=0, description="Temperature of the Boltzmann weights of configurations."
     )
     extrapolate_to_K: float = Field(300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _series_needs_amorphous_sigma(self) -> AnalysisSpec:
+        if (
+            self.mixing_rule == "series"
+            and self.crystallinity < 1
+            and not (self.sigma_amorphous_mS_cm > 0)
+        ):
+            raise ValueError(
+                "mixing_rule series needs sigma_amorphous_mS_cm > 0 (with 0 the partly "
+                "amorphous sample would not conduct)"
+            )
+        return self
 
 
 class WorkflowSpec(_Section):
