@@ -45,7 +45,34 @@ def test_conductivity_flow_has_independent_jobs_per_temperature_and_seed(li2s_96
     assert len({m.seed for m in makers}) == 6
     # MD jobs depend on nothing but the inputs: a scheduler can run them all at once
     assert all(not j.input_references for j in md_jobs)
-    assert len(flow.jobs) == 6 + 7  # 6 MD, 6 diffusion analyses, 1 Arrhenius fit
+    # one diffusion analysis per trajectory, fed by its own MD job, and one Arrhenius fit
+    diffusion = [j for j in flow.jobs if j.name == "diffusion analysis"]
+    assert len(diffusion) == 6 and len(flow.jobs) == 6 + 6 + 1
+    md_uuids = {j.uuid for j in md_jobs}
+    assert all({ref.uuid for ref in j.input_references} <= md_uuids for j in diffusion)
+    # frames are counted in the MD's time steps unless the analysis Maker says otherwise
+    assert {j.maker.timestep_fs for j in diffusion} == {maker.md_maker.timestep_fs}
+    assert flow.jobs[-1].name == "arrhenius" and flow.output.uuid == flow.jobs[-1].uuid
+    bare = ConductivityMdFlowMaker(temperatures=[350.0], repeats=1, diffusion_maker=None)
+    assert [j.name for j in bare.make(li2s_96, str(MD_MTP_FILE)).jobs] == ["lammps md 350 K #1"]
+
+
+def test_conductivity_flow_takes_upstream_outputs(li2s_96):
+    """Structure, potential and species may all be references to jobs not run yet."""
+    from ionflow.dft.jobs.label import merge_labelled_sets
+    from ionflow.mtp.jobs.fit import MtpFitMaker
+    from ionflow.structures.jobs.core import SupercellMaker
+
+    supercell = SupercellMaker(scaling=(1, 1, 1)).make(li2s_96)
+    labelled = merge_labelled_sets([])  # stands for the labelled set of an upstream job
+    fit = MtpFitMaker().make(labelled.output.labelled_set)
+    flow = ConductivityMdFlowMaker(temperatures=[400.0, 500.0], repeats=1).make(
+        supercell.output.structures[0], fit.output.mtp, species=fit.output.species
+    )
+    md_jobs = [j for j in flow.jobs if j.name.startswith("lammps md")]
+    upstream = {supercell.uuid, fit.uuid}
+    assert all({r.uuid for r in j.input_references} == upstream for j in md_jobs)
+    assert flow.output.uuid == flow.jobs[-1].uuid
 
 
 @pytest.mark.slow
