@@ -309,6 +309,13 @@ CASES: dict[str, list[Case]] = {
         ("database", ["good.yaml"], DB_NOT_MONGO, "not a MongoDB URI"),
         ("option", ["good.yaml", "--name", " "], DB_DOWN, "--name is empty"),
     ],
+    "launch": [
+        ("option", [], DB_DOWN, "give one of --local or --slurm"),
+        ("option", ["--local", "--slurm"], DB_DOWN, "give one of --local or --slurm"),
+        ("option", ["--slurm", "--max-jobs", "0"], DB_DOWN, "--max-jobs"),
+        ("config", ["--slurm", "--config-dir", "nowhere"], DB_DOWN, "ionflow config init"),
+        ("database", ["--local"], DB_DOWN, "cannot reach the database"),
+    ],
     "status": [
         ("database", [], DB_DOWN, "cannot reach the database"),
         ("settings", [], BAD_SETTINGS, "settings_bad.yaml"),

@@ -1,7 +1,8 @@
-"""`ionflow submit|status|watch`: workflows on a LaunchPad, for a cluster's login node."""
+"""`ionflow submit|launch|status|results|watch`: workflows on a LaunchPad, from a login node."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -27,8 +28,8 @@ def submit(
 ) -> None:
     """Add a workflow to the LaunchPad (initialised on a new database); print its id.
 
-    Everything is checked before anything is stored. Run the queue with `qlaunch` /
-    `rlaunch`, watch it with `ionflow watch`, look with `ionflow status`.
+    Everything is checked before anything is stored. Run the queue with `ionflow launch`,
+    watch it with `ionflow watch`, look with `ionflow status`.
     """
     from jobflow.managers.fireworks import flow_to_workflow
 
@@ -88,6 +89,125 @@ def submit(
         console.print("dry run: nothing stored")
     else:
         console.print(f"submitted {plan.name}: workflow id {plan.workflow_id}", markup=False)
+
+
+def _config_dir(config_dir: Path | None) -> Path:
+    """The FireWorks config directory: given, FW_CONFIG_FILE's, or `ionflow config init`'s."""
+    import os
+
+    from ionflow.config.render import DEFAULT_CONFIG_DIR
+
+    if config_dir is None:
+        fw_config = os.environ.get("FW_CONFIG_FILE")
+        config_dir = Path(fw_config).parent if fw_config else DEFAULT_CONFIG_DIR
+    return config_dir
+
+
+def _load_worker(config_dir: Path, with_queue: bool):
+    """``(FWorker, queue adapter or None)`` from ``config_dir``, checked before anything runs."""
+    from fireworks import FWorker
+    from fireworks.utilities.fw_serializers import load_object_from_file
+
+    needed = ["my_fworker.yaml"] + (["my_qadapter.yaml"] if with_queue else [])
+    missing = [name for name in needed if not (config_dir / name).is_file()]
+    if missing and (with_queue or config_dir.exists()):
+        raise IonflowInputError(
+            f"{', '.join(missing)} not in {config_dir}: write them with `ionflow config init` "
+            "or pass --config-dir"
+        )
+    fworker = FWorker.from_file(str(config_dir / "my_fworker.yaml")) if not missing else FWorker()
+    qadapter = load_object_from_file(str(config_dir / "my_qadapter.yaml")) if with_queue else None
+    return fworker, qadapter
+
+
+class ProgressView:
+    """Live table of workflows, stages and jobs per state (`ionflow status`), throttled."""
+
+    def __init__(self, lpad, every_s: float = 2.0) -> None:
+        self.lpad, self.every_s = lpad, every_s
+        self.extra = ""
+        self._table: Table | None = None
+        self._built = 0.0
+
+    def __rich__(self) -> Table:
+        import time
+
+        from ionflow.pipeline.status import STATES, workflow_status
+
+        if self._table is not None and time.monotonic() - self._built < self.every_s:
+            return self._table
+        table = Table(title=f"ionflow launch {self.extra}".rstrip(), title_justify="left")
+        table.add_column("workflow / stage")
+        for state in STATES:
+            table.add_column(state, justify="right")
+        for wf in workflow_status(self.lpad, check_slurm=False):
+            totals = wf.totals()
+            table.add_row(
+                f"{wf.workflow_id} {wf.name} ({wf.state})",
+                *(str(totals.get(s, "")) for s in STATES),
+                style="bold",
+            )
+            for stage, per_state in wf.counts.items():
+                table.add_row(f"  {stage}", *(str(per_state.get(s, "")) for s in STATES))
+        self._table, self._built = table, time.monotonic()
+        return table
+
+
+def launch(
+    local: bool = typer.Option(False, "--local", help="Run the jobs on this machine."),
+    slurm: bool = typer.Option(False, "--slurm", help="Run the jobs in SLURM allocations."),
+    max_jobs: int = typer.Option(2, "--max-jobs", help="Most SLURM jobs queued at once."),
+    jobs_per_allocation: int = typer.Option(
+        1, "--jobs-per-allocation", help="Most jobs one SLURM allocation runs (small jobs)."
+    ),
+    config_dir: Path | None = typer.Option(
+        None,
+        help="FireWorks config files (default: FW_CONFIG_FILE's directory or "
+        "`ionflow config init`'s).",
+    ),
+    launch_dir: Path = typer.Option(Path("."), help="Where the job folders are made."),
+    poll: float = typer.Option(5.0, help="Seconds between two looks at SLURM (--slurm)."),
+) -> None:
+    """Run the queue until no job is READY (and, with --slurm, no allocation is alive).
+
+    --local runs the jobs here one after another. --slurm keeps at most --max-jobs SLURM
+    jobs queued; each runs up to --jobs-per-allocation jobs, starts none after half its
+    walltime and ends when none is READY (see ionflow.pipeline.launch). A live table of
+    workflows, stages and jobs is shown on a terminal.
+    """
+    from rich.live import Live
+
+    from ionflow.db.stores import check_database, get_launchpad
+    from ionflow.pipeline.launch import SlurmLauncher, launch_local, use_ionflow_store
+
+    if local == slurm:
+        raise IonflowInputError("give one of --local or --slurm")
+    if max_jobs < 1 or jobs_per_allocation < 1 or poll <= 0:
+        raise IonflowInputError("--max-jobs and --jobs-per-allocation must be >= 1, --poll > 0")
+    fworker, qadapter = _load_worker(_config_dir(config_dir), with_queue=slurm)
+    check_database(launchpad=True)
+    lpad = get_launchpad(strm_lvl="WARNING")
+    view = ProgressView(lpad)
+    live = Live(view, console=console, transient=True, refresh_per_second=1)
+    with live if console.is_terminal else contextlib.nullcontext():
+        if local:
+            use_ionflow_store()
+            report = launch_local(lpad, fworker, launch_dir)
+            console.print(f"{report.rockets} jobs run here; {report.stop_reason}", markup=False)
+            return
+        launcher = SlurmLauncher(
+            lpad, fworker, qadapter, launch_dir, max_jobs, jobs_per_allocation, poll
+        )
+
+        def on_pass(_counts: dict[str, int], alive: dict[str, str]) -> None:
+            view.extra = f"(SLURM jobs alive: {len(alive)} of at most {max_jobs})"
+
+        report = launcher.run(on_pass)
+    console.print(
+        f"{len(report.allocations)} SLURM allocations, at most {report.most_alive} alive at "
+        f"once; {report.stop_reason}",
+        markup=False,
+    )
 
 
 def _duration(seconds: float | None) -> str:
@@ -185,5 +305,5 @@ def watch(
 
 def register(app: typer.Typer) -> None:
     """Add the workflow commands to the top-level ``ionflow`` app."""
-    for command in (submit, status, watch):
+    for command in (submit, launch, status, watch):
         app.command()(command)
