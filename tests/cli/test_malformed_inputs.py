@@ -316,6 +316,10 @@ CASES: dict[str, list[Case]] = {
         ("config", ["--slurm", "--config-dir", "nowhere"], DB_DOWN, "ionflow config init"),
         ("database", ["--local"], DB_DOWN, "cannot reach the database"),
     ],
+    "results": [
+        ("database", [], DB_DOWN, "cannot reach the database"),
+        ("settings", [], BAD_SETTINGS, "settings_bad.yaml"),
+    ],
     "status": [
         ("database", [], DB_DOWN, "cannot reach the database"),
         ("settings", [], BAD_SETTINGS, "settings_bad.yaml"),
@@ -462,7 +466,7 @@ def test_launchpad_missing_is_one_line(db_uri, workdir):
     (``submit`` initialises it: tests/pipeline/test_submit.py.)
     """
     env = {"IONFLOW_DB_URI": db_uri}
-    for command in ("status", "resume", "watch"):
+    for command in ("status", "results", "resume", "watch"):
         assert "`ionflow submit SPEC` initialises it" in assert_refused(command, [], workdir, env)
 
 

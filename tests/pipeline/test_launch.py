@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 from fireworks import Firework, FWorker, PyTask, ScriptTask, Workflow
+from tests.fixtures.slurm import SqueuePoller
 from typer.testing import CliRunner
 
 from ionflow.cluster.slurm_jobs import walltime_seconds
@@ -94,47 +94,6 @@ def test_allocations_wanted_never_exceed_max_jobs(launchpad, tmp_path):
     assert single.wanted(5, {"1": "PENDING"}) == 1
     with pytest.raises(IonflowInputError, match="at least 1"):
         SlurmLauncher(launchpad, FWorker(), qadapter, tmp_path, 0, 1)
-
-
-@pytest.fixture
-def fw_config_dir(tmp_path: Path, db_uri: str, slurm_cluster: Path) -> Path:
-    """`ionflow config init` files for the test database and the local cluster."""
-    from ionflow.config.render import ConfigOptions, write_configs
-
-    options = ConfigOptions(
-        config_dir=tmp_path / "config", db_uri=db_uri, partition="local", walltime="00:05:00"
-    )
-    write_configs(options)
-    return options.config_dir
-
-
-def squeue_ids() -> set[str]:
-    out = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True)
-    return set(out.stdout.split())
-
-
-class SqueuePoller:
-    """Polls `squeue` in a thread; ``most``: most jobs seen queued or running at once."""
-
-    def __init__(self, every_s: float = 0.2) -> None:
-        self.every_s, self.most, self.polls = every_s, 0, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.most = max(self.most, len(squeue_ids()))
-            self.polls += 1
-            self._stop.wait(self.every_s)
-
-    def __enter__(self) -> SqueuePoller:
-        assert not squeue_ids(), "the local SLURM queue is not empty"
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @pytest.mark.slurm

@@ -263,6 +263,83 @@ def status(
             console.print(f"  {job.fw_id} {job.name} [{job.stage}]: {line}", markup=False)
 
 
+def results(
+    workflow: str | None = typer.Argument(None, help="Workflow id (any of its jobs) or name."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """The answers from the database: D(T), E_a, sigma(300 K), MTP errors, AL, hashes.
+
+    Per configuration and temperature D +- err; per configuration E_a +- err and sigma at
+    300 K with its 95 % interval; the MTP's validation errors; the active-learning
+    history; oracle and level of theory; sha256 of the stored .mtp and training .cfg.
+    """
+    from ionflow.db.stores import check_database, get_jobstore, get_launchpad
+    from ionflow.pipeline.results import workflow_results
+
+    check_database(launchpad=True)
+    store = get_jobstore()
+    store.connect()
+    try:
+        answers = workflow_results(get_launchpad(strm_lvl="WARNING"), store, workflow)
+    finally:
+        store.close()
+    if json_out:
+        typer.echo(json.dumps([a.model_dump(mode="json") for a in answers], indent=1))
+        return
+    if not answers:
+        console.print("no workflows on the LaunchPad (`ionflow submit SPEC`)")
+    for wf in answers:
+        _print_results(wf)
+
+
+def _print_results(wf) -> None:
+    """Tables of one workflow's :class:`~ionflow.pipeline.results.WorkflowResults`."""
+    head = Table(title=f"workflow {wf.workflow_id}: {wf.name} ({wf.state})", show_header=False)
+    head.add_row("labels", f"{wf.oracle or '-'} {wf.level_of_theory or ''}".rstrip())
+    if wf.mtp is not None:
+        m = wf.mtp
+        head.add_row(
+            "MTP",
+            f"level {m.level}, R_cut {m.r_cut_A:g} Å, {m.engine}, {m.n_train}+{m.n_validation}"
+            f" structures; {m.errors_of} energy MAE/RMSE {m.validation_energy_mae_meV_atom:.2f}/"
+            f"{m.validation_energy_rmse_meV_atom:.2f} meV/atom, force MAE/RMSE "
+            f"{m.validation_force_mae_eV_A:.3f}/{m.validation_force_rmse_eV_A:.3f} eV/Å",
+        )
+    for it in wf.active_learning:
+        head.add_row(
+            f"AL iteration {it['iteration']}",
+            f"max grade {it['grade_max']:.3g}, selected {it['n_selected']}, "
+            f"labelled {it['n_labelled']}",
+        )
+    if wf.active_learning_stop:
+        head.add_row("AL stopped", wf.active_learning_stop)
+    if wf.sigma_bulk_mS_cm is not None:
+        err = f" ± {wf.sigma_bulk_err_mS_cm:.3g}" if wf.sigma_bulk_err_mS_cm is not None else ""
+        head.add_row(f"σ_bulk({wf.extrapolation_K:g} K)", f"{wf.sigma_bulk_mS_cm:.3g}{err} mS/cm")
+    head.add_row("potential sha256", wf.potential_sha256 or "-")
+    head.add_row(f"training set sha256 ({wf.n_training or 0})", wf.training_set_sha256 or "-")
+    for note in wf.notes:
+        head.add_row("note", note)
+    console.print(head)
+    if not wf.configurations:
+        return
+    table = Table(title="per configuration and temperature")
+    for column in ("config", "T (K)", "D (cm²/s)", "E_a (eV)", "σ(300 K) mS/cm [95 %]"):
+        table.add_column(column)
+    for c in wf.configurations:
+        low, high = c.sigma300_ci_mS_cm
+        table.add_row(
+            str(c.index),
+            "",
+            "",
+            f"{c.Ea_eV:.3f} ± {c.Ea_err_eV:.3f}",
+            f"{c.sigma300_mS_cm:.3g} [{low:.3g}, {high:.3g}]",
+        )
+        for t in c.temperatures:
+            table.add_row("", f"{t.temperature_K:g}", f"{t.D_cm2_s:.3g} ± {t.D_err_cm2_s:.2g}")
+    console.print(table)
+
+
 def watch(
     interval: float = typer.Option(600.0, help="Seconds between passes."),
     max_retries: int = typer.Option(3, help="Retries of a failed job before giving up."),
@@ -305,5 +382,5 @@ def watch(
 
 def register(app: typer.Typer) -> None:
     """Add the workflow commands to the top-level ``ionflow`` app."""
-    for command in (submit, launch, status, watch):
+    for command in (submit, launch, status, results, watch):
         app.command()(command)
