@@ -7,11 +7,13 @@ then `ionflow status --json` and `ionflow results --json` show the finished work
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,18 @@ def ionflow(*args: str, env: dict[str, str], timeout_s: float = 120.0, cwd: Path
         timeout=timeout_s,
         check=False,
     )
+
+
+def stored_blob_text(database, reference: dict) -> str:
+    """Text of a GridFS blob of the JobStore, read with plain pymongo (as the README says)."""
+    import gridfs
+
+    bucket = gridfs.GridFSBucket(database, "outputs_blobs")
+    (file,) = database["outputs_blobs.files"].find({"metadata.blob_uuid": reference["blob_uuid"]})
+    data = bucket.open_download_stream(file["_id"]).read()
+    if (file.get("metadata") or {}).get("compression") == "zlib":
+        data = zlib.decompress(data)
+    return json.loads(data)["data"]
 
 
 def test_tiny_spec_submit_launch_slurm_status_results(db_uri, fw_config_dir, tmp_path):
@@ -73,3 +87,25 @@ def test_tiny_spec_submit_launch_slurm_status_results(db_uri, fw_config_dir, tmp
     launches = list(database["launches"].find({}, {"fw_id": 1, "fworker.env": 1}))
     assert len(launches) == wf_status["totals"]["COMPLETED"]
     assert all(launch["fworker"]["env"].get("slurm_job_id") for launch in launches)
+
+    answered = ionflow("results", "--json", env=env)
+    assert answered.returncode == 0, answered.stderr
+    (answer,) = json.loads(answered.stdout)
+    assert answer["workflow_id"] == workflow_id and answer["state"] == "COMPLETED"
+    assert (answer["oracle"], answer["level_of_theory"]) == ("chgnet", "PBE")
+    (config,) = answer["configurations"]  # n_configurations: 1
+    assert [t["temperature_K"] for t in config["temperatures"]] == [500.0, 600.0]
+    assert all(t["D_cm2_s"] > 0 and t["D_err_cm2_s"] > 0 for t in config["temperatures"])
+    low, high = config["sigma300_ci_mS_cm"]
+    assert low <= config["sigma300_mS_cm"] <= high and config["Ea_err_eV"] > 0
+    assert answer["sigma_bulk_mS_cm"] == pytest.approx(config["sigma300_mS_cm"])  # one config
+    mtp = answer["mtp"]
+    assert mtp["level"] == 8 and mtp["errors_of"] == "validation" and mtp["n_validation"] > 0
+    assert 0 < mtp["validation_force_mae_eV_A"] <= mtp["validation_force_rmse_eV_A"]
+    # the hash is that of the .mtp text in GridFS, read here with plain pymongo
+    fit = database["outputs"].find_one({"output.@class": "MtpFitDocument"})
+    mtp_text = stored_blob_text(database, fit["output"]["mtp"])
+    assert mtp_text.lstrip().startswith("MTP")
+    assert answer["potential_sha256"] == hashlib.sha256(mtp_text.encode()).hexdigest()
+    assert len(answer["training_set_sha256"]) == 64 and answer["n_training"] > 0
+    print(f"results: sigma(300 K) {config['sigma300_mS_cm']:.3g} [{low:.3g}, {high:.3g}] mS/cm")
