@@ -15,6 +15,7 @@ from ionflow.cluster.slurm_jobs import walltime_seconds
 from ionflow.errors import IonflowInputError
 from ionflow.pipeline.launch import SlurmLauncher, allocation_rocket_launch
 from ionflow.pipeline.rocket import with_slurm_job_id
+from ionflow.pipeline.status import STATES
 
 BIN_DIR = Path(sys.executable).parent
 
@@ -126,3 +127,27 @@ def test_launch_slurm_packs_small_jobs_within_max_jobs(launchpad, db_uri, fw_con
     assert len(scripts) >= len(per_allocation)  # an allocation may have found none left
     assert "rapidfire --nlaunches 3 --timeout 150" in scripts[0].read_text()
     print(f"allocations {len(scripts)}, jobs per allocation {sorted(per_allocation.values())}")
+
+
+def test_progress_view_shows_workflows_stages_and_states(launchpad, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from ionflow.cli.workflows import ProgressView
+
+    launchpad.add_wf(_diamond(tmp_path))
+    view = ProgressView(launchpad, every_s=0.0)
+    view.extra = "(SLURM jobs alive: 1 of at most 2)"
+    console = Console(file=io.StringIO(), width=140)
+    console.print(view)
+    text = console.file.getvalue()
+    assert "ionflow launch (SLURM jobs alive: 1 of at most 2)" in text
+    for name in ("diamond", "other"):  # the workflow, then its stage (ScriptTasks: other)
+        row = next(line for line in text.splitlines() if name in line)
+        cells = [cell.strip() for cell in row.split("│")[2:-1]]
+        assert dict(zip(STATES, cells, strict=True)) == {
+            **dict.fromkeys(STATES, ""),
+            "WAITING": "2",
+            "READY": "1",
+        }
