@@ -128,6 +128,8 @@ FILES: dict[str, Callable[[], str | bytes]] = {
     "existing.png": lambda: "png",
     "pot.mtp": lambda: MTP_LI_S.read_text(),
     "run/md_state.json": lambda: '{"segment": "first"',
+    "badconfig/my_fworker.yaml": lambda: "name: x\ncategory: ''\nquery: '{}'\n",
+    "badconfig/my_qadapter.yaml": lambda: "_fw_name: [unclosed\n",
 }
 
 # closed port: nothing listens there (the OS gives it out only to a bound socket)
@@ -314,6 +316,7 @@ CASES: dict[str, list[Case]] = {
         ("option", ["--local", "--slurm"], DB_DOWN, "give one of --local or --slurm"),
         ("option", ["--slurm", "--max-jobs", "0"], DB_DOWN, "--max-jobs"),
         ("config", ["--slurm", "--config-dir", "nowhere"], DB_DOWN, "ionflow config init"),
+        ("config", ["--slurm", "--config-dir", "badconfig"], DB_DOWN, "cannot be read"),
         ("database", ["--local"], DB_DOWN, "cannot reach the database"),
     ],
     "results": [

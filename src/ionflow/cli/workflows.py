@@ -110,13 +110,20 @@ def _load_worker(config_dir: Path, with_queue: bool):
 
     needed = ["my_fworker.yaml"] + (["my_qadapter.yaml"] if with_queue else [])
     missing = [name for name in needed if not (config_dir / name).is_file()]
-    if missing and (with_queue or config_dir.exists()):
+    if with_queue and missing:  # --local runs as a default worker without the files
         raise IonflowInputError(
             f"{', '.join(missing)} not in {config_dir}: write them with `ionflow config init` "
             "or pass --config-dir"
         )
-    fworker = FWorker.from_file(str(config_dir / "my_fworker.yaml")) if not missing else FWorker()
-    qadapter = load_object_from_file(str(config_dir / "my_qadapter.yaml")) if with_queue else None
+    try:
+        fworker = FWorker.from_file(str(config_dir / needed[0])) if not missing else FWorker()
+        qadapter = load_object_from_file(str(config_dir / needed[-1])) if with_queue else None
+    except Exception as exc:  # YAML or FireWorks' own errors: name the files, no traceback
+        raise IonflowInputError(
+            f"{' or '.join(needed)} in {config_dir} cannot be read ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); rewrite them with "
+            "`ionflow config init --force`"
+        ) from exc
     return fworker, qadapter
 
 
