@@ -18,7 +18,6 @@ embedded database of its own (both stopped at the end), one job at a time:
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import statistics
 import subprocess
@@ -66,6 +65,7 @@ def launch_latencies(work: Path, repeats: int) -> list[float]:
     from ionflow.db import server
     from ionflow.db.stores import get_launchpad
     from ionflow.pipeline.launch import SlurmLauncher
+    from ionflow.pipeline.resume import naive_utc, now_utc
     from ionflow.pipeline.submit import ensure_launchpad
 
     db_dir = work / "db"
@@ -81,7 +81,7 @@ def launch_latencies(work: Path, repeats: int) -> list[float]:
         qadapter = load_object_from_file(str(options.config_dir / "my_qadapter.yaml"))
         times = []
         for i in range(repeats):
-            submitted = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+            submitted = now_utc()
             firework = Firework(ScriptTask.from_str("true"), name=f"empty-{i}")
             lpad.add_wf(firework)
             launcher = SlurmLauncher(lpad, fworker, qadapter, work / "runs", 1, 1, poll_s=0.05)
@@ -90,7 +90,7 @@ def launch_latencies(work: Path, repeats: int) -> list[float]:
                 sys.exit(f"empty firework {firework.fw_id}: {launcher.report.stop_reason}")
             # FireWorks' own record of when the job was COMPLETED (naive UTC)
             launch = lpad.launches.find_one({"fw_id": firework.fw_id}, {"time_end": 1})
-            times.append((launch["time_end"] - submitted).total_seconds())
+            times.append((naive_utc(launch["time_end"]) - submitted).total_seconds())
         lpad.connection.close()
         return times
     finally:
