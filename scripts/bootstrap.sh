@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${IONFLOW_VENV:-$here/.venv}
 apt_packages=(cp2k cp2k-data slurmctld slurmd slurm-client munge python3-venv python3-dev
-              build-essential git procps)
+              build-essential git procps chromium)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 

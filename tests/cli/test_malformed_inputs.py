@@ -125,6 +125,7 @@ FILES: dict[str, Callable[[], str | bytes]] = {
     "a_file": lambda: "x",
     "existing/keep.txt": lambda: "an earlier result",
     "existing.json": lambda: "{}",
+    "old/report.html": lambda: "<html></html>",
     "existing.png": lambda: "png",
     "pot.mtp": lambda: MTP_LI_S.read_text(),
     "run/md_state.json": lambda: '{"segment": "first"',
@@ -336,6 +337,11 @@ CASES: dict[str, list[Case]] = {
         ("option", ["--interval", "0"], DB_DOWN, "--interval"),
         ("option", ["--passes", "0"], DB_DOWN, "--passes"),
     ],
+    "report": [
+        ("existing output", ["--out", "old"], DB_DOWN, "--force"),
+        ("option", ["--force-target-ev-a", "0"], DB_DOWN, "--force-target-ev-a"),
+        ("database", [], DB_DOWN, "cannot reach the database"),
+    ],
     "demo": [
         ("spec", ["--spec", "bad_level.yaml"], DB_DOWN, "bad_level.yaml"),
         ("database", [], DB_DOWN, "cannot reach the database"),
@@ -471,6 +477,13 @@ def test_launchpad_missing_is_one_line(db_uri, workdir):
     env = {"IONFLOW_DB_URI": db_uri}
     for command in ("status", "results", "resume", "watch"):
         assert "`ionflow submit SPEC` initialises it" in assert_refused(command, [], workdir, env)
+
+
+def test_report_of_a_workflow_not_stored_is_one_line(db_uri, workdir):
+    env = {"IONFLOW_DB_URI": db_uri}
+    assert "no workflow report stored yet" in assert_refused("report", [], workdir, env)
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert "no stored job of workflow" in assert_refused("report", [unknown], workdir, env)
 
 
 def test_credentials_are_never_printed(workdir):

@@ -99,6 +99,8 @@ def test_tiny_spec_submit_launch_slurm_status_results(db_uri, fw_config_dir, tmp
     low, high = config["sigma300_ci_mS_cm"]
     assert low <= config["sigma300_mS_cm"] <= high and config["Ea_err_eV"] > 0
     assert answer["sigma_bulk_mS_cm"] == pytest.approx(config["sigma300_mS_cm"])  # one config
+    bulk_low, bulk_high = answer["sigma_bulk_interval_mS_cm"]
+    assert bulk_low <= answer["sigma_bulk_mS_cm"] <= bulk_high
     mtp = answer["mtp"]
     assert mtp["level"] == 8 and mtp["errors_of"] == "validation" and mtp["n_validation"] > 0
     assert 0 < mtp["validation_force_mae_eV_A"] <= mtp["validation_force_rmse_eV_A"]

@@ -7,9 +7,13 @@ lands in MongoDB/GridFS and the report is printed and plotted.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
+import matplotlib.image
+import numpy as np
 import pytest
+from tests.fixtures.browser import assert_every_number_finite, page_text_without_images
 from typer.testing import CliRunner
 
 import ionflow.settings as settings_module
@@ -19,7 +23,9 @@ SPEC = Path(__file__).parents[1] / "data" / "pipeline" / "tiny_chgnet.yaml"
 
 
 @pytest.mark.slow
-def test_ionflow_run_tiny_pipeline_on_embedded_db(db_settings, tmp_path, monkeypatch):
+def test_ionflow_run_tiny_pipeline_on_embedded_db(
+    db_settings, tmp_path, monkeypatch, open_in_chromium
+):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("IONFLOW_DB_URI", db_settings.db_uri)
     monkeypatch.setenv("IONFLOW_DATA_DIR", str(tmp_path / "data"))  # MD run records
@@ -47,6 +53,11 @@ def test_ionflow_run_tiny_pipeline_on_embedded_db(db_settings, tmp_path, monkeyp
     assert report["sigma_bulk_crystallinity_mS_cm"] == pytest.approx(
         0.8 * report["sigma_bulk_mS_cm"]
     )
+    assert report["mixing_rule"] == "parallel"
+    bulk_low, bulk_high = report["sigma_bulk_interval_mS_cm"]
+    assert 0 < bulk_low < report["sigma_bulk_mS_cm"] < bulk_high
+    # one configuration: the weighted interval is its own (sampled, 2 % tolerance)
+    assert (bulk_low, bulk_high) == pytest.approx((low, high), rel=0.05)
     assert report["published"][0]["value"] == 2.46
 
     # large data went to GridFS, not into the task documents
@@ -58,6 +69,36 @@ def test_ionflow_run_tiny_pipeline_on_embedded_db(db_settings, tmp_path, monkeyp
     assert labelled["output"]["labelled_set"]["cfg_text"].count("BEGIN_CFG") == 48
     store.close()
     _query_outputs_with_pymongo(db_settings.db_uri, fit["uuid"])
+    _check_report_html(app, report, tmp_path / "html", open_in_chromium)
+
+
+def _check_report_html(app, report: dict, out: Path, open_in_chromium) -> None:
+    """`ionflow report` on the stored run: finite numbers, embedded plots, a real browser."""
+    result = CliRunner().invoke(app, ["report", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert assert_every_number_finite(html) > 100
+    text = page_text_without_images(html)
+    bulk_low, bulk_high = report["sigma_bulk_interval_mS_cm"]
+    for shown in (
+        f"{report['sigma_bulk_mS_cm']:.3g} [{bulk_low:.3g}, {bulk_high:.3g}] mS/cm",
+        "parallel mixing",
+        "not at the published level of theory",  # CHGNet labels
+        "above the target 0.2 eV/Å" if report["validation_force_rmse_eV_A"] > 0.2 else "eV/Å",
+        f"{report['configurations'][0]['Ea_eV']:.3f}",
+        "training set sha256",
+    ):
+        assert shown in text, shown
+    # self-contained: every image embedded, nothing fetched from elsewhere
+    assert not re.search(r'(?:src|href)="(?!data:)', html)
+    # parity, sigma, thermo of 2 runs, MSD of 2 runs, Arrhenius of 1 configuration
+    assert html.count('src="data:image/png;base64,') == 7
+    seen = open_in_chromium(out / "report.html")
+    assert seen.n_images == 7 and seen.not_loaded == [], seen
+    assert all(width > 300 for width in seen.widths), seen.widths
+    assert seen.errors == [] and seen.console_lines == [], seen
+    shot = matplotlib.image.imread(seen.screenshot)
+    assert shot.shape[0] > 1000 and float(np.std(shot[..., :3])) > 0.05
 
 
 def _query_outputs_with_pymongo(uri: str, fit_uuid: str) -> None:

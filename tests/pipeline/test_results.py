@@ -132,6 +132,10 @@ def test_results_cli_from_the_pipeline_report(launchpad, jobstore, db_uri, monke
     (answer,) = json.loads(result.output)
     assert answer["name"] == "answers" and answer["material"] == "Li6PS5Cl"
     assert answer["sigma_bulk_mS_cm"] == pytest.approx(report.sigma_bulk_mS_cm)
+    low, high = answer["sigma_bulk_interval_mS_cm"]
+    assert low < answer["sigma_bulk_mS_cm"] < high
+    assert list(report.sigma_bulk_interval_mS_cm) == [low, high]
+    assert answer["mixing_rule"] == "parallel" and answer["crystallinity"] == 0.8
     assert [c["weight"] for c in answer["configurations"]] == [0.5, 0.5]
     assert [c["Ea_eV"] for c in answer["configurations"]] == [0.3, 0.25]
     assert answer["potential_sha256"] == hashlib.sha256(MTP_TEXT.encode()).hexdigest()
@@ -141,5 +145,7 @@ def test_results_cli_from_the_pipeline_report(launchpad, jobstore, db_uri, monke
     assert table.exit_code == 0, table.output
     assert "workflow 1: answers" in table.output and "other" in table.output
     assert "0.300 ± 0.020" in table.output and "1.2 [0.6, 2.4]" in table.output
+    line = next(line for line in table.output.splitlines() if "σ_bulk at 300 K" in line)
+    assert f"{report.sigma_bulk_mS_cm:.3g} [{low:.3g}, {high:.3g}] mS/cm" in line
     missing = CliRunner().invoke(app, ["results", "999"])
     assert "no workflow '999'" in str(missing.exception)

@@ -58,9 +58,11 @@ def test_missing_spec_file(tmp_path):
             "oracle 'chgnet' cannot compute optB88-vdW",
         ),
         ("material: Li6PS5Cl\nspecies_order: [Li, P, S]\n", "species_order"),
+        ("material: Li6PS5Cl\nanalysis:\n  mixing_rule: series\n", "sigma_amorphous_mS_cm > 0"),
+        ("material: Li6PS5Cl\nanalysis:\n  mixing_rule: harmonic\n", "analysis.mixing_rule"),
     ],
     ids=["material", "material-file", "negative-T", "no-T", "zero-time", "supercell", "kpoints",
-         "oracle-level", "species-order"],
+         "oracle-level", "species-order", "series-no-amorphous", "mixing-rule"],
 )  # fmt: skip
 def test_spec_is_checked_at_load(tmp_path, body, message):
     """A bad material, non-positive temperature/time/size or a level the oracle lacks is

@@ -7,6 +7,9 @@ Units: D in cm^2/s, volume in Å^3, T in K, sigma in mS/cm.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Literal
 
 import numpy as np
 
@@ -16,6 +19,9 @@ from ionflow.structures.boltzmann import boltzmann_weights
 ELEMENTARY_CHARGE_C = 1.602176634e-19
 K_B_J_PER_K = 1.380649e-23
 A3_TO_CM3 = 1e-24
+
+MixingRule = Literal["parallel", "series"]
+"""How crystalline and amorphous fractions combine (see crystallinity_corrected_conductivity)."""
 
 
 def nernst_einstein_mS_cm(  # noqa: N802
@@ -38,22 +44,12 @@ def nernst_einstein_mS_cm(  # noqa: N802
     return float(density_cm3 * q**2 * D_cm2_s / (K_B_J_PER_K * temperature_K) * 1e3)
 
 
-def configuration_weighted_conductivity(
-    sigma_mS_cm: Sequence[float],
-    temperature_K: float | None = None,
-    relative_energies_eV: Sequence[float] | None = None,
-    weights: Sequence[float] | None = None,
-    sigma_err_mS_cm: Sequence[float] | None = None,
-) -> tuple[float, float | None]:
-    """Bulk conductivity as the weighted mean over characteristic configurations.
-
-    Give either ``weights`` or ``relative_energies_eV`` (with ``temperature_K``) for
-    Boltzmann weights.
-
-    Returns:
-        (sigma_bulk in mS/cm, its propagated standard error or None).
-    """
-    sigma = np.asarray(sigma_mS_cm, dtype=float)
+def _configuration_weights(
+    n_configurations: int,
+    temperature_K: float | None,
+    relative_energies_eV: Sequence[float] | None,
+    weights: Sequence[float] | None,
+) -> np.ndarray:
     if weights is None:
         if relative_energies_eV is None or temperature_K is None:
             raise IonflowInputError("give configuration weights or relative energies and T")
@@ -63,31 +59,137 @@ def configuration_weighted_conductivity(
         if np.any(w < 0) or w.sum() <= 0:
             raise IonflowInputError("configuration weights must be >= 0 and not all zero")
         w = w / w.sum()
-    if len(w) != len(sigma):
-        raise IonflowInputError(f"{len(w)} weights for {len(sigma)} configurations")
-    err = None
-    if sigma_err_mS_cm is not None:
-        err = float(np.sqrt(np.sum((w * np.asarray(sigma_err_mS_cm, float)) ** 2)))
-    return float(w @ sigma), err
+    if len(w) != n_configurations:
+        raise IonflowInputError(f"{len(w)} weights for {n_configurations} configurations")
+    return w
+
+
+def configuration_weighted_conductivity(
+    sigma_mS_cm: Sequence[float],
+    temperature_K: float | None = None,
+    relative_energies_eV: Sequence[float] | None = None,
+    weights: Sequence[float] | None = None,
+) -> float:
+    """Bulk conductivity in mS/cm as the weighted mean over characteristic configurations.
+
+    Give either ``weights`` or ``relative_energies_eV`` (with ``temperature_K``) for
+    Boltzmann weights. Its interval: :func:`weighted_conductivity_interval`.
+    """
+    sigma = np.asarray(sigma_mS_cm, dtype=float)
+    w = _configuration_weights(len(sigma), temperature_K, relative_energies_eV, weights)
+    return float(w @ sigma)
 
 
 def crystallinity_corrected_conductivity(
-    sigma_crystalline_mS_cm: float,
+    sigma_crystalline_mS_cm: float | np.ndarray,
     crystallinity: float = 0.8,
     sigma_amorphous_mS_cm: float = 0.0,
-) -> float:
-    """Conductivity of a partly crystalline sample (sigma_bulk^80% for 0.8).
+    rule: MixingRule = "parallel",
+) -> float | np.ndarray:
+    """Conductivity of a partly crystalline sample (sigma_bulk^80% for 0.8), mS/cm.
 
-    Parallel mixing of the crystalline and amorphous fractions:
-    ``c sigma_cryst + (1 - c) sigma_amorph``. The argyrodite paper's exact rule is in
-    its supplement (not available here); with ``sigma_amorphous = 0`` this is the plain
-    crystalline-fraction scaling.
+    ``parallel``: ``c sigma_cryst + (1 - c) sigma_amorph`` (fractions side by side; with
+    ``sigma_amorph = 0`` the plain crystalline-fraction scaling). ``series``:
+    ``1/sigma = c/sigma_cryst + (1 - c)/sigma_amorph`` (fractions one after the other;
+    needs ``sigma_amorph > 0`` unless c = 1). The argyrodite paper's own rule is in its
+    supplement (not available here). Works element-wise on arrays of samples.
     """
     if not 0.0 <= crystallinity <= 1.0:
         raise IonflowInputError(f"crystallinity must be in [0, 1], got {crystallinity}")
-    return float(
-        crystallinity * sigma_crystalline_mS_cm + (1 - crystallinity) * sigma_amorphous_mS_cm
+    if sigma_amorphous_mS_cm < 0:
+        raise IonflowInputError(
+            f"amorphous conductivity must be >= 0 mS/cm, got {sigma_amorphous_mS_cm}"
+        )
+    cryst = np.asarray(sigma_crystalline_mS_cm, dtype=float)
+    if rule == "parallel":
+        mixed = crystallinity * cryst + (1 - crystallinity) * sigma_amorphous_mS_cm
+    elif rule == "series":
+        if crystallinity < 1.0 and sigma_amorphous_mS_cm <= 0:
+            raise IonflowInputError(
+                "the series mixing rule needs a positive amorphous conductivity "
+                "(sigma_amorphous_mS_cm); with 0 the sample would not conduct"
+            )
+        amorph = (1 - crystallinity) / sigma_amorphous_mS_cm if crystallinity < 1.0 else 0.0
+        mixed = 1.0 / (crystallinity / cryst + amorph)
+    else:
+        raise IonflowInputError(f"mixing rule must be 'parallel' or 'series', got {rule!r}")
+    return float(mixed) if mixed.ndim == 0 else mixed
+
+
+@dataclass
+class ConductivityInterval:
+    """A conductivity with its interval, mS/cm (asymmetric: log-normal parts).
+
+    Attributes:
+        value_mS_cm: weighted mean of the per-configuration central values.
+        low_mS_cm, high_mS_cm: equal-tailed interval of the sampled distribution.
+        confidence: its coverage (0.95 for 95 %).
+    """
+
+    value_mS_cm: float
+    low_mS_cm: float
+    high_mS_cm: float
+    confidence: float
+
+
+def log_sigma_of_interval(interval: tuple[float, float], confidence: float = 0.95) -> float:
+    """Standard deviation of ln(x) behind a log-symmetric interval (low, high) > 0."""
+    low, high = interval
+    if not 0 < low <= high:
+        raise IonflowInputError(
+            f"interval ({low:g}, {high:g}) is not a positive log-normal interval"
+        )
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    return float(np.log(high / low) / (2.0 * z))
+
+
+def weighted_conductivity_interval(
+    sigma_mS_cm: Sequence[float],
+    interval_mS_cm: Sequence[tuple[float, float]],
+    weights: Sequence[float],
+    crystallinity: float = 1.0,
+    sigma_amorphous_mS_cm: float = 0.0,
+    rule: MixingRule = "parallel",
+    confidence: float = 0.95,
+    n_samples: int = 20000,
+    seed: int = 0,
+) -> ConductivityInterval:
+    """Configuration-weighted (and crystallinity-mixed) sigma with a propagated interval.
+
+    Each configuration's sigma at the extrapolation temperature is log-normal: ln sigma
+    is linear in the Arrhenius parameters (ln D0, E_a), whose fit covariance gives the
+    stored log-symmetric ``interval_mS_cm`` (``ArrheniusDocument.sigma300_ci_mS_cm``).
+    ln sigma_i is sampled from N(ln sigma_i, s_i) with s_i from that interval (the same
+    as sampling the fit's parameter covariance), the weighted sum (then the mixing rule)
+    is taken per sample and the interval is the equal-tailed percentile range: positive
+    and asymmetric, never a symmetric bar below zero.
+
+    Args:
+        sigma_mS_cm: central sigma per configuration, mS/cm.
+        interval_mS_cm: its interval (low, high) at ``confidence``, mS/cm.
+        weights: configuration weights (normalised here).
+        crystallinity: crystalline fraction c (1: sigma_bulk itself).
+        sigma_amorphous_mS_cm: conductivity of the amorphous fraction, mS/cm.
+        rule: mixing rule of :func:`crystallinity_corrected_conductivity`.
+        confidence: coverage of the given and the returned intervals.
+        n_samples: Monte-Carlo samples.
+        seed: random seed (the interval is reproducible).
+    """
+    sigma = np.asarray(sigma_mS_cm, dtype=float)
+    if np.any(sigma <= 0) or len(interval_mS_cm) != len(sigma):
+        raise IonflowInputError("one positive sigma and one interval per configuration")
+    w = _configuration_weights(len(sigma), None, None, weights)
+    scale = np.array([log_sigma_of_interval(ci, confidence) for ci in interval_mS_cm])
+    rng = np.random.default_rng(seed)
+    ln_samples = np.log(sigma) + scale * rng.standard_normal((n_samples, len(sigma)))
+    bulk = np.exp(ln_samples) @ w
+    mixed = crystallinity_corrected_conductivity(bulk, crystallinity, sigma_amorphous_mS_cm, rule)
+    tail = 50.0 * (1.0 - confidence)
+    low, high = np.percentile(mixed, [tail, 100.0 - tail])
+    value = crystallinity_corrected_conductivity(
+        float(w @ sigma), crystallinity, sigma_amorphous_mS_cm, rule
     )
+    return ConductivityInterval(float(value), float(low), float(high), confidence)
 
 
 def haven_ratio(D_tracer_cm2_s: float, D_sigma_cm2_s: float) -> float:

@@ -68,6 +68,34 @@ def plot_arrhenius(doc: ArrheniusDocument, path: str | Path) -> Path:
     return _save(fig, path)
 
 
+def plot_configuration_conductivity(
+    labels: list[str],
+    sigma_mS_cm: list[float],
+    intervals_mS_cm: list[tuple[float, float]],
+    path: str | Path,
+    temperature_K: float = 300.0,
+) -> Path:
+    """Sigma per configuration with its (asymmetric) interval, log scale, mS/cm.
+
+    Args:
+        labels: one label per entry (configurations, then e.g. the weighted values).
+        sigma_mS_cm: central values in mS/cm.
+        intervals_mS_cm: (low, high) per entry in mS/cm.
+        path: output file.
+        temperature_K: temperature of the values (axis label).
+    """
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(labels) + 2), 3.8))
+    y = np.asarray(sigma_mS_cm, dtype=float)
+    low = np.array([lo for lo, _ in intervals_mS_cm])
+    high = np.array([hi for _, hi in intervals_mS_cm])
+    x = np.arange(len(labels))
+    ax.errorbar(x, y, yerr=[y - low, high - y], fmt="o", capsize=4)
+    ax.set_xticks(x, labels, rotation=20, fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel(f"σ({temperature_K:g} K) (mS/cm), 95% interval")
+    return _save(fig, path)
+
+
 def plot_region_diffusion(doc: RegionDocument, path: str | Path) -> Path:
     """D per region (bars with error bars) and atoms per region over time."""
     fig, (ax_d, ax_n) = plt.subplots(1, 2, figsize=(9, 3.5))

@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str | tuple[str, ...]] = {
     "analyze": "analyze",
     "pipeline": ("run", "resume", "demo"),
     "workflows": ("submit", "launch", "status", "results", "watch"),
+    "report": ("report",),
 }
 
 

@@ -48,7 +48,7 @@ def _connected_launchpad():
 
 def print_report(report: dict, plot_dir: Path | None = None) -> None:
     """Print a pipeline report as tables; write Arrhenius plots to ``plot_dir``."""
-    from ionflow.pipeline.report import PipelineReportDocument
+    from ionflow.pipeline.report import MIXING_RULE_TEXT, PipelineReportDocument, interval_text
 
     doc = PipelineReportDocument.model_validate(report)
     head = Table(title=f"ionflow report: {doc.name}", show_header=False)
@@ -70,10 +70,16 @@ def print_report(report: dict, plot_dir: Path | None = None) -> None:
         f"{doc.validation_energy_rmse_meV_atom:.1f} meV/atom, "
         f"{doc.validation_force_rmse_eV_A:.3f} eV/Å",
     )
-    err = f" ± {doc.sigma_bulk_err_mS_cm:.3g}" if doc.sigma_bulk_err_mS_cm is not None else ""
-    head.add_row(f"σ_bulk at {doc.extrapolation_K:g} K", f"{doc.sigma_bulk_mS_cm:.3g}{err} mS/cm")
     head.add_row(
-        f"σ_bulk^{doc.crystallinity:.0%}", f"{doc.sigma_bulk_crystallinity_mS_cm:.3g} mS/cm"
+        f"σ_bulk at {doc.extrapolation_K:g} K",
+        interval_text(doc.sigma_bulk_mS_cm, doc.sigma_bulk_interval_mS_cm),
+    )
+    head.add_row(
+        f"σ_bulk^{doc.crystallinity:.0%}",
+        interval_text(
+            doc.sigma_bulk_crystallinity_mS_cm, doc.sigma_bulk_crystallinity_interval_mS_cm
+        )
+        + f" ({MIXING_RULE_TEXT[doc.mixing_rule]}, σ_amorph {doc.sigma_amorphous_mS_cm:g})",
     )
     for ref in doc.published:
         head.add_row("published", f"{ref['quantity']}: {ref['value']} {ref['unit']}")
@@ -93,13 +99,12 @@ def print_report(report: dict, plot_dir: Path | None = None) -> None:
         d_e = (
             "-" if c.relative_energy_eV_atom is None else f"{1000 * c.relative_energy_eV_atom:.1f}"
         )
-        low, high = c.sigma300_ci_mS_cm
         table.add_row(
             str(c.index),
             d_e,
             f"{c.weight:.3f}",
             f"{c.Ea_eV:.3f} ± {c.Ea_err_eV:.3f}",
-            f"{c.sigma300_mS_cm:.3g} [{low:.3g}, {high:.3g}]",
+            interval_text(c.sigma300_mS_cm, c.sigma300_ci_mS_cm, unit=""),
         )
     console.print(table)
     if plot_dir is not None:

@@ -320,9 +320,17 @@ def _print_results(wf) -> None:
         )
     if wf.active_learning_stop:
         head.add_row("AL stopped", wf.active_learning_stop)
-    if wf.sigma_bulk_mS_cm is not None:
-        err = f" ± {wf.sigma_bulk_err_mS_cm:.3g}" if wf.sigma_bulk_err_mS_cm is not None else ""
-        head.add_row(f"σ_bulk({wf.extrapolation_K:g} K)", f"{wf.sigma_bulk_mS_cm:.3g}{err} mS/cm")
+    for label, value, interval in (
+        ("σ_bulk", wf.sigma_bulk_mS_cm, wf.sigma_bulk_interval_mS_cm),
+        (
+            f"σ_bulk^{wf.crystallinity or 0:.0%} ({wf.mixing_rule})",
+            wf.sigma_bulk_crystallinity_mS_cm,
+            wf.sigma_bulk_crystallinity_interval_mS_cm,
+        ),
+    ):
+        if value is not None:
+            low_high = f" [{interval[0]:.3g}, {interval[1]:.3g}]" if interval else ""
+            head.add_row(f"{label} at {wf.extrapolation_K:g} K", f"{value:.3g}{low_high} mS/cm")
     head.add_row("potential sha256", wf.potential_sha256 or "-")
     head.add_row(f"training set sha256 ({wf.n_training or 0})", wf.training_set_sha256 or "-")
     for note in wf.notes:

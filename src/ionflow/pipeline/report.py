@@ -11,10 +11,7 @@ from typing import Any
 from jobflow import job
 from pydantic import BaseModel, Field
 
-from ionflow.analysis.conductivity import (
-    configuration_weighted_conductivity,
-    crystallinity_corrected_conductivity,
-)
+from ionflow.analysis.conductivity import MixingRule, weighted_conductivity_interval
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument
 from ionflow.dft.schemas.labels import LabelledSetDocument
 from ionflow.dft.schemas.runs import RelaxDocument
@@ -31,6 +28,20 @@ PUBLISHED: dict[str, list[tuple[str, float, str]]] = {
     "LSTH-24k": [("E_a 328-700 K (SQS)", 0.43, "eV"), ("sigma 298 K", 0.031, "mS/cm")],
     "LSTH-1a": [("E_a 298-600 K (ESGS)", 0.22, "eV"), ("sigma 298 K", 4.05, "mS/cm")],
 }
+
+
+MIXING_RULE_TEXT: dict[str, str] = {
+    "parallel": "parallel mixing: σ = c·σ_cryst + (1 − c)·σ_amorph",
+    "series": "series mixing: 1/σ = c/σ_cryst + (1 − c)/σ_amorph",
+}
+"""How each rule is stated on reports (the paper's own rule is in its supplement)."""
+
+
+def interval_text(value: float, interval: tuple[float, float] | None, unit: str = " mS/cm") -> str:
+    """``value [low, high] unit`` (95 % interval), or the value alone for older documents."""
+    if interval is None:
+        return f"{value:.3g}{unit}"
+    return f"{value:.3g} [{interval[0]:.3g}, {interval[1]:.3g}]{unit} (95 %)"
 
 
 class ConfigurationResult(BaseModel):
@@ -68,10 +79,21 @@ class PipelineReportDocument(BaseModel):
     extrapolation_K: float
     configurations: list[ConfigurationResult]
     sigma_bulk_mS_cm: float = Field(description="Configuration-weighted, 100 % crystalline.")
-    sigma_bulk_err_mS_cm: float | None
+    sigma_bulk_interval_mS_cm: tuple[float, float] | None = Field(
+        None,
+        description="95 % interval of sigma_bulk, propagated from the per-configuration "
+        "Arrhenius fits (log-normal parts, sampled): asymmetric and positive.",
+    )
     crystallinity: float
+    mixing_rule: MixingRule = Field(
+        "parallel", description="Rule from sigma_bulk to sigma_bulk^c (see MIXING_RULE_TEXT)."
+    )
+    sigma_amorphous_mS_cm: float = Field(0.0, description="Amorphous-fraction sigma, mS/cm.")
     sigma_bulk_crystallinity_mS_cm: float = Field(
-        description="sigma_bulk scaled to the crystallinity (sigma_bulk^80% for 0.8)."
+        description="sigma_bulk mixed to the crystallinity (sigma_bulk^80% for 0.8)."
+    )
+    sigma_bulk_crystallinity_interval_mS_cm: tuple[float, float] | None = Field(
+        None, description="95 % interval of sigma_bulk^c, propagated like sigma_bulk's."
     )
     published: list[dict[str, Any]] = Field(default_factory=list)
     arrhenius: list[ArrheniusDocument] = Field(
@@ -117,12 +139,15 @@ def pipeline_report(
                 break_K=doc.break_K,
             )
         )
-    # half-width of the 95 % interval / 1.96 as a standard error per configuration
-    errors = [(doc.sigma300_ci_mS_cm[1] - doc.sigma300_ci_mS_cm[0]) / 3.92 for doc in arrhenius]
-    sigma_bulk, sigma_err = configuration_weighted_conductivity(
-        [doc.sigma300_mS_cm for doc in arrhenius], weights=weights, sigma_err_mS_cm=errors
-    )
     crystallinity = analysis["crystallinity"]
+    rule = analysis.get("mixing_rule", "parallel")
+    sigma_amorphous = analysis.get("sigma_amorphous_mS_cm", 0.0)
+    sigmas = [doc.sigma300_mS_cm for doc in arrhenius]
+    intervals = [doc.sigma300_ci_mS_cm for doc in arrhenius]
+    bulk = weighted_conductivity_interval(sigmas, intervals, weights)
+    mixed = weighted_conductivity_interval(
+        sigmas, intervals, weights, crystallinity, sigma_amorphous, rule
+    )
     validation = fit.validation_errors or fit.train_errors
     n_labelled = labelled.n_labelled
     learning = None
@@ -155,12 +180,13 @@ def pipeline_report(
         validation_force_rmse_eV_A=validation.forces.rmse,
         extrapolation_K=arrhenius[0].extrapolation_K if arrhenius else 300.0,
         configurations=configurations,
-        sigma_bulk_mS_cm=sigma_bulk,
-        sigma_bulk_err_mS_cm=sigma_err,
+        sigma_bulk_mS_cm=bulk.value_mS_cm,
+        sigma_bulk_interval_mS_cm=(bulk.low_mS_cm, bulk.high_mS_cm),
         crystallinity=crystallinity,
-        sigma_bulk_crystallinity_mS_cm=crystallinity_corrected_conductivity(
-            sigma_bulk, crystallinity
-        ),
+        mixing_rule=rule,
+        sigma_amorphous_mS_cm=sigma_amorphous,
+        sigma_bulk_crystallinity_mS_cm=mixed.value_mS_cm,
+        sigma_bulk_crystallinity_interval_mS_cm=(mixed.low_mS_cm, mixed.high_mS_cm),
         published=[
             {"quantity": q, "value": v, "unit": u}
             for q, v, u in PUBLISHED.get(spec["material"], [])

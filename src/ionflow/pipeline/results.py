@@ -7,8 +7,9 @@ the newest index is the job's final output, ``output``: the pydantic document wi
 bucket ``outputs_blobs``, referenced by ``blob_uuid``. The results are taken from:
 
 - ``PipelineReportDocument`` (``ionflow.pipeline.report``): per configuration E_a ± err,
-  σ(300 K) with its 95 % interval, weights, σ_bulk; per temperature D ± err in its
-  ``arrhenius`` list. Before the report exists, from the ``ArrheniusDocument`` outputs.
+  σ(300 K) with its 95 % interval, weights, σ_bulk and σ_bulk^c with their intervals; per
+  temperature D ± err in its ``arrhenius`` list. Before the report exists, from the
+  ``ArrheniusDocument`` outputs.
 - ``MtpFitDocument`` (``ionflow.mtp``): level, cutoff, engine, train/validation errors.
 - ``ActiveLearningDocument`` (``ionflow.learning``): the iterations and why they stopped;
   its ``mtp`` and ``labelled_set`` are the final potential and training set.
@@ -93,10 +94,12 @@ class WorkflowResults(BaseModel):
     level_of_theory: str | None = None
     extrapolation_K: float | None = None
     configurations: list[ConfigurationAnswer] = Field(default_factory=list)
-    sigma_bulk_mS_cm: float | None = None
-    sigma_bulk_err_mS_cm: float | None = None
+    sigma_bulk_mS_cm: float | None = Field(None, description="Configuration-weighted.")
+    sigma_bulk_interval_mS_cm: tuple[float, float] | None = Field(None, description="95 %.")
     crystallinity: float | None = None
+    mixing_rule: str | None = None
     sigma_bulk_crystallinity_mS_cm: float | None = None
+    sigma_bulk_crystallinity_interval_mS_cm: tuple[float, float] | None = None
     mtp: MtpAnswer | None = None
     active_learning: list[dict[str, Any]] = Field(default_factory=list)
     active_learning_stop: str | None = None
@@ -207,9 +210,10 @@ def collect_results(lpad: LaunchPad, store: JobStore, workflow: dict) -> Workflo
         ]
         for key in (
             "material", "oracle", "level_of_theory", "extrapolation_K", "sigma_bulk_mS_cm",
-            "sigma_bulk_err_mS_cm", "crystallinity", "sigma_bulk_crystallinity_mS_cm",
+            "sigma_bulk_interval_mS_cm", "crystallinity", "mixing_rule",
+            "sigma_bulk_crystallinity_mS_cm", "sigma_bulk_crystallinity_interval_mS_cm",
         ):  # fmt: skip
-            setattr(result, key, report[key])
+            setattr(result, key, report.get(key))  # older reports lack the intervals
         result.notes = list(report.get("notes") or [])
     else:
         result.configurations = [

@@ -118,11 +118,34 @@ class AnalysisSpec(_Section):
     """Stage 9: conductivity analysis."""
 
     species: str = "Li"
-    crystallinity: float = Field(0.8, gt=0, le=1, description="Factor of sigma_bulk^80%.")
+    crystallinity: float = Field(
+        0.8, gt=0, le=1, description="Crystalline fraction c of sigma_bulk^80%."
+    )
+    mixing_rule: Literal["parallel", "series"] = Field(
+        "parallel",
+        description="sigma_bulk -> sigma_bulk^c: parallel c*s_cryst + (1-c)*s_amorph, or "
+        "series 1/s = c/s_cryst + (1-c)/s_amorph (the paper's rule is in its supplement).",
+    )
+    sigma_amorphous_mS_cm: float = Field(
+        0.0, ge=0, description="Conductivity of the amorphous fraction, mS/cm."
+    )
     weight_temperature_K: float = Field(
         300.0, gt=0, description="Temperature of the Boltzmann weights of configurations."
     )
     extrapolate_to_K: float = Field(300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _series_needs_amorphous_sigma(self) -> AnalysisSpec:
+        if (
+            self.mixing_rule == "series"
+            and self.crystallinity < 1
+            and not (self.sigma_amorphous_mS_cm > 0)
+        ):
+            raise ValueError(
+                "mixing_rule series needs sigma_amorphous_mS_cm > 0 (with 0 the partly "
+                "amorphous sample would not conduct)"
+            )
+        return self
 
 
 class WorkflowSpec(_Section):

