@@ -87,5 +87,5 @@ def test_the_engine_scan_sees_the_engines_in_run_modules():
         m.startswith("motep.potentials.mtp.cext") for m in engine_imports(PACKAGE / "md" / "run.py")
     )
     assert "ase.md.langevin" in engine_imports(PACKAGE / "learning" / "run.py")
-    assert "motep.train.trainer" in engine_imports(PACKAGE / "mtp" / "motep_api.py")
+    assert "motep.optimizers.scipy" in engine_imports(PACKAGE / "mtp" / "motep_api.py")
     assert engine_imports(PACKAGE / "io" / "mlip_cfg.py") == []  # motep.io is a format

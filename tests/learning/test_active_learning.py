@@ -26,7 +26,13 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_set, tmp
         max_selected=6,
         max_iterations=2,
     )
-    flow = maker.make([cell], li2s_labelled_set, mtp=trained_mtp.path.read_text())
+    fitted = trained_mtp.document  # its validation split is the fixed held-out set
+    flow = maker.make(
+        [cell],
+        li2s_labelled_set,
+        mtp=trained_mtp.path.read_text(),
+        heldout_cfg=fitted.validation_cfg,
+    )
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     responses = run_locally(flow, store=store, root_dir=tmp_path, ensure_success=True)
     assert responses
@@ -38,6 +44,16 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_set, tmp
     assert first.n_selected > 0
     assert first.n_labelled == first.n_selected and first.validation_errors is not None
     assert second.n_selected < first.n_selected
-    assert doc.n_training >= 30 + first.n_selected
+    # the held-out cells are taken out of the training set and never come back
+    assert doc.n_training == 27 + sum(it.n_labelled for it in doc.iterations)
+    assert doc.n_heldout == 3
+    # the first iteration explores with the passive potential: its held-out errors are the
+    # passive fit's validation errors (up to .cfg rounding); later ones on the same cells
+    passive = fitted.validation_errors
+    assert first.heldout_errors.forces.rmse == pytest.approx(passive.forces.rmse, rel=1e-4)
+    assert second.heldout_errors.forces.n == passive.forces.n
+    assert second.heldout_errors.forces.rmse != first.heldout_errors.forces.rmse
+    assert doc.heldout_errors is not None
+    assert 0 < first.refit_iterations <= 60 and first.refit_stopped_by is not None
     assert len(doc.labelled_set) == doc.n_training  # the final set, loaded from the store
     assert (doc.labelled_set.oracle, doc.labelled_set.level_of_theory) == ("chgnet", "PBE")

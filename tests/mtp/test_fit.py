@@ -31,6 +31,8 @@ def test_fit_reports_errors_below_bounds(trained_mtp):
     assert len(doc.parity_validation.forces_ref) == 3 * 12 * 3
     assert doc.engine == "motep" and doc.versions["motep"] == motep_api.MOTEP_VERSION
     assert (doc.oracle, doc.level_of_theory) == ("chgnet", "PBE")  # of the LabelledSet fitted
+    assert 0 < doc.optimizer_iterations <= 150
+    assert doc.stopped_by in {"loss plateau", "max_iter", "gradient", "line search"}
     assert doc.evaluation_time_per_atom_step_s > 0
 
 

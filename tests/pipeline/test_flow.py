@@ -62,3 +62,17 @@ def test_active_learning_sits_between_fit_and_md():
     assert names.index("mtp fit") < names.index("active learning") < names.index("supercell c0")
     spec = load_spec(WORKFLOWS / "li6ps5cl_optb88.yaml")
     assert "active learning" not in _names(PipelineMaker(spec=spec).make())
+
+
+def test_active_learning_keeps_the_fit_validation_split_held_out():
+    spec = load_spec(WORKFLOWS / "llzo_garnet.yaml")
+    flow = PipelineMaker(spec=spec).make()
+    fit = next(job for job in flow.jobs if job.name == "mtp fit")
+    iteration = next(job for job in flow.jobs if job.name == "active learning").jobs[-1]
+    heldout = iteration.function_args[6]
+    assert heldout.uuid == fit.uuid and heldout.attributes[-1][1] == "validation_cfg"
+    loop = iteration.function.__self__
+    assert loop.fit_maker.validation_fraction == 0.0  # scored on the held-out set instead
+    assert loop.warm_start == spec.mtp.active_learning.warm_start
+    trust = loop.trust
+    assert trust.energy_window_eV_atom == spec.mtp.active_learning.energy_window_eV_atom

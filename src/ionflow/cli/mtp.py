@@ -65,7 +65,7 @@ def fit(
     level: int = typer.Option(8, help="MTP level (even, 2-16)."),
     r_cut: float = typer.Option(5.0, "--r-cut", help="Cutoff radius, Å."),
     radial_basis_size: int = typer.Option(8, help="Chebyshev radial basis size."),
-    max_iter: int = typer.Option(500, help="Optimiser iterations."),
+    max_iter: int = typer.Option(500, help="Optimiser iterations at most (motep: fewer)."),
     validation_fraction: float = typer.Option(0.1, help="Held-out share (fixed-seed split)."),
     seed: int = typer.Option(0, help="Split and initialisation seed."),
     start_from: Path | None = typer.Option(

@@ -31,12 +31,94 @@ class ExplorationResult:
         candidate_grades: their extrapolation grade (max over atoms).
         all_grades: grade of every graded snapshot.
         runs_stopped: runs stopped because a grade exceeded gamma_break.
+        runs_unphysical: runs stopped at a configuration beyond the trust levels (never
+            a candidate, never labelled).
     """
 
     candidates: list[Atoms] = field(default_factory=list)
     candidate_grades: list[float] = field(default_factory=list)
     all_grades: list[float] = field(default_factory=list)
     runs_stopped: int = 0
+    runs_unphysical: int = 0
+
+
+@dataclass(frozen=True)
+class TrustLevels:
+    """Where a visited configuration stops being physical (DP-GEN's "trust levels").
+
+    A configuration with two atoms closer than ``min_distance_fraction`` times the
+    potential's ``min_dist`` (its radial basis starts there: nothing below was fitted), or
+    with a predicted energy per atom outside the training set's range widened by
+    ``energy_window_eV_atom`` on both sides, ends its exploration run and is not labelled:
+    the oracle would be asked about a collapsed or exploded cell the MTP should never visit.
+
+    Attributes:
+        min_distance_fraction: fraction of the potential's min_dist, below which atoms
+            are too close.
+        energy_window_eV_atom: allowed predicted energy per atom beyond the training
+            set's lowest and highest, eV/atom.
+    """
+
+    min_distance_fraction: float = 1.0
+    energy_window_eV_atom: float = 0.5
+
+    def bounds(self, data, training_set: Sequence[Atoms]) -> tuple[float, float, float]:
+        """Return (shortest distance Å, lowest and highest energy eV/atom) for ``data``."""
+        per_atom = [a.get_potential_energy() / len(a) for a in training_set]
+        return (
+            self.min_distance_fraction * float(data.radial_basis.min),
+            min(per_atom) - self.energy_window_eV_atom,
+            max(per_atom) + self.energy_window_eV_atom,
+        )
+
+
+class SnapshotGrader:
+    """Checks and grades exploration snapshots; both explorers call it after every chunk."""
+
+    def __init__(
+        self,
+        data,
+        training_set: Sequence[Atoms],
+        gamma_select: float,
+        gamma_break: float,
+        trust: TrustLevels | dict,
+        result: ExplorationResult,
+    ) -> None:
+        if isinstance(trust, dict):  # an explorer serialised by jobflow (dataclasses.asdict)
+            trust = TrustLevels(**trust)
+        self.data = data
+        self.active = motep_api.active_set(data, training_set)
+        self.gamma_select, self.gamma_break = gamma_select, gamma_break
+        self.min_distance_A, self.energy_min, self.energy_max = trust.bounds(data, training_set)
+        self.result = result
+
+    def physical(self, snapshot: Atoms) -> bool:
+        """True if ``snapshot`` is within the trust levels (distances, predicted energy)."""
+        if len(snapshot) > 1:
+            distances = snapshot.get_all_distances(mic=True)
+            if distances[~np.eye(len(snapshot), dtype=bool)].min() < self.min_distance_A:
+                return False
+        energy = motep_api.predict(self.data, [snapshot])[0]["energy"] / len(snapshot)
+        return bool(self.energy_min <= energy <= self.energy_max)
+
+    def __call__(self, snapshot: Atoms) -> bool:
+        """Grade ``snapshot`` (kept above gamma_select); True ends the run.
+
+        A run ends above gamma_break, or at an unphysical snapshot (not kept, not graded).
+        """
+        if not self.physical(snapshot):
+            self.result.runs_unphysical += 1
+            return True
+        rows = motep_api.neighbourhood_rows(self.data, [snapshot])
+        grade = float(motep_api.grades_against(self.active, rows).max())
+        self.result.all_grades.append(grade)
+        if grade > self.gamma_select:
+            self.result.candidates.append(snapshot)
+            self.result.candidate_grades.append(grade)
+        if grade > self.gamma_break:
+            self.result.runs_stopped += 1
+            return True
+        return False
 
 
 class Explorer(Protocol):
@@ -65,12 +147,14 @@ class AseMdExplorer:
         friction_per_fs: Langevin friction, 1/fs.
         grade_every: grade every this many steps.
         seed: random seed of the velocities and the thermostat.
+        trust: where a visited configuration stops being physical.
     """
 
     timestep_fs: float = 1.0
     friction_per_fs: float = 0.02
     grade_every: int = 5
     seed: int = 0
+    trust: TrustLevels = field(default_factory=TrustLevels)
 
     def __call__(
         self,
@@ -85,8 +169,8 @@ class AseMdExplorer:
     ) -> ExplorationResult:
         """Run one MD per (structure, temperature K); see :class:`Explorer`."""
         data = motep_api.read_potential(mtp_path, species)
-        active = motep_api.active_set(data, training_set)
         result = ExplorationResult()
+        grader = SnapshotGrader(data, training_set, gamma_select, gamma_break, self.trust, result)
         rng = np.random.default_rng(self.seed)
         for structure in structures:
             for temperature in temperatures:
@@ -94,18 +178,7 @@ class AseMdExplorer:
                 atoms.calc = motep_api.calculator(data)
 
                 def grade_snapshot(atoms: Atoms = atoms) -> bool:
-                    """Grade the current atoms; True stops the run (above gamma_break)."""
-                    snapshot = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=True)
-                    rows = motep_api.neighbourhood_rows(data, [snapshot])
-                    grade = float(motep_api.grades_against(active, rows).max())
-                    result.all_grades.append(grade)
-                    if grade > gamma_select:
-                        result.candidates.append(snapshot)
-                        result.candidate_grades.append(grade)
-                    if grade > gamma_break:
-                        result.runs_stopped += 1
-                        return True
-                    return False
+                    return grader(Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=True))
 
                 run_langevin(
                     atoms,

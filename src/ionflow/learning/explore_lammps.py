@@ -6,14 +6,15 @@ motep forces through ``fix external``, :mod:`ionflow.md.run`). The deck's ``run`
 command is executed in chunks of ``grade_every`` steps; after each chunk the atoms are read
 from LAMMPS and graded (neighbourhood MaxVol grade, max over atoms, as
 :class:`ionflow.learning.explore.AseMdExplorer`); a configuration graded above ``gamma_select``
-is kept, and the run stops when a grade exceeds ``gamma_break``.
+is kept, and the run stops when a grade exceeds ``gamma_break`` or at a configuration beyond
+the trust levels (:class:`ionflow.learning.explore.TrustLevels`).
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from ase.data import atomic_masses, atomic_numbers
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from ionflow.io.lammps_data import write_structure_data
-from ionflow.learning.explore import ExplorationResult
+from ionflow.learning.explore import ExplorationResult, SnapshotGrader, TrustLevels
 from ionflow.md.run import DECK_FILE, MdUnstableError, run_engine
 from ionflow.md.schemas.protocol import MdProtocol, MdStage
 from ionflow.md.segments import write_mtp
@@ -48,23 +49,10 @@ def lammps_snapshot(lmp: Any, species: Sequence[str]) -> Atoms:
 class _GradedRun:
     """``run_command`` hook: runs a deck's ``run`` in chunks and grades after each chunk."""
 
-    def __init__(
-        self,
-        grade_every: int,
-        species: Sequence[str],
-        data: Any,
-        active: np.ndarray,
-        gamma_select: float,
-        gamma_break: float,
-        result: ExplorationResult,
-    ) -> None:
+    def __init__(self, grade_every: int, species: Sequence[str], grader: SnapshotGrader) -> None:
         self.grade_every = grade_every
         self.species = list(species)
-        self.data = data
-        self.active = active
-        self.gamma_select = gamma_select
-        self.gamma_break = gamma_break
-        self.result = result
+        self.grader = grader
         self.stopped = False
 
     def __call__(self, lmp: Any, command: str) -> None:
@@ -79,16 +67,8 @@ class _GradedRun:
         while step < target:
             step = min(step + self.grade_every, target)
             lmp.command(f"run {step} upto {keywords} post no")
-            snapshot = lammps_snapshot(lmp, self.species)
-            rows = motep_api.neighbourhood_rows(self.data, [snapshot])
-            grade = float(motep_api.grades_against(self.active, rows).max())
-            self.result.all_grades.append(grade)
-            if grade > self.gamma_select:
-                self.result.candidates.append(snapshot)
-                self.result.candidate_grades.append(grade)
-            if grade > self.gamma_break:
+            if self.grader(lammps_snapshot(lmp, self.species)):
                 self.stopped = True
-                self.result.runs_stopped += 1
                 return
 
 
@@ -101,12 +81,14 @@ class LammpsExplorer:
         tdamp_fs: Nose-Hoover thermostat damping time, fs.
         grade_every: grade every this many steps.
         seed: velocity seed of the first run (run k uses ``seed + k``).
+        trust: where a visited configuration stops being physical.
     """
 
     timestep_fs: float = 1.0
     tdamp_fs: float = 100.0
     grade_every: int = 5
     seed: int = 1
+    trust: TrustLevels = field(default_factory=TrustLevels)
 
     def protocol(self, temperature: float, steps: int, seed: int) -> MdProtocol:
         """Return the NVT protocol of one run at ``temperature`` (K), velocities at it."""
@@ -148,16 +130,14 @@ class LammpsExplorer:
         """
         species = list(species)
         data = motep_api.read_potential(mtp_path, species)
-        active = motep_api.active_set(data, training_set)
+        result = ExplorationResult()
+        grader = SnapshotGrader(data, training_set, gamma_select, gamma_break, self.trust, result)
         masses = [float(atomic_masses[atomic_numbers[s]]) for s in species]
         n_steps = max(steps // self.grade_every, 1) * self.grade_every
-        result = ExplorationResult()
         run_index = 0
         for structure in structures:
             for temperature in temperatures:
-                hook = _GradedRun(
-                    self.grade_every, species, data, active, gamma_select, gamma_break, result
-                )
+                hook = _GradedRun(self.grade_every, species, grader)
                 with tempfile.TemporaryDirectory(prefix="ionflow-explore-") as tmp:
                     run_dir = Path(tmp)
                     cutoff = write_mtp(mtp_path, run_dir)

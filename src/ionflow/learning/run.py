@@ -24,7 +24,9 @@ def run_langevin(
 ) -> None:
     """Run ASE Langevin NVT MD on ``atoms`` (its calculator set) in chunks.
 
-    Velocities are drawn from the Maxwell-Boltzmann distribution at ``temperature_K``.
+    Velocities are drawn from the Maxwell-Boltzmann distribution at ``temperature_K``;
+    the centre of mass is held by a ``FixCom`` constraint (ASE's ``fixcm`` option of
+    ``Langevin`` is deprecated and does not sample the ensemble exactly).
     After every chunk of ``chunk_steps`` steps ``after_chunk()`` is called; the run stops
     when it returns True.
 
@@ -38,15 +40,19 @@ def run_langevin(
         chunk_steps: MD steps per chunk.
         after_chunk: called after each chunk; True ends the run.
     """
+    from ase.constraints import FixCom
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
+    Stationary(atoms)
+    atoms.set_constraint(FixCom())
     dyn = Langevin(
         atoms,
         timestep_fs * units.fs,
         temperature_K=temperature_K,
         friction=friction_per_fs / units.fs,
+        fixcm=False,
         rng=rng,
     )
     for _ in range(n_chunks):

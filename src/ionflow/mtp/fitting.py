@@ -135,7 +135,7 @@ def fit_mtp(
         r_cut: cutoff radius, Å.
         radial_basis_size: number of Chebyshev radial functions.
         weights: energy : force : stress weights.
-        max_iter: optimiser iterations.
+        max_iter: most optimiser iterations (motep stops earlier when the loss plateaus).
         validation_fraction: share of configurations held out (fixed-seed split).
         seed: seed of the split and of the initial coefficients.
         previous_mtp: ``.mtp`` text to warm-start from (same or lower level: a lower one is
@@ -181,6 +181,7 @@ def fit_mtp(
             seed,
         )
         fit_time = time.perf_counter() - start
+        log = getattr(runner, "last_log", None)  # motep reports what its optimiser did
 
         predicted_train = runner.calc_efs(
             trained, work / "train.cfg", work / "train_efs.cfg", species
@@ -214,6 +215,8 @@ def fit_mtp(
             train_errors=train_errors,
             validation_errors=val_errors,
             fit_time_s=fit_time,
+            optimizer_iterations=log.n_iterations if log else None,
+            stopped_by=log.stopped_by if log else None,
             evaluation_time_per_atom_step_s=cost,
             engine=runner.name,
             oracle=labelled_set.oracle,

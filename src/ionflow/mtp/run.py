@@ -297,9 +297,14 @@ def read_mv_grades(cfg: str | Path) -> list[float]:
 
 
 class MotepEngine:
-    """motep through its Python API (runs anywhere)."""
+    """motep through its Python API (runs anywhere).
+
+    Attributes:
+        last_log: what the optimiser of the last ``train`` did (``motep_api.FitLog``).
+    """
 
     name = "motep"
+    last_log = None
 
     def train(self, initial_mtp, train_cfg, trained_mtp, species, weights, max_iter, seed):
         """Fit with motep; warm start when ``initial_mtp`` holds coefficients."""
@@ -309,7 +314,7 @@ class MotepEngine:
         warm = data.moment_coeffs is not None and data.radial_coeffs is not None
         images = read_labelled_cfg(train_cfg, species)
         weights_tuple = (weights.energy, weights.force, weights.stress)
-        motep_api.train(data, images, weights_tuple, max_iter, seed, warm=warm)
+        self.last_log = motep_api.train(data, images, weights_tuple, max_iter, seed, warm=warm)
         return motep_api.write_potential(trained_mtp, data)
 
     def calc_efs(self, mtp, in_cfg, out_cfg, species):

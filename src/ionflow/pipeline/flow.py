@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobflow import Flow, Maker
+from jobflow import Flow, Job, Maker
 from pymatgen.core import Element
 
 from ionflow.conductivity.flows.core import ConductivityMdFlowMaker
@@ -19,6 +19,7 @@ from ionflow.dft.jobs.aimd import AimdSnapshotMaker
 from ionflow.dft.jobs.label import LabelMaker, merge_labelled_sets
 from ionflow.dft.jobs.relax import RelaxMaker
 from ionflow.dft.sets.oracle import OracleSettings
+from ionflow.learning.explore import TrustLevels
 from ionflow.learning.flows.active_learning import ActiveLearningMaker
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
@@ -69,6 +70,77 @@ def configurations_maker(spec: WorkflowSpec) -> StructureSetMaker:
     return ParentStructureMaker()
 
 
+def oracle_settings(spec: WorkflowSpec) -> OracleSettings:
+    """Return the oracle settings of ``spec``'s DFT section."""
+    return OracleSettings(
+        oracle=spec.dft.oracle,
+        encut=spec.dft.encut_eV,
+        kpoint_mesh=tuple(spec.dft.kpoint_mesh),
+    )
+
+
+@dataclass
+class LabelledSetFlow:
+    """Stages 1-5 of a spec: configurations, relaxations, training sets, merged labels.
+
+    Attributes:
+        jobs: every job, in order (configurations, relaxations, training sets, merge).
+        configurations: the job whose output holds the configurations.
+        relax_jobs: one relaxation per configuration (empty when relax is off).
+        merged: the job whose output holds the merged ``labelled_set``.
+    """
+
+    jobs: list
+    configurations: Job
+    relax_jobs: list
+    merged: Job
+
+
+def labelled_set_flow(spec: WorkflowSpec) -> LabelledSetFlow:
+    """Return the jobs that produce ``spec``'s labelled set at its fit level."""
+    oracle = oracle_settings(spec)
+    species = spec.species_order or species_of_material(spec.material)
+    configurations = configurations_maker(spec).make(spec.material)
+    configurations.name = "configurations"
+    jobs: list = [configurations]
+    relax_jobs, labelled = [], []
+    for index in range(spec.structures.n_configurations):
+        structure = configurations.output.structures[index]
+        if spec.dft.relax:
+            relax = RelaxMaker(
+                name=f"relax c{index}",
+                level_of_theory="PBE",
+                oracle_settings=oracle,
+                force_tolerance=spec.dft.force_tolerance_eV_A,
+            ).make(structure)
+            relax_jobs.append(relax)
+            jobs.append(relax)
+            structure = relax.output.structure
+        aimd = spec.dft.aimd
+        training = TrainingSetFlowMaker(
+            name=f"training set c{index}",
+            levels_of_theory=tuple(spec.dft.levels_of_theory),
+            oracle_settings=oracle,
+            relax=False,
+            strain_magnitudes=tuple(spec.structures.strain_magnitudes),
+            strain_directions=tuple(spec.structures.strain_directions),
+            temperatures=tuple(aimd.temperatures_K),
+            label_maker=LabelMaker(species=species),
+            aimd_maker=AimdSnapshotMaker(
+                duration=aimd.duration_ps,
+                timestep=aimd.timestep_fs,
+                n_snapshots=aimd.n_snapshots,
+                equilibration_fraction=aimd.equilibration_fraction,
+            ),
+        ).make(structure)
+        jobs.append(training)
+        labelled.append(training.output[spec.dft.fit_level])
+    merged = merge_labelled_sets(labelled)
+    merged.name = f"labelled set {spec.dft.fit_level}"
+    jobs.append(merged)
+    return LabelledSetFlow(jobs, configurations, relax_jobs, merged)
+
+
 @dataclass
 class PipelineMaker(Maker):
     """Build the full ionflow Flow of one :class:`WorkflowSpec`.
@@ -86,53 +158,12 @@ class PipelineMaker(Maker):
         spec = self.spec
         if spec is None:
             raise ValueError("PipelineMaker needs a spec")
-        oracle = OracleSettings(
-            oracle=spec.dft.oracle,
-            encut=spec.dft.encut_eV,
-            kpoint_mesh=tuple(spec.dft.kpoint_mesh),
-        )
         species = spec.species_order or species_of_material(spec.material)
-        jobs: list = []
-        configurations = configurations_maker(spec).make(spec.material)
-        configurations.name = "configurations"
-        jobs.append(configurations)
-
-        relax_jobs, labelled = [], []
-        for index in range(spec.structures.n_configurations):
-            structure = configurations.output.structures[index]
-            if spec.dft.relax:
-                relax = RelaxMaker(
-                    name=f"relax c{index}",
-                    level_of_theory="PBE",
-                    oracle_settings=oracle,
-                    force_tolerance=spec.dft.force_tolerance_eV_A,
-                ).make(structure)
-                relax_jobs.append(relax)
-                jobs.append(relax)
-                structure = relax.output.structure
-            aimd = spec.dft.aimd
-            training = TrainingSetFlowMaker(
-                name=f"training set c{index}",
-                levels_of_theory=tuple(spec.dft.levels_of_theory),
-                oracle_settings=oracle,
-                relax=False,
-                strain_magnitudes=tuple(spec.structures.strain_magnitudes),
-                strain_directions=tuple(spec.structures.strain_directions),
-                temperatures=tuple(aimd.temperatures_K),
-                label_maker=LabelMaker(species=species),
-                aimd_maker=AimdSnapshotMaker(
-                    duration=aimd.duration_ps,
-                    timestep=aimd.timestep_fs,
-                    n_snapshots=aimd.n_snapshots,
-                    equilibration_fraction=aimd.equilibration_fraction,
-                ),
-            ).make(structure)
-            jobs.append(training)
-            labelled.append(training.output[spec.dft.fit_level])
-
-        merged = merge_labelled_sets(labelled)
-        merged.name = f"labelled set {spec.dft.fit_level}"
-        jobs.append(merged)
+        oracle = oracle_settings(spec)
+        labelled_set = labelled_set_flow(spec)
+        configurations = labelled_set.configurations
+        relax_jobs, merged = labelled_set.relax_jobs, labelled_set.merged
+        jobs: list = list(labelled_set.jobs)
 
         mtp = spec.mtp
         fit = MtpFitMaker(
@@ -162,8 +193,13 @@ class PipelineMaker(Maker):
                     radial_basis_size=mtp.radial_basis_size,
                     weights=ACTIVE_LEARNING_WEIGHTS,
                     max_iter=mtp.max_iterations,
-                    validation_fraction=mtp.validation_fraction,
+                    validation_fraction=0.0,  # scored on the fixed held-out set instead
                     seed=mtp.seed,
+                ),
+                warm_start=learning.warm_start,
+                trust=TrustLevels(
+                    min_distance_fraction=learning.min_distance_fraction,
+                    energy_window_eV_atom=learning.energy_window_eV_atom,
                 ),
                 temperatures=tuple(learning.temperatures_K),
                 md_steps=learning.md_steps,
@@ -171,7 +207,12 @@ class PipelineMaker(Maker):
                 gamma_break=learning.gamma_break,
                 max_selected=learning.max_selected_per_iteration,
                 max_iterations=learning.max_iterations,
-            ).make(explored, merged.output.labelled_set, mtp=fitted_mtp)
+            ).make(
+                explored,
+                merged.output.labelled_set,
+                mtp=fitted_mtp,
+                heldout_cfg=fit.output.validation_cfg,
+            )
             jobs.append(active)
             fitted_mtp = active.output.mtp
 

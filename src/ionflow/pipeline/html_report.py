@@ -31,7 +31,12 @@ from ionflow.md.plotting import plot_thermo
 from ionflow.md.schemas.md import MdThermo
 from ionflow.mtp.plotting import plot_parity
 from ionflow.mtp.schemas.fit import SplitErrors
-from ionflow.pipeline.report import MIXING_RULE_TEXT, PipelineReportDocument, interval_text
+from ionflow.pipeline.report import (
+    MIXING_RULE_TEXT,
+    PipelineReportDocument,
+    interval_text,
+    rmse_target_warnings,
+)
 
 # level of theory of the published MTPs (shared SPEC.md); other materials: VASP only
 PUBLISHED_LEVEL: dict[str, str] = {
@@ -166,17 +171,13 @@ def report_warnings(docs: WorkflowDocuments, targets: ReportTargets) -> list[str
             f"the published level of theory (VASP {published or 'DFT'}): compare with the "
             "published values only qualitatively."
         )
-    energy, forces = report.validation_energy_rmse_meV_atom, report.validation_force_rmse_eV_A
-    if energy is not None and energy > targets.energy_meV_atom:
-        warnings.append(
-            f"MTP validation energy RMSE {energy:.1f} meV/atom is above the target "
-            f"{targets.energy_meV_atom:g} meV/atom."
-        )
-    if forces is not None and forces > targets.forces_eV_A:
-        warnings.append(
-            f"MTP validation force RMSE {forces:.3f} eV/Å is above the target "
-            f"{targets.forces_eV_A:g} eV/Å."
-        )
+    warnings += rmse_target_warnings(
+        "MTP validation",
+        report.validation_energy_rmse_meV_atom,
+        report.validation_force_rmse_eV_A,
+        targets.energy_meV_atom,
+        targets.forces_eV_A,
+    )
     configs = report.configurations
     overlapping = [
         (a.index, b.index)

@@ -16,7 +16,7 @@ from ionflow.analysis.schemas.diffusion import ArrheniusDocument
 from ionflow.dft.schemas.labels import LabelledSetDocument
 from ionflow.dft.schemas.runs import RelaxDocument
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument
-from ionflow.mtp.schemas.fit import MtpFitDocument
+from ionflow.mtp.schemas.fit import MtpFitDocument, SplitErrors
 from ionflow.structures.boltzmann import boltzmann_weights
 
 # shared SPEC.md, "Reference numbers": material -> (quantity, value, unit)
@@ -102,6 +102,42 @@ class PipelineReportDocument(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+def rmse_target_warnings(
+    what: str,
+    energy_meV_atom: float | None,
+    force_eV_A: float | None,
+    energy_target_meV_atom: float,
+    force_target_eV_A: float,
+) -> list[str]:
+    """One sentence per RMSE above its target (``what``: whose errors, e.g. "MTP held-out")."""
+    warnings = []
+    if energy_meV_atom is not None and energy_meV_atom > energy_target_meV_atom:
+        warnings.append(
+            f"{what} energy RMSE {energy_meV_atom:.1f} meV/atom is above the target "
+            f"{energy_target_meV_atom:g} meV/atom."
+        )
+    if force_eV_A is not None and force_eV_A > force_target_eV_A:
+        warnings.append(
+            f"{what} force RMSE {force_eV_A:.3f} eV/Å is above the target "
+            f"{force_target_eV_A:g} eV/Å."
+        )
+    return warnings
+
+
+def heldout_warnings(errors: SplitErrors, mtp_spec: dict) -> list[str]:
+    """Warnings when the final MTP's held-out errors exceed the spec's targets."""
+    return [
+        f"WARNING: {sentence} The conductivities stand on a potential that misses it."
+        for sentence in rmse_target_warnings(
+            "MTP held-out",
+            errors.energy_per_atom.rmse * 1000,
+            errors.forces.rmse,
+            mtp_spec.get("target_energy_rmse_meV_atom", 10.0),
+            mtp_spec.get("target_force_rmse_eV_A", 0.2),
+        )
+    ]
+
+
 @job
 def pipeline_report(
     spec: dict,
@@ -159,9 +195,12 @@ def pipeline_report(
             "max_grade_per_iteration": [it.grade_max for it in active.iterations],
             "stop_reason": active.stop_reason,
         }
+        learning["heldout_force_rmse_per_iteration_eV_A"] = [
+            it.heldout_errors.forces.rmse if it.heldout_errors else None for it in active.iterations
+        ]
         refits = [it.validation_errors for it in active.iterations if it.validation_errors]
-        validation = refits[-1] if refits else validation
-    notes = []
+        validation = active.heldout_errors or (refits[-1] if refits else validation)
+    notes = heldout_warnings(validation, spec["mtp"])
     if labelled.oracle != "vasp":
         notes.append(
             f"training data labelled by {labelled.oracle}, not by the published VASP "

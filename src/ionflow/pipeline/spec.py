@@ -81,6 +81,13 @@ class ActiveLearningSpec(_Section):
     max_selected_per_iteration: int = Field(50, ge=1)
     temperatures_K: Temperatures_K = Field([300.0, 600.0, 900.0])
     md_steps: int = Field(10000, ge=1)
+    warm_start: bool = True
+    min_distance_fraction: float = Field(
+        1.0, gt=0, description="Trust level: closest approach as a fraction of min_dist."
+    )
+    energy_window_eV_atom: float = Field(
+        0.5, gt=0, description="Trust level: energy per atom beyond the training range."
+    )
 
 
 class MtpSpec(_Section):
@@ -96,6 +103,12 @@ class MtpSpec(_Section):
     validation_fraction: float = Field(0.1, ge=0, lt=1)
     max_iterations: int = Field(1000, ge=1)
     seed: int = 42
+    target_energy_rmse_meV_atom: float = Field(
+        10.0, gt=0, description="The report warns above this held-out energy RMSE."
+    )
+    target_force_rmse_eV_A: float = Field(
+        0.2, gt=0, description="The report warns above this held-out force RMSE."
+    )
     active_learning: ActiveLearningSpec = ActiveLearningSpec()
 
 

@@ -25,13 +25,14 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from ionflow.dft.jobs.label import LabelMaker
 from ionflow.io.labelled_set import LABELLED_SET_DATA_FIELDS, LabelledSet
-from ionflow.learning.explore import AseMdExplorer, Explorer
+from ionflow.learning.explore import AseMdExplorer, Explorer, TrustLevels
 from ionflow.learning.explore_lmp import LmpExplorer
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument, ActiveLearningIteration
 from ionflow.mtp import motep_api
-from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
+from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS, evaluate_errors
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.mtp.run import MlpEngine
+from ionflow.mtp.schemas.fit import SplitErrors
 from ionflow.mtp.selection import configuration_key, mlp_select_add, select_add
 from ionflow.settings import get_settings
 
@@ -62,17 +63,44 @@ def merge_labelled(labelled_set: LabelledSet, label_output: object) -> dict:
     }
 
 
-def default_explorer() -> Explorer:
+def heldout_errors_of(mtp: str, heldout: list, species: list[str]) -> SplitErrors | None:
+    """Errors of the ``.mtp`` text ``mtp`` on the labelled ``heldout`` images (None if empty)."""
+    if not heldout:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "current.mtp"
+        path.write_text(mtp)
+        data = motep_api.read_potential(path, species)
+    errors, _ = evaluate_errors(heldout, motep_api.predicted_images(data, heldout))
+    return errors
+
+
+def without_configurations(labelled_set: LabelledSet, removed: list) -> LabelledSet:
+    """``labelled_set`` without the configurations of ``removed`` (by configuration key)."""
+    gone = {configuration_key(a) for a in removed}
+    kept = [i for i, a in enumerate(labelled_set.images) if configuration_key(a) not in gone]
+    if len(kept) == len(labelled_set):
+        return labelled_set
+    return LabelledSet(
+        [labelled_set.images[i] for i in kept],
+        labelled_set.oracle,
+        labelled_set.level_of_theory,
+        labelled_set.species,
+        [labelled_set.provenance[i] for i in kept],
+    )
+
+
+def default_explorer(trust: TrustLevels | None = None) -> Explorer:
     """The cluster path when the production engines are set, else the local one.
 
     ``md_engine: lmp`` with ``mtp_engine: mlp``: exploration in LAMMPS+MLIP with its own
     extrapolation control (:class:`~ionflow.learning.explore_lmp.LmpExplorer`); otherwise ASE
-    MD with motep (:class:`~ionflow.learning.explore.AseMdExplorer`).
+    MD with motep (:class:`~ionflow.learning.explore.AseMdExplorer`) within ``trust``.
     """
     settings = get_settings()
     if settings.md_engine == "lmp" and settings.mtp_engine == "mlp":
         return LmpExplorer()
-    return AseMdExplorer()
+    return AseMdExplorer(trust=trust or TrustLevels())
 
 
 @dataclass
@@ -85,7 +113,10 @@ class ActiveLearningMaker(Maker):
             oracle from the settings) or any Maker whose ``make(structures)`` outputs a
             ``LabelledSetDocument`` or a ``LabelledSet``, of the training set's oracle
             and level of theory (the merge refuses others).
-        fit_maker: refits, warm-started (weights 100:1:0.01 as in the paper).
+        fit_maker: refits (weights 100:1:0.01 as in the paper); its ``max_iter`` is a cap,
+            the fit stops earlier when the loss stops falling.
+        warm_start: refit from the current potential (True) or from scratch.
+        trust: trust levels of the default local explorer (None: its defaults).
         explorer: exploration MD engine (interface :class:`ionflow.learning.explore.Explorer`):
             :class:`~ionflow.learning.explore.AseMdExplorer`,
             :class:`~ionflow.learning.explore_lammps.LammpsExplorer` or, on a cluster,
@@ -103,8 +134,10 @@ class ActiveLearningMaker(Maker):
     name: str = "active learning"
     label_maker: Maker = field(default_factory=LabelMaker)
     fit_maker: MtpFitMaker = field(
-        default_factory=lambda: MtpFitMaker(weights=ACTIVE_LEARNING_WEIGHTS, max_iter=200)
+        default_factory=lambda: MtpFitMaker(weights=ACTIVE_LEARNING_WEIGHTS, max_iter=1000)
     )
+    warm_start: bool = True
+    trust: TrustLevels | None = None
     explorer: Explorer | None = None
     temperatures: tuple[float, ...] = (300.0, 600.0)
     md_steps: int = 1000
@@ -119,6 +152,7 @@ class ActiveLearningMaker(Maker):
         structures: list[Structure],
         labelled_set: LabelledSet,
         mtp: str | None = None,
+        heldout_cfg: str | None = None,
     ) -> Flow:
         """Return the loop as a Flow (fit first if no ``mtp`` is given).
 
@@ -127,13 +161,16 @@ class ActiveLearningMaker(Maker):
             labelled_set: initial labelled set (its species order is the potential's),
                 or a reference to a job's labelled set.
             mtp: ``.mtp`` text fitted to ``labelled_set``; None: fit it first.
+            heldout_cfg: ``.cfg`` text (``labelled_set``'s species order) of a fixed test
+                set: never trained on (its configurations are taken out of the training
+                set), every iteration's potential is scored on it. None: no held-out set.
         """
         jobs = []
         if mtp is None:
             fit = self.fit_maker.make(labelled_set)
             jobs.append(fit)
             mtp = fit.output.mtp
-        first = self.iteration(list(structures), labelled_set, mtp, [], [], None)
+        first = self.iteration(list(structures), labelled_set, mtp, [], [], None, heldout_cfg)
         jobs.append(first)
         return Flow(jobs, output=first.output, name=self.name)
 
@@ -146,20 +183,31 @@ class ActiveLearningMaker(Maker):
         history: list[dict],
         labelled_keys: list[str],
         last_step: dict | None,
+        heldout_cfg: str | None = None,
     ) -> Response | ActiveLearningDocument:
         """One iteration: explore, select, and either stop or add label -> refit -> next."""
         history = [dict(h) for h in history]
         if last_step is not None:  # the previous iteration's labelling and refit finished
             history[-1]["n_labelled"] = last_step["n_labelled"]
             history[-1]["n_failed"] = last_step["n_failed"]
+            history[-1]["refit_iterations"] = last_step.get("refit_iterations")
+            history[-1]["refit_stopped_by"] = last_step.get("refit_stopped_by")
             errors = last_step["validation_errors"]
             history[-1]["validation_errors"] = (
                 errors.model_dump() if hasattr(errors, "model_dump") else errors
             )
+        heldout = []
+        if heldout_cfg and heldout_cfg.strip():
+            heldout = LabelledSet.from_cfg_text(
+                heldout_cfg, labelled_set.species, labelled_set.oracle,
+                labelled_set.level_of_theory,
+            ).images  # fmt: skip
+            labelled_set = without_configurations(labelled_set, heldout)
         species, training = labelled_set.species, labelled_set.images
         keys = set(labelled_keys) | {configuration_key(a) for a in training}
         number = len(history) + 1
         iterations = [ActiveLearningIteration(**h) for h in history]
+        heldout_errors = heldout_errors_of(mtp, heldout, species)
 
         def finish(reason: str) -> ActiveLearningDocument:
             return ActiveLearningDocument(
@@ -169,6 +217,8 @@ class ActiveLearningMaker(Maker):
                 species=species,
                 mtp=mtp,
                 labelled_set=labelled_set,
+                n_heldout=len(heldout),
+                heldout_errors=heldout_errors,
             )
 
         if number > self.max_iterations:
@@ -182,7 +232,7 @@ class ActiveLearningMaker(Maker):
                 for s in structures
             ]
             start = time.perf_counter()
-            explored = (self.explorer or default_explorer())(
+            explored = (self.explorer or default_explorer(self.trust))(
                 cells,
                 self.temperatures,
                 self.md_steps,
@@ -215,12 +265,14 @@ class ActiveLearningMaker(Maker):
             grade_max=float(grades.max()),
             grade_percentiles={f"p{q}": float(np.percentile(grades, q)) for q in (50, 90, 99)},
             runs_stopped=explored.runs_stopped,
+            runs_unphysical=explored.runs_unphysical,
             n_candidates=len(explored.candidates),
             n_already_labelled=len(explored.candidates) - len(fresh),
             n_duplicates=chosen.duplicates,
             n_selected=len(chosen.indices),
             explore_time_s=explore_time,
             select_time_s=select_time,
+            heldout_errors=heldout_errors,
         )
         iterations.append(record)
         if len(chosen.indices) <= self.min_selected:
@@ -229,11 +281,15 @@ class ActiveLearningMaker(Maker):
         selected = [fresh[i] for i in chosen.indices]
         label = self.label_maker.make([AseAtomsAdaptor.get_structure(a) for a in selected])
         merge = merge_labelled(labelled_set, label.output)
-        refit = self.fit_maker.make(merge.output["labelled_set"], previous_mtp=mtp)
+        refit = self.fit_maker.make(
+            merge.output["labelled_set"], previous_mtp=mtp if self.warm_start else None
+        )
         step = {
             "n_labelled": merge.output["n_labelled"],
             "n_failed": merge.output["n_failed"],
             "validation_errors": refit.output.validation_errors,
+            "refit_iterations": refit.output.optimizer_iterations,
+            "refit_stopped_by": refit.output.stopped_by,
         }
         new_keys = sorted(keys | {configuration_key(a) for a in selected})
         following = self.iteration(
@@ -243,5 +299,6 @@ class ActiveLearningMaker(Maker):
             [r.model_dump() for r in iterations],
             new_keys,
             step,
+            heldout_cfg,
         )
         return Response(replace=Flow([label, merge, refit, following], output=following.output))

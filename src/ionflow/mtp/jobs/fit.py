@@ -24,7 +24,7 @@ class MtpFitMaker(Maker):
         r_cut: cutoff radius, Å (paper: 5).
         radial_basis_size: Chebyshev radial basis size.
         weights: energy : force : stress (100:1:0 passive, 100:1:0.01 in active learning).
-        max_iter: optimiser iterations.
+        max_iter: most optimiser iterations (motep stops earlier when the loss plateaus).
         validation_fraction: held-out share (paper: 0.1), fixed-seed split.
         seed: split and initialisation seed.
         engine: ``mlp`` or ``motep``; None: the ``mtp_engine`` setting.

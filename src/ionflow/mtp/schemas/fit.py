@@ -47,6 +47,12 @@ class MtpFitDocument(BaseModel):
     train_errors: SplitErrors
     validation_errors: SplitErrors | None = None
     fit_time_s: float = Field(description="Wall time of the fit, s.")
+    optimizer_iterations: int | None = Field(
+        None, description="Quasi-Newton iterations run (motep engine)."
+    )
+    stopped_by: str | None = Field(
+        None, description="Why the optimiser stopped: loss plateau, max_iter, gradient (motep)."
+    )
     evaluation_time_per_atom_step_s: float = Field(
         description="Wall time of one energy+forces evaluation per atom, s (cost)."
     )

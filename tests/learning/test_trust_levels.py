@@ -1,0 +1,70 @@
+"""Exploration never keeps unphysical configurations; the ASE thermostat is the supported one."""
+
+import warnings
+
+import numpy as np
+import pytest
+from tests.fixtures.mtp import li2s_snapshots
+
+from ionflow.learning.explore import (
+    AseMdExplorer,
+    ExplorationResult,
+    SnapshotGrader,
+    TrustLevels,
+)
+from ionflow.mtp import motep_api
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def potential(trained_mtp):
+    return motep_api.read_potential(trained_mtp.path, trained_mtp.species)
+
+
+def _grader(potential, training, trust):
+    result = ExplorationResult()
+    return SnapshotGrader(potential, training, 2.0, 10.0, trust, result), result
+
+
+def test_close_atoms_end_the_run_and_are_never_kept(potential, li2s_labelled):
+    grader, result = _grader(potential, li2s_labelled, TrustLevels())
+    cell = li2s_labelled[0].copy()
+    assert grader.physical(cell)
+    assert grader(cell) is False and len(result.all_grades) == 1
+    squeezed = cell.copy()
+    direction = squeezed.positions[1] - squeezed.positions[0]
+    # atom 1 onto atom 0, 0.9 x the potential's min_dist away
+    target = 0.9 * float(potential.radial_basis.min)
+    squeezed.positions[1] = squeezed.positions[0] + direction / np.linalg.norm(direction) * target
+    assert grader(squeezed) is True
+    assert result.runs_unphysical == 1 and len(result.all_grades) == 1  # not graded
+    assert result.candidates == []
+
+
+def test_energy_beyond_the_training_range_is_unphysical(potential, li2s_labelled):
+    per_atom = [a.get_potential_energy() / len(a) for a in li2s_labelled]
+    grader, _ = _grader(potential, li2s_labelled, TrustLevels(energy_window_eV_atom=0.05))
+    assert grader.energy_max == pytest.approx(max(per_atom) + 0.05)
+    assert grader.energy_min == pytest.approx(min(per_atom) - 0.05)
+    compressed = li2s_labelled[0].copy()
+    compressed.set_cell(compressed.cell * 0.9, scale_atoms=True)
+    predicted = motep_api.predict(potential, [compressed])[0]["energy"] / len(compressed)
+    assert predicted > grader.energy_max  # the premise: 27 % less volume costs energy
+    loose = TrustLevels(min_distance_fraction=0.5, energy_window_eV_atom=10.0)
+    loose_grader, _ = _grader(potential, li2s_labelled, loose)
+    assert not grader.physical(compressed) and loose_grader.physical(compressed)
+    # an explorer that went through jobflow's serialisation holds its trust levels as a dict
+    as_dict, _ = _grader(potential, li2s_labelled, {"energy_window_eV_atom": 0.05})
+    assert as_dict.energy_max == grader.energy_max
+
+
+def test_ase_exploration_runs_without_the_deprecated_fixcm(trained_mtp, li2s_labelled):
+    cells = li2s_snapshots(1, seed=3, rattle=0.05, strain=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        result = AseMdExplorer(grade_every=5, seed=2)(
+            cells, [300.0], 20, str(trained_mtp.path), trained_mtp.species, li2s_labelled,
+            2.0, 10.0,
+        )  # fmt: skip
+    assert len(result.all_grades) == 4 and result.runs_unphysical == 0
