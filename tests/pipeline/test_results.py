@@ -120,6 +120,7 @@ def test_results_cli_from_the_pipeline_report(launchpad, jobstore, db_uri, monke
         "name": "answers",
         "material": "Li6PS5Cl",
         "analysis": {"weight_temperature_K": 300.0, "crystallinity": 0.8},
+        "mtp": {"target_force_rmse_eV_A": 0.05},  # the fit misses it: a warning
     }
     report = pipeline_report.original(spec, [], arrhenius, fit, labelled)
     wf_id = _store_outputs(launchpad, jobstore, [labelled, fit, *arrhenius, report])
@@ -139,7 +140,8 @@ def test_results_cli_from_the_pipeline_report(launchpad, jobstore, db_uri, monke
     assert [c["weight"] for c in answer["configurations"]] == [0.5, 0.5]
     assert [c["Ea_eV"] for c in answer["configurations"]] == [0.3, 0.25]
     assert answer["potential_sha256"] == hashlib.sha256(MTP_TEXT.encode()).hexdigest()
-    assert "not by the published VASP" in answer["notes"][0]
+    assert any("not by the published VASP" in note for note in answer["notes"])
+    assert any(note.startswith("WARNING: MTP held-out") for note in answer["notes"])
 
     table = CliRunner().invoke(app, ["results"])
     assert table.exit_code == 0, table.output

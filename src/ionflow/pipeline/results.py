@@ -80,7 +80,10 @@ class MtpAnswer(BaseModel):
     validation_energy_rmse_meV_atom: float | None = None
     validation_force_mae_eV_A: float | None = None
     validation_force_rmse_eV_A: float | None = None
-    errors_of: str = Field(description="'validation', or 'train' when no split was held out.")
+    errors_of: str = Field(
+        description="'held-out' (the active-learning loop's fixed set, never trained on), "
+        "'validation' (the fit's split; the last refit's after active learning), or 'train'."
+    )
 
 
 class WorkflowResults(BaseModel):
@@ -149,16 +152,24 @@ def _errors(split: dict | None) -> dict[str, float]:
     }
 
 
-def _mtp(fit: dict, refit_errors: dict | None) -> MtpAnswer:
-    split = refit_errors or fit.get("validation_errors")
+def _mtp(fit: dict, learning: dict | None) -> MtpAnswer:
+    """The final potential's errors: held-out set, else validation split, else train."""
+    iterations = (learning or {}).get("iterations") or []
+    refits = [it["validation_errors"] for it in iterations if it.get("validation_errors")]
+    candidates = (
+        ("held-out", (learning or {}).get("heldout_errors")),
+        ("validation", refits[-1] if refits else fit.get("validation_errors")),
+        ("train", fit["train_errors"]),
+    )
+    errors_of, split = next((name, split) for name, split in candidates if split)
     return MtpAnswer(
         level=fit["level"],
         r_cut_A=fit["r_cut"],
         engine=fit["engine"],
         n_train=fit["n_train"],
         n_validation=fit["n_validation"],
-        errors_of="validation" if split else "train",
-        **_errors(split or fit["train_errors"]),
+        errors_of=errors_of,
+        **_errors(split),
     )
 
 
@@ -225,7 +236,6 @@ def collect_results(lpad: LaunchPad, store: JobStore, workflow: dict) -> Workflo
             result.oracle = labelled[-1]["labelled_set"]["oracle"]
             result.level_of_theory = labelled[-1]["labelled_set"]["level_of_theory"]
         result.notes.append("no pipeline report yet: the answers found so far")
-    refit_errors = None
     if learning is not None:
         result.active_learning = [
             {
@@ -233,18 +243,19 @@ def collect_results(lpad: LaunchPad, store: JobStore, workflow: dict) -> Workflo
                 for key in ("iteration", "grade_max", "n_candidates", "n_selected", "n_labelled")
             }
             | _errors(it.get("validation_errors"))
+            | {
+                "heldout_force_rmse_eV_A": (it.get("heldout_errors") or {})
+                .get("forces", {})
+                .get("rmse")
+            }
             for it in learning["iterations"]
         ]
         result.active_learning_stop = learning["stop_reason"]
-        refits = [
-            it["validation_errors"] for it in learning["iterations"] if it.get("validation_errors")
-        ]
-        refit_errors = refits[-1] if refits else None
         result.n_training = learning["n_training"]
         result.potential_sha256 = sha256_text(learning["mtp"])
         result.training_set_sha256 = sha256_text(learning["labelled_set"].get("cfg_text"))
     if fits:
-        result.mtp = _mtp(fits[-1], refit_errors)
+        result.mtp = _mtp(fits[-1], learning)
         if learning is None:
             result.potential_sha256 = sha256_text(fits[-1].get("mtp"))
     if learning is None and labelled:
