@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Production MD with an MTP (LAMMPS).", no_args_is_help=True)
+app = typer.Typer(
+    help="Production MD with an MTP or a classical potential (LAMMPS).", no_args_is_help=True
+)
 
 
 @app.command("continue")
@@ -30,11 +32,13 @@ def continue_run(
     previous = run_dir.resolve()
     # validate before computing: a directory that is no MD segment is exit 2 here
     state = SegmentState.load(previous)
-    if not (previous / "pot.mtp").exists():
-        raise IonflowInputError(f"{previous}: no pot.mtp; not a complete ionflow MD segment")
-    md_job = LammpsMdMaker(engine=state.engine, species=state.species).make(
-        None, str(previous / "pot.mtp"), previous_dir=str(previous)
-    )
+    mtp = None  # a run with a classical potential carries it in its state
+    if state.potential is None:
+        if not (previous / "pot.mtp").exists():
+            raise IonflowInputError(f"{previous}: no pot.mtp; not a complete ionflow MD segment")
+        mtp = str(previous / "pot.mtp")
+    maker = LammpsMdMaker(engine=state.engine, species=state.species, potential=state.potential)
+    md_job = maker.make(None, mtp, previous_dir=str(previous))
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     responses = run_locally(
         md_job, store=store, root_dir=previous.parent, create_folders=True, ensure_success=True

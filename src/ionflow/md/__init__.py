@@ -8,6 +8,12 @@ deck with ``pair_style zero`` + ``fix external`` evaluating motep's C kernel
 (:mod:`ionflow.md.mtp_callback`). The deck is built in
 :mod:`ionflow.md.sets.deck` from a protocol (:mod:`ionflow.md.schemas.protocol`).
 
+Classical baseline: a Maker's ``potential`` (a
+:class:`~ionflow.md.sets.classical.ClassicalPotential` or a shipped name such as
+``"llzo-buckingham"``, see :func:`~ionflow.md.sets.classical.classical_potential`) replaces
+the MTP by Buckingham + long-range Coulomb (``pair_style buck/coul/long`` + ``kspace_style
+pppm``, ``atom_style charge``) on either engine; ``make`` then takes no MTP.
+
 Makers: :class:`~ionflow.md.jobs.lammps.LammpsMdMaker` (one temperature; default: the
 argyrodite protocol, NVT heating in 10 K plateaus over 100 ps then 10 ns NPT),
 :class:`~ionflow.md.jobs.melt_quench.MeltQuenchMdMaker` (melt, hold, quench at K/ps).

@@ -17,12 +17,13 @@ from ase.data import atomic_masses, atomic_numbers
 from pymatgen.core import Structure
 
 from ionflow.errors import IonflowInputError
-from ionflow.io.lammps_data import read_structure_data, write_structure_data
+from ionflow.io.lammps_data import AtomStyle, read_structure_data, write_structure_data
 from ionflow.io.lammps_dump import join_dump_segments
 from ionflow.md.continuation import latest_restart, prune_restarts, segment_steps, timeout_string
 from ionflow.md.run import LOG_FILE, check_volume_stable, run_engine
 from ionflow.md.schemas.md import MdTaskDoc, MdThermo
 from ionflow.md.schemas.protocol import MdProtocol
+from ionflow.md.sets.classical import ClassicalPotential
 from ionflow.md.sets.deck import (
     DATA_FILE,
     FINAL_DATA_FILE,
@@ -54,6 +55,7 @@ class SegmentState:
         walltime_s: allocation walltime the segment was sized for (s), if any.
         wall_time_s: wall time the engine ran (s), filled in when it ends.
         reached_step: last step with a restart file, filled in when it ends.
+        potential: the classical potential (as a dict) used instead of an MTP, if any.
     """
 
     segment: int
@@ -67,6 +69,18 @@ class SegmentState:
     walltime_s: float | None = None
     wall_time_s: float | None = None
     reached_step: int | None = None
+    potential: dict | None = None
+
+    def classical(self) -> ClassicalPotential | None:
+        """The classical potential of this run (None: the run uses an MTP)."""
+        if self.potential is None:
+            return None
+        return ClassicalPotential.model_validate(self.potential)
+
+    @property
+    def atom_style(self) -> AtomStyle:
+        """LAMMPS atom style of the run's data files (charges for a classical potential)."""
+        return "atomic" if self.potential is None else "charge"
 
     def save(self, run_dir: str | Path) -> None:
         """Write ``md_state.json`` in ``run_dir``."""
@@ -113,23 +127,34 @@ def write_mtp(mtp: str | Path, run_dir: Path) -> float:
 def write_segment_inputs(
     run_dir: str | Path,
     state: SegmentState,
-    mtp: str | Path,
+    mtp: str | Path | None,
     structure: Structure | None = None,
     restart_file: Path | None = None,
 ) -> None:
-    """Write ``in.lammps``, the potential, the structure or restart and ``md_state.json``."""
+    """Write ``in.lammps``, the potential, the structure or restart and ``md_state.json``.
+
+    ``mtp`` is unused (may be None) when ``state.potential`` holds a classical potential.
+    """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     protocol = MdProtocol.model_validate(state.protocol)
-    cutoff = write_mtp(mtp, run_dir)
+    classical = state.classical()
     mlip_version = get_settings().mlip_version or "mlip2"
-    if state.engine == "lmp" and mlip_version == "mlip2":
-        (run_dir / MLIP_INI).write_text(mlip_ini())
+    if classical is not None:
+        classical.check_species(state.species)
+    elif mtp is None:
+        raise IonflowInputError("an MD run needs an MTP or a classical potential")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if classical is not None:
+        cutoff = classical.cutoff_A
+    else:
+        cutoff = write_mtp(mtp, run_dir)
+        if state.engine == "lmp" and mlip_version == "mlip2":
+            (run_dir / MLIP_INI).write_text(mlip_ini())
     restart_name = None
     if state.start_step == 0:
         if structure is None:
             raise IonflowInputError("a new MD run needs a structure")
-        write_structure_data(structure, state.species, run_dir / DATA_FILE)
+        write_structure_data(structure, state.species, run_dir / DATA_FILE, state.atom_style)
     else:
         if restart_file is None:
             raise IonflowInputError("a continued MD run needs a restart file")
@@ -148,6 +173,7 @@ def write_segment_inputs(
         segment=state.segment,
         timeout=timeout_string(state.walltime_s) if state.walltime_s else None,
         mlip_version=mlip_version,
+        classical=classical,
     )
     (run_dir / "in.lammps").write_text(deck)
     state.save(run_dir)
@@ -203,14 +229,17 @@ def next_segment_state(previous_dir: str | Path) -> tuple[SegmentState, Path]:
         previous_dirs=[*prev.previous_dirs, str(previous_dir)],
         previous_starts=[*prev.previous_starts, prev.start_step],
         walltime_s=prev.walltime_s,
+        potential=prev.potential,
     )
     return state, restart[1]
 
 
-def read_final_structure(run_dir: Path, species: list[str]) -> Structure | None:
+def read_final_structure(
+    run_dir: Path, species: list[str], atom_style: AtomStyle = "atomic"
+) -> Structure | None:
     """Return the structure LAMMPS wrote at the end of the segment (None if absent)."""
     path = run_dir / FINAL_DATA_FILE
-    return read_structure_data(path, species) if path.exists() else None
+    return read_structure_data(path, species, atom_style) if path.exists() else None
 
 
 def collect_run(
@@ -239,7 +268,7 @@ def collect_run(
     )
     check_volume_stable(thermo.volume_a3, last_dir)
     production_start = protocol.stage_bounds()[-1][0]
-    final_structure = read_final_structure(last_dir, state.species)
+    final_structure = read_final_structure(last_dir, state.species, state.atom_style)
     if n_atoms is None:
         n_atoms = len(final_structure) if final_structure is not None else 0
     speed = None
@@ -266,4 +295,5 @@ def collect_run(
         us_per_atom_step=1e6 / (speed * n_atoms) if speed and n_atoms else None,
         thermo=thermo,
         final_structure=final_structure,
+        classical_potential=state.potential["name"] if state.potential else None,
     )

