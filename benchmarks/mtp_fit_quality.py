@@ -7,7 +7,7 @@ Usage:
 Data: the labelled sets of ``tests/data/pipeline/tiny_chgnet.yaml`` (48 CHGNet-labelled
 52-atom Li6PS5Cl cells) and ``workflows/demo_li6ps5cl_chgnet.yaml`` (120 cells), produced
 once by the pipeline's own configuration and training-set stages
-(:func:`ionflow.pipeline.flow.labelled_set_flow`) and cached in ``bench-results/cache/``.
+(``PipelineMaker.make_training_sets``) and cached in ``bench-results/cache/``.
 ionflow's fixed-seed 90/10 split, R_cut 5 Å, weights 100:1:0.
 
 Per set it prints, for each optimiser (linear least squares, then scipy ``BFGS`` — ionflow's
@@ -60,8 +60,9 @@ def labelled_cfg(name: str) -> tuple[str, list[str]]:
     """Return the ``.cfg`` text and species of set ``name`` (built once, then cached)."""
     from jobflow import Flow, JobStore, run_locally
     from maggma.stores import MemoryStore
+    from monty.json import MontyDecoder
 
-    from ionflow.pipeline.flow import labelled_set_flow, species_of_material
+    from ionflow.pipeline.flow import PipelineMaker, species_of_material
     from ionflow.pipeline.spec import load_spec
 
     spec = load_spec(SPECS[name])
@@ -69,13 +70,20 @@ def labelled_cfg(name: str) -> tuple[str, list[str]]:
     path = CACHE / f"{SPECS[name].stem}.cfg"
     if not path.exists():
         start = time.perf_counter()
-        stages = labelled_set_flow(spec)
+        maker = PipelineMaker.from_spec(spec)  # the pipeline's own stages 1-5
+        configurations = maker.configurations_maker.make(spec.material)
+        training = maker.make_training_sets(configurations.output.structures)
         store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
         with tempfile.TemporaryDirectory() as tmp:
-            responses = run_locally(
-                Flow(stages.jobs), store=store, root_dir=tmp, ensure_success=True, log=False
+            run_locally(
+                Flow([configurations, training]),
+                store=store,
+                root_dir=tmp,
+                ensure_success=True,
+                log=False,
             )
-        labelled = responses[stages.merged.uuid][1].output.labelled_set
+        output = MontyDecoder().process_decoded(store.get_output(training.uuid, load=True))
+        labelled = output["labelled"].labelled_set
         CACHE.mkdir(parents=True, exist_ok=True)
         path.write_text(labelled.cfg_text())
         print(f"{name}: labelled set built in {time.perf_counter() - start:.0f} s -> {path}")

@@ -57,7 +57,8 @@ def main() -> None:
             settings = IonflowSettings(db_uri=uri, data_dir=data_dir)
             lpad = get_launchpad(settings, strm_lvl="WARNING")
             lpad.reset("", require_password=False)
-            flow = PipelineMaker(spec=load_spec(TINY)).make()
+            spec = load_spec(TINY)
+            flow = PipelineMaker.from_spec(spec).make(spec.material)
             start = time.perf_counter()
             for _ in range(N_WORKFLOWS):
                 lpad.add_wf(flow_to_workflow(flow))

@@ -72,3 +72,17 @@ def test_single_temperature_or_non_diffusing_run_is_an_input_error():
         fit_arrhenius([600, 700], [-1e-6, 2e-6], [1e-7, 1e-7])
     with pytest.raises(IonflowInputError, match="two or more temperatures"):
         ArrheniusDocument.from_diffusion_documents([walk_document(600, 0), walk_document(600, 1)])
+
+
+def test_a_temperature_without_diffusion_is_left_out_of_the_fit_with_a_warning():
+    docs = [walk_document(T, seed) for seed, T in enumerate([600, 700, 800, 900])]
+    frozen = docs[0].model_copy(update={"D_cm2_s": -2e-9})  # sub-diffusive run: slope < 0
+    with pytest.warns(UserWarning, match="no diffusion seen at 600 K"):
+        result = ArrheniusDocument.from_diffusion_documents([frozen, *docs[1:]])
+    assert result.excluded_K == [600.0]
+    assert [t.temperature_K for t in result.temperatures] == [600.0, 700.0, 800.0, 900.0]
+    reference = ArrheniusDocument.from_diffusion_documents(docs[1:])
+    assert result.Ea_eV == pytest.approx(reference.Ea_eV)
+    # with only one diffusing temperature there is nothing to fit: the input error stays
+    with pytest.raises(IonflowInputError, match="positive D"):
+        ArrheniusDocument.from_diffusion_documents([frozen, docs[1]])

@@ -60,7 +60,7 @@ def test_crystallinity_mixing_rules_and_haven_ratio():
     with pytest.raises(IonflowInputError, match="crystallinity"):
         crystallinity_corrected_conductivity(3.0, 1.2)
     assert haven_ratio(1e-6, 2e-6) == pytest.approx(0.5)
-    assert np.isnan(haven_ratio(1e-6, 0.0))
+    assert haven_ratio(1e-6, 0.0) is None and haven_ratio(-1e-7, 2e-6) is None
 
 
 # the demo's per-configuration sigma(300 K) intervals (issue 12): log-normal, 95 %

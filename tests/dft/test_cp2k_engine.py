@@ -21,11 +21,15 @@ from ionflow.dft.sets.oracle import OracleSettings
 from ionflow.io.labelled_set import LabelledSet
 from ionflow.io.mlip_cfg import read_labelled_cfg
 from tests.fixtures.dft import make_li2s
+from tests.fixtures.engines import require_engine
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("cp2k.psmp") is None, reason="cp2k not installed"),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cp2k_installed() -> None:
+    require_engine(shutil.which("cp2k.psmp") is not None, "cp2k not installed (cp2k.psmp)")
+
 
 # "minimal" quality (150 Ry, DZVP, Γ): ~20 s per single point; the numbers are not
 # converged, the parsing, units and level differences are what is tested.

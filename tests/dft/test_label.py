@@ -122,7 +122,9 @@ def test_batches_are_merged_into_one_set(dft_store, tmp_path):
     assert frames[4].get_forces() == pytest.approx(cfg_frames[4].get_forces())
 
 
-def test_failed_structures_are_recorded_and_the_policy_fails_loudly(dft_store, monkeypatch):
+def test_failed_structures_are_recorded_and_the_policy_fails_loudly(
+    dft_store, monkeypatch, tmp_path
+):
     real = label_module.run_single_point
 
     def flaky(structure, level, directory, settings):
@@ -139,8 +141,13 @@ def test_failed_structures_are_recorded_and_the_policy_fails_loudly(dft_store, m
     assert "engine crashed" in doc.failures[0].reason
     strict = LabelMaker(oracle_settings=CHGNET, use_cache=False)  # default 5 %
     job = strict.make(structures)
-    run_locally(job, store=dft_store)
-    assert dft_store.query_one({"uuid": job.uuid}) is None  # the job failed
+    with pytest.raises(LabellingFailedError, match=r"1 of 4 structures .*engine crashed"):
+        run_locally(job, store=dft_store, raise_immediately=True)
+    assert dft_store.query_one({"uuid": job.uuid}) is None  # and nothing was stored
+    # the failed job's folder (the working directory here) keeps its log
+    log = (tmp_path / "label.log").read_text()
+    assert "structure 1 failed to label: RuntimeError: engine crashed" in log
+    assert "LabellingFailedError: 1 of 4 structures failed" in log
 
 
 def test_failure_policy_message_names_the_reason():

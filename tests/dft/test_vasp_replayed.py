@@ -12,7 +12,7 @@ from jobflow import run_locally
 from monty.json import MontyDecoder
 from pymatgen.core import Structure
 
-from ionflow.dft.jobs.label import LabelMaker
+from ionflow.dft.jobs.label import LabellingFailedError, LabelMaker
 from ionflow.dft.labelled_set import with_provenance
 from ionflow.dft.parsers import parse_vasp_single_point
 from ionflow.dft.sets.oracle import OracleSettings
@@ -72,7 +72,7 @@ def test_vasp_output_of_other_positions_is_not_a_label_replayed(replay_vasp, dft
     assert doc.n_labelled == 0 and "differ from the structure" in doc.failures[0].reason
 
 
-def test_vasp_unconverged_scf_is_a_failure_not_a_label_replayed(replay_vasp, dft_store):
+def test_vasp_unconverged_scf_is_a_failure_not_a_label_replayed(replay_vasp, dft_store, tmp_path):
     replay_vasp(["li2s_static_pbe", "li2s_static_unconverged"])
     structures = [make_li2s(primitive=True), make_li2s(a=5.8, primitive=True)]
     structures = [with_provenance(s, source="relaxed") for s in structures]
@@ -88,8 +88,13 @@ def test_vasp_unconverged_scf_is_a_failure_not_a_label_replayed(replay_vasp, dft
     replay_vasp(["li2s_static_unconverged"])
     # default 5 %: one failure in one structure is too many, the job fails
     strict = LabelMaker(oracle_settings=VASP).make(structures[1:])
-    run_locally(strict, store=dft_store)
-    assert dft_store.query_one({"uuid": strict.uuid}) is None
+    with pytest.raises(LabellingFailedError, match=r"1 of 1 structures .*SCF not converged"):
+        run_locally(strict, store=dft_store, raise_immediately=True)
+    assert dft_store.query_one({"uuid": strict.uuid}) is None  # and nothing was stored
+    # the failed structure's VASP folder is kept as VASP left it, beside the job's log
+    kept = {path.name for path in (tmp_path / "label_00000").iterdir()}
+    assert {"INCAR", "POSCAR", "KPOINTS", "vasprun.xml"} <= kept, kept
+    assert "LabellingFailedError" in (tmp_path / "label.log").read_text()
 
 
 def test_vasp_aimd_snapshots_replayed(replay_vasp, dft_store):

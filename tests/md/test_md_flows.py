@@ -45,7 +45,34 @@ def test_conductivity_flow_has_independent_jobs_per_temperature_and_seed(li2s_96
     assert len({m.seed for m in makers}) == 6
     # MD jobs depend on nothing but the inputs: a scheduler can run them all at once
     assert all(not j.input_references for j in md_jobs)
-    assert len(flow.jobs) == 6 + 7  # 6 MD, 6 diffusion analyses, 1 Arrhenius fit
+    # one diffusion analysis per trajectory, fed by its own MD job, and one Arrhenius fit
+    diffusion = [j for j in flow.jobs if j.name == "diffusion analysis"]
+    assert len(diffusion) == 6 and len(flow.jobs) == 6 + 6 + 1
+    md_uuids = {j.uuid for j in md_jobs}
+    assert all({ref.uuid for ref in j.input_references} <= md_uuids for j in diffusion)
+    # frames are counted in the MD's time steps unless the analysis Maker says otherwise
+    assert {j.maker.timestep_fs for j in diffusion} == {maker.md_maker.timestep_fs}
+    assert flow.jobs[-1].name == "arrhenius" and flow.output.uuid == flow.jobs[-1].uuid
+    bare = ConductivityMdFlowMaker(temperatures=[350.0], repeats=1, diffusion_maker=None)
+    assert [j.name for j in bare.make(li2s_96, str(MD_MTP_FILE)).jobs] == ["lammps md 350 K #1"]
+
+
+def test_conductivity_flow_takes_upstream_outputs(li2s_96):
+    """Structure, potential and species may all be references to jobs not run yet."""
+    from ionflow.dft.jobs.label import merge_labelled_sets
+    from ionflow.mtp.jobs.fit import MtpFitMaker
+    from ionflow.structures.jobs.core import SupercellMaker
+
+    supercell = SupercellMaker(scaling=(1, 1, 1)).make(li2s_96)
+    labelled = merge_labelled_sets([])  # stands for the labelled set of an upstream job
+    fit = MtpFitMaker().make(labelled.output.labelled_set)
+    flow = ConductivityMdFlowMaker(temperatures=[400.0, 500.0], repeats=1).make(
+        supercell.output.structures[0], fit.output.mtp, species=fit.output.species
+    )
+    md_jobs = [j for j in flow.jobs if j.name.startswith("lammps md")]
+    upstream = {supercell.uuid, fit.uuid}
+    assert all({r.uuid for r in j.input_references} == upstream for j in md_jobs)
+    assert flow.output.uuid == flow.jobs[-1].uuid
 
 
 @pytest.mark.slow
@@ -113,17 +140,22 @@ def test_conductivity_flow_runs_md_and_hands_trajectories_to_the_analysis(tmp_pa
         # evaporates (volume x11, caught by check_volume_stable), so hold the cell
         ensemble="nvt",
     )
-    flow = ConductivityMdFlowMaker(md_maker=md, temperatures=[600.0, 700.0], repeats=1).make(
-        li2s_96, str(MD_MTP_FILE)
-    )
+    # Li2S on this MTP diffuses above ~1000 K; at 600 K the 4 ps MSD is a vibrational
+    # plateau (no linear regime), which the Arrhenius job leaves out with a warning
+    flow = ConductivityMdFlowMaker(
+        md_maker=md, temperatures=[600.0, 1100.0, 1200.0], repeats=1
+    ).make(li2s_96, str(MD_MTP_FILE))
     responses = run_locally(flow, store=_store(), root_dir=tmp_path, create_folders=True)
     outputs = {job.name: responses[job.uuid][1].output for job in flow.jobs}
     md_docs = [v for k, v in outputs.items() if k.startswith("lammps md")]
-    assert sorted(d.temperature_k for d in md_docs) == [600.0, 700.0]
+    assert sorted(d.temperature_k for d in md_docs) == [600.0, 1100.0, 1200.0]
     assert all(d.n_frames == 4000 // 2 // 20 + 1 for d in md_docs)
     arrhenius = responses[flow.jobs[-1].uuid][1].output
     assert type(arrhenius).__name__ == "ArrheniusDocument"
-    assert np.isfinite(arrhenius.Ea_eV)  # two temperatures from our trajectories
+    assert np.isfinite(arrhenius.Ea_eV) and arrhenius.Ea_eV > 0  # from our trajectories
+    assert set(arrhenius.excluded_K) <= {600.0}
+    fitted = [t for t in arrhenius.temperatures if t.temperature_K not in arrhenius.excluded_K]
+    assert all(t.D_cm2_s > 0 for t in fitted) and len(fitted) >= 2
 
 
 def test_unknown_engine_and_bad_temperature_are_user_errors(tmp_path, monkeypatch, li2s_96):

@@ -14,15 +14,21 @@ from ionflow.errors import IonflowInputError
 from ionflow.mtp.templates import generate_basis, untrained_mtp_text
 
 MAML_LEVEL8 = Path(maml.__file__).parent / "apps/pes/params/08g.mtp"
+# a level-10 potential trained by MLIP (shared reference data beside the repository)
+MLIP_LEVEL10 = (
+    Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "mtp-grades-mlip3"
+) / "pot.mtp"
 
 
-def _scalar_moment_values(path: Path, atoms) -> np.ndarray:
+def _scalar_moment_values(path: Path, atoms, species=(3, 16)) -> np.ndarray:
     """Energy of each scalar basis function alone, same random radial part."""
     data = read_mtp(path)
-    data.species = [3, 16]
+    data.species = list(species)
+    n = len(species)
     rng = np.random.default_rng(0)
-    data.radial_coeffs = rng.uniform(-1, 1, (2, 2, data.radial_funcs_count, 8))
-    data.species_coeffs = np.zeros(2)
+    data.radial_coeffs = rng.uniform(-1, 1, (n, n, data.radial_funcs_count, 8))
+    data.species_coeffs = np.zeros(n)
+    data.scaling = 1.0  # a trained file scales energies; the basis is compared here
     values = []
     for i in range(data.alpha_scalar_moments):
         data.moment_coeffs = np.eye(data.alpha_scalar_moments)[i]
@@ -53,11 +59,29 @@ def test_level8_equals_maml_table(tmp_path):
     )
 
 
+def test_level10_equals_the_basis_of_an_mlip_potential(tmp_path):
+    if not MLIP_LEVEL10.is_file():
+        pytest.skip(f"{MLIP_LEVEL10} not found (../shared beside the clone)")
+    theirs = read_mtp(MLIP_LEVEL10)
+    ours = tmp_path / "10.mtp"
+    ours.write_text(untrained_mtp_text(10, theirs.species_count, 0.5, 5.0, 8))
+    mine = read_mtp(ours)
+    for key in ("alpha_moments_count", "alpha_index_basic_count", "alpha_scalar_moments"):
+        assert getattr(mine, key) == getattr(theirs, key)
+    np.testing.assert_array_equal(mine.alpha_index_basic, theirs.alpha_index_basic)
+    atoms = _li2s()  # each scalar moment of both bases, with the same random radial part
+    np.testing.assert_allclose(
+        _scalar_moment_values(ours, atoms, (3, 16, 29)),
+        _scalar_moment_values(MLIP_LEVEL10, atoms, (3, 16, 29)),
+        rtol=1e-10,
+    )
+
+
 @pytest.mark.parametrize(
     ("level", "scalars", "basic", "moments"),
-    # counts read from MLIP-2's untrained_mtps/{08,12,14}.mtp; level 16 (no file at hand)
-    # pins our own output (92 scalar moments, as MLIP's 16.mtp is remembered to have)
-    [(8, 9, 11, 18), (12, 29, 46, 84), (14, 52, 81, 174), (16, 92, 130, 318)],
+    # counts read from MLIP-2's untrained_mtps/{08,12,14}.mtp (level 10: the MLIP file
+    # below; no MLIP file of level 16 is at hand, so no row pins ionflow's own output)
+    [(8, 9, 11, 18), (12, 29, 46, 84), (14, 52, 81, 174)],
 )
 def test_basis_sizes_match_mlip(level, scalars, basic, moments):
     basis = generate_basis(level)

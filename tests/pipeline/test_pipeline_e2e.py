@@ -37,6 +37,11 @@ def test_ionflow_run_tiny_pipeline_on_embedded_db(
     assert result.exit_code == 0, result.output
     assert "training data" in result.output and "chgnet" in result.output
     assert (out / "arrhenius_c0.png").stat().st_size > 10_000
+    # every job's folder is kept: the fit's holds its inputs and log
+    (fit_log,) = out.glob("job_*/fit.log")
+    kept = {path.name for path in fit_log.parent.iterdir()}
+    assert {"train.cfg", "validation.cfg", "initial.mtp", "trained.mtp"} <= kept
+    assert len(list(out.glob("job_*/label.log"))) == 1  # one PBE labelling batch
 
     store = get_jobstore(db_settings)
     store.connect()

@@ -107,14 +107,15 @@ def test_cli_status_per_stage_and_unknown_workflow(db_uri, tmp_path, monkeypatch
     result = runner.invoke(app, ["status", "second", "--json"])
     assert result.exit_code == 0, result.output
     (second,) = json.loads(result.output)
-    assert second["workflow_id"] == 19 and second["name"] == "second"
-    assert second["counts"]["structures"] == {"READY": 1, "WAITING": 1}
-    assert second["counts"]["aimd"] == {"WAITING": 6}
-    assert second["totals"] == {"READY": 1, "WAITING": 17}
-    by_id = runner.invoke(app, ["status", "25", "--json"])  # any job id of the workflow
+    # 5 jobs at submission: per-configuration jobs are made at run time (fan-out)
+    assert second["workflow_id"] == 6 and second["name"] == "second"
+    assert second["counts"]["structures"] == {"READY": 1}
+    assert second["counts"]["fan-out"] == {"WAITING": 2}
+    assert second["totals"] == {"READY": 1, "WAITING": 4}
+    by_id = runner.invoke(app, ["status", "8", "--json"])  # any job id of the workflow
     assert json.loads(by_id.output)[0]["name"] == "second"
     table = runner.invoke(app, ["status"])
-    assert "workflow 1: tiny-li6ps5cl-chgnet" in table.output and "workflow 19" in table.output
+    assert "workflow 1: tiny-li6ps5cl-chgnet" in table.output and "workflow 6" in table.output
     unknown = runner.invoke(app, ["status", "999"])
     assert unknown.exit_code != 0 and "no workflow '999'" in str(unknown.exception)
 

@@ -192,8 +192,12 @@ def weighted_conductivity_interval(
     return ConductivityInterval(float(value), float(low), float(high), confidence)
 
 
-def haven_ratio(D_tracer_cm2_s: float, D_sigma_cm2_s: float) -> float:
-    """Haven ratio ``H_R = D_tracer / D_sigma`` (D_sigma from the collective MSD)."""
-    if D_sigma_cm2_s <= 0:
-        return float("nan")
+def haven_ratio(D_tracer_cm2_s: float, D_sigma_cm2_s: float) -> float | None:
+    """Haven ratio ``H_R = D_tracer / D_sigma`` (D_sigma from the collective MSD).
+
+    None where it is undefined: no diffusion seen in either coefficient (a ratio of
+    noise around zero is not a Haven ratio, and NaN is not storable as JSON).
+    """
+    if D_sigma_cm2_s <= 0 or D_tracer_cm2_s <= 0:
+        return None
     return float(D_tracer_cm2_s / D_sigma_cm2_s)

@@ -129,10 +129,11 @@ def run(
 
     check_new_output(out, force)
     workflow = load_spec(spec)
+    flow = PipelineMaker.from_spec(workflow).make(workflow.material)
     store = _connected_store()
-    flow = PipelineMaker(spec=workflow).make()
     console.print(
-        f"[bold]{workflow.name}[/bold]: {len(flow.jobs)} stages, oracle {workflow.dft.oracle}"
+        f"[bold]{workflow.name}[/bold]: {len(flow.jobs)} stages (per-configuration jobs are "
+        f"added as configurations are made), oracle {workflow.dft.oracle}"
     )
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

@@ -55,7 +55,7 @@ def submit(
         if not dry_run:
             raise
         lpad, notes = None, [f"label cache not checked: {exc}"]
-    flow = PipelineMaker(spec=workflow).make()
+    flow = PipelineMaker.from_spec(workflow).make(workflow.material)
     flow.name = name or workflow.name
     n_atoms = get_parent_structure(workflow.material).num_sites
     plan = plan_submission(workflow, flow, flow.name, n_atoms)

@@ -183,6 +183,11 @@ class _CfgChecker:
             raise self.fail("AtomData before Size")
         if "type" not in columns or not any(all(c in columns for c in p) for p in POSITION_COLUMNS):
             raise self.fail("AtomData needs a type column and cartes_x/y/z or direct_x/y/z")
+        n_force_columns = sum(c in columns for c in FORCE_COLUMNS)
+        if 0 < n_force_columns < len(FORCE_COLUMNS):
+            raise self.fail("AtomData has some of the force columns fx fy fz, not all three")
+        if len(set(columns)) != len(columns) or any(not c.isidentifier() for c in columns):
+            raise self.fail(f"AtomData column names are not valid: {' '.join(columns)!r}")
         type_column = columns.index("type")
         for _ in range(size):
             fields = self.next_fields(f"an atom line ({len(columns)} columns)")

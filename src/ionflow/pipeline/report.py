@@ -6,9 +6,10 @@ configuration-weighted, next to the published values.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from jobflow import job
+from jobflow import Maker, job
 from pydantic import BaseModel, Field
 
 from ionflow.analysis.conductivity import MixingRule, weighted_conductivity_interval
@@ -124,112 +125,147 @@ def rmse_target_warnings(
     return warnings
 
 
-def heldout_warnings(errors: SplitErrors, mtp_spec: dict) -> list[str]:
-    """Warnings when the final MTP's held-out errors exceed the spec's targets."""
+def heldout_warnings(
+    errors: SplitErrors, energy_target_meV_atom: float = 10.0, force_target_eV_A: float = 0.2
+) -> list[str]:
+    """Warnings when the final MTP's held-out errors exceed the targets."""
     return [
         f"WARNING: {sentence} The conductivities stand on a potential that misses it."
         for sentence in rmse_target_warnings(
             "MTP held-out",
             errors.energy_per_atom.rmse * 1000,
             errors.forces.rmse,
-            mtp_spec.get("target_energy_rmse_meV_atom", 10.0),
-            mtp_spec.get("target_force_rmse_eV_A", 0.2),
+            energy_target_meV_atom,
+            force_target_eV_A,
         )
     ]
 
 
-@job
-def pipeline_report(
-    spec: dict,
-    relaxed: list[RelaxDocument],
-    arrhenius: list[ArrheniusDocument],
-    fit: MtpFitDocument,
-    labelled: LabelledSetDocument,
-    active: ActiveLearningDocument | None = None,
-) -> PipelineReportDocument:
-    """Combine the per-configuration Arrhenius results into the bulk conductivity.
+def configuration_results(
+    relaxed: list[RelaxDocument], arrhenius: list[ArrheniusDocument], temperature_K: float
+) -> list[ConfigurationResult]:
+    """One result per configuration, weighted by the Boltzmann factors of its relaxed energy.
 
-    Weights are Boltzmann factors of the relaxed energies per atom at the spec's
-    ``analysis.weight_temperature_K`` (equal weights when nothing was relaxed).
+    Weights are Boltzmann factors of the relaxed energies per atom (eV) at
+    ``temperature_K`` (K); equal weights when nothing was relaxed.
     """
-    analysis = spec["analysis"]
     relative: list[float | None] = [None] * len(arrhenius)
     weights = [1.0 / len(arrhenius)] * len(arrhenius)
     if relaxed and len(relaxed) == len(arrhenius):
         per_atom = [doc.energy / len(doc.structure) for doc in relaxed]
         relative = [e - min(per_atom) for e in per_atom]
-        weights = list(boltzmann_weights(relative, analysis["weight_temperature_K"]))
-    configurations = []
-    for index, doc in enumerate(arrhenius):
-        configurations.append(
-            ConfigurationResult(
-                index=index,
-                formula=relaxed[index].structure.composition.reduced_formula if relaxed else "",
-                n_atoms=len(relaxed[index].structure) if relaxed else 0,
-                relative_energy_eV_atom=relative[index],
-                weight=weights[index],
-                Ea_eV=doc.Ea_eV,
-                Ea_err_eV=doc.Ea_err_eV,
-                sigma300_mS_cm=doc.sigma300_mS_cm,
-                sigma300_ci_mS_cm=doc.sigma300_ci_mS_cm,
-                break_K=doc.break_K,
-            )
+        weights = list(boltzmann_weights(relative, temperature_K))
+    return [
+        ConfigurationResult(
+            index=index,
+            formula=relaxed[index].structure.composition.reduced_formula if relaxed else "",
+            n_atoms=len(relaxed[index].structure) if relaxed else 0,
+            relative_energy_eV_atom=relative[index],
+            weight=weights[index],
+            Ea_eV=doc.Ea_eV,
+            Ea_err_eV=doc.Ea_err_eV,
+            sigma300_mS_cm=doc.sigma300_mS_cm,
+            sigma300_ci_mS_cm=doc.sigma300_ci_mS_cm,
+            break_K=doc.break_K,
         )
-    crystallinity = analysis["crystallinity"]
-    rule = analysis.get("mixing_rule", "parallel")
-    sigma_amorphous = analysis.get("sigma_amorphous_mS_cm", 0.0)
-    sigmas = [doc.sigma300_mS_cm for doc in arrhenius]
-    intervals = [doc.sigma300_ci_mS_cm for doc in arrhenius]
-    bulk = weighted_conductivity_interval(sigmas, intervals, weights)
-    mixed = weighted_conductivity_interval(
-        sigmas, intervals, weights, crystallinity, sigma_amorphous, rule
-    )
-    validation = fit.validation_errors or fit.train_errors
-    n_labelled = labelled.n_labelled
-    learning = None
-    if active is not None:
-        n_labelled = active.n_training
-        learning = {
-            "iterations": len(active.iterations),
-            "labelled_per_iteration": [it.n_labelled for it in active.iterations],
-            "max_grade_per_iteration": [it.grade_max for it in active.iterations],
-            "stop_reason": active.stop_reason,
-        }
-        learning["heldout_force_rmse_per_iteration_eV_A"] = [
+        for index, doc in enumerate(arrhenius)
+    ]
+
+
+def learning_summary(active: ActiveLearningDocument) -> dict[str, Any]:
+    """Iterations, structures labelled, largest grade, held-out force RMSE, why it stopped."""
+    return {
+        "iterations": len(active.iterations),
+        "labelled_per_iteration": [it.n_labelled for it in active.iterations],
+        "max_grade_per_iteration": [it.grade_max for it in active.iterations],
+        "stop_reason": active.stop_reason,
+        "heldout_force_rmse_per_iteration_eV_A": [
             it.heldout_errors.forces.rmse if it.heldout_errors else None for it in active.iterations
-        ]
-        refits = [it.validation_errors for it in active.iterations if it.validation_errors]
-        validation = active.heldout_errors or (refits[-1] if refits else validation)
-    notes = heldout_warnings(validation, spec["mtp"])
-    if labelled.oracle != "vasp":
-        notes.append(
-            f"training data labelled by {labelled.oracle}, not by the published VASP "
-            "setup: compare with published values only qualitatively"
-        )
-    return PipelineReportDocument(
-        name=spec["name"],
-        material=spec["material"],
-        oracle=labelled.oracle,
-        level_of_theory=labelled.level_of_theory,
-        n_labelled=n_labelled,
-        active_learning=learning,
-        mtp_level=fit.level,
-        mtp_r_cut_A=fit.r_cut,
-        validation_energy_rmse_meV_atom=validation.energy_per_atom.rmse * 1000,
-        validation_force_rmse_eV_A=validation.forces.rmse,
-        extrapolation_K=arrhenius[0].extrapolation_K if arrhenius else 300.0,
-        configurations=configurations,
-        sigma_bulk_mS_cm=bulk.value_mS_cm,
-        sigma_bulk_interval_mS_cm=(bulk.low_mS_cm, bulk.high_mS_cm),
-        crystallinity=crystallinity,
-        mixing_rule=rule,
-        sigma_amorphous_mS_cm=sigma_amorphous,
-        sigma_bulk_crystallinity_mS_cm=mixed.value_mS_cm,
-        sigma_bulk_crystallinity_interval_mS_cm=(mixed.low_mS_cm, mixed.high_mS_cm),
-        published=[
-            {"quantity": q, "value": v, "unit": u}
-            for q, v, u in PUBLISHED.get(spec["material"], [])
         ],
-        arrhenius=arrhenius,
-        notes=notes,
-    )
+    }
+
+
+@dataclass
+class PipelineReportMaker(Maker):
+    """The closing report job: bulk conductivity from the per-configuration results.
+
+    Attributes:
+        name: job name.
+        workflow_name: the workflow's name, shown in the report.
+        material: parent material (its published values are listed beside the results).
+        crystallinity: crystalline fraction c of sigma_bulk^c (0.8).
+        mixing_rule: ``parallel`` or ``series`` (see MIXING_RULE_TEXT).
+        sigma_amorphous_mS_cm: conductivity of the amorphous fraction, mS/cm.
+        weight_temperature_K: temperature of the Boltzmann weights of configurations, K.
+        target_energy_rmse_meV_atom: warn above this held-out energy RMSE.
+        target_force_rmse_eV_A: warn above this held-out force RMSE.
+    """
+
+    name: str = "report"
+    workflow_name: str = ""
+    material: str = ""
+    crystallinity: float = 0.8
+    mixing_rule: MixingRule = "parallel"
+    sigma_amorphous_mS_cm: float = 0.0
+    weight_temperature_K: float = 300.0
+    target_energy_rmse_meV_atom: float = 10.0
+    target_force_rmse_eV_A: float = 0.2
+
+    @job
+    def make(
+        self,
+        relaxed: list[RelaxDocument],
+        arrhenius: list[ArrheniusDocument],
+        fit: MtpFitDocument,
+        labelled: LabelledSetDocument,
+        active: ActiveLearningDocument | None = None,
+    ) -> PipelineReportDocument:
+        """Combine the per-configuration Arrhenius results into the bulk conductivity."""
+        configurations = configuration_results(relaxed, arrhenius, self.weight_temperature_K)
+        sigmas = [c.sigma300_mS_cm for c in configurations]
+        intervals = [c.sigma300_ci_mS_cm for c in configurations]
+        weights = [c.weight for c in configurations]
+        bulk = weighted_conductivity_interval(sigmas, intervals, weights)
+        mixed = weighted_conductivity_interval(
+            sigmas, intervals, weights, self.crystallinity, self.sigma_amorphous_mS_cm,
+            self.mixing_rule,
+        )  # fmt: skip
+        validation = fit.validation_errors or fit.train_errors
+        if active is not None:
+            refits = [it.validation_errors for it in active.iterations if it.validation_errors]
+            validation = active.heldout_errors or (refits[-1] if refits else validation)
+        notes = heldout_warnings(
+            validation, self.target_energy_rmse_meV_atom, self.target_force_rmse_eV_A
+        )
+        if labelled.oracle != "vasp":
+            notes.append(
+                f"training data labelled by {labelled.oracle}, not by the published VASP "
+                "setup: compare with published values only qualitatively"
+            )
+        return PipelineReportDocument(
+            name=self.workflow_name,
+            material=self.material,
+            oracle=labelled.oracle,
+            level_of_theory=labelled.level_of_theory,
+            n_labelled=active.n_training if active is not None else labelled.n_labelled,
+            active_learning=learning_summary(active) if active is not None else None,
+            mtp_level=fit.level,
+            mtp_r_cut_A=fit.r_cut,
+            validation_energy_rmse_meV_atom=validation.energy_per_atom.rmse * 1000,
+            validation_force_rmse_eV_A=validation.forces.rmse,
+            extrapolation_K=arrhenius[0].extrapolation_K if arrhenius else 300.0,
+            configurations=configurations,
+            sigma_bulk_mS_cm=bulk.value_mS_cm,
+            sigma_bulk_interval_mS_cm=(bulk.low_mS_cm, bulk.high_mS_cm),
+            crystallinity=self.crystallinity,
+            mixing_rule=self.mixing_rule,
+            sigma_amorphous_mS_cm=self.sigma_amorphous_mS_cm,
+            sigma_bulk_crystallinity_mS_cm=mixed.value_mS_cm,
+            sigma_bulk_crystallinity_interval_mS_cm=(mixed.low_mS_cm, mixed.high_mS_cm),
+            published=[
+                {"quantity": q, "value": v, "unit": u}
+                for q, v, u in PUBLISHED.get(self.material, [])
+            ],
+            arrhenius=arrhenius,
+            notes=notes,
+        )

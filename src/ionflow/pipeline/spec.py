@@ -2,7 +2,9 @@
 
 A spec names the material and the settings of every stage; defaults are the numbers of
 the published studies (shared SPEC.md). Unknown keys are errors, so a typo in a spec is
-reported instead of silently ignored.
+reported instead of silently ignored, and every field changes the built workflow
+(:meth:`ionflow.pipeline.flow.PipelineMaker.from_spec` is the one place they are mapped to
+Maker settings; tests/pipeline/test_spec_fields.py checks each one).
 """
 
 from __future__ import annotations
@@ -95,7 +97,6 @@ class MtpSpec(_Section):
 
     level: int = Field(8, ge=2, le=28)
     r_cut_A: float = Field(5.0, gt=0)
-    r_min_A: float = Field(1.5, gt=0)
     radial_basis_size: int = Field(8, ge=2)
     energy_weight: float = 100.0
     force_weight: float = 1.0
@@ -178,6 +179,15 @@ class WorkflowSpec(_Section):
     md: MdSpec = MdSpec()
     analysis: AnalysisSpec = AnalysisSpec()
 
+    @model_validator(mode="after")
+    def _analysed_species_is_dumped(self) -> WorkflowSpec:
+        if self.analysis.species not in self.md.species:
+            raise ValueError(
+                f"analysis.species {self.analysis.species!r} is not written by MD "
+                f"(md.species {self.md.species}); add it there"
+            )
+        return self
+
 
 def load_spec(path: str | Path) -> WorkflowSpec:
     """Read and validate a workflow spec YAML file.
@@ -207,36 +217,36 @@ def load_spec(path: str | Path) -> WorkflowSpec:
     return spec
 
 
-# configuration kinds that fit only some materials, and how many structures they give
+# configuration kinds that fit only some materials
 CONFIGURATION_MATERIALS = {
-    "argyrodite": (("Li6PS5Cl", "Li6PS5Br", "Li6PS5I"), 6),  # X@4c = 0-100 %
-    "llzo-vacancies": (("LLZO",), 4),  # Li_x La3Zr2O12, x = 6.25, 6.5, 6.75, 7
-    "parent": (None, 1),
+    "argyrodite": ("Li6PS5Cl", "Li6PS5Br", "Li6PS5I"),  # X@4c = 0-100 %
+    "llzo-vacancies": ("LLZO",),  # Li_x La3Zr2O12, x = 6.25, 6.5, 6.75, 7
 }
 
 
 def check_configurations(spec: WorkflowSpec, path: Path) -> None:
     """The configuration kind must fit the material and give ``n_configurations``.
 
+    The count is the kind's Maker's (:mod:`ionflow.pipeline.configurations`), found
+    without building the structures.
+
     Raises:
         IonflowInputError: naming the spec file, the kind and what to change.
     """
+    from ionflow.pipeline.configurations import check_configuration_count, configurations_maker
     from ionflow.structures.parents import canonical_name
 
-    kind = spec.structures.configurations
-    if kind not in CONFIGURATION_MATERIALS:
-        return  # esgs and sqs build as many orderings as asked for
-    materials, available = CONFIGURATION_MATERIALS[kind]
+    kind, n = spec.structures.configurations, spec.structures.n_configurations
+    materials = CONFIGURATION_MATERIALS.get(kind)
     if materials is not None and canonical_name(spec.material) not in materials:
         raise IonflowInputError(
             f"{path}: 'structures.configurations' {kind!r} needs material "
             f"{' or '.join(materials)}, not {spec.material!r}; use esgs, sqs or parent"
         )
-    if spec.structures.n_configurations > available:
-        raise IonflowInputError(
-            f"{path}: 'structures.n_configurations' is {spec.structures.n_configurations} but "
-            f"{kind!r} gives {available}"
-        )
+    try:
+        check_configuration_count(configurations_maker(kind, n), spec.material, n, kind)
+    except IonflowInputError as exc:
+        raise IonflowInputError(f"{path}: {exc}") from exc
 
 
 def check_oracle_levels(spec: WorkflowSpec, path: Path) -> None:

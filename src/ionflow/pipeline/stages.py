@@ -14,6 +14,9 @@ from collections.abc import Iterable
 # module prefix -> stage; the longest matching prefix wins
 STAGE_OF_MODULE = {
     "ionflow.structures": "structures",
+    # jobs that replace themselves with the per-configuration jobs once the
+    # configurations exist (PipelineMaker.make_training_sets, make_conductivity)
+    "ionflow.pipeline.flow": "fan-out",
     "ionflow.dft.jobs.relax": "relax",
     "ionflow.dft.jobs.aimd": "aimd",
     "ionflow.dft.flows": "aimd",  # strained copies and snapshot collection around AIMD

@@ -42,9 +42,14 @@ class DiffusionAnalysisMaker(Maker):
     site_analysis: bool = False
 
     @job(output_schema=DiffusionDocument)
-    def make(self, trajectory: str, temperature_K: float) -> DiffusionDocument:
-        """Analyse ``trajectory`` (a file path) at ``temperature_K`` (K)."""
-        reader = open_trajectory(trajectory, self.type_map)
+    def make(
+        self, trajectory: str, temperature_K: float, type_map: dict[str, str] | None = None
+    ) -> DiffusionDocument:
+        """Analyse ``trajectory`` (a file path) at ``temperature_K`` (K).
+
+        ``type_map`` (e.g. the MD job's ``output.type_map``) replaces the Maker's.
+        """
+        reader = open_trajectory(trajectory, type_map or self.type_map)
         positions = collect_species_trajectory(reader, self.species, self.timestep_fs)
         doc = DiffusionDocument.from_species_trajectory(
             positions, temperature_K, self.window_fs, str(trajectory)

@@ -7,6 +7,7 @@ sigma(300 K) with a confidence interval, and the break temperature if significan
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -211,6 +212,10 @@ class ArrheniusDocument(BaseModel):
     Ea_high_eV: float | None = Field(None, description="E_a above the break, eV")
     delta_bic: float | None = Field(None, description="BIC(two segments) - BIC(one line)")
     temperatures: list[TemperatureResult]
+    excluded_K: list[float] = Field(
+        default_factory=list,
+        description="temperatures left out of the fit: no diffusion seen (D <= 0), K",
+    )
 
     @classmethod
     def from_diffusion_documents(
@@ -254,9 +259,20 @@ class ArrheniusDocument(BaseModel):
                     runs=runs,
                 )
             )
-        T = [t.temperature_K for t in temps]
-        D = [t.D_cm2_s for t in temps]
-        D_err = [t.D_err_cm2_s for t in temps]
+        fitted = [t for t in temps if np.isfinite(t.D_cm2_s) and t.D_cm2_s > 0]
+        excluded = [t.temperature_K for t in temps if t not in fitted]
+        if excluded and len(fitted) >= 2:
+            warnings.warn(
+                f"no diffusion seen at {', '.join(f'{t:g} K' for t in excluded)} (D <= 0): "
+                "left out of the Arrhenius fit; run longer or hotter there",
+                stacklevel=2,
+            )
+            temps_fit = fitted
+        else:
+            temps_fit = temps  # fit_arrhenius names the problem
+        T = [t.temperature_K for t in temps_fit]
+        D = [t.D_cm2_s for t in temps_fit]
+        D_err = [t.D_err_cm2_s for t in temps_fit]
         line = fit_arrhenius(T, D, D_err)
         piece = fit_piecewise_arrhenius(T, D, D_err)
         D300, low, high = line.D_at(extrapolation_K)
@@ -282,4 +298,5 @@ class ArrheniusDocument(BaseModel):
             Ea_high_eV=piece.Ea_high_eV if piece else None,
             delta_bic=piece.delta_bic if piece else None,
             temperatures=temps,
+            excluded_K=excluded if len(fitted) >= 2 else [],
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from jobflow import Flow, Maker
@@ -9,7 +10,7 @@ from pymatgen.core import Structure
 
 from ionflow.analysis.jobs.diffusion import ArrheniusMaker, DiffusionAnalysisMaker
 from ionflow.errors import IonflowInputError
-from ionflow.md.jobs.lammps import LammpsMdMaker, species_of
+from ionflow.md.jobs.lammps import LammpsMdMaker
 
 
 def default_temperatures() -> list[float]:
@@ -22,10 +23,11 @@ class ConductivityMdFlowMaker(Maker):
     """Independent MD jobs at every temperature x repeat, handed to the analysis Makers.
 
     Every (temperature, repeat) pair is its own job (own seed: ``seed + 1000 * repeat +
-    index of the temperature``) so a scheduler runs them in parallel. Each trajectory goes
-    to a ``DiffusionAnalysisMaker`` job and all of them to one ``ArrheniusMaker`` job; with
-    ``analysis=False`` the flow ends with the MD jobs and its output is the list of MD
-    documents.
+    index of the temperature``) so a scheduler runs them in parallel. Each trajectory
+    goes to a ``diffusion_maker`` job (its LAMMPS type -> element map is the MD job's
+    own, read at run time) and all of them to one ``arrhenius_maker`` job, whose output
+    is the flow's. With ``diffusion_maker=None`` the flow ends with the MD jobs and its
+    output is the list of MD documents.
 
     Attributes:
         name: flow name.
@@ -33,7 +35,9 @@ class ConductivityMdFlowMaker(Maker):
         temperatures: production temperatures (K).
         repeats: runs per temperature with different seeds.
         seed: base seed.
-        analysis: add the analysis jobs.
+        diffusion_maker: analysis of each trajectory (its ``type_map`` is replaced by the
+            MD job's, its ``timestep_fs``, if None, by ``md_maker``'s); None: no analysis.
+        arrhenius_maker: Arrhenius fit over all trajectories.
     """
 
     name: str = "conductivity md"
@@ -41,54 +45,46 @@ class ConductivityMdFlowMaker(Maker):
     temperatures: list[float] = field(default_factory=default_temperatures)
     repeats: int = 2
     seed: int = 12345
-    analysis: bool = True
+    diffusion_maker: DiffusionAnalysisMaker | None = field(default_factory=DiffusionAnalysisMaker)
+    arrhenius_maker: ArrheniusMaker = field(default_factory=ArrheniusMaker)
 
     def make(self, structure: Structure, mtp: str, species: list[str] | None = None) -> Flow:
         """Build the flow for ``structure`` with the potential ``mtp`` (path or text).
 
-        ``mtp`` and ``species`` may be outputs of the MTP stage (``fit.output.mtp``,
-        ``fit.output.species``). The analysis jobs need the LAMMPS type -> element map
-        when the flow is built: it comes from ``species`` if it is a list, else from the
-        Maker's ``species``, else from the default order (sorted by atomic number, the
-        MTP stage's default too).
+        Every argument may be an output of an upstream job (``supercell.output...``,
+        ``fit.output.mtp``, ``fit.output.species``): nothing here reads them.
 
         Raises:
-            IonflowInputError: for an empty temperature grid or fewer than one repeat.
+            IonflowInputError: for an empty temperature grid, fewer than one repeat or an
+                ``md_maker`` with its own protocol.
         """
         if not self.temperatures or self.repeats < 1:
             raise IonflowInputError("give at least one temperature (K) and repeats >= 1")
-        md_jobs = []
-        for repeat in range(self.repeats):
-            for k, temperature in enumerate(self.temperatures):
-                maker = self.md_maker.__class__(
-                    **{
-                        **self.md_maker.__dict__,
-                        "temperature": temperature,
-                        "seed": self.seed + 1000 * repeat + k,
-                        "name": f"{self.md_maker.name} {temperature:g} K #{repeat + 1}",
-                    }
-                )
-                if maker.protocol is not None:
-                    raise IonflowInputError(
-                        "ConductivityMdFlowMaker sets temperatures itself; give md_maker "
-                        "without an explicit protocol"
-                    )
-                md_jobs.append(maker.make(structure, mtp, species=species))
-        jobs: list = list(md_jobs)
-        output = [job.output for job in md_jobs]
-        if self.analysis:
-            known = species if isinstance(species, list) else None
-            order = known or self.md_maker.species or species_of(structure)
-            type_map = {str(k + 1): s for k, s in enumerate(order)}
-            diffusion_jobs = [
-                DiffusionAnalysisMaker(
-                    species=self.md_maker.dump_species[0],
-                    type_map=type_map,
-                    timestep_fs=self.md_maker.timestep_fs,
-                ).make(job.output.trajectory_file, job.output.temperature_k)
-                for job in md_jobs
-            ]
-            arrhenius = ArrheniusMaker().make([j.output for j in diffusion_jobs])
-            jobs += [*diffusion_jobs, arrhenius]
-            output = arrhenius.output
-        return Flow(jobs, output=output, name=self.name)
+        if self.md_maker.protocol is not None:
+            raise IonflowInputError(
+                "ConductivityMdFlowMaker sets temperatures itself; give md_maker "
+                "without an explicit protocol"
+            )
+        md_jobs = [
+            dataclasses.replace(
+                self.md_maker,
+                temperature=temperature,
+                seed=self.seed + 1000 * repeat + k,
+                name=f"{self.md_maker.name} {temperature:g} K #{repeat + 1}",
+            ).make(structure, mtp, species=species)
+            for repeat in range(self.repeats)
+            for k, temperature in enumerate(self.temperatures)
+        ]
+        if self.diffusion_maker is None:
+            return Flow(md_jobs, output=[j.output for j in md_jobs], name=self.name)
+        diffusion = self.diffusion_maker
+        if diffusion.timestep_fs is None:  # frames are counted in the MD's own steps
+            diffusion = dataclasses.replace(diffusion, timestep_fs=self.md_maker.timestep_fs)
+        diffusion_jobs = [
+            diffusion.make(
+                j.output.trajectory_file, j.output.temperature_k, type_map=j.output.type_map
+            )
+            for j in md_jobs
+        ]
+        arrhenius = self.arrhenius_maker.make([j.output for j in diffusion_jobs])
+        return Flow([*md_jobs, *diffusion_jobs, arrhenius], output=arrhenius.output, name=self.name)

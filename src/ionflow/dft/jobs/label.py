@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobflow import CURRENT_JOB, Flow, JobConfig, Maker, Response, job
+from monty.shutil import gzip_dir
 from pymatgen.core import Structure
 from rich.progress import track
 
@@ -19,6 +20,7 @@ from ionflow.dft.schemas.labels import LabelledSetDocument, LabellingFailure, Si
 from ionflow.dft.sets import check_oracle_level
 from ionflow.dft.sets.oracle import OracleSettings
 from ionflow.errors import IonflowError, IonflowInputError, Retry
+from ionflow.io.job_log import job_log
 from ionflow.io.labelled_set import LABELLED_SET_DATA_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -72,7 +74,11 @@ class LabelMaker(Maker):
         enforce_failure_policy: False for chunks whose merge checks the policy.
         use_cache: look up and store labels in the label cache.
         position_tolerance: cache key rounding, Å.
-        keep_files: keep engine files of each structure (else removed after parsing).
+        keep_files: keep each structure's engine folder ``label_NNNNN`` (gzipped after a
+            successful parse, as atomate2 does; a failed structure's folder stays as the
+            engine left it); False removes them after parsing. Empty folders (CHGNet
+            writes nothing) are removed either way. The job also leaves ``label.log``
+            (failures and, when the job fails, its traceback).
     """
 
     name: str = "label"
@@ -83,7 +89,7 @@ class LabelMaker(Maker):
     enforce_failure_policy: bool = True
     use_cache: bool = True
     position_tolerance: float = 1.0e-3
-    keep_files: bool = False
+    keep_files: bool = True
 
     def __post_init__(self) -> None:
         """Reject an unknown level (or one the oracle lacks) when the Maker is built."""
@@ -108,6 +114,10 @@ class LabelMaker(Maker):
                 f"structures {disordered[:5]} have partial occupancies; label ordered "
                 "configurations (see `ionflow structures`)"
             )
+        with job_log(Path.cwd() / "label.log"):
+            return self._label(structures, oracle)
+
+    def _label(self, structures: list[Structure], oracle: str) -> LabelledSetDocument:
         cache = LabelCache.from_job_store(CURRENT_JOB.store) if self.use_cache else None
         labelled: list[Structure] = []
         labels: list[SinglePointLabel] = []
@@ -153,19 +163,25 @@ class LabelMaker(Maker):
 
     def _compute(self, structure: Structure, index: int) -> tuple[SinglePointLabel | None, str]:
         directory = Path.cwd() / f"label_{index:05d}"
+        shutil.rmtree(directory, ignore_errors=True)  # left by an earlier job run here
         try:
             label = run_single_point(
                 structure, self.level_of_theory, directory, self.oracle_settings
             )
         except Exception as exc:  # any engine failure is recorded, the policy decides
-            logger.warning("structure %d failed to label: %s", index, exc)
-            return None, f"{type(exc).__name__}: {exc}"
-        finally:
-            if not self.keep_files:
-                shutil.rmtree(directory, ignore_errors=True)
-        if not label.converged:
-            return None, label.metadata.get("failure", "SCF not converged")
-        return label, ""
+            label, reason = None, f"{type(exc).__name__}: {exc}"
+        else:
+            reason = "" if label.converged else label.metadata.get("failure", "SCF not converged")
+        if reason:
+            logger.warning("structure %d failed to label: %s", index, reason)
+            label = None
+        if not self.keep_files:
+            shutil.rmtree(directory, ignore_errors=True)
+        elif directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+        elif label is not None:  # kept as the engine left it when it failed
+            gzip_dir(directory)
+        return label, reason
 
 
 @job(data=LABELLED_SET_DATA_FIELDS)

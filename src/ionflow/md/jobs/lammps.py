@@ -94,6 +94,7 @@ class LammpsMdMaker(Maker):
         temperature: production temperature (K).
         production_ps: production (NPT) time (ps).
         heating_ps: NVT heating time (ps).
+        heating_step_K: temperature rise per heating plateau (K).
         timestep_fs: MD time step (fs).
         seed: velocity seed.
         dump_every: steps between trajectory frames.
@@ -113,6 +114,7 @@ class LammpsMdMaker(Maker):
     temperature: float = 400.0
     production_ps: float = 10_000.0
     heating_ps: float = 100.0
+    heating_step_K: float = 10.0
     timestep_fs: float = 2.0
     seed: int = 12345
     dump_every: int = 100
@@ -154,6 +156,7 @@ class LammpsMdMaker(Maker):
             self.temperature,
             production_ps=self.production_ps,
             heating_ps=self.heating_ps,
+            heating_step_k=self.heating_step_K,
             timestep_fs=self.timestep_fs,
             seed=self.seed,
             dump_every=self.dump_every,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from jobflow import Maker, job
 
+from ionflow.io.job_log import job_log
 from ionflow.io.labelled_set import LabelledSet
 from ionflow.mtp.fitting import PASSIVE_WEIGHTS, fit_mtp
 from ionflow.mtp.schemas.fit import MtpFitDocument
@@ -44,19 +46,25 @@ class MtpFitMaker(Maker):
     def make(self, labelled_set: LabelledSet, previous_mtp: str | None = None) -> MtpFitDocument:
         """Fit to ``labelled_set`` (its species order is the potential's), optionally warm-started.
 
+        The engine works in the job's folder, which keeps its inputs (``train.cfg``,
+        ``validation.cfg``, ``initial.mtp``), outputs and ``fit.log`` (the traceback too
+        when the fit fails).
+
         Args:
             labelled_set: the labelled structures, or a reference to a job's labelled set.
             previous_mtp: ``.mtp`` text of a potential of the same level to start from.
         """
-        return fit_mtp(
-            labelled_set,
-            level=self.level,
-            r_cut=self.r_cut,
-            radial_basis_size=self.radial_basis_size,
-            weights=self.weights,
-            max_iter=self.max_iter,
-            validation_fraction=self.validation_fraction,
-            seed=self.seed,
-            previous_mtp=previous_mtp,
-            engine=self.engine,
-        )
+        with job_log(Path.cwd() / "fit.log"):
+            return fit_mtp(
+                labelled_set,
+                level=self.level,
+                r_cut=self.r_cut,
+                radial_basis_size=self.radial_basis_size,
+                weights=self.weights,
+                max_iter=self.max_iter,
+                validation_fraction=self.validation_fraction,
+                seed=self.seed,
+                previous_mtp=previous_mtp,
+                engine=self.engine,
+                workdir=Path.cwd(),
+            )

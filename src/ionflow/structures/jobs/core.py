@@ -13,7 +13,11 @@ from jobflow import Maker, job
 from pymatgen.core import Structure
 
 from ionflow.structures.argyrodite import characteristic_configurations, random_structure
-from ionflow.structures.ordering import electrostatic_ground_states
+from ionflow.structures.ordering import (
+    electrostatic_ground_states,
+    number_of_orderings,
+    site_groups,
+)
 from ionflow.structures.parents import get_parent_structure
 from ionflow.structures.schemas.structures import StructureSetDocument
 from ionflow.structures.sqs import DEFAULT_CUTOFFS, DEFAULT_STEPS
@@ -23,6 +27,7 @@ from ionflow.structures.strain import (
     volumetric_series,
 )
 from ionflow.structures.supercell import make_supercell
+from ionflow.structures.validation import check_structure
 
 
 def resolve_parent(parent: Structure | str) -> tuple[Structure, str]:
@@ -43,6 +48,14 @@ class StructureSetMaker(Maker):
         """Return ``(structure, how)`` pairs made from ``structure``."""
         raise NotImplementedError
 
+    def max_structures(self, parent: Structure | str) -> int | None:
+        """How many structures ``make(parent)`` can return, found without building them.
+
+        None when there is no limit (e.g. SQS: one per seed). Used to reject a workflow
+        that asks for more configurations than its method gives before anything runs.
+        """
+        return None
+
     @job(data="structures", output_schema=StructureSetDocument)
     def make(self, parent: Structure | str) -> StructureSetDocument:
         """Build the structures from ``parent`` (a Structure, shipped name or file)."""
@@ -60,6 +73,26 @@ class ArgyroditeConfigurationsMaker(StructureSetMaker):
     def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
         """Six configurations of the 52-atom argyrodite cell."""
         return characteristic_configurations(structure)
+
+    def max_structures(self, parent: Structure | str) -> int:
+        """Six: 0, 25, 50 (two orderings), 75 and 100 % halide on 4c."""
+        return 6
+
+
+@dataclass
+class ParentStructureMaker(StructureSetMaker):
+    """The parent structure itself, as a one-structure set (no disorder to resolve)."""
+
+    name: str = "parent structure"
+    kind: str = "parent"
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """The parent, unchanged."""
+        return [(structure, {"transformation": "none", "label": "parent"})]
+
+    def max_structures(self, parent: Structure | str) -> int:
+        """One: the parent."""
+        return 1
 
 
 @dataclass
@@ -123,6 +156,14 @@ class ElectrostaticGroundStateMaker(StructureSetMaker):
             how["label"] = f"esgs-{how['rank']:02d}"
             how["space_group"] = ordered.get_space_group_info(symprec=0.1)[0]
         return pairs
+
+    def max_structures(self, parent: Structure | str) -> int:
+        """Number of site assignments of the (scaled) parent: an upper bound, counted."""
+        structure, _ = resolve_parent(parent)
+        if self.scaling is not None:
+            structure = make_supercell(structure, self.scaling)
+        groups = site_groups(check_structure(structure))
+        return max(int(number_of_orderings(groups)), 1) if groups else 0
 
 
 @dataclass
@@ -296,6 +337,10 @@ class LithiumContentMaker(StructureSetMaker):
         from ionflow.structures.garnet import lithium_deficient_garnets
 
         return lithium_deficient_garnets(structure, self.x_values, self.seed)
+
+    def max_structures(self, parent: Structure | str) -> int:
+        """One per Li content."""
+        return len(self.x_values)
 
 
 @dataclass

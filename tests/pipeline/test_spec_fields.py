@@ -1,0 +1,109 @@
+"""Every leaf field of a workflow spec changes the built Flow: none is silently ignored."""
+
+from __future__ import annotations
+
+import json
+import re
+import typing
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from ionflow.errors import IonflowInputError
+from ionflow.pipeline.flow import PipelineMaker
+from ionflow.pipeline.spec import WorkflowSpec, load_spec
+
+WORKFLOWS = Path(__file__).parents[2] / "workflows"
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _base_spec() -> dict:
+    """The argyrodite spec with every optional stage switched on (so its fields can act)."""
+    data = load_spec(WORKFLOWS / "li6ps5cl_optb88.yaml").model_dump(mode="json")
+    data["mtp"]["active_learning"]["enabled"] = True
+    data["md"]["species"] = ["Li", "S"]  # room for analysis.species to change
+    data["analysis"]["sigma_amorphous_mS_cm"] = 0.1  # the series mixing rule needs one
+    return data
+
+
+def _leaves(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            paths += _leaves(annotation, (*prefix, name))
+        else:
+            paths.append((*prefix, name))
+    return paths
+
+
+def _annotation(path: tuple[str, ...]):
+    model: type[BaseModel] = WorkflowSpec
+    for name in path[:-1]:
+        model = model.model_fields[name].annotation
+    return model.model_fields[path[-1]].annotation
+
+
+def _candidates(path: tuple[str, ...], value):
+    """Changed values to try, in order; the first that makes a valid spec is used."""
+    choices = typing.get_args(_annotation(path))
+    if path == ("material",):
+        return ["Li6PS5Br"]
+    if isinstance(value, bool):
+        return [not value]
+    if isinstance(value, int):
+        return [value + 1, value - 1]
+    if isinstance(value, float):
+        return [value * 0.9 + 0.001, value * 1.1 + 0.01]
+    if isinstance(value, str):
+        return [c for c in choices if isinstance(c, str) and c != value] + [
+            "S",
+            f"{value}-changed",
+        ]
+    if isinstance(value, list) and value and all(isinstance(v, int | float) for v in value):
+        return [[*value, value[-1] + 50], value[:-1], [value[0] + 1, *value[1:]]]
+    if isinstance(value, list):
+        return [value[:-1], value[::-1], [*value, "P"]]
+    raise AssertionError(f"no mutation for {path} = {value!r}")
+
+
+def _set(data: dict, path: tuple[str, ...], value) -> dict:
+    data = json.loads(json.dumps(data))
+    node = data
+    for name in path[:-1]:
+        node = node[name]
+    node[path[-1]] = value
+    return data
+
+
+def _fingerprint(data: dict) -> str | None:
+    """The built Flow, serialised with its random uuids blanked; None for an invalid spec."""
+    try:
+        spec = WorkflowSpec.model_validate(data)
+        flow = PipelineMaker.from_spec(spec).make(spec.material)
+    except (ValidationError, IonflowInputError):
+        return None
+    return UUID.sub("uuid", json.dumps(flow.as_dict(), sort_keys=True, default=str))
+
+
+def test_every_spec_field_changes_the_built_flow():
+    base = _base_spec()
+    reference = _fingerprint(base)
+    assert reference is not None
+    ignored, untestable = [], []
+    leaves = _leaves(WorkflowSpec)
+    assert ("dft", "aimd", "n_snapshots") in leaves  # the walk reached nested sections
+    for path in leaves:
+        value = base
+        for name in path:
+            value = value[name]
+        for candidate in _candidates(path, value):
+            fingerprint = _fingerprint(_set(base, path, candidate))
+            if fingerprint is not None:
+                if fingerprint == reference:
+                    ignored.append(".".join(path))
+                break
+        else:
+            untestable.append(".".join(path))
+    assert not untestable, f"no valid change found for {untestable}"
+    assert not ignored, f"spec fields that change nothing in the Flow: {ignored}"
