@@ -24,7 +24,7 @@ from ionflow.analysis.schemas.diffusion import ArrheniusDocument, TemperatureRes
 from ionflow.dft.schemas.labels import LabelledSetDocument
 from ionflow.io.labelled_set import LABELLED_SET_DATA_FIELDS, LabelledSet
 from ionflow.mtp.schemas.fit import ErrorStats, MtpFitDocument, SplitErrors
-from ionflow.pipeline.report import pipeline_report
+from ionflow.pipeline.report import PipelineReportMaker
 from ionflow.pipeline.results import workflow_results
 
 MTP_TEXT = "MTP\nversion = 1.1.0\npotential_name = test\nspecies_count = 1\n"
@@ -116,13 +116,10 @@ def test_results_cli_from_the_pipeline_report(launchpad, jobstore, db_uri, monke
 
     labelled = LabelledSetDocument(labelled_set=_labelled_set(), n_requested=3, n_labelled=3)
     fit, arrhenius = _fit(), [_arrhenius(0.3), _arrhenius(0.25)]
-    spec = {
-        "name": "answers",
-        "material": "Li6PS5Cl",
-        "analysis": {"weight_temperature_K": 300.0, "crystallinity": 0.8},
-        "mtp": {"target_force_rmse_eV_A": 0.05},  # the fit misses it: a warning
-    }
-    report = pipeline_report.original(spec, [], arrhenius, fit, labelled)
+    maker = PipelineReportMaker(
+        workflow_name="answers", material="Li6PS5Cl", target_force_rmse_eV_A=0.05
+    )  # the fit misses that target: a warning
+    report = maker.make.original(maker, [], arrhenius, fit, labelled)
     wf_id = _store_outputs(launchpad, jobstore, [labelled, fit, *arrhenius, report])
     _store_outputs(launchpad, jobstore, [fit], name="other")
 
