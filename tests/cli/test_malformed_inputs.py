@@ -129,6 +129,8 @@ FILES: dict[str, Callable[[], str | bytes]] = {
     "existing.png": lambda: "png",
     "pot.mtp": lambda: MTP_LI_S.read_text(),
     "run/md_state.json": lambda: '{"segment": "first"',
+    "badconfig/my_fworker.yaml": lambda: "name: x\ncategory: ''\nquery: '{}'\n",
+    "badconfig/my_qadapter.yaml": lambda: "_fw_name: [unclosed\n",
 }
 
 # closed port: nothing listens there (the OS gives it out only to a bound socket)
@@ -310,6 +312,18 @@ CASES: dict[str, list[Case]] = {
         ("database", ["good.yaml"], DB_NOT_MONGO, "not a MongoDB URI"),
         ("option", ["good.yaml", "--name", " "], DB_DOWN, "--name is empty"),
     ],
+    "launch": [
+        ("option", [], DB_DOWN, "give one of --local or --slurm"),
+        ("option", ["--local", "--slurm"], DB_DOWN, "give one of --local or --slurm"),
+        ("option", ["--slurm", "--max-jobs", "0"], DB_DOWN, "--max-jobs"),
+        ("config", ["--slurm", "--config-dir", "nowhere"], DB_DOWN, "ionflow config init"),
+        ("config", ["--slurm", "--config-dir", "badconfig"], DB_DOWN, "cannot be read"),
+        ("database", ["--local"], DB_DOWN, "cannot reach the database"),
+    ],
+    "results": [
+        ("database", [], DB_DOWN, "cannot reach the database"),
+        ("settings", [], BAD_SETTINGS, "settings_bad.yaml"),
+    ],
     "status": [
         ("database", [], DB_DOWN, "cannot reach the database"),
         ("settings", [], BAD_SETTINGS, "settings_bad.yaml"),
@@ -461,7 +475,7 @@ def test_launchpad_missing_is_one_line(db_uri, workdir):
     (``submit`` initialises it: tests/pipeline/test_submit.py.)
     """
     env = {"IONFLOW_DB_URI": db_uri}
-    for command in ("status", "resume", "watch"):
+    for command in ("status", "results", "resume", "watch"):
         assert "`ionflow submit SPEC` initialises it" in assert_refused(command, [], workdir, env)
 
 

@@ -14,21 +14,9 @@ from pathlib import Path
 import pytest
 from fireworks import Firework, ScriptTask, Workflow
 
-from ionflow.config.render import ConfigOptions, write_configs
-
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 BIN_DIR = Path(sys.executable).parent
-
-
-@pytest.fixture
-def fw_config_dir(tmp_path: Path, db_uri: str, slurm_cluster: Path) -> Path:
-    """Config files for the test database and the local cluster's partition."""
-    options = ConfigOptions(
-        config_dir=tmp_path / "config", db_uri=db_uri, partition="local", walltime="00:05:00"
-    )
-    write_configs(options)
-    return options.config_dir
 
 
 def qlaunch(config_dir: Path, launch_dir: Path) -> str:

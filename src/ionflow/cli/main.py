@@ -26,7 +26,7 @@ SUBCOMMANDS: dict[str, str | tuple[str, ...]] = {
     "md": "md",
     "analyze": "analyze",
     "pipeline": ("run", "resume", "demo"),
-    "workflows": ("submit", "status", "watch"),
+    "workflows": ("submit", "launch", "status", "results", "watch"),
     "report": ("report",),
 }
 

@@ -1,7 +1,8 @@
-"""`ionflow submit|status|watch`: workflows on a LaunchPad, for a cluster's login node."""
+"""`ionflow submit|launch|status|results|watch`: workflows on a LaunchPad, from a login node."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -27,8 +28,8 @@ def submit(
 ) -> None:
     """Add a workflow to the LaunchPad (initialised on a new database); print its id.
 
-    Everything is checked before anything is stored. Run the queue with `qlaunch` /
-    `rlaunch`, watch it with `ionflow watch`, look with `ionflow status`.
+    Everything is checked before anything is stored. Run the queue with `ionflow launch`,
+    watch it with `ionflow watch`, look with `ionflow status`.
     """
     from jobflow.managers.fireworks import flow_to_workflow
 
@@ -90,6 +91,132 @@ def submit(
         console.print(f"submitted {plan.name}: workflow id {plan.workflow_id}", markup=False)
 
 
+def _config_dir(config_dir: Path | None) -> Path:
+    """The FireWorks config directory: given, FW_CONFIG_FILE's, or `ionflow config init`'s."""
+    import os
+
+    from ionflow.config.render import DEFAULT_CONFIG_DIR
+
+    if config_dir is None:
+        fw_config = os.environ.get("FW_CONFIG_FILE")
+        config_dir = Path(fw_config).parent if fw_config else DEFAULT_CONFIG_DIR
+    return config_dir
+
+
+def _load_worker(config_dir: Path, with_queue: bool):
+    """``(FWorker, queue adapter or None)`` from ``config_dir``, checked before anything runs."""
+    from fireworks import FWorker
+    from fireworks.utilities.fw_serializers import load_object_from_file
+
+    needed = ["my_fworker.yaml"] + (["my_qadapter.yaml"] if with_queue else [])
+    missing = [name for name in needed if not (config_dir / name).is_file()]
+    if with_queue and missing:  # --local runs as a default worker without the files
+        raise IonflowInputError(
+            f"{', '.join(missing)} not in {config_dir}: write them with `ionflow config init` "
+            "or pass --config-dir"
+        )
+    try:
+        fworker = FWorker.from_file(str(config_dir / needed[0])) if not missing else FWorker()
+        qadapter = load_object_from_file(str(config_dir / needed[-1])) if with_queue else None
+    except Exception as exc:  # YAML or FireWorks' own errors: name the files, no traceback
+        raise IonflowInputError(
+            f"{' or '.join(needed)} in {config_dir} cannot be read ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); rewrite them with "
+            "`ionflow config init --force`"
+        ) from exc
+    return fworker, qadapter
+
+
+class ProgressView:
+    """Live table of workflows, stages and jobs per state (`ionflow status`), throttled."""
+
+    def __init__(self, lpad, every_s: float = 2.0) -> None:
+        self.lpad, self.every_s = lpad, every_s
+        self.extra = ""
+        self._table: Table | None = None
+        self._built = 0.0
+
+    def __rich__(self) -> Table:
+        import time
+
+        from ionflow.pipeline.status import STATES, workflow_status
+
+        if self._table is not None and time.monotonic() - self._built < self.every_s:
+            return self._table
+        table = Table(title=f"ionflow launch {self.extra}".rstrip(), title_justify="left")
+        table.add_column("workflow / stage")
+        for state in STATES:
+            table.add_column(state, justify="right")
+        for wf in workflow_status(self.lpad, check_slurm=False):
+            totals = wf.totals()
+            table.add_row(
+                f"{wf.workflow_id} {wf.name} ({wf.state})",
+                *(str(totals.get(s, "")) for s in STATES),
+                style="bold",
+            )
+            for stage, per_state in wf.counts.items():
+                table.add_row(f"  {stage}", *(str(per_state.get(s, "")) for s in STATES))
+        self._table, self._built = table, time.monotonic()
+        return table
+
+
+def launch(
+    local: bool = typer.Option(False, "--local", help="Run the jobs on this machine."),
+    slurm: bool = typer.Option(False, "--slurm", help="Run the jobs in SLURM allocations."),
+    max_jobs: int = typer.Option(2, "--max-jobs", help="Most SLURM jobs queued at once."),
+    jobs_per_allocation: int = typer.Option(
+        1, "--jobs-per-allocation", help="Most jobs one SLURM allocation runs (small jobs)."
+    ),
+    config_dir: Path | None = typer.Option(
+        None,
+        help="FireWorks config files (default: FW_CONFIG_FILE's directory or "
+        "`ionflow config init`'s).",
+    ),
+    launch_dir: Path = typer.Option(Path("."), help="Where the job folders are made."),
+    poll: float = typer.Option(5.0, help="Seconds between two looks at SLURM (--slurm)."),
+) -> None:
+    """Run the queue until no job is READY (and, with --slurm, no allocation is alive).
+
+    --local runs the jobs here one after another. --slurm keeps at most --max-jobs SLURM
+    jobs queued; each runs up to --jobs-per-allocation jobs, starts none after half its
+    walltime and ends when none is READY (see ionflow.pipeline.launch). A live table of
+    workflows, stages and jobs is shown on a terminal.
+    """
+    from rich.live import Live
+
+    from ionflow.db.stores import check_database, get_launchpad
+    from ionflow.pipeline.launch import SlurmLauncher, launch_local, use_ionflow_store
+
+    if local == slurm:
+        raise IonflowInputError("give one of --local or --slurm")
+    if max_jobs < 1 or jobs_per_allocation < 1 or poll <= 0:
+        raise IonflowInputError("--max-jobs and --jobs-per-allocation must be >= 1, --poll > 0")
+    fworker, qadapter = _load_worker(_config_dir(config_dir), with_queue=slurm)
+    check_database(launchpad=True)
+    lpad = get_launchpad(strm_lvl="WARNING")
+    view = ProgressView(lpad)
+    live = Live(view, console=console, transient=True, refresh_per_second=1)
+    with live if console.is_terminal else contextlib.nullcontext():
+        if local:
+            use_ionflow_store()
+            report = launch_local(lpad, fworker, launch_dir)
+            console.print(f"{report.rockets} jobs run here; {report.stop_reason}", markup=False)
+            return
+        launcher = SlurmLauncher(
+            lpad, fworker, qadapter, launch_dir, max_jobs, jobs_per_allocation, poll
+        )
+
+        def on_pass(_counts: dict[str, int], alive: dict[str, str]) -> None:
+            view.extra = f"(SLURM jobs alive: {len(alive)} of at most {max_jobs})"
+
+        report = launcher.run(on_pass)
+    console.print(
+        f"{len(report.allocations)} SLURM allocations, at most {report.most_alive} alive at "
+        f"once; {report.stop_reason}",
+        markup=False,
+    )
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -143,6 +270,91 @@ def status(
             console.print(f"  {job.fw_id} {job.name} [{job.stage}]: {line}", markup=False)
 
 
+def results(
+    workflow: str | None = typer.Argument(None, help="Workflow id (any of its jobs) or name."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """The answers from the database: D(T), E_a, sigma(300 K), MTP errors, AL, hashes.
+
+    Per configuration and temperature D +- err; per configuration E_a +- err and sigma at
+    300 K with its 95 % interval; the MTP's validation errors; the active-learning
+    history; oracle and level of theory; sha256 of the stored .mtp and training .cfg.
+    """
+    from ionflow.db.stores import check_database, get_jobstore, get_launchpad
+    from ionflow.pipeline.results import workflow_results
+
+    check_database(launchpad=True)
+    store = get_jobstore()
+    store.connect()
+    try:
+        answers = workflow_results(get_launchpad(strm_lvl="WARNING"), store, workflow)
+    finally:
+        store.close()
+    if json_out:
+        typer.echo(json.dumps([a.model_dump(mode="json") for a in answers], indent=1))
+        return
+    if not answers:
+        console.print("no workflows on the LaunchPad (`ionflow submit SPEC`)")
+    for wf in answers:
+        _print_results(wf)
+
+
+def _print_results(wf) -> None:
+    """Tables of one workflow's :class:`~ionflow.pipeline.results.WorkflowResults`."""
+    head = Table(title=f"workflow {wf.workflow_id}: {wf.name} ({wf.state})", show_header=False)
+    head.add_row("labels", f"{wf.oracle or '-'} {wf.level_of_theory or ''}".rstrip())
+    if wf.mtp is not None:
+        m = wf.mtp
+        head.add_row(
+            "MTP",
+            f"level {m.level}, R_cut {m.r_cut_A:g} Å, {m.engine}, {m.n_train}+{m.n_validation}"
+            f" structures; {m.errors_of} energy MAE/RMSE {m.validation_energy_mae_meV_atom:.2f}/"
+            f"{m.validation_energy_rmse_meV_atom:.2f} meV/atom, force MAE/RMSE "
+            f"{m.validation_force_mae_eV_A:.3f}/{m.validation_force_rmse_eV_A:.3f} eV/Å",
+        )
+    for it in wf.active_learning:
+        head.add_row(
+            f"AL iteration {it['iteration']}",
+            f"max grade {it['grade_max']:.3g}, selected {it['n_selected']}, "
+            f"labelled {it['n_labelled']}",
+        )
+    if wf.active_learning_stop:
+        head.add_row("AL stopped", wf.active_learning_stop)
+    for label, value, interval in (
+        ("σ_bulk", wf.sigma_bulk_mS_cm, wf.sigma_bulk_interval_mS_cm),
+        (
+            f"σ_bulk^{wf.crystallinity or 0:.0%} ({wf.mixing_rule})",
+            wf.sigma_bulk_crystallinity_mS_cm,
+            wf.sigma_bulk_crystallinity_interval_mS_cm,
+        ),
+    ):
+        if value is not None:
+            low_high = f" [{interval[0]:.3g}, {interval[1]:.3g}]" if interval else ""
+            head.add_row(f"{label} at {wf.extrapolation_K:g} K", f"{value:.3g}{low_high} mS/cm")
+    head.add_row("potential sha256", wf.potential_sha256 or "-")
+    head.add_row(f"training set sha256 ({wf.n_training or 0})", wf.training_set_sha256 or "-")
+    for note in wf.notes:
+        head.add_row("note", note)
+    console.print(head)
+    if not wf.configurations:
+        return
+    table = Table(title="per configuration and temperature")
+    for column in ("config", "T (K)", "D (cm²/s)", "E_a (eV)", "σ(300 K) mS/cm [95 %]"):
+        table.add_column(column)
+    for c in wf.configurations:
+        low, high = c.sigma300_ci_mS_cm
+        table.add_row(
+            str(c.index),
+            "",
+            "",
+            f"{c.Ea_eV:.3f} ± {c.Ea_err_eV:.3f}",
+            f"{c.sigma300_mS_cm:.3g} [{low:.3g}, {high:.3g}]",
+        )
+        for t in c.temperatures:
+            table.add_row("", f"{t.temperature_K:g}", f"{t.D_cm2_s:.3g} ± {t.D_err_cm2_s:.2g}")
+    console.print(table)
+
+
 def watch(
     interval: float = typer.Option(600.0, help="Seconds between passes."),
     max_retries: int = typer.Option(3, help="Retries of a failed job before giving up."),
@@ -185,5 +397,5 @@ def watch(
 
 def register(app: typer.Typer) -> None:
     """Add the workflow commands to the top-level ``ionflow`` app."""
-    for command in (submit, status, watch):
+    for command in (submit, launch, status, results, watch):
         app.command()(command)

@@ -34,18 +34,23 @@ def _run(command: list[str]) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def alive_jobs(squeue: str = "squeue", user: str | None = None) -> set[str] | None:
-    """Ids of the user's SLURM jobs that are not over, or None if SLURM cannot answer."""
-    user = user or getpass.getuser()
-    out = _run([squeue, "-h", "-u", user, "-o", "%i %T"])
+def _alive_states(squeue: str, user: str | None = None) -> dict[str, str] | None:
+    """SLURM job id -> state of the user's jobs that are not over (None: no answer)."""
+    out = _run([squeue, "-h", "-u", user or getpass.getuser(), "-o", "%i %T"])
     if out is None:
         return None
-    alive = set()
+    states = {}
     for line in out.splitlines():
         fields = line.split()
         if len(fields) >= 2 and fields[1].upper() in ALIVE_STATES:
-            alive.add(fields[0])
-    return alive
+            states[fields[0]] = fields[1].upper()
+    return states
+
+
+def alive_jobs(squeue: str = "squeue", user: str | None = None) -> set[str] | None:
+    """Ids of the user's SLURM jobs that are not over, or None if SLURM cannot answer."""
+    states = _alive_states(squeue, user)
+    return None if states is None else set(states)
 
 
 def cluster_name(scontrol: str = "scontrol") -> str | None:
@@ -105,3 +110,32 @@ def end_states(job_ids: Iterable[str], sacct: str = "sacct") -> dict[str, SlurmE
             # "CANCELLED by 0" -> CANCELLED
             ends[job_id] = SlurmEnd(state.split()[0].upper(), memory_mb(req_mem))
     return ends
+
+
+def walltime_seconds(text: str) -> float:
+    """Seconds of a SLURM time limit (``MM``, ``MM:SS``, ``HH:MM:SS``, ``D-HH[:MM[:SS]]``).
+
+    Raises:
+        ValueError: not a SLURM time limit.
+    """
+    match = re.fullmatch(r"\s*(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?\s*", str(text))
+    if not match:
+        raise ValueError(f"not a SLURM time limit: {text!r}")
+    days, first, second, third = (int(x) if x else None for x in match.groups())
+    if days is not None:  # D-HH[:MM[:SS]]
+        return float(((days * 24 + first) * 60 + (second or 0)) * 60 + (third or 0))
+    if third is not None:  # HH:MM:SS
+        return float((first * 60 + second) * 60 + third)
+    return float(first * 60 + (second or 0))  # MM[:SS]
+
+
+def jobs_by_state(job_ids: Iterable[str], squeue: str = "squeue") -> dict[str, str] | None:
+    """SLURM state (``PENDING``, ``RUNNING``...) of those of ``job_ids`` not over yet.
+
+    None when SLURM cannot answer; a job that is over is left out.
+    """
+    job_ids = {str(job_id) for job_id in job_ids}
+    if not job_ids:
+        return {}
+    states = _alive_states(squeue)
+    return None if states is None else {i: s for i, s in states.items() if i in job_ids}

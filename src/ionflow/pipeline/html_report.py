@@ -85,9 +85,9 @@ def resolve_flow_uuid(store, workflow: str | None, launchpad=None) -> str:
             raise IonflowInputError("no workflow report stored yet: run or submit a workflow")
         return docs[0]["hosts"][-1]
     if launchpad is not None and not looks_like_uuid(workflow):
-        from ionflow.pipeline.status import _resolve
+        from ionflow.pipeline.status import resolve_workflows
 
-        wf = launchpad.workflows.find_one(_resolve(launchpad, workflow), {"nodes": 1})
+        wf = launchpad.workflows.find_one(resolve_workflows(launchpad, workflow), {"nodes": 1})
         fw = launchpad.fireworks.find_one({"fw_id": {"$in": wf["nodes"]}}, {"spec._tasks": 1})
         return fw["spec"]["_tasks"][0]["job"]["hosts"][-1]
     doc = store.query_one({"$or": [{"hosts": workflow}, {"uuid": workflow}]}, properties=["hosts"])

@@ -101,7 +101,7 @@ class WorkflowStatus:
         return totals
 
 
-def _resolve(lpad: LaunchPad, workflow: str | None) -> dict:
+def resolve_workflows(lpad: LaunchPad, workflow: str | None) -> dict:
     """Workflow query for an id (any of its firework ids) or a name."""
     if workflow is None:
         return {}
@@ -138,7 +138,7 @@ def workflow_status(
         IonflowInputError: ``workflow`` names no workflow.
     """
     policy = policy or ResumePolicy()
-    query = _resolve(lpad, workflow)
+    query = resolve_workflows(lpad, workflow)
     workflows = list(lpad.workflows.find(query, {"name": 1, "state": 1, "nodes": 1}))
     fw_query = {} if not query else {"fw_id": {"$in": [i for w in workflows for i in w["nodes"]]}}
     fireworks = {

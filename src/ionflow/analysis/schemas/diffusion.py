@@ -50,7 +50,9 @@ class DiffusionDocument(BaseModel):
     D_xyz_err_cm2_s: list[float] = Field(description="standard errors of D_xyz, cm^2/s")
     D_sigma_cm2_s: float | None = Field(None, description="collective (charge) D, cm^2/s")
     D_sigma_err_cm2_s: float | None = Field(None, description="its standard error, cm^2/s")
-    haven_ratio: float | None = Field(None, description="D_tracer / D_sigma")
+    haven_ratio: float | None = Field(
+        None, description="D_tracer / D_sigma (None without a positive D_sigma)"
+    )
     sigma_mS_cm: float = Field(description="Nernst-Einstein conductivity from D, mS/cm")
     sigma_err_mS_cm: float = Field(description="standard error of sigma, mS/cm")
     sigma_interval_mS_cm: tuple[float, float] = Field(description="95% interval, mS/cm")
@@ -117,8 +119,10 @@ class DiffusionDocument(BaseModel):
             D_xyz_err_cm2_s=fit.D_xyz_err_cm2_s,
             D_sigma_cm2_s=fit.D_sigma_cm2_s,
             D_sigma_err_cm2_s=fit.D_sigma_err_cm2_s,
+            # undefined (None, never NaN: a JSON database refuses NaN) without a positive
+            # collective D, as short runs give
             haven_ratio=haven_ratio(fit.D_cm2_s, fit.D_sigma_cm2_s)
-            if fit.D_sigma_cm2_s is not None
+            if fit.D_sigma_cm2_s is not None and fit.D_sigma_cm2_s > 0
             else None,
             sigma_mS_cm=sigma,
             sigma_err_mS_cm=abs(per_D) * fit.D_err_cm2_s,

@@ -1,0 +1,273 @@
+"""Running the queue (``ionflow launch``): rockets on this machine, or SLURM allocations.
+
+``--local`` (:func:`launch_local`): FireWorks rockets one after another in this process
+(ionflow's rocket: the worker records a SLURM job id when there is one), until no job is
+READY, i.e. everything finished, failed, or waits on a job another launcher is running.
+
+``--slurm`` (:func:`launch_slurm`): a loop that keeps at most ``max_jobs`` of its SLURM
+jobs queued or running and submits, each pass, as many allocations as the READY jobs need:
+
+- ``jobs_per_allocation`` K = 1: FireWorks' reservation mode (``qlaunch -r``): each
+  allocation reserves one job and runs it with ``singleshot``; the job's own
+  ``spec._queueadapter`` (per-stage resources, the memory ``ionflow watch`` doubled)
+  applies.
+- K > 1: each allocation runs ``rlaunch rapidfire --nlaunches K --timeout B --max_loops 1``
+  (the ``rocket_launch`` line of the config's ``my_qadapter.yaml`` with its ``singleshot``
+  replaced): it pulls READY jobs one after another, up to K, starts none after the time
+  budget B (:data:`BUDGET_FRACTION` of the walltime, so the last one still has the rest),
+  and ends as soon as none is READY, so an allocation is never left idle. Allocations
+  needed: ceil(READY / K), minus those still PENDING in SLURM or started but not yet
+  running a job (their SLURM id is in no launch yet).
+
+The loop ends when no job is READY and none of its SLURM jobs is alive; a job still
+RUNNING then (its allocation died) is left to ``ionflow watch``. FireWorks' ``qlaunch
+rapidfire -m N`` counts all of the user's SLURM jobs and packs nothing; this loop counts
+its own jobs (``squeue`` once per pass) and packs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ionflow.cluster.slurm_jobs import jobs_by_state, walltime_seconds
+from ionflow.errors import IonflowInputError
+from ionflow.pipeline.rocket import SLURM_ENV_KEY, with_slurm_job_id
+
+if TYPE_CHECKING:
+    from fireworks import FWorker, LaunchPad
+
+BUDGET_FRACTION = 0.5
+"""Share of an allocation's walltime in which it starts new jobs (K > 1)."""
+ACTIVE_STATES = ("READY", "RESERVED", "RUNNING")
+
+
+@dataclass
+class LaunchReport:
+    """What a launcher did.
+
+    Attributes:
+        rockets: jobs run by this process (``--local``).
+        allocations: SLURM job ids submitted (``--slurm``).
+        most_alive: most of those SLURM jobs alive at once, as seen by ``squeue``.
+        counts: fireworks per state at the end.
+        stop_reason: why the loop ended.
+    """
+
+    rockets: int = 0
+    allocations: list[str] = field(default_factory=list)
+    most_alive: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    stop_reason: str = ""
+
+
+def state_counts(lpad: LaunchPad) -> dict[str, int]:
+    """Fireworks per FireWorks state on the LaunchPad (one aggregation)."""
+    pipeline = [{"$group": {"_id": "$state", "n": {"$sum": 1}}}]
+    return {row["_id"]: row["n"] for row in lpad.fireworks.aggregate(pipeline)}
+
+
+def stop_reason(counts: dict[str, int]) -> str:
+    """Why nothing is left to launch, from the fireworks per state."""
+    left = {s: n for s, n in counts.items() if s not in ("COMPLETED", "READY") and n}
+    if not left:
+        return f"all {counts.get('COMPLETED', 0)} jobs COMPLETED"
+    parts = ", ".join(f"{n} {state}" for state, n in sorted(left.items()))
+    hint = ""
+    if left.get("FIZZLED") or left.get("RUNNING"):
+        hint = " (`ionflow status` says why; `ionflow watch` retries and reruns)"
+    return f"no job READY: {parts}{hint}"
+
+
+def use_ionflow_store() -> None:
+    """Make jobflow's jobs in this process store their outputs in ionflow's JobStore."""
+    import jobflow
+
+    from ionflow.db.stores import get_jobstore
+
+    jobflow.SETTINGS.JOB_STORE = get_jobstore()
+
+
+def launch_local(
+    lpad: LaunchPad,
+    fworker: FWorker,
+    launch_dir: Path,
+    max_rockets: int | None = None,
+    on_rocket: Callable[[], None] | None = None,
+) -> LaunchReport:
+    """Run READY jobs here, one after another, until none is READY.
+
+    Args:
+        lpad: the LaunchPad.
+        fworker: the worker to run as (its category and query select the jobs).
+        launch_dir: where each job's ``launcher_*`` folder is made.
+        max_rockets: stop after this many jobs (None: no limit).
+        on_rocket: called after each job (progress view).
+    """
+    from fireworks.core.rocket_launcher import launch_rocket
+    from fireworks.utilities.fw_utilities import create_datestamp_dir, get_fw_logger
+
+    logger = get_fw_logger("rocket.launcher", l_dir=lpad.get_logdir(), stream_level="WARNING")
+    fworker = with_slurm_job_id(fworker)
+    report = LaunchReport()
+    launch_dir = launch_dir.resolve()
+    launch_dir.mkdir(parents=True, exist_ok=True)
+    here = Path.cwd()
+    try:
+        while lpad.run_exists(fworker) and (max_rockets is None or report.rockets < max_rockets):
+            folder = create_datestamp_dir(str(launch_dir), logger, prefix="launcher_")
+            os.chdir(folder)
+            if launch_rocket(lpad, fworker, strm_lvl="WARNING"):
+                report.rockets += 1
+            elif not os.listdir(folder):
+                os.rmdir(folder)  # another launcher took the job
+            os.chdir(here)
+            if on_rocket is not None:
+                on_rocket()
+    finally:
+        os.chdir(here)
+    report.counts = state_counts(lpad)
+    report.stop_reason = stop_reason(report.counts)
+    return report
+
+
+def allocation_rocket_launch(rocket_launch: str, jobs: int, budget_s: float) -> str:
+    """The ``rocket_launch`` line of an allocation that runs up to ``jobs`` jobs.
+
+    Raises:
+        IonflowInputError: the line runs no ``rlaunch`` ``singleshot``/``rapidfire``.
+    """
+    for mode in (" singleshot", " rapidfire"):
+        head, found, _ = rocket_launch.partition(mode)
+        if found:
+            return (
+                f"{head} rapidfire --nlaunches {jobs} --timeout {max(int(budget_s), 1)} "
+                "--max_loops 1 --sleep 1"
+            )
+    raise IonflowInputError(
+        f"rocket_launch {rocket_launch!r} of my_qadapter.yaml runs no rlaunch singleshot or "
+        "rapidfire: write it with `ionflow config init`"
+    )
+
+
+@dataclass
+class SlurmLauncher:
+    """Keeps at most ``max_jobs`` SLURM allocations alive, each running up to K jobs.
+
+    Attributes:
+        lpad: the LaunchPad.
+        fworker: the worker the allocations run as.
+        qadapter: FireWorks queue adapter (``my_qadapter.yaml``).
+        launch_dir: where each allocation's ``launcher_*`` folder is made.
+        max_jobs: most SLURM jobs of this launcher queued or running at once.
+        jobs_per_allocation: K, most jobs one allocation runs.
+        poll_s: seconds between passes.
+        squeue: the ``squeue`` command.
+    """
+
+    lpad: LaunchPad
+    fworker: FWorker
+    qadapter: object
+    launch_dir: Path
+    max_jobs: int = 2
+    jobs_per_allocation: int = 1
+    poll_s: float = 5.0
+    squeue: str = "squeue"
+    report: LaunchReport = field(default_factory=LaunchReport)
+
+    def __post_init__(self) -> None:
+        if self.max_jobs < 1 or self.jobs_per_allocation < 1:
+            raise IonflowInputError("--max-jobs and --jobs-per-allocation must be at least 1")
+        self.launch_dir = self.launch_dir.resolve()
+        if self.jobs_per_allocation > 1:
+            from fireworks.utilities.fw_serializers import load_object
+
+            walltime = self.qadapter.get("walltime")
+            try:
+                budget_s = BUDGET_FRACTION * walltime_seconds(walltime)
+            except ValueError as exc:
+                raise IonflowInputError(f"my_qadapter.yaml walltime: {exc}") from exc
+            self.qadapter = load_object(self.qadapter.to_dict())
+            self.qadapter["rocket_launch"] = allocation_rocket_launch(
+                self.qadapter["rocket_launch"], self.jobs_per_allocation, budget_s
+            )
+
+    def started_without_job(self, running: list[str]) -> int:
+        """Allocations SLURM runs that have not checked out a job yet."""
+        if not running:
+            return 0
+        path = f"fworker.env.{SLURM_ENV_KEY}"
+        working = self.lpad.launches.distinct(path, {path: {"$in": running}})
+        return len(set(running) - {str(i) for i in working})
+
+    def wanted(self, ready: int, alive: dict[str, str]) -> int:
+        """New allocations this pass: what READY jobs need, within ``max_jobs``."""
+        room = self.max_jobs - len(alive)
+        if self.jobs_per_allocation == 1:  # reservation: a pending allocation holds its job
+            return max(min(ready, room), 0)
+        pending = sum(1 for state in alive.values() if state == "PENDING")
+        running = [i for i, state in alive.items() if state != "PENDING"]
+        need = math.ceil(ready / self.jobs_per_allocation) - pending
+        need -= self.started_without_job(running)
+        return max(min(need, room), 0)
+
+    def submit(self) -> str | None:
+        """Submit one allocation (FireWorks' qlaunch of one job); its SLURM id or None."""
+        from fireworks.queue.queue_launcher import launch_rocket_to_queue
+
+        job_id = launch_rocket_to_queue(
+            self.lpad,
+            self.fworker,
+            self.qadapter,
+            str(self.launch_dir),
+            reserve=self.jobs_per_allocation == 1,
+            strm_lvl="WARNING",
+            create_launcher_dir=True,
+        )
+        if not job_id:
+            return None
+        self.report.allocations.append(str(job_id))
+        return str(job_id)
+
+    def step(self) -> tuple[bool, dict[str, int], dict[str, str]]:
+        """One pass: submit what is needed; return (go on?, fireworks per state, alive)."""
+        alive = jobs_by_state(self.report.allocations, self.squeue)
+        counts = state_counts(self.lpad)
+        if alive is None:  # SLURM did not answer: submit nothing this pass
+            return True, counts, {}
+        self.report.most_alive = max(self.report.most_alive, len(alive))
+        ready = counts.get("READY", 0)
+        if not ready and not alive:
+            return False, counts, alive
+        for _ in range(self.wanted(ready, alive)):
+            job_id = self.submit()
+            if job_id is None:
+                break
+            alive[job_id] = "PENDING"
+        self.report.most_alive = max(self.report.most_alive, len(alive))
+        return True, counts, alive
+
+    def run(
+        self,
+        on_pass: Callable[[dict[str, int], dict[str, str]], None] | None = None,
+        max_passes: int | None = None,
+    ) -> LaunchReport:
+        """Pass after pass until no job is READY and no allocation is alive."""
+        self.launch_dir.mkdir(parents=True, exist_ok=True)
+        passes = 0
+        while True:
+            go_on, counts, alive = self.step()
+            passes += 1
+            if on_pass is not None:
+                on_pass(counts, alive)
+            if not go_on or (max_passes is not None and passes >= max_passes):
+                break
+            time.sleep(self.poll_s)
+        self.report.counts = counts
+        self.report.stop_reason = stop_reason(counts)
+        return self.report
