@@ -17,6 +17,7 @@ import copy
 
 import yaml
 from jobflow import Flow, Job
+from jobflow.core.job import store_inputs
 
 from ionflow.dft.jobs.label import LabelMaker
 from ionflow.learning.flows.active_learning import ActiveLearningMaker, merge_labelled
@@ -103,19 +104,29 @@ def _jobs(jobs: Flow | Job | list) -> list[Job]:
 
 
 def apply_stage_configs(jobs: Flow | Job | list, configs: dict[str, dict]) -> None:
-    """Give every job in ``jobs`` its stage's manager config (in place; {}: none)."""
+    """Give every job in ``jobs`` its stage's manager config (in place; {}: none).
+
+    Jobs whose replacement mixes stages (fan-out, active-learning iteration) stop
+    jobflow passing their own config on; the job jobflow adds to hold a replacing
+    Flow's output (``store_inputs``) gets the ``other`` stage's through a dynamic update.
+    """
     if not any(configs.values()):
         return
     for one in _jobs(jobs):
         stage = stage_of_job(one)
         one.config.manager_config = copy.deepcopy(configs.get(stage, {}))
-        if stage == "fan-out":  # its replacement mixes stages and gets them here
-            one.config.pass_manager_config = False
         function = getattr(one.function, "__wrapped__", one.function)
-        if function is getattr(ActiveLearningMaker.iteration, "__wrapped__", None):
-            one.config.pass_manager_config = False
-            for made in MIXED_REPLACEMENT_FUNCTIONS:
-                update = {"manager_config": configs.get(stage_of_module(made.__module__), {})}
-                if made is ActiveLearningMaker.iteration:
-                    update["pass_manager_config"] = False
-                one.update_config(update, function_filter=made, dynamic=True)
+        iteration = function is getattr(ActiveLearningMaker.iteration, "__wrapped__", None)
+        if stage != "fan-out" and not iteration:
+            continue
+        one.config.pass_manager_config = False
+        updates = [(store_inputs, {"manager_config": configs.get("other", {})})]
+        if iteration:
+            updates += [
+                (made, {"manager_config": configs.get(stage_of_module(made.__module__), {})})
+                for made in MIXED_REPLACEMENT_FUNCTIONS
+            ]
+        for made, update in updates:
+            if made is ActiveLearningMaker.iteration:
+                update["pass_manager_config"] = False
+            one.update_config(update, function_filter=made, dynamic=True)
