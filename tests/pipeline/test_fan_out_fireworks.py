@@ -19,6 +19,8 @@ from ionflow.dft.jobs.aimd import AimdSnapshotMaker
 from ionflow.dft.sets.oracle import OracleSettings
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.pipeline.flow import PipelineMaker
+from ionflow.pipeline.resources import apply_stage_configs
+from ionflow.pipeline.stages import STAGES, stage_of_firework
 from ionflow.structures.jobs.core import StrainMaker, SupercellMaker
 
 BIN = Path(sys.executable).parent
@@ -97,8 +99,11 @@ def test_conductivity_made_at_run_time_through_fireworks(
         conductivity_maker=ConductivityMdFlowMaker(
             md_maker=md, temperatures=[600.0, 800.0], repeats=1, diffusion_maker=None
         ),
+        # per-stage FireWorks categories (the rlaunch worker, category '', runs them all)
+        stage_configs={stage: {"_category": stage} for stage in STAGES},
     )
     conductivity = maker.make_conductivity([li2s_96, li2s_96.copy()], MD_MTP_FILE.read_text())
+    apply_stage_configs(conductivity, maker.stage_configs)  # as PipelineMaker.make does
     launchpad.add_wf(flow_to_workflow(Flow([conductivity]), store=jobstore))
     _rapidfire(launchpad, tmp_path, "node")
 
@@ -106,6 +111,11 @@ def test_conductivity_made_at_run_time_through_fireworks(
     failed = [launch["action"] for launch in launchpad.launches.find({"state": "FIZZLED"})]
     assert {fw["state"] for fw in fireworks} == {"COMPLETED"}, failed
     names = [fw["name"] for fw in fireworks]
+    # the jobs made at run time went to their own stage's queue, not the fan-out job's
+    for firework in launchpad.fireworks.find({}, {"spec": 1, "name": 1}):
+        assert firework["spec"].get("_category") == stage_of_firework(firework), firework["name"]
+    categories = {fw["spec"]["_category"] for fw in launchpad.fireworks.find({}, {"spec": 1})}
+    assert {"fan-out", "structures", "md"} <= categories
     assert sorted(n for n in names if n.startswith("supercell")) == ["supercell c0", "supercell c1"]
     assert sum(n.startswith("lammps md") for n in names) == 2 * 2
     outputs = MontyDecoder().process_decoded(jobstore.get_output(conductivity.uuid, load=True))

@@ -49,6 +49,8 @@ def _candidates(path: tuple[str, ...], value):
     choices = typing.get_args(_annotation(path))
     if path == ("material",):
         return ["Li6PS5Br"]
+    if value is None:  # an optional setting left out: set it (int, then memory, then a name)
+        return [2, "4G", "normal"]
     if isinstance(value, bool):
         return [not value]
     if isinstance(value, int):
@@ -59,11 +61,12 @@ def _candidates(path: tuple[str, ...], value):
         return [c for c in choices if isinstance(c, str) and c != value] + [
             "S",
             f"{value}-changed",
+            f"9{value}",  # walltime 12:00:00 -> 912:00:00, memory 8G -> 98G
         ]
     if isinstance(value, list) and value and all(isinstance(v, int | float) for v in value):
         return [[*value, value[-1] + 50], value[:-1], [value[0] + 1, *value[1:]]]
     if isinstance(value, list):
-        return [value[:-1], value[::-1], [*value, "P"]]
+        return [value[:-1], value[::-1], [*value, "P"]] if value else [["changed"]]
     raise AssertionError(f"no mutation for {path} = {value!r}")
 
 

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 TIMEOUT_S = 20.0
+# SLURM --time as ionflow writes it: HH:MM:SS or D-HH:MM:SS
+WALLTIME = re.compile(r"^(\d+-)?\d{1,3}:\d{2}:\d{2}$")
 # squeue states of a job that is not over (COMPLETING: the batch script has exited)
 ALIVE_STATES = {
     "PENDING", "RUNNING", "CONFIGURING", "SUSPENDED", "REQUEUED", "REQUEUE_HOLD",

@@ -10,7 +10,6 @@ model. They are package data, so an editable install and a wheel find them the s
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import sys
 import textwrap
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
+from ionflow.cluster.slurm_jobs import WALLTIME
 from ionflow.db.stores import DATA_COLLECTION, DOCS_COLLECTION, database_name
 from ionflow.errors import IonflowInputError
 from ionflow.settings import DEFAULT_CONFIG_FILE, IonflowSettings
@@ -33,7 +33,6 @@ CONFIG_FILES = (
     "ionflow.yaml",
 )
 DEFAULT_CONFIG_DIR = DEFAULT_CONFIG_FILE.parent
-WALLTIME = re.compile(r"^(\d+-)?\d{1,3}:\d{2}:\d{2}$")
 
 # placeholder paths of the example files in the repository's configs/ directory
 EXAMPLE_CONFIG_DIR = Path("/path/to/config-dir")

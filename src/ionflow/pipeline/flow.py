@@ -35,6 +35,11 @@ from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.pipeline.configurations import check_configuration_count, configurations_maker
 from ionflow.pipeline.report import PipelineReportMaker
+from ionflow.pipeline.resources import (
+    apply_stage_configs,
+    stage_manager_configs,
+    worker_pre_rocket,
+)
 from ionflow.pipeline.spec import WorkflowSpec
 from ionflow.structures.jobs.core import (
     ArgyroditeConfigurationsMaker,
@@ -162,6 +167,9 @@ class PipelineMaker(Maker):
         supercell_maker: production MD cell of each configuration.
         conductivity_maker: MD on the temperature grid, diffusion, Arrhenius.
         report_maker: the closing report.
+        stage_configs: stage -> jobflow manager config (cluster resources, FireWorks
+            category and worker; :mod:`ionflow.pipeline.resources`), applied to every
+            job, those made at run time included; {}: none.
     """
 
     name: str = "ionflow pipeline"
@@ -179,6 +187,7 @@ class PipelineMaker(Maker):
     )
     conductivity_maker: ConductivityMdFlowMaker = field(default_factory=ConductivityMdFlowMaker)
     report_maker: PipelineReportMaker = field(default_factory=PipelineReportMaker)
+    stage_configs: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, spec: WorkflowSpec) -> PipelineMaker:
@@ -226,6 +235,7 @@ class PipelineMaker(Maker):
                 target_energy_rmse_meV_atom=spec.mtp.target_energy_rmse_meV_atom,
                 target_force_rmse_eV_A=spec.mtp.target_force_rmse_eV_A,
             ),
+            stage_configs=stage_manager_configs(spec.resources, worker_pre_rocket()),
         )
 
     def make(self, parent: Structure | str) -> Flow:
@@ -254,7 +264,9 @@ class PipelineMaker(Maker):
             active.output if active is not None else None,
         )
         jobs += [conductivity, report]
-        return Flow(jobs, output=report.output, name=self.name)
+        flow = Flow(jobs, output=report.output, name=self.name)
+        apply_stage_configs(flow, self.stage_configs)
+        return flow
 
     @job(data=True)
     def make_training_sets(self, structures: list[Structure]) -> Response:
@@ -281,7 +293,9 @@ class PipelineMaker(Maker):
         merged = merge_labelled_sets(labelled)
         merged.name = f"labelled set {self.fit_level}"
         output = {"structures": starts, "relaxed": relaxed, "labelled": merged.output}
-        return Response(replace=Flow([*jobs, merged], output=output))
+        replacement = Flow([*jobs, merged], output=output)
+        apply_stage_configs(replacement, self.stage_configs)
+        return Response(replace=replacement)
 
     @job
     def make_active_learning(
@@ -298,6 +312,7 @@ class PipelineMaker(Maker):
         loop = self.active_learning_maker.make(
             structures, labelled_set, mtp=mtp, heldout_cfg=heldout_cfg
         )
+        apply_stage_configs(loop, self.stage_configs)
         return Response(replace=loop)
 
     @job
@@ -314,4 +329,6 @@ class PipelineMaker(Maker):
             conductivity = md.make(cell.output.structures[0], mtp)
             jobs += [cell, conductivity]
             outputs.append(conductivity.output)
-        return Response(replace=Flow(jobs, output=outputs))
+        replacement = Flow(jobs, output=outputs)
+        apply_stage_configs(replacement, self.stage_configs)
+        return Response(replace=replacement)

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ionflow.cluster.slurm_jobs import WALLTIME
 from ionflow.errors import IonflowInputError, describe_validation_error
 
 LevelOfTheory = Literal["PBE", "PBE-D3(BJ)", "optB88-vdW"]
@@ -162,6 +163,40 @@ class AnalysisSpec(_Section):
         return self
 
 
+class StageResources(_Section):
+    """Cluster resources of one group of stages: FireWorks' ``_queueadapter`` and worker.
+
+    A field left out keeps the value of the worker's ``my_qadapter.yaml``.
+    """
+
+    nodes: int | None = Field(None, ge=1)
+    ntasks: int | None = Field(None, ge=1, description="MPI tasks per queue job.")
+    walltime: str | None = Field(
+        None, pattern=WALLTIME.pattern, description="HH:MM:SS or D-HH:MM:SS."
+    )
+    partition: str | None = Field(None, min_length=1, description="SLURM partition.")
+    account: str | None = Field(None, min_length=1)
+    qos: str | None = Field(None, min_length=1)
+    mem: str | None = Field(
+        None, pattern=r"^[1-9]\d*[KMGT]?$", description="Memory per node, e.g. 64G."
+    )
+    modules: list[str] = Field([], description="Environment modules loaded first.")
+    pre_run: list[str] = Field([], description="Shell lines run before the job.")
+    category: str | None = Field(
+        None, min_length=1, description="FireWorks category; only workers of it run the jobs."
+    )
+    fworker: str | None = Field(None, min_length=1, description="Only this worker runs them.")
+
+
+class ResourcesSpec(_Section):
+    """Cluster resources per group of stages (jobs of no group: ``analysis``)."""
+
+    dft: StageResources = StageResources()
+    fit: StageResources = StageResources()
+    md: StageResources = StageResources()
+    analysis: StageResources = StageResources()
+
+
 class WorkflowSpec(_Section):
     """A whole ionflow workflow for one material."""
 
@@ -178,6 +213,7 @@ class WorkflowSpec(_Section):
     mtp: MtpSpec = MtpSpec()
     md: MdSpec = MdSpec()
     analysis: AnalysisSpec = AnalysisSpec()
+    resources: ResourcesSpec = ResourcesSpec()
 
     @model_validator(mode="after")
     def _analysed_species_is_dumped(self) -> WorkflowSpec:
