@@ -119,10 +119,10 @@ class DiffusionDocument(BaseModel):
             D_xyz_err_cm2_s=fit.D_xyz_err_cm2_s,
             D_sigma_cm2_s=fit.D_sigma_cm2_s,
             D_sigma_err_cm2_s=fit.D_sigma_err_cm2_s,
-            # undefined (None, never NaN: a JSON database refuses NaN) without a positive
-            # collective D, as short runs give
+            # None (never NaN: a JSON database refuses NaN) where undefined: no collective
+            # MSD, or no diffusion seen in either coefficient (short runs)
             haven_ratio=haven_ratio(fit.D_cm2_s, fit.D_sigma_cm2_s)
-            if fit.D_sigma_cm2_s is not None and fit.D_sigma_cm2_s > 0
+            if fit.D_sigma_cm2_s is not None
             else None,
             sigma_mS_cm=sigma,
             sigma_err_mS_cm=abs(per_D) * fit.D_err_cm2_s,
