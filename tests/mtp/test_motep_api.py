@@ -72,3 +72,18 @@ def test_bfgs_beats_lbfgsb_and_warm_start_continues(li2s_labelled, tmp_path):
     log = motep_api.train(fitted, li2s_labelled, WEIGHTS, 5, 0, warm=True, plateau_rel_tol=0.0)
     assert log.n_iterations == 5 and log.loss[-1] <= log.loss[0]
     assert log.loss[0] < 0.5 * fresh_start_loss
+
+
+def test_unfilled_active_set_rows_are_not_shown_as_warnings(caplog):
+    import logging
+
+    import numpy as np
+
+    import ionflow.mtp.motep_api  # noqa: F401  (installs the filter)
+
+    logger = logging.getLogger("motep.grade.maxvol")
+    with caplog.at_level(logging.WARNING):
+        logger.warning("Some parameters have not been selected.")
+        logger.warning(np.array([93, 94, 95]))
+        logger.warning("maxvol did not converge")
+    assert [r.getMessage() for r in caplog.records] == ["maxvol did not converge"]

@@ -70,6 +70,30 @@ class _FirstMinDistWarning(logging.Filter):
 
 
 logging.getLogger("motep.potentials.mtp.base").addFilter(_FirstMinDistWarning())
+
+
+class _UnfilledActiveSetRows(logging.Filter):
+    """Move motep's "Some parameters have not been selected" (and its index array) to DEBUG.
+
+    MLIP-3's incremental MaxVol leaves rows that no neighbourhood fills at their ``1e-6``
+    start whenever the training set spans fewer directions than there are coefficients;
+    that is expected, not a failure, and printed an index array per grading.
+    """
+
+    follows = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        unfilled = "have not been selected" in str(record.msg)
+        if unfilled or _UnfilledActiveSetRows.follows:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            _UnfilledActiveSetRows.follows = unfilled  # the next record is the index array
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("motep.grade.maxvol").addFilter(_UnfilledActiveSetRows())
 # parameters whose derivatives span the active set: all that MLIP-3 fits and differentiates
 # (MLMTPR::CoeffCount); with the linear ones alone, grades differ from MLIP's by up to 0.4
 ACTIVE_SET_PARAMETERS = ["species_coeffs", "moment_coeffs", "radial_coeffs"]
