@@ -10,7 +10,6 @@ above the targets, intervals too wide to tell configurations apart.
 from __future__ import annotations
 
 import base64
-import hashlib
 import math
 import tempfile
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from ionflow.pipeline.report import (
     interval_text,
     rmse_target_warnings,
 )
+from ionflow.pipeline.results import sha256_text
 
 # level of theory of the published MTPs (shared SPEC.md); other materials: VASP only
 PUBLISHED_LEVEL: dict[str, str] = {
@@ -138,7 +138,9 @@ def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
 
 
 def _sha256(text: str | None) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16] if text else "–"
+    """First 16 hex digits of :func:`~ionflow.pipeline.results.sha256_text` for the page."""
+    digest = sha256_text(text)
+    return digest[:16] if digest else "–"
 
 
 def _png(plot: Callable[[Path], Path], directory: Path, name: str) -> str:
