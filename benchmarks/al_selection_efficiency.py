@@ -34,6 +34,7 @@ in iterations 1-3 (<= 19 labels) the arms are within noise (active slightly wors
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -43,6 +44,7 @@ import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+OUT = Path(__file__).resolve().parents[1] / "benchmarks/results/al_selection_efficiency.json"
 SPECIES = ["Li", "S"]
 A_LI2S_A = 5.70
 TARGETS_K = (600.0, 900.0, 1200.0)
@@ -82,13 +84,16 @@ def oracle_md_test_set(steps: int, every: int, timestep_fs: float) -> list:
     return chgnet_single_points(visited)
 
 
-def fit(train: list, max_iter: int, work: Path):
-    """A level-8 motep fit from scratch; returns the potential's path."""
+def fit(train: list, max_iter: int, work: Path, previous: str | None = None) -> Path:
+    """A level-8 motep fit (from ``previous`` ``.mtp`` text if given); returns its path."""
     from ionflow.io.labelled_set import LabelledSet
     from ionflow.mtp.fitting import fit_mtp
 
     labelled = LabelledSet(train, "chgnet", "PBE", SPECIES)
-    doc = fit_mtp(labelled, level=8, r_cut=5.0, max_iter=max_iter, validation_fraction=0.0)
+    doc = fit_mtp(
+        labelled, level=8, r_cut=5.0, max_iter=max_iter, validation_fraction=0.0,
+        previous_mtp=previous,
+    )  # fmt: skip
     path = work / "pot.mtp"
     path.write_text(doc.mtp)
     return path
@@ -120,7 +125,7 @@ def stable_md_ps(path: Path, train: list, steps: int, gamma_break: float, seed: 
     return float(np.mean(times))
 
 
-def run_arm(start, test, args, active: bool, seed: int, work: Path) -> list[dict]:
+def run_arm(start, test, args, arm: str, seed: int, work: Path) -> list[dict]:
     """Grow the training set by exploration; return one score row per iteration."""
     from ionflow.dft.run import chgnet_single_points
     from ionflow.learning.explore import AseMdExplorer
@@ -130,8 +135,10 @@ def run_arm(start, test, args, active: bool, seed: int, work: Path) -> list[dict
     rng = np.random.default_rng(1000 + seed)
     train = list(start)
     rows = []
+    path = None
     for iteration in range(args.iterations + 1):
-        path = fit(train, args.max_iter, work)
+        previous = path.read_text() if path is not None and args.warm else None
+        path = fit(train, args.max_iter, work, previous)
         force, energy = score(path, test)
         rows.append({"n": len(train), "force": force, "energy": energy})
         if iteration == args.iterations:
@@ -144,10 +151,13 @@ def run_arm(start, test, args, active: bool, seed: int, work: Path) -> list[dict
             li2s_cells(1, 0.0, 0), TARGETS_K, args.md_steps, str(path), SPECIES, train,
             0.0, args.gamma_break,
         ).candidates  # fmt: skip
-        if active:
+        if arm != "random":
             data = motep_api.read_potential(path, SPECIES)
-            chosen = select_add(data, train, visited, max_selected=args.batch)
+            chosen = select_add(
+                data, train, visited, max_selected=args.batch, sequential=arm == "sequential"
+            )
             picked = list(chosen.indices)
+            rows[-1]["entered"] = len(picked)
             by_grade = [i for i in np.argsort(chosen.grades)[::-1] if i not in picked]
             picked += by_grade[: args.batch - len(picked)]
         else:
@@ -169,10 +179,19 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--batch", type=int, default=4, help="labels added per iteration")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--max-iter", type=int, default=100, help="BFGS iterations per fit")
+    parser.add_argument("--max-iter", type=int, default=300, help="most BFGS iterations per fit")
+    parser.add_argument(
+        "--cold", dest="warm", action="store_false",
+        help="refit from scratch (default: from the previous potential, as the loop does)",
+    )  # fmt: skip
     parser.add_argument("--md-steps", type=int, default=300, help="exploration MD steps")
     parser.add_argument("--stability-steps", type=int, default=2000, help="1 fs steps")
     parser.add_argument("--gamma-break", type=float, default=10.0)
+    parser.add_argument(
+        "--arms", default="sequential,active,random",
+        help="selections compared: sequential (MaxVol one at a time), active (MaxVol, "
+        "highest grades), random",
+    )  # fmt: skip
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -181,12 +200,12 @@ def main() -> None:
           f"({time.perf_counter() - t0:.0f} s)")  # fmt: skip
     from ionflow.dft.run import chgnet_single_points
 
-    results: dict[str, list[list[dict]]] = {"active": [], "random": []}
+    results: dict[str, list[list[dict]]] = {arm: [] for arm in args.arms.split(",")}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):
             start = chgnet_single_points(li2s_cells(args.start, 0.05, 10 + seed))
-            for arm in ("active", "random"):
-                rows = run_arm(start, test, args, arm == "active", seed, Path(tmp))
+            for arm in results:
+                rows = run_arm(start, test, args, arm, seed, Path(tmp))
                 results[arm].append(rows)
                 print(f"seed {seed} {arm:6s}: " + ", ".join(
                     f"N={r['n']} F={r['force']:.3f} E={r['energy']:.1f}" for r in rows
@@ -196,24 +215,39 @@ def main() -> None:
           "oracle-MD test set")  # fmt: skip
     for i in range(args.iterations + 1):
         line = [f"iteration {i}"]
-        for arm in ("active", "random"):  # an arm labels fewer when MD visited fewer
+        for arm in results:  # an arm labels fewer when MD visited fewer
             n = np.mean([rows[i]["n"] for rows in results[arm]])
             force = np.mean([rows[i]["force"] for rows in results[arm]])
             energy = np.mean([rows[i]["energy"] for rows in results[arm]])
             line.append(f"{arm} N {n:4.1f} F {force:.4f} E {energy:6.2f}")
         print("  " + "   ".join(line))
-    for arm in ("active", "random"):
+    for arm in results:
         stable = [rows[-1]["stable_ps"] for rows in results[arm]]
         print(f"{arm}: MD until the first grade above gamma_break: {np.mean(stable):.2f} ps "
               f"(per seed {stable}; runs of {args.stability_steps / 1000:g} ps)")  # fmt: skip
-    for seed in range(args.seeds):
-        random_rows, active_rows = results["random"][seed], results["active"][seed]
-        target = random_rows[-1]["force"]
-        needed = labels_to_reach(active_rows, target)
-        new_random = random_rows[-1]["n"] - args.start
-        text = "not reached" if needed is None else f"{needed - args.start} new labels"
-        print(f"seed {seed}: random reaches F={target:.4f} with {new_random} new labels; "
-              f"active reaches it with {text}")  # fmt: skip
+    summary = {}
+    for arm in (a for a in results if a != "random" and "random" in results):
+        summary[arm] = []
+        for seed in range(args.seeds):
+            random_rows, active_rows = results["random"][seed], results[arm][seed]
+            target = random_rows[-1]["force"]
+            needed = labels_to_reach(active_rows, target)
+            new_random = random_rows[-1]["n"] - args.start
+            new_active = None if needed is None else needed - args.start
+            summary[arm].append({
+                "random_final_force_eV_A": target, "random_new_labels": new_random,
+                "labels_to_reach": new_active,
+                "fraction": None if new_active is None else new_active / new_random,
+            })  # fmt: skip
+            text = "not reached" if needed is None else f"{new_active} new labels"
+            print(f"seed {seed}: random reaches F={target:.4f} with {new_random} new labels; "
+                  f"{arm} reaches it with {text}")  # fmt: skip
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps({
+        "settings": vars(args), "targets_K": TARGETS_K, "n_test": len(test),
+        "rows": results, "labels_to_reach_random_final": summary,
+        "wall_time_s": time.perf_counter() - t0,
+    }, indent=2) + "\n")  # fmt: skip
     print(f"total wall time {time.perf_counter() - t0:.0f} s")
 
 

@@ -34,7 +34,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks/results/mtp_fidelity.json"
+CACHE = ROOT / "bench-results/cache"
 CONFIGURATION = "X4c-025-R3m"
+SPECIES = ["Li", "P", "S", "Cl"]
+TIMESTEP_FS, EVERY = 2.0, 10
 
 
 def benchmark_cell(repeat: tuple[int, int, int]):
@@ -50,11 +53,13 @@ def benchmark_cell(repeat: tuple[int, int, int]):
     raise RuntimeError(f"no configuration {CONFIGURATION}")
 
 
-def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, seed):
-    """NVT MD with ``calculator``; return (D, D_err) of Li in cm^2/s and a failure note.
+def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, seed, **limits):
+    """NVT MD with ``calculator``; return a dict: D, D_err (Li, cm^2/s), ps, failure, snapshots.
 
-    A run whose positions stop being finite (the potential blew the cell apart) gives
-    (None, None, "unstable after ... ps").
+    ``limits``: ``max_wall_s`` ends the run early (D from what was run; ``ps`` says how
+    long), ``n_snapshots`` copies of the cell, evenly spread over the kept part, are returned
+    (unlabelled) as test configurations. A run whose positions stop being finite (the
+    potential blew the cell apart) gives D None and ``failure`` "unstable after ... ps".
     """
     from ase import units
     from ase.md.nose_hoover_chain import NoseHooverChainNVT
@@ -64,6 +69,7 @@ def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, se
     from ionflow.analysis.displacements import from_positions
     from ionflow.analysis.msd import species_msd
 
+    max_wall_s, n_snapshots = limits.get("max_wall_s", np.inf), limits.get("n_snapshots", 0)
     atoms = atoms.copy()
     atoms.calc = calculator
     MaxwellBoltzmannDistribution(
@@ -74,18 +80,31 @@ def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, se
         atoms, timestep=timestep_fs * units.fs, temperature_K=temperature_K, tdamp=100 * units.fs
     )
     li = np.array(atoms.get_chemical_symbols()) == "Li"
-    frames = []
+    frames = []  # every ``every`` steps: all positions (ASE MD does not wrap: unwrapped)
+    start = time.perf_counter()
+    result = {"D": None, "D_err": None, "ps": 0.0, "failure": None, "snapshots": []}
     with np.errstate(all="ignore"):
         for step in range(steps):
             dynamics.run(1)
+            result["ps"] = (step + 1) * timestep_fs / 1000
             if not np.isfinite(atoms.positions).all():
-                return None, None, f"unstable after {step * timestep_fs / 1000:.2f} ps"
-            if step >= steps // 5 and step % every == 0:
-                frames.append(atoms.positions[li].copy())  # ASE MD does not wrap: unwrapped
-    time_fs = np.arange(len(frames)) * every * timestep_fs
-    trajectory = from_positions(np.array(frames), time_fs, atoms.cell.array, "Li", len(atoms))
-    result = fit_diffusion(species_msd(trajectory, collective=False))
-    return float(result.D_cm2_s), float(result.D_err_cm2_s), None
+                result["failure"] = f"unstable after {step * timestep_fs / 1000:.2f} ps"
+                return result
+            if step % every == 0:
+                frames.append(atoms.positions.copy())
+                if time.perf_counter() - start > max_wall_s and len(frames) >= 100:
+                    break
+    kept = np.array(frames[len(frames) // 5 :])  # the first fifth is equilibration
+    for i in np.linspace(0, len(kept) - 1, n_snapshots).round().astype(int):
+        snapshot = atoms.copy()
+        snapshot.calc = None
+        snapshot.positions = kept[i]
+        result["snapshots"].append(snapshot)
+    time_fs = np.arange(len(kept)) * every * timestep_fs
+    trajectory = from_positions(kept[:, li], time_fs, atoms.cell.array, "Li", len(atoms))
+    fit = fit_diffusion(species_msd(trajectory, collective=False))
+    result["D"], result["D_err"] = float(fit.D_cm2_s), float(fit.D_err_cm2_s)
+    return result
 
 
 def arrhenius(temperatures, values, errors):
@@ -112,7 +131,7 @@ def passive_fit(species, max_iter):
     return doc, labelled
 
 
-def active_learning(fit_doc, labelled, cell, temperatures, args):
+def active_learning(fit_doc, labelled, cell, temperatures, args, heldout_cfg):
     """Run ionflow's active-learning loop from the passive fit; return its document."""
     from jobflow import JobStore, run_locally
     from maggma.stores import MemoryStore
@@ -143,7 +162,7 @@ def active_learning(fit_doc, labelled, cell, temperatures, args):
     )  # fmt: skip
     flow = maker.make(
         [AseAtomsAdaptor.get_structure(cell)], labelled, mtp=fit_doc.mtp,
-        heldout_cfg=fit_doc.validation_cfg,
+        heldout_cfg=heldout_cfg,
     )  # fmt: skip
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,119 +171,219 @@ def active_learning(fit_doc, labelled, cell, temperatures, args):
     return ActiveLearningDocument(**found["output"])
 
 
-def main() -> None:
-    """Run the oracle and the MTPs at every temperature; write the JSON."""
-    from ionflow.dft.run import chgnet_calculator
+def oracle_runs(temperatures, args, cache: Path) -> dict:
+    """Oracle (CHGNet) MD at every temperature: D rows and a labelled held-out set.
+
+    Cached in ``cache`` (the longest stage): a rerun with the same settings reuses it.
+    """
+    from ionflow.dft.run import chgnet_calculator, chgnet_single_points
+    from ionflow.io.labelled_set import LabelledSet
+
+    if cache.exists():
+        return json.loads(cache.read_text())
+    oracle, cell, rows, snapshots = chgnet_calculator(), benchmark_cell((1, 1, 1)), [], []
+    start = time.perf_counter()
+    for k, temperature in enumerate(temperatures):
+        run = li_diffusion(
+            cell, oracle, temperature, args.oracle_steps, TIMESTEP_FS, EVERY, seed=k,
+            max_wall_s=args.oracle_wall_s / len(temperatures), n_snapshots=args.heldout_per_T,
+        )  # fmt: skip
+        rows.append({"T_K": temperature, "D_oracle_cm2_s": run["D"],
+                     "D_oracle_err_cm2_s": run["D_err"], "oracle_ps": run["ps"]})  # fmt: skip
+        snapshots += run["snapshots"]
+        print(f"oracle {temperature:g} K: {run['ps']:.1f} ps, D {run['D']:.3g} ± "
+              f"{run['D_err']:.2g} cm2/s", flush=True)  # fmt: skip
+    wall_s = time.perf_counter() - start
+    heldout = LabelledSet(chgnet_single_points(snapshots), "chgnet", "PBE", SPECIES)
+    result = {"rows": rows, "heldout_cfg": heldout.cfg_text(), "wall_s": wall_s}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(result))
+    return result
+
+
+def heldout_force_rmse(mtp_text: str, heldout_cfg: str) -> float:
+    """Force RMSE (eV/Å) of the potential ``mtp_text`` on the held-out ``.cfg`` text."""
+    from ionflow.io.labelled_set import LabelledSet
+    from ionflow.learning.flows.active_learning import heldout_errors_of
+
+    heldout = LabelledSet.from_cfg_text(heldout_cfg, SPECIES, "chgnet", "PBE").images
+    return heldout_errors_of(mtp_text, heldout, SPECIES).forces.rmse
+
+
+def mtp_runs(temperatures, args, cache: Path) -> dict:
+    """Passive fit, active learning, and MD with both potentials; cached in ``cache``."""
     from ionflow.mtp import motep_api
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short runs, 52 atoms only")
-    args = parser.parse_args()
-    quick = args.quick
-    temperatures = [800.0, 1000.0, 1200.0, 1400.0] if quick else [600.0, 700.0, 800.0, 900.0]
-    steps = 1000 if quick else 50000  # 2 fs steps: 2 ps quick, 100 ps full
-    args.max_iter = 100 if quick else 1000
-    args.al_iterations, args.al_md_steps = (2, 1000) if quick else (5, 2000)
-    args.al_max_selected = 10 if quick else 20
-    repeats = [(1, 1, 1)] if quick else [(1, 1, 1), (2, 1, 1)]
-    species = ["Li", "P", "S", "Cl"]
+    if cache.exists():
+        return json.loads(cache.read_text())
     timings: dict[str, float] = {}
-
     start = time.perf_counter()
-    fit_doc, labelled = passive_fit(species, args.max_iter)
+    fit_doc, labelled = passive_fit(SPECIES, args.max_iter)
     timings["passive_fit_s"] = time.perf_counter() - start
-    heldout_passive = fit_doc.validation_errors.forces.rmse
-    print(f"passive fit: {fit_doc.n_train} cells, held-out forces {heldout_passive:.3f} eV/Å")
+    print(f"passive fit: {fit_doc.n_train} cells, validation forces "
+          f"{fit_doc.validation_errors.forces.rmse:.3f} eV/Å", flush=True)  # fmt: skip
     start = time.perf_counter()
-    cell = benchmark_cell((1, 1, 1))
-    al_doc = active_learning(fit_doc, labelled, cell, temperatures, args)
+    cell = benchmark_cell((1, 1, 1))  # AL's held-out set: the passive fit's validation split
+    al_doc = active_learning(fit_doc, labelled, cell, temperatures, args, fit_doc.validation_cfg)
     timings["active_learning_s"] = time.perf_counter() - start
-    heldout_al = al_doc.heldout_errors.forces.rmse
-    print(f"active learning: {len(al_doc.iterations)} iterations, {al_doc.n_training} cells, "
-          f"held-out forces {heldout_al:.3f} eV/Å; {al_doc.stop_reason}")  # fmt: skip
-
+    print(f"active learning: {len(al_doc.iterations)} iterations, {al_doc.n_training} cells; "
+          f"{al_doc.stop_reason}", flush=True)  # fmt: skip
+    texts = {"mtp": fit_doc.mtp, "mtp_after_al": al_doc.mtp}
     potentials = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, text in (("passive", fit_doc.mtp), ("after_al", al_doc.mtp)):
+        for name, text in texts.items():
             (Path(tmp) / f"{name}.mtp").write_text(text)
-            potentials[name] = motep_api.read_potential(Path(tmp) / f"{name}.mtp", species)
-
-    oracle = chgnet_calculator()
-    cells = []
-    for repeat in repeats:
-        atoms = benchmark_cell(repeat)
-        rows = []
+            potentials[name] = motep_api.read_potential(Path(tmp) / f"{name}.mtp", SPECIES)
+    cells = {}
+    for repeat in [(1, 1, 1), (2, 1, 1)] if args.supercell else [(1, 1, 1)]:
+        atoms, rows = benchmark_cell(repeat), []
         for k, temperature in enumerate(temperatures):
             row = {"T_K": temperature}
-            for name, calculator in (
-                ("oracle", oracle),
-                ("mtp", motep_api.calculator(potentials["passive"])),
-                ("mtp_after_al", motep_api.calculator(potentials["after_al"])),
-            ):
+            for name, data in potentials.items():
                 t0 = time.perf_counter()
-                D, D_err, failure = li_diffusion(
-                    atoms, calculator, temperature, steps, 2.0, 10, seed=k
-                )
-                timings[f"md_{name}_{len(atoms)}atoms_s"] = timings.get(
-                    f"md_{name}_{len(atoms)}atoms_s", 0.0
-                ) + (time.perf_counter() - t0)
-                row[f"D_{name}_cm2_s"], row[f"D_{name}_err_cm2_s"] = D, D_err
-                if failure:
-                    row[f"{name}_failure"] = failure
-            print(f"{len(atoms)} atoms {temperature:g} K: " + ", ".join(
+                run = li_diffusion(
+                    atoms, motep_api.calculator(data), temperature, args.mtp_steps,
+                    TIMESTEP_FS, EVERY, seed=k,
+                )  # fmt: skip
+                timing = f"md_{name}_{len(atoms)}atoms_s"
+                timings[timing] = timings.get(timing, 0.0) + time.perf_counter() - t0
+                row[f"D_{name}_cm2_s"], row[f"D_{name}_err_cm2_s"] = run["D"], run["D_err"]
+                row[f"{name}_ps"] = run["ps"]
+                if run["failure"]:
+                    row[f"{name}_failure"] = run["failure"]
+            print(f"MTP {len(atoms)} atoms {temperature:g} K: " + ", ".join(
                 f"{k} {v}" if not isinstance(v, float) else f"{k} {v:.3g}"
                 for k, v in row.items() if k != "T_K" and "err" not in k
             ), flush=True)  # fmt: skip
             rows.append(row)
-        fits = {
-            name: arrhenius(
-                temperatures, [r[f"D_{name}_cm2_s"] for r in rows],
-                [r[f"D_{name}_err_cm2_s"] for r in rows],
-            )
-            for name in ("oracle", "mtp", "mtp_after_al")
-        }  # fmt: skip
-        cells.append({
-            "n_atoms": len(atoms), "supercell": list(repeat), "temperatures": rows,
-            "Ea_oracle_eV": fits["oracle"][0], "Ea_oracle_err_eV": fits["oracle"][1],
-            "Ea_mtp_eV": fits["mtp"][0], "Ea_mtp_err_eV": fits["mtp"][1],
-            "Ea_mtp_after_al_eV": fits["mtp_after_al"][0],
-            "Ea_mtp_after_al_err_eV": fits["mtp_after_al"][1],
-        })  # fmt: skip
-
-    first = cells[0]
+        cells["x".join(map(str, repeat))] = rows
     result = {
-        "quick": quick,
-        "oracle": "chgnet",
-        "configuration": CONFIGURATION,
-        "protocol": {
-            "ensemble": "NVT Nose-Hoover chain (ASE)",
-            "timestep_fs": 2.0,
-            "steps": steps,
-            "discarded_fraction": 0.2,
-            "sample_every_steps": 10,
-        },
-        "temperatures": first["temperatures"],
-        "Ea_oracle_eV": first["Ea_oracle_eV"],
-        "Ea_mtp_eV": first["Ea_mtp_eV"],
-        "Ea_mtp_after_al_eV": first["Ea_mtp_after_al_eV"],
-        "cells": cells,
-        "heldout_force_rmse_passive_eV_A": heldout_passive,
-        "heldout_force_rmse_after_al_eV_A": heldout_al,
+        **texts, "cells": cells, "timings": timings,
         "labels": {
             "passive": fit_doc.n_train + fit_doc.n_validation,
+            "passive_validation": fit_doc.n_validation,
             "added_by_al": sum(it.n_labelled for it in al_doc.iterations),
-            "heldout": fit_doc.n_validation,
         },
-        "wall_times_s": timings,
+        "active_learning": {
+            "iterations": [
+                {"n_selected": it.n_selected, "n_labelled": it.n_labelled,
+                 "grade_max": it.grade_max, "runs_stopped": it.runs_stopped,
+                 "runs_unphysical": it.runs_unphysical,
+                 "validation_force_rmse_eV_A": it.heldout_errors.forces.rmse}
+                for it in al_doc.iterations
+            ],
+            "stop_reason": al_doc.stop_reason,
+        },
+    }  # fmt: skip
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(result))
+    return result
+
+
+def main() -> None:
+    """Run the oracle and the MTPs at every temperature; write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs, 52 atoms only")
+    parser.add_argument("--temperatures", default=None, help="comma-separated, K")
+    parser.add_argument(
+        "--oracle-wall-s",
+        type=float,
+        default=None,
+        help="wall time of all oracle MD (split evenly over temperatures)",
+    )
+    parser.add_argument("--mtp-steps", type=int, default=None, help="MTP MD steps of 2 fs")
+    parser.add_argument("--supercell", action="store_true", help="MTP MD also in the 2x1x1 cell")
+    parser.add_argument(
+        "--stage",
+        choices=("oracle", "mtp", "all"),
+        default="all",
+        help="oracle / mtp: run (and cache) one side only, e.g. in parallel; "
+        "all: both (from the caches where present), then the JSON",
+    )
+    args = parser.parse_args()
+    quick = args.quick
+    temperatures = (
+        [float(t) for t in args.temperatures.split(",")]
+        if args.temperatures
+        else [1000.0, 1150.0, 1300.0, 1450.0]
+    )
+    args.oracle_wall_s = args.oracle_wall_s or (240.0 if quick else 2400.0)
+    args.oracle_steps = 1000 if quick else 50000
+    args.mtp_steps = args.mtp_steps or (1000 if quick else 25000)  # 2 ps / 50 ps
+    args.heldout_per_T = 3 if quick else 6
+    args.max_iter = 100 if quick else 400
+    args.al_iterations, args.al_md_steps = (2, 1000) if quick else (6, 2000)
+    args.al_max_selected = 10 if quick else 20
+    key = ",".join(f"{t:g}" for t in temperatures) + ("-quick" if quick else "")
+    if args.stage in ("oracle", "all"):
+        oracle = oracle_runs(
+            temperatures, args, CACHE / f"mtp_fidelity_oracle_{key}-{args.oracle_wall_s:g}s.json"
+        )
+    if args.stage in ("mtp", "all"):
+        mtp = mtp_runs(
+            temperatures,
+            args,
+            CACHE / f"mtp_fidelity_mtp_{key}-{args.mtp_steps}-{int(args.supercell)}.json",
+        )
+    if args.stage != "all":
+        return
+
+    heldout = {
+        name: heldout_force_rmse(mtp[name], oracle["heldout_cfg"])
+        for name in ("mtp", "mtp_after_al")
     }
+    cells = []
+    for repeat, mtp_rows in mtp["cells"].items():
+        same_cell = repeat == "1x1x1"  # the oracle ran in the 52-atom cell only
+        rows = [
+            {**oracle_row, **mtp_row} if same_cell else mtp_row
+            for oracle_row, mtp_row in zip(oracle["rows"], mtp_rows, strict=True)
+        ]
+        names = ("oracle", "mtp", "mtp_after_al") if same_cell else ("mtp", "mtp_after_al")
+        cell_doc = {
+            "n_atoms": 52 * int(np.prod([int(n) for n in repeat.split("x")])),
+            "supercell": [int(n) for n in repeat.split("x")],
+            "temperatures": rows,
+        }
+        for name in names:
+            Ea, Ea_err = arrhenius(
+                temperatures,
+                [r[f"D_{name}_cm2_s"] for r in rows],
+                [r[f"D_{name}_err_cm2_s"] for r in rows],
+            )
+            cell_doc[f"Ea_{name}_eV"], cell_doc[f"Ea_{name}_err_eV"] = Ea, Ea_err
+        cells.append(cell_doc)
+    first = cells[0]
+    result = {
+        "quick": quick, "oracle": "chgnet", "configuration": CONFIGURATION,
+        "protocol": {
+            "ensemble": "NVT Nose-Hoover chain (ASE), 100 fs damping, same for every potential",
+            "timestep_fs": TIMESTEP_FS, "oracle_wall_s_budget": args.oracle_wall_s,
+            "mtp_steps": args.mtp_steps, "discarded_fraction": 0.2,
+            "sample_every_steps": EVERY,
+        },
+        "temperatures": first["temperatures"],
+        **{k: v for k, v in first.items() if k.startswith("Ea_")},
+        "cells": cells,
+        "heldout": "CHGNet-labelled snapshots of the oracle MD, evenly spread over every run",
+        "heldout_force_rmse_passive_eV_A": heldout["mtp"],
+        "heldout_force_rmse_after_al_eV_A": heldout["mtp_after_al"],
+        "labels": {**mtp["labels"], "heldout": oracle["heldout_cfg"].count("BEGIN_CFG")},
+        "active_learning": mtp["active_learning"],
+        "wall_times_s": {"md_oracle_52atoms_s": oracle["wall_s"], **mtp["timings"]},
+    }  # fmt: skip
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     for row in first["temperatures"]:
-        oracle_D, mtp_D = row["D_oracle_cm2_s"], row["D_mtp_cm2_s"]
-        ratio = mtp_D / oracle_D if oracle_D and mtp_D and oracle_D > 0 else None
-        print(f"T {row['T_K']:g} K: D_mtp / D_oracle = {ratio}")
-    print(f"E_a oracle {first['Ea_oracle_eV']}, MTP {first['Ea_mtp_eV']}, "
-          f"after AL {first['Ea_mtp_after_al_eV']} eV -> {OUT}")  # fmt: skip
+        ratios = {
+            name: row[f"D_{name}_cm2_s"] / row["D_oracle_cm2_s"]
+            for name in ("mtp", "mtp_after_al")
+            if row.get(f"D_{name}_cm2_s") and row["D_oracle_cm2_s"]
+        }
+        print(f"T {row['T_K']:g} K: D / D_oracle " + ", ".join(
+            f"{k} {v:.2f}" for k, v in ratios.items()))  # fmt: skip
+    print(f"E_a oracle {first['Ea_oracle_eV']}, MTP {first['Ea_mtp_eV']}, after AL "
+          f"{first['Ea_mtp_after_al_eV']} eV; held-out forces {heldout} -> {OUT}")  # fmt: skip
 
 
 if __name__ == "__main__":

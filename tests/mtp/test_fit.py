@@ -110,3 +110,29 @@ def test_fit_takes_the_labelled_set_of_a_label_job(jobstore, tmp_path):
     assert (doc["n_train"], doc["n_validation"]) == (4, 1)
     assert (doc["oracle"], doc["level_of_theory"], doc["species"]) == ("chgnet", "PBE", ["Li", "S"])
     assert doc["training_cfg"].count("BEGIN_CFG") == 4
+
+
+def test_sequential_selection_spends_a_batch_on_different_configurations(
+    trained_mtp, li2s_labelled
+):
+    """Three near-copies of one far configuration and one other: a batch of two takes both."""
+    data = motep_api.read_potential(trained_mtp.path, trained_mtp.species)
+    train_idx, val_idx = split_train_validation(len(li2s_labelled), 0.1, 0)
+    train = [li2s_labelled[i] for i in train_idx]
+    first, second = (li2s_labelled[i].copy() for i in val_idx[:2])
+    first.set_cell(first.cell * 0.86, scale_atoms=True)  # the farthest: highest grades
+    second.set_cell(second.cell * 0.90, scale_atoms=True)
+    rng = np.random.default_rng(0)
+    copies = []
+    for _ in range(3):
+        atoms = first.copy()
+        atoms.positions += rng.normal(0.0, 0.02, atoms.positions.shape)
+        copies.append(atoms)
+    candidates = [*copies, second]
+    by_grade = select_add(data, train, candidates, max_selected=2, sequential=False)
+    grades = np.array(by_grade.grades)
+    assert grades[:3].min() > grades[3] > 2.0  # the copies outrank the other one
+    assert set(by_grade.indices) <= {0, 1, 2}  # highest grades: two copies of one cell
+    one_at_a_time = select_add(data, train, candidates, max_selected=2)
+    assert one_at_a_time.indices[0] == by_grade.indices[0]
+    assert one_at_a_time.indices[1] == 3  # the copies no longer extend the set; this does

@@ -77,6 +77,7 @@ def select_add(
     max_selected: int | None = None,
     duplicate_tolerance: float = 1e-3,
     threshold: float = 1e-3,
+    sequential: bool = True,
 ) -> Selection:
     """Choose the candidates that enlarge the MaxVol active set of the training set.
 
@@ -84,8 +85,13 @@ def select_add(
     appended to the active set and MaxVol swaps rows while any coefficient exceeds
     ``1 + threshold``; candidates with a row in the final set are selected.
     Near-duplicates (relative distance of summed basis rows below
-    ``duplicate_tolerance``) are removed first; at most ``max_selected`` are kept, highest
-    grade first.
+    ``duplicate_tolerance``) are removed first.
+
+    When more than ``max_selected`` enter the set, ``sequential`` (default) picks them one
+    at a time: the highest-graded, then its rows join the active set (MaxVol) and the rest
+    are graded again, so a batch does not spend its labels on consecutive MD frames that
+    extend the set in the same direction (``benchmarks/al_selection_efficiency.py``).
+    ``sequential=False``: the ``max_selected`` highest grades of the entered ones.
     """
     candidates = list(candidates)
     if not candidates:
@@ -113,9 +119,35 @@ def select_add(
     final = motep_api.maxvol_extend(matrix, np.arange(len(active)), threshold)
     entered = {int(kept_owner[k - len(active)]) for k in final if k >= len(active)}
     chosen = sorted(entered, key=lambda i: -grades[i])
-    if max_selected is not None:
-        chosen = chosen[:max_selected]
+    if max_selected is not None and len(chosen) > max_selected:
+        if sequential:
+            chosen = _one_at_a_time(active, rows, owner, chosen, max_selected, threshold)
+        else:
+            chosen = chosen[:max_selected]
     return Selection(indices=chosen, grades=grades.tolist(), duplicates=duplicates)
+
+
+def _one_at_a_time(
+    active: np.ndarray,
+    rows: np.ndarray,
+    owner: np.ndarray,
+    entered: list[int],
+    max_selected: int,
+    threshold: float,
+) -> list[int]:
+    """Pick from ``entered`` greedily: highest grade, add its rows to ``active``, regrade."""
+    chosen: list[int] = []
+    remaining = list(entered)
+    while remaining and len(chosen) < max_selected:
+        grades = [motep_api.grades_against(active, rows[owner == i]).max() for i in remaining]
+        best = int(np.argmax(grades))
+        if grades[best] <= 1 + threshold:
+            break
+        pick = remaining.pop(best)
+        chosen.append(pick)
+        matrix = np.vstack([active, rows[owner == pick]])
+        active = matrix[motep_api.maxvol_extend(matrix, np.arange(len(active)), threshold)]
+    return chosen
 
 
 CANDIDATE_FEATURE = "ionflow_candidate"  # index of a candidate, kept by mlp in its output
