@@ -171,34 +171,46 @@ def active_learning(fit_doc, labelled, cell, temperatures, args, heldout_cfg):
     return ActiveLearningDocument(**found["output"])
 
 
-def oracle_runs(temperatures, args, cache: Path) -> dict:
-    """Oracle (CHGNet) MD at every temperature: D rows and a labelled held-out set.
+def oracle_run(temperature: float, args, cache: Path) -> dict:
+    """Oracle (CHGNet) MD at ``temperature`` K: its D row and labelled held-out ``.cfg`` text.
 
-    Cached in ``cache`` (the longest stage): a rerun with the same settings reuses it.
+    Cached in ``cache`` (the longest stage): a rerun with the same settings reuses it, and
+    temperatures can run in separate processes (``--stage oracle --temperatures ...``).
     """
     from ionflow.dft.run import chgnet_calculator, chgnet_single_points
     from ionflow.io.labelled_set import LabelledSet
 
     if cache.exists():
         return json.loads(cache.read_text())
-    oracle, cell, rows, snapshots = chgnet_calculator(), benchmark_cell((1, 1, 1)), [], []
     start = time.perf_counter()
-    for k, temperature in enumerate(temperatures):
-        run = li_diffusion(
-            cell, oracle, temperature, args.oracle_steps, TIMESTEP_FS, EVERY, seed=k,
-            max_wall_s=args.oracle_wall_s / len(temperatures), n_snapshots=args.heldout_per_T,
-        )  # fmt: skip
-        rows.append({"T_K": temperature, "D_oracle_cm2_s": run["D"],
-                     "D_oracle_err_cm2_s": run["D_err"], "oracle_ps": run["ps"]})  # fmt: skip
-        snapshots += run["snapshots"]
-        print(f"oracle {temperature:g} K: {run['ps']:.1f} ps, D {run['D']:.3g} ± "
-              f"{run['D_err']:.2g} cm2/s", flush=True)  # fmt: skip
-    wall_s = time.perf_counter() - start
-    heldout = LabelledSet(chgnet_single_points(snapshots), "chgnet", "PBE", SPECIES)
-    result = {"rows": rows, "heldout_cfg": heldout.cfg_text(), "wall_s": wall_s}
+    run = li_diffusion(
+        benchmark_cell((1, 1, 1)), chgnet_calculator(), temperature, args.oracle_steps,
+        TIMESTEP_FS, EVERY, seed=int(temperature), max_wall_s=args.oracle_wall_s,
+        n_snapshots=args.heldout_per_T,
+    )  # fmt: skip
+    print(f"oracle {temperature:g} K: {run['ps']:.1f} ps, D {run['D']:.3g} ± "
+          f"{run['D_err']:.2g} cm2/s", flush=True)  # fmt: skip
+    heldout = LabelledSet(chgnet_single_points(run["snapshots"]), "chgnet", "PBE", SPECIES)
+    result = {
+        "row": {"T_K": temperature, "D_oracle_cm2_s": run["D"],
+                "D_oracle_err_cm2_s": run["D_err"], "oracle_ps": run["ps"]},
+        "heldout_cfg": heldout.cfg_text(), "wall_s": time.perf_counter() - start,
+    }  # fmt: skip
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(result))
     return result
+
+
+def oracle_runs(temperatures, args) -> dict:
+    """:func:`oracle_run` at every temperature: D rows, held-out ``.cfg`` text, wall time."""
+    tag = f"{args.oracle_wall_s:g}s-{args.oracle_steps}"
+    runs = [oracle_run(t, args, CACHE / f"mtp_fidelity_oracle_{t:g}K-{tag}.json")
+            for t in temperatures]  # fmt: skip
+    return {
+        "rows": [run["row"] for run in runs],
+        "heldout_cfg": "".join(run["heldout_cfg"] for run in runs),
+        "wall_s": sum(run["wall_s"] for run in runs),
+    }
 
 
 def heldout_force_rmse(mtp_text: str, heldout_cfg: str) -> float:
@@ -289,8 +301,9 @@ def main() -> None:
         "--oracle-wall-s",
         type=float,
         default=None,
-        help="wall time of all oracle MD (split evenly over temperatures)",
+        help="wall time of the oracle MD at each temperature (at least 1000 steps)",
     )
+    parser.add_argument("--oracle-steps", type=int, default=None, help="oracle MD steps, 2 fs")
     parser.add_argument("--mtp-steps", type=int, default=None, help="MTP MD steps of 2 fs")
     parser.add_argument("--supercell", action="store_true", help="MTP MD also in the 2x1x1 cell")
     parser.add_argument(
@@ -307,8 +320,8 @@ def main() -> None:
         if args.temperatures
         else [1000.0, 1150.0, 1300.0, 1450.0]
     )
-    args.oracle_wall_s = args.oracle_wall_s or (240.0 if quick else 2400.0)
-    args.oracle_steps = 1000 if quick else 50000
+    args.oracle_wall_s = args.oracle_wall_s or (60.0 if quick else 2400.0)
+    args.oracle_steps = args.oracle_steps or (1000 if quick else 50000)
     args.mtp_steps = args.mtp_steps or (1000 if quick else 25000)  # 2 ps / 50 ps
     args.heldout_per_T = 3 if quick else 6
     args.max_iter = 100 if quick else 400
@@ -316,9 +329,7 @@ def main() -> None:
     args.al_max_selected = 10 if quick else 20
     key = ",".join(f"{t:g}" for t in temperatures) + ("-quick" if quick else "")
     if args.stage in ("oracle", "all"):
-        oracle = oracle_runs(
-            temperatures, args, CACHE / f"mtp_fidelity_oracle_{key}-{args.oracle_wall_s:g}s.json"
-        )
+        oracle = oracle_runs(temperatures, args)
     if args.stage in ("mtp", "all"):
         mtp = mtp_runs(
             temperatures,
@@ -358,7 +369,7 @@ def main() -> None:
         "quick": quick, "oracle": "chgnet", "configuration": CONFIGURATION,
         "protocol": {
             "ensemble": "NVT Nose-Hoover chain (ASE), 100 fs damping, same for every potential",
-            "timestep_fs": TIMESTEP_FS, "oracle_wall_s_budget": args.oracle_wall_s,
+            "timestep_fs": TIMESTEP_FS, "oracle_wall_s_per_T": args.oracle_wall_s,
             "mtp_steps": args.mtp_steps, "discarded_fraction": 0.2,
             "sample_every_steps": EVERY,
         },
