@@ -222,12 +222,8 @@ def heldout_force_rmse(mtp_text: str, heldout_cfg: str) -> float:
     return heldout_errors_of(mtp_text, heldout, SPECIES).forces.rmse
 
 
-def mtp_runs(temperatures, args, cache: Path) -> dict:
-    """Passive fit, active learning, and MD with both potentials; cached in ``cache``."""
-    from ionflow.mtp import motep_api
-
-    if cache.exists():
-        return json.loads(cache.read_text())
+def fit_and_learn(temperatures, args) -> dict:
+    """The passive fit and active learning from it: both potentials, labels, timings."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     fit_doc, labelled = passive_fit(SPECIES, args.max_iter)
@@ -240,7 +236,37 @@ def mtp_runs(temperatures, args, cache: Path) -> dict:
     timings["active_learning_s"] = time.perf_counter() - start
     print(f"active learning: {len(al_doc.iterations)} iterations, {al_doc.n_training} cells; "
           f"{al_doc.stop_reason}", flush=True)  # fmt: skip
-    texts = {"mtp": fit_doc.mtp, "mtp_after_al": al_doc.mtp}
+    return {
+        "mtp": fit_doc.mtp, "mtp_after_al": al_doc.mtp, "timings": timings,
+        "labels": {
+            "passive": fit_doc.n_train + fit_doc.n_validation,
+            "passive_validation": fit_doc.n_validation,
+            "added_by_al": sum(it.n_labelled for it in al_doc.iterations),
+        },
+        "active_learning": {
+            "iterations": [
+                {"n_selected": it.n_selected, "n_labelled": it.n_labelled,
+                 "grade_max": it.grade_max, "runs_stopped": it.runs_stopped,
+                 "runs_unphysical": it.runs_unphysical,
+                 "validation_force_rmse_eV_A": it.heldout_errors.forces.rmse}
+                for it in al_doc.iterations
+            ],
+            "stop_reason": al_doc.stop_reason,
+        },
+    }  # fmt: skip
+
+
+def mtp_runs(temperatures, args, cache: Path, fits: Path) -> dict:
+    """MD with both potentials (cached in ``cache``) of :func:`fit_and_learn` (in ``fits``)."""
+    from ionflow.mtp import motep_api
+
+    if cache.exists():
+        return json.loads(cache.read_text())
+    if not fits.exists():
+        fits.parent.mkdir(parents=True, exist_ok=True)
+        fits.write_text(json.dumps(fit_and_learn(temperatures, args)))
+    result = json.loads(fits.read_text())
+    texts, timings = {k: result[k] for k in ("mtp", "mtp_after_al")}, result["timings"]
     potentials = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, text in texts.items():
@@ -269,24 +295,7 @@ def mtp_runs(temperatures, args, cache: Path) -> dict:
             ), flush=True)  # fmt: skip
             rows.append(row)
         cells["x".join(map(str, repeat))] = rows
-    result = {
-        **texts, "cells": cells, "timings": timings,
-        "labels": {
-            "passive": fit_doc.n_train + fit_doc.n_validation,
-            "passive_validation": fit_doc.n_validation,
-            "added_by_al": sum(it.n_labelled for it in al_doc.iterations),
-        },
-        "active_learning": {
-            "iterations": [
-                {"n_selected": it.n_selected, "n_labelled": it.n_labelled,
-                 "grade_max": it.grade_max, "runs_stopped": it.runs_stopped,
-                 "runs_unphysical": it.runs_unphysical,
-                 "validation_force_rmse_eV_A": it.heldout_errors.forces.rmse}
-                for it in al_doc.iterations
-            ],
-            "stop_reason": al_doc.stop_reason,
-        },
-    }  # fmt: skip
+    result.update(cells=cells, timings=timings)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(result))
     return result
@@ -322,10 +331,10 @@ def main() -> None:
     )
     args.oracle_wall_s = args.oracle_wall_s or (60.0 if quick else 2400.0)
     args.oracle_steps = args.oracle_steps or (1000 if quick else 50000)
-    args.mtp_steps = args.mtp_steps or (1000 if quick else 25000)  # 2 ps / 50 ps
+    args.mtp_steps = args.mtp_steps or (1000 if quick else 10000)  # 2 ps / 20 ps
     args.heldout_per_T = 3 if quick else 6
-    args.max_iter = 100 if quick else 400
-    args.al_iterations, args.al_md_steps = (2, 1000) if quick else (6, 2000)
+    args.max_iter = 100 if quick else 200
+    args.al_iterations, args.al_md_steps = (2, 1000) if quick else (4, 1000)
     args.al_max_selected = 10 if quick else 20
     key = ",".join(f"{t:g}" for t in temperatures) + ("-quick" if quick else "")
     if args.stage in ("oracle", "all"):
@@ -335,6 +344,7 @@ def main() -> None:
             temperatures,
             args,
             CACHE / f"mtp_fidelity_mtp_{key}-{args.mtp_steps}-{int(args.supercell)}.json",
+            CACHE / f"mtp_fidelity_fits_{key}.json",
         )
     if args.stage != "all":
         return
@@ -350,6 +360,12 @@ def main() -> None:
             {**oracle_row, **mtp_row} if same_cell else mtp_row
             for oracle_row, mtp_row in zip(oracle["rows"], mtp_rows, strict=True)
         ]
+        for row in rows if same_cell else []:  # the goal: D within 1.5x of the oracle's
+            D_oracle = row["D_oracle_cm2_s"]
+            row["D_oracle_rel_err"] = row["D_oracle_err_cm2_s"] / D_oracle if D_oracle else None
+            for name in ("mtp", "mtp_after_al"):
+                D = row.get(f"D_{name}_cm2_s")
+                row[f"D_{name}_over_oracle"] = D / D_oracle if D and D_oracle else None
         names = ("oracle", "mtp", "mtp_after_al") if same_cell else ("mtp", "mtp_after_al")
         cell_doc = {
             "n_atoms": 52 * int(np.prod([int(n) for n in repeat.split("x")])),
