@@ -1,22 +1,33 @@
 """Does MD with the fitted MTP give the diffusivity MD with its own oracle gives?
 
 Usage:
-    .venv/bin/python benchmarks/mtp_fidelity.py --quick     # minutes: short runs, 52 atoms
-    .venv/bin/python benchmarks/mtp_fidelity.py             # hours: long runs, + 2x1x1 cell
+    .venv/bin/python benchmarks/mtp_fidelity.py --quick     # ~20 min on 2 free cores
+    .venv/bin/python benchmarks/mtp_fidelity.py             # the oracle: 40 min per T
+    # on a shared machine, the two sides in parallel, then the JSON from the caches:
+    .venv/bin/python benchmarks/mtp_fidelity.py --stage oracle --temperatures 1000,1450 &
+    .venv/bin/python benchmarks/mtp_fidelity.py --stage oracle --temperatures 1150,1300 &
+    .venv/bin/python benchmarks/mtp_fidelity.py --stage mtp &
+    wait; .venv/bin/python benchmarks/mtp_fidelity.py
 
 Oracle: CHGNet. Cell: the 52-atom Li6PS5Cl configuration with 25 % Cl on 4c
-(``X4c-025-R3m``, :func:`ionflow.structures.argyrodite.characteristic_configurations`), and
-(full run) its 2x1x1 supercell. Protocol, identical for every potential: NVT Nosé-Hoover
-chain (ASE, 100 fs damping), velocities at T, the first fifth of the run discarded,
-Li MSD -> D ± error (:func:`ionflow.analysis.diffusion.fit_diffusion`) at every
-temperature, Arrhenius E_a (:func:`ionflow.analysis.arrhenius.fit_arrhenius`).
+(``X4c-025-R3m``, :func:`ionflow.structures.argyrodite.characteristic_configurations`);
+``--supercell`` adds MD with the MTPs in its 2x1x1 supercell. Protocol, identical for every
+potential: NVT Nosé-Hoover chain (ASE, 100 fs damping, 2 fs steps), velocities at T, the
+first fifth of the run discarded, Li MSD -> D ± error
+(:func:`ionflow.analysis.diffusion.fit_diffusion`) at every temperature, Arrhenius E_a
+(:func:`ionflow.analysis.arrhenius.fit_arrhenius`). The oracle runs for a wall-time budget
+per temperature (``--oracle-wall-s``; what it reached is ``oracle_ps``), the MTPs for
+``--mtp-steps``. Temperatures 1000-1450 K by default: the oracle's D error falls with the
+number of Li hops, and at 800-1000 K 2 ps of oracle MD left it at ~45 %.
 
 Potentials: the passive level-8 MTP (motep, ionflow's defaults) fitted to the demo's
-CHGNet-labelled set (``workflows/demo_li6ps5cl_chgnet.yaml``, cached by
-``benchmarks/mtp_fit_quality.py``), and the same MTP after active learning
-(:class:`ionflow.learning.flows.active_learning.ActiveLearningMaker`, CHGNet labels,
-exploration on the benchmark cell). Held-out force RMSE: the passive fit's validation
-split, never trained on by either. Writes ``benchmarks/results/mtp_fidelity.json``.
+CHGNet-labelled set (``workflows/demo_li6ps5cl_chgnet.yaml``, 600 and 1200 K AIMD of two
+configurations, cached by ``benchmarks/mtp_fit_quality.py``), and the same MTP after active
+learning (:class:`ionflow.learning.flows.active_learning.ActiveLearningMaker`, CHGNet
+labels, exploration on the benchmark cell at the benchmark temperatures: training data
+where the MD goes). Held-out force RMSE: CHGNet-labelled snapshots of the oracle MD, spread
+over every temperature, never trained on. Stages are cached in ``bench-results/cache``.
+Writes ``benchmarks/results/mtp_fidelity.json``.
 """
 
 from __future__ import annotations

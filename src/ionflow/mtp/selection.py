@@ -22,7 +22,8 @@ class Selection:
     """Result of :func:`select_add`.
 
     Attributes:
-        indices: indices of the chosen candidates, highest grade first.
+        indices: indices of the chosen candidates, highest grade first (sequential
+            picks: in the order picked).
         grades: extrapolation grade of every candidate (max over its atoms).
         duplicates: number of candidates dropped as near-duplicates.
     """
