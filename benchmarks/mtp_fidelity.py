@@ -325,6 +325,8 @@ def main() -> None:
     )
     parser.add_argument("--oracle-steps", type=int, default=None, help="oracle MD steps, 2 fs")
     parser.add_argument("--mtp-steps", type=int, default=None, help="MTP MD steps of 2 fs")
+    parser.add_argument("--max-iter", type=int, default=None, help="BFGS cap of every fit")
+    parser.add_argument("--al-iterations", type=int, default=None)
     parser.add_argument("--supercell", action="store_true", help="MTP MD also in the 2x1x1 cell")
     parser.add_argument(
         "--stage",
@@ -342,10 +344,11 @@ def main() -> None:
     )
     args.oracle_wall_s = args.oracle_wall_s or (60.0 if quick else 2400.0)
     args.oracle_steps = args.oracle_steps or (1000 if quick else 50000)
-    args.mtp_steps = args.mtp_steps or (1000 if quick else 10000)  # 2 ps / 20 ps
+    args.mtp_steps = args.mtp_steps or (1000 if quick else 6000)  # 2 ps / 12 ps
     args.heldout_per_T = 3 if quick else 6
-    args.max_iter = 100 if quick else 200
-    args.al_iterations, args.al_md_steps = (2, 1000) if quick else (4, 1000)
+    args.max_iter = args.max_iter or 100
+    args.al_iterations = args.al_iterations or (2 if quick else 3)
+    args.al_md_steps = 1000 if quick else 500
     args.al_max_selected = 10 if quick else 20
     key = ",".join(f"{t:g}" for t in temperatures) + ("-quick" if quick else "")
     if args.stage in ("oracle", "all"):
