@@ -128,21 +128,40 @@ def arrhenius(temperatures, values, errors):
     return fit.Ea_eV, fit.Ea_err_eV
 
 
-def passive_fit(species, max_iter):
-    """The passive fit on the demo's labelled set; returns the MtpFitDocument."""
+def passive_fit(max_iter: int, wait: bool = False) -> dict:
+    """The passive fit on the demo's labelled set: ``.mtp`` text, split sizes, validation.
+
+    Cached in ``bench-results/cache``; ``wait``: wait for another process to write it.
+    """
     from mtp_fit_quality import labelled_cfg
 
     from ionflow.io.labelled_set import LabelledSet
     from ionflow.mtp.fitting import fit_mtp
 
+    cache = CACHE / f"mtp_fidelity_passive_{max_iter}.json"
+    while wait and not cache.exists():
+        time.sleep(10)
+    if cache.exists():
+        return json.loads(cache.read_text())
+    start = time.perf_counter()
     text, species_of_set = labelled_cfg("demo")
-    assert list(species_of_set) == list(species)
-    labelled = LabelledSet.from_cfg_text(text, species, "chgnet", "PBE")
+    assert list(species_of_set) == SPECIES
+    labelled = LabelledSet.from_cfg_text(text, SPECIES, "chgnet", "PBE")
     doc = fit_mtp(labelled, level=8, r_cut=5.0, max_iter=max_iter, engine="motep")
-    return doc, labelled
+    result = {
+        "mtp": doc.mtp, "n_train": doc.n_train, "n_validation": doc.n_validation,
+        "validation_cfg": doc.validation_cfg, "labelled_cfg": text,
+        "validation_force_rmse_eV_A": doc.validation_errors.forces.rmse,
+        "wall_s": time.perf_counter() - start,
+    }  # fmt: skip
+    print(f"passive fit: {doc.n_train} cells, validation forces "
+          f"{result['validation_force_rmse_eV_A']:.3f} eV/Å", flush=True)  # fmt: skip
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(result))
+    return result
 
 
-def active_learning(fit_doc, labelled, cell, temperatures, args, heldout_cfg):
+def active_learning(passive: dict, cell, temperatures, args):
     """Run ionflow's active-learning loop from the passive fit; return its document."""
     from jobflow import JobStore, run_locally
     from maggma.stores import MemoryStore
@@ -150,19 +169,21 @@ def active_learning(fit_doc, labelled, cell, temperatures, args, heldout_cfg):
 
     from ionflow.dft.jobs.label import LabelMaker
     from ionflow.dft.sets.oracle import OracleSettings
+    from ionflow.io.labelled_set import LabelledSet
     from ionflow.learning.explore import AseMdExplorer
     from ionflow.learning.flows.active_learning import ActiveLearningMaker
     from ionflow.learning.schemas.active_learning import ActiveLearningDocument
     from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
     from ionflow.mtp.jobs.fit import MtpFitMaker
 
+    labelled = LabelledSet.from_cfg_text(passive["labelled_cfg"], SPECIES, "chgnet", "PBE")
     maker = ActiveLearningMaker(
         label_maker=LabelMaker(
             level_of_theory="PBE", oracle_settings=OracleSettings(oracle="chgnet"),
             species=labelled.species,
         ),
         fit_maker=MtpFitMaker(
-            weights=ACTIVE_LEARNING_WEIGHTS, max_iter=args.max_iter, validation_fraction=0.0,
+            weights=ACTIVE_LEARNING_WEIGHTS, max_iter=args.al_max_iter, validation_fraction=0.0,
             engine="motep",
         ),
         explorer=AseMdExplorer(grade_every=10, seed=5),
@@ -172,8 +193,8 @@ def active_learning(fit_doc, labelled, cell, temperatures, args, heldout_cfg):
         max_iterations=args.al_iterations,
     )  # fmt: skip
     flow = maker.make(
-        [AseAtomsAdaptor.get_structure(cell)], labelled, mtp=fit_doc.mtp,
-        heldout_cfg=heldout_cfg,
+        [AseAtomsAdaptor.get_structure(cell)], labelled, mtp=passive["mtp"],
+        heldout_cfg=passive["validation_cfg"],
     )  # fmt: skip
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     with tempfile.TemporaryDirectory() as tmp:
@@ -233,82 +254,93 @@ def heldout_force_rmse(mtp_text: str, heldout_cfg: str) -> float:
     return heldout_errors_of(mtp_text, heldout, SPECIES).forces.rmse
 
 
-def fit_and_learn(temperatures, args) -> dict:
-    """The passive fit and active learning from it: both potentials, labels, timings."""
-    timings: dict[str, float] = {}
+def learned(temperatures, args, cache: Path) -> dict:
+    """Active learning from the passive fit (:func:`passive_fit`); cached in ``cache``."""
+    if cache.exists():
+        return json.loads(cache.read_text())
+    passive = passive_fit(args.max_iter, wait=args.stage == "mtp-al")
     start = time.perf_counter()
-    fit_doc, labelled = passive_fit(SPECIES, args.max_iter)
-    timings["passive_fit_s"] = time.perf_counter() - start
-    print(f"passive fit: {fit_doc.n_train} cells, validation forces "
-          f"{fit_doc.validation_errors.forces.rmse:.3f} eV/Å", flush=True)  # fmt: skip
-    start = time.perf_counter()
-    cell = benchmark_cell((1, 1, 1))  # AL's held-out set: the passive fit's validation split
-    al_doc = active_learning(fit_doc, labelled, cell, temperatures, args, fit_doc.validation_cfg)
-    timings["active_learning_s"] = time.perf_counter() - start
+    al_doc = active_learning(passive, benchmark_cell((1, 1, 1)), temperatures, args)
     print(f"active learning: {len(al_doc.iterations)} iterations, {al_doc.n_training} cells; "
           f"{al_doc.stop_reason}", flush=True)  # fmt: skip
-    return {
-        "mtp": fit_doc.mtp, "mtp_after_al": al_doc.mtp, "timings": timings,
-        "labels": {
-            "passive": fit_doc.n_train + fit_doc.n_validation,
-            "passive_validation": fit_doc.n_validation,
-            "added_by_al": sum(it.n_labelled for it in al_doc.iterations),
-        },
-        "active_learning": {
-            "iterations": [
-                {"n_selected": it.n_selected, "n_labelled": it.n_labelled,
-                 "grade_max": it.grade_max, "runs_stopped": it.runs_stopped,
-                 "runs_unphysical": it.runs_unphysical,
-                 "validation_force_rmse_eV_A": it.heldout_errors.forces.rmse}
-                for it in al_doc.iterations
-            ],
-            "stop_reason": al_doc.stop_reason,
-        },
+    result = {
+        "mtp": al_doc.mtp, "wall_s": time.perf_counter() - start,
+        "added_by_al": sum(it.n_labelled for it in al_doc.iterations),
+        "iterations": [
+            {"n_selected": it.n_selected, "n_labelled": it.n_labelled,
+             "grade_max": it.grade_max, "runs_stopped": it.runs_stopped,
+             "runs_unphysical": it.runs_unphysical,
+             "validation_force_rmse_eV_A": it.heldout_errors.forces.rmse}
+            for it in al_doc.iterations
+        ],
+        "stop_reason": al_doc.stop_reason,
     }  # fmt: skip
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(result))
+    return result
 
 
-def mtp_runs(temperatures, args, cache: Path, fits: Path) -> dict:
-    """MD with both potentials (cached in ``cache``) of :func:`fit_and_learn` (in ``fits``)."""
+def mtp_md(name: str, mtp_text: str, temperatures, args, cache: Path) -> dict:
+    """MD with the potential ``mtp_text`` at every temperature: rows per cell, wall times."""
     from ionflow.mtp import motep_api
 
     if cache.exists():
         return json.loads(cache.read_text())
-    if not fits.exists():
-        fits.parent.mkdir(parents=True, exist_ok=True)
-        fits.write_text(json.dumps(fit_and_learn(temperatures, args)))
-    result = json.loads(fits.read_text())
-    texts, timings = {k: result[k] for k in ("mtp", "mtp_after_al")}, result["timings"]
-    potentials = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, text in texts.items():
-            (Path(tmp) / f"{name}.mtp").write_text(text)
-            potentials[name] = motep_api.read_potential(Path(tmp) / f"{name}.mtp", SPECIES)
-    cells = {}
+        (Path(tmp) / "pot.mtp").write_text(mtp_text)
+        data = motep_api.read_potential(Path(tmp) / "pot.mtp", SPECIES)
+    cells, timings = {}, {}
     for repeat in [(1, 1, 1), (2, 1, 1)] if args.supercell else [(1, 1, 1)]:
         atoms, rows = benchmark_cell(repeat), []
+        start = time.perf_counter()
         for k, temperature in enumerate(temperatures):
-            row = {"T_K": temperature}
-            for name, data in potentials.items():
-                t0 = time.perf_counter()
-                run = li_diffusion(
-                    atoms, motep_api.calculator(data), temperature, args.mtp_steps,
-                    TIMESTEP_FS, EVERY, seed=k,
-                )  # fmt: skip
-                timing = f"md_{name}_{len(atoms)}atoms_s"
-                timings[timing] = timings.get(timing, 0.0) + time.perf_counter() - t0
-                row[f"D_{name}_cm2_s"], row[f"D_{name}_err_cm2_s"] = run["D"], run["D_err"]
-                row[f"{name}_ps"] = run["ps"]
-                if run["failure"]:
-                    row[f"{name}_failure"] = run["failure"]
-            print(f"MTP {len(atoms)} atoms {temperature:g} K: " + ", ".join(
-                f"{k} {v}" if not isinstance(v, float) else f"{k} {v:.3g}"
-                for k, v in row.items() if k != "T_K" and "err" not in k
-            ), flush=True)  # fmt: skip
+            run = li_diffusion(
+                atoms, motep_api.calculator(data), temperature, args.mtp_steps,
+                TIMESTEP_FS, EVERY, seed=k,
+            )  # fmt: skip
+            row = {"T_K": temperature, f"D_{name}_cm2_s": run["D"],
+                   f"D_{name}_err_cm2_s": run["D_err"], f"{name}_ps": run["ps"]}  # fmt: skip
+            if run["failure"]:
+                row[f"{name}_failure"] = run["failure"]
+            print(f"{name} {len(atoms)} atoms {temperature:g} K: {row}", flush=True)
             rows.append(row)
         cells["x".join(map(str, repeat))] = rows
-    result.update(cells=cells, timings=timings)
+        timings[f"md_{name}_{len(atoms)}atoms_s"] = time.perf_counter() - start
+    result = {"cells": cells, "timings": timings}
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(result))
+    return result
+
+
+def mtp_runs(temperatures, args, key: str) -> dict:
+    """Passive fit, active learning and MD with both potentials (as far as ``args.stage``)."""
+    tag = f"{key}-{args.max_iter}"
+    md_tag = f"{tag}-{args.mtp_steps}-{int(args.supercell)}"
+    al_tag = f"{tag}-{args.al_iterations}x{args.al_max_iter}"
+    result: dict = {"cells": {}, "timings": {}}
+    if args.stage in ("mtp", "mtp-passive", "all"):
+        passive = passive_fit(args.max_iter)
+        result["mtp"] = passive["mtp"]
+        result["labels"] = {"passive": passive["n_train"] + passive["n_validation"],
+                            "passive_validation": passive["n_validation"]}  # fmt: skip
+        result["timings"]["passive_fit_s"] = passive["wall_s"]
+        md = mtp_md("mtp", passive["mtp"], temperatures, args,
+                    CACHE / f"mtp_fidelity_md_passive_{md_tag}.json")  # fmt: skip
+        result["cells"] = md["cells"]
+        result["timings"].update(md["timings"])
+    if args.stage in ("mtp", "mtp-al", "all"):
+        al = learned(temperatures, args, CACHE / f"mtp_fidelity_al_{al_tag}.json")
+        result["mtp_after_al"] = al["mtp"]
+        result["active_learning"] = {k: al[k] for k in ("iterations", "stop_reason")}
+        result.setdefault("labels", {})["added_by_al"] = al["added_by_al"]
+        result["timings"]["active_learning_s"] = al["wall_s"]
+        md = mtp_md("mtp_after_al", al["mtp"], temperatures, args,
+                    CACHE / f"mtp_fidelity_md_al_{md_tag}-{al_tag}.json")  # fmt: skip
+        for repeat, rows in md["cells"].items():
+            known = result["cells"].setdefault(repeat, [{} for _ in rows])
+            for row, new in zip(known, rows, strict=True):
+                row.update(new)
+        result["timings"].update(md["timings"])
     return result
 
 
@@ -327,12 +359,14 @@ def main() -> None:
     parser.add_argument("--mtp-steps", type=int, default=None, help="MTP MD steps of 2 fs")
     parser.add_argument("--max-iter", type=int, default=None, help="BFGS cap of every fit")
     parser.add_argument("--al-iterations", type=int, default=None)
+    parser.add_argument("--al-max-iter", type=int, default=None, help="BFGS cap of AL refits")
     parser.add_argument("--supercell", action="store_true", help="MTP MD also in the 2x1x1 cell")
     parser.add_argument(
         "--stage",
-        choices=("oracle", "mtp", "all"),
+        choices=("oracle", "mtp", "mtp-passive", "mtp-al", "all"),
         default="all",
-        help="oracle / mtp: run (and cache) one side only, e.g. in parallel; "
+        help="oracle / mtp (mtp-passive, mtp-al: its two halves): run (and cache) one "
+        "side only, e.g. in parallel; "
         "all: both (from the caches where present), then the JSON",
     )
     args = parser.parse_args()
@@ -347,19 +381,15 @@ def main() -> None:
     args.mtp_steps = args.mtp_steps or (1000 if quick else 6000)  # 2 ps / 12 ps
     args.heldout_per_T = 3 if quick else 6
     args.max_iter = args.max_iter or 100
-    args.al_iterations = args.al_iterations or (2 if quick else 3)
+    args.al_iterations = args.al_iterations or 2
+    args.al_max_iter = args.al_max_iter or 30  # warm-started refits
     args.al_md_steps = 1000 if quick else 500
     args.al_max_selected = 10 if quick else 20
     key = ",".join(f"{t:g}" for t in temperatures) + ("-quick" if quick else "")
     if args.stage in ("oracle", "all"):
         oracle = oracle_runs(temperatures, args)
-    if args.stage in ("mtp", "all"):
-        mtp = mtp_runs(
-            temperatures,
-            args,
-            CACHE / f"mtp_fidelity_mtp_{key}-{args.mtp_steps}-{int(args.supercell)}.json",
-            CACHE / f"mtp_fidelity_fits_{key}.json",
-        )
+    if args.stage != "oracle":
+        mtp = mtp_runs(temperatures, args, key)
     if args.stage != "all":
         return
 
