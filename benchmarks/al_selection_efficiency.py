@@ -165,6 +165,7 @@ def run_arm(start, test, args, arm: str, seed: int, work: Path) -> list[dict]:
             li2s_cells(1, 0.0, 0), TARGETS_K, args.md_steps, str(path), SPECIES, train,
             0.0, args.gamma_break,
         ).candidates  # fmt: skip
+        rows[-1]["pool"] = len(visited)  # an arm can only choose when pool > batch
         if arm != "random":
             data = motep_api.read_potential(path, SPECIES)
             chosen = select_add(
