@@ -136,3 +136,26 @@ def test_sequential_selection_spends_a_batch_on_different_configurations(
     one_at_a_time = select_add(data, train, candidates, max_selected=2)
     assert one_at_a_time.indices[0] == by_grade.indices[0]
     assert one_at_a_time.indices[1] == 3  # the copies no longer extend the set; this does
+
+
+def test_warm_start_widens_the_radial_basis_to_closer_atoms(trained_mtp, li2s_labelled_set):
+    """Active learning labelled a closer contact: the refit's min_dist moves down to it."""
+    from ionflow.dft.run import chgnet_single_points
+    from ionflow.io.labelled_set import LabelledSet
+    from ionflow.mtp.fitting import fit_mtp, min_interatomic_distance
+
+    before = motep_api.read_potential(trained_mtp.path, trained_mtp.species).radial_basis.min
+    squeezed = li2s_labelled_set.images[0].copy()
+    squeezed.set_cell(squeezed.cell * 0.8, scale_atoms=True)
+    closer = LabelledSet(
+        chgnet_single_points([squeezed]), li2s_labelled_set.oracle,
+        li2s_labelled_set.level_of_theory, li2s_labelled_set.species,
+    )  # fmt: skip
+    labelled = LabelledSet.merge([li2s_labelled_set, closer], li2s_labelled_set.species)
+    expected = round(0.95 * min_interatomic_distance(labelled.images), 3)
+    assert expected < before  # the premise: the new cell has closer atoms
+    doc = fit_mtp(
+        labelled, previous_mtp=trained_mtp.path.read_text(), max_iter=3,
+        validation_fraction=0.0, engine="motep",
+    )  # fmt: skip
+    assert doc.warm_start and doc.min_dist == pytest.approx(expected)

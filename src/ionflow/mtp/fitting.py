@@ -139,7 +139,11 @@ def fit_mtp(
         validation_fraction: share of configurations held out (fixed-seed split).
         seed: seed of the split and of the initial coefficients.
         previous_mtp: ``.mtp`` text to warm-start from (same or lower level: a lower one is
-            upconverted first, see :func:`upconvert_mtp_text`), or None.
+            upconverted first, see :func:`upconvert_mtp_text`), or None. When the set has
+            atoms closer than its ``min_dist`` (active learning labelled shorter contacts),
+            the radial basis is widened to the set's (as ``mlp train`` updates
+            ``min_dist``): without it, exploration's trust level (a fraction of
+            ``min_dist``) could never move and the loop never learns closer contacts.
         engine: ``mlp`` or ``motep`` (default: settings).
         workdir: where the engine's files go (default: a temporary directory).
 
@@ -162,9 +166,15 @@ def fit_mtp(
             write_labelled_cfg(val_images, work / "validation.cfg", species)
 
         min_dist = round(min(min_interatomic_distance(images) * 0.95, r_cut - 0.5), 3)
+        from ionflow.mtp import motep_api
+
         initial = work / "initial.mtp"
         if previous_mtp:
             initial.write_text(upconvert_mtp_text(previous_mtp, level, species))
+            start_from = motep_api.read_potential(initial, species)
+            if start_from.radial_basis.min > min_dist:  # the set has closer atoms: widen
+                start_from.radial_basis.min = min_dist  # (as mlp train's min_dist update)
+                motep_api.write_potential(initial, start_from)
         else:
             initial.write_text(
                 untrained_mtp_text(level, len(species), min_dist, r_cut, radial_basis_size)
@@ -197,8 +207,6 @@ def fit_mtp(
             )
         cost = cost_per_atom_step_s(trained, species, images)
         mtp_text = trained.read_text()
-        from ionflow.mtp import motep_api
-
         used = motep_api.read_potential(trained, species)
         return MtpFitDocument(
             level=level,
