@@ -208,9 +208,10 @@ def write_results(results: dict, args, n_test: int, wall_s: float) -> None:
             text = "not reached" if needed is None else f"{new_arm} new labels"
             print(f"seed {seed}: random reaches F={target:.4f} with {new_random} new labels; "
                   f"{arm} reaches it with {text}")  # fmt: skip
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({
-        "settings": vars(args), "targets_K": TARGETS_K, "n_test": n_test,
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    settings = {**vars(args), "out": str(args.out)}
+    args.out.write_text(json.dumps({
+        "settings": settings, "targets_K": TARGETS_K, "n_test": n_test,
         "rows": results, "labels_to_reach_random_final": summary, "wall_time_s": wall_s,
     }, indent=2) + "\n")  # fmt: skip
 
