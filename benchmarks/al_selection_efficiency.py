@@ -183,7 +183,7 @@ def run_arm(start, test, args, arm: str, seed: int, work: Path) -> list[dict]:
             break
         # gamma_select 0: every visited configuration (within the trust levels) is a candidate
         visited = AseMdExplorer(grade_every=10, seed=seed * 100 + iteration)(
-            li2s_cells(1, 0.0, 0), TARGETS_K, args.md_steps, str(path), SPECIES, train,
+            li2s_cells(args.runs, 0.0, 0), TARGETS_K, args.md_steps, str(path), SPECIES, train,
             0.0, args.gamma_break,
         ).candidates  # fmt: skip
         rows[-1]["pool"] = len(visited)  # an arm can only choose when pool > batch
@@ -250,6 +250,12 @@ def main() -> None:
         help="refit from scratch (default: from the previous potential, as the loop does)",
     )  # fmt: skip
     parser.add_argument("--md-steps", type=int, default=300, help="exploration MD steps")
+    parser.add_argument(
+        "--runs", type=int, default=1,
+        help="exploration runs per temperature and iteration (their own velocities): the "
+        "pool to choose from; each run ends at its first grade above gamma_break",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, default=OUT, help="the JSON written")
     parser.add_argument("--stability-steps", type=int, default=2000, help="1 fs steps")
     parser.add_argument("--gamma-break", type=float, default=10.0)
     parser.add_argument(
