@@ -67,7 +67,7 @@ def density_sites(
     """
     cell, origin = trajectory.cells[0], trajectory.origins[0]
     lengths = np.linalg.norm(cell, axis=1)
-    shape = tuple(max(int(round(length / bin_A)), 1) for length in lengths)
+    shape = tuple(max(round(float(length) / bin_A), 1) for length in lengths)
     points = trajectory.positions.transpose(2, 1, 0).reshape(-1, 3)  # every atom, frame
     frac = ((points - origin) @ np.linalg.inv(cell)) % 1.0
     index = np.minimum((frac * shape).astype(int), np.array(shape) - 1)
