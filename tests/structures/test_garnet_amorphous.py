@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ionflow.amorphous.recipe import MeltQuenchRecipe
+from ionflow.amorphous.flows.melt_quench import MeltQuenchFlowMaker
 from ionflow.errors import IonflowInputError
 from ionflow.structures.amorphous import at_density, expanded_cells
 from ionflow.structures.garnet import lithium_deficient_garnets
@@ -24,9 +24,8 @@ def test_lithium_deficient_garnets():
 
 
 def test_melt_quench_recipe_and_expansion(argyrodite_cl):
-    recipe = MeltQuenchRecipe()
-    assert recipe.quench_ps == pytest.approx(500.0)
-    maker = recipe.md_maker()
+    maker = MeltQuenchFlowMaker().md_maker
+    assert maker.quench_ps == pytest.approx(500.0)
     assert maker.melt_temperature == 3000.0 and maker.temperature == 500.0
     assert maker.quench_rate_k_per_ps == 5.0 and maker.melt_ps == 1000.0
     dense = at_density(argyrodite_cl, 1.5)
