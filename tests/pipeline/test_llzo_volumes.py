@@ -102,7 +102,7 @@ def test_runtime_flow_runs_every_cell_with_every_potential_and_crosses():
     assert summary.function_args[2] == 1100.0
     # without cross: the amorphous cell is run only with the potential that made it
     study.cross = False
-    cells = [j for j in _md_jobs(_replacement(study)) if j.name == STUDY_NAME][0].function_args[0]
+    cells = next(j for j in _md_jobs(_replacement(study)) if j.name == STUDY_NAME).function_args[0]
     assert [c["md_potential"] for c in cells if c["cell"] == "amorphous"] == ["classical"]
 
 
@@ -130,7 +130,7 @@ def test_amorphous_potentials_must_be_among_the_study_potentials(tmp_path):
         "name: x\nmaterial: LLZO\nstructures: {configurations: llzo-vacancies, "
         "n_configurations: 4}\nvolumes: {potentials: [mtp], amorphous: {potentials: [classical]}}\n"
     )
-    with pytest.raises(IonflowInputError, match="amorphous.potentials"):
+    with pytest.raises(IonflowInputError, match=r"amorphous\.potentials"):
         load_spec(path)
 
 
