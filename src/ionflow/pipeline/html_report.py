@@ -30,6 +30,7 @@ from ionflow.md.plotting import plot_thermo
 from ionflow.md.schemas.md import MdThermo
 from ionflow.mtp.plotting import plot_parity
 from ionflow.mtp.schemas.fit import SplitErrors
+from ionflow.pipeline.llzo_volumes import STUDY_NAME, VolumeStudyDocument
 from ionflow.pipeline.report import (
     MIXING_RULE_TEXT,
     PipelineReportDocument,
@@ -66,6 +67,7 @@ class WorkflowDocuments:
     active: dict[str, Any] | None = None
     md_runs: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    volume_study: dict[str, Any] | None = None
 
 
 def resolve_flow_uuid(store, workflow: str | None, launchpad=None) -> str:
@@ -130,6 +132,8 @@ def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
             found.labelled = output
         elif name == "mtp fit":
             found.fit = output
+        elif name == STUDY_NAME:
+            found.volume_study = output
         elif "iterations" in output and "stop_reason" in output:
             found.active = output
         elif "thermo" in output and "protocol" in output:
@@ -201,6 +205,17 @@ def report_warnings(docs: WorkflowDocuments, targets: ReportTargets) -> list[str
                 f"{len(arrhenius.temperatures)} temperatures, no check of its linearity."
             )
     return warnings
+
+
+def volume_study_context(study: dict[str, Any] | None, plot_dir: Path) -> dict[str, Any]:
+    """The LLZO volume study's document and figure for the page (None without it)."""
+    if study is None:
+        return {"volume_study": None, "volume_study_png": None}
+    from ionflow.pipeline.llzo_volumes_plot import plot_volume_study
+
+    doc = VolumeStudyDocument.model_validate(study)
+    png = _png(lambda p: plot_volume_study(doc, p), plot_dir, "volume_study")
+    return {"volume_study": doc, "volume_study_png": png}
 
 
 def _versions(fit: dict[str, Any] | None) -> dict[str, str]:
@@ -330,6 +345,7 @@ def build_report_context(
             "MD velocity seeds": ", ".join(str(run["seed"]) for run in docs.md_runs) or "–",
         },
         "versions": _versions(fit),
+        **volume_study_context(docs.volume_study, plot_dir),
         "jobs": sorted(docs.jobs, key=lambda j: j["name"]),
     }
 
