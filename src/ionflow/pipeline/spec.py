@@ -266,8 +266,8 @@ class WorkflowSpec(_Section):
 
     name: str
     material: str = Field(
-        description="Built-in parent (Li6PS5Cl, Li6PS5Br, Li6PS5I, LLZO, LSTH-1a, "
-        "LSTH-24k) or a path to a CIF/POSCAR, relative to the spec file."
+        description="Built-in parent (Li6PS5Cl, Li6PS5Br, Li6PS5I, LLZO, LLZO-primitive, "
+        "LSTH-1a, LSTH-24k) or a path to a CIF/POSCAR, relative to the spec file."
     )
     species_order: list[str] | None = Field(
         None, description="Element order of the MTP types; default by atomic number."
@@ -323,7 +323,7 @@ def load_spec(path: str | Path) -> WorkflowSpec:
 # configuration kinds that fit only some materials
 CONFIGURATION_MATERIALS = {
     "argyrodite": ("Li6PS5Cl", "Li6PS5Br", "Li6PS5I"),  # X@4c = 0-100 %
-    "llzo-vacancies": ("LLZO",),  # Li_x La3Zr2O12, x = 6.25, 6.5, 6.75, 7
+    "llzo-vacancies": ("LLZO", "LLZO-primitive"),  # Li_x La3Zr2O12, x = 6.25-7
 }
 
 
