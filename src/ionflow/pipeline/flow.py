@@ -270,11 +270,12 @@ class PipelineMaker(Maker):
             labelled,
             active.output if active is not None else None,
         )
-        jobs += [conductivity, report]
+        jobs.append(conductivity)
         if self.volume_study_maker is not None:
             study = self.volume_study_maker.make(configurations.output.structures, mtp)
             study.name = "volume study"
             jobs.append(study)
+        jobs.append(report)
         flow = Flow(jobs, output=report.output, name=self.name)
         apply_stage_configs(flow, self.stage_configs)
         return flow
