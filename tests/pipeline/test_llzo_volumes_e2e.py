@@ -78,3 +78,11 @@ def test_tiny_llzo_strain_amorphous_study_on_embedded_db(db_settings, tmp_path, 
     assert len([n for n in study["notes"] if n.startswith("WARNING")]) == len(flagged)
     # one composition: the report's weights are those of that composition alone
     assert [c["formula"] for c in report["compositions"]] == [runs[0]["formula"]]
+
+    # report.html shows the study: its table (one row per run) and its figure
+    result = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "html")])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "html" / "report.html").read_text(encoding="utf-8")
+    assert "D(1100 K) and E_a against volume" in html
+    assert 'alt="D and E_a against volume"' in html
+    assert html.count(f"<td>{runs[0]['formula']}</td>") == len(runs)

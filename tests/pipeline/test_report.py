@@ -90,3 +90,14 @@ def test_mixed_compositions_are_weighted_per_composition_never_across():
 def test_llzo_parent_formula_names_the_stoichiometric_composition():
     assert parent_formula("LLZO") == "Li7La3Zr2O12"
     assert parent_formula("no-such-material") == ""
+
+
+def test_without_relaxation_equal_weights_within_each_composition():
+    """No energies: equal weights, but still per composition (from the MD start cells)."""
+    cells = [_relaxed_cell(4, 0.0).structure, _relaxed_cell(3, 0.0).structure]
+    cells.append(_relaxed_cell(4, 0.0).structure)
+    results = configuration_results([], [_arrhenius(1.0)] * 3, 300.0, structures=cells)
+    assert [r.formula for r in results] == ["Li2O", "Li3O2", "Li2O"]
+    assert [r.weight for r in results] == pytest.approx([0.5, 1.0, 0.5])
+    compositions = composition_results(results, 1.0, 0.0, "parallel")
+    assert [c.formula for c in compositions] == ["Li2O", "Li3O2"]

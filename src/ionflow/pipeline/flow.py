@@ -269,6 +269,7 @@ class PipelineMaker(Maker):
             fit.output,
             labelled,
             active.output if active is not None else None,
+            structures=training.output["structures"],
         )
         jobs.append(conductivity)
         if self.volume_study_maker is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from jobflow import Maker, job
 from pydantic import BaseModel, Field
+from pymatgen.core import Structure
 
 from ionflow.analysis.conductivity import MixingRule, weighted_conductivity_interval
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument
@@ -199,22 +200,28 @@ def heldout_warnings(
 
 
 def configuration_results(
-    relaxed: list[RelaxDocument], arrhenius: list[ArrheniusDocument], temperature_K: float
+    relaxed: list[RelaxDocument],
+    arrhenius: list[ArrheniusDocument],
+    temperature_K: float,
+    structures: list[Structure] | None = None,
 ) -> list[ConfigurationResult]:
     """One result per configuration, weighted by the Boltzmann factors of its relaxed energy.
 
     Weights are Boltzmann factors of the relaxed energies per atom (eV) at
     ``temperature_K`` (K), normalised within each composition (reduced formula): the
     energies of cells of different composition (LLZO's Li_x) are never compared, and the
-    weights of each composition sum to 1. Equal weights per composition when nothing was
-    relaxed (then all configurations count as one composition).
+    weights of each composition sum to 1. Equal weights within each composition when
+    nothing was relaxed (compositions then from ``structures``, the cells MD started from;
+    without them all configurations count as one composition).
     """
     n = len(arrhenius)
     relative: list[float | None] = [None] * n
-    weights = [1.0 / n] * n
-    formulas = [""] * n
+    cells = structures if structures and len(structures) == n else None
     if relaxed and len(relaxed) == n:
-        formulas = [doc.structure.composition.reduced_formula for doc in relaxed]
+        cells = [doc.structure for doc in relaxed]
+    formulas = [c.composition.reduced_formula for c in cells] if cells else [""] * n
+    weights = [1.0 / formulas.count(f) for f in formulas]
+    if relaxed and len(relaxed) == n:
         per_atom = [doc.energy / len(doc.structure) for doc in relaxed]
         lowest = {f: min(e for e, g in zip(per_atom, formulas, strict=True) if g == f)
                   for f in formulas}  # fmt: skip
@@ -224,7 +231,7 @@ def configuration_results(
         ConfigurationResult(
             index=index,
             formula=formulas[index],
-            n_atoms=len(relaxed[index].structure) if relaxed else 0,
+            n_atoms=len(cells[index]) if cells else 0,
             relative_energy_eV_atom=relative[index],
             weight=weights[index],
             Ea_eV=doc.Ea_eV,
@@ -294,9 +301,16 @@ class PipelineReportMaker(Maker):
         fit: MtpFitDocument,
         labelled: LabelledSetDocument,
         active: ActiveLearningDocument | None = None,
+        structures: list[Structure] | None = None,
     ) -> PipelineReportDocument:
-        """Combine the per-configuration Arrhenius results into the bulk conductivity."""
-        configurations = configuration_results(relaxed, arrhenius, self.weight_temperature_K)
+        """Combine the per-configuration Arrhenius results into the bulk conductivity.
+
+        ``structures`` (the cells MD started from) name the compositions when nothing
+        was relaxed.
+        """
+        configurations = configuration_results(
+            relaxed, arrhenius, self.weight_temperature_K, structures
+        )
         compositions = composition_results(
             configurations, self.crystallinity, self.sigma_amorphous_mS_cm, self.mixing_rule
         )
