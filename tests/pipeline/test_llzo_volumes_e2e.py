@@ -85,4 +85,5 @@ def test_tiny_llzo_strain_amorphous_study_on_embedded_db(db_settings, tmp_path, 
     html = (tmp_path / "html" / "report.html").read_text(encoding="utf-8")
     assert "D(1100 K) and E_a against volume" in html
     assert 'alt="D and E_a against volume"' in html
-    assert html.count(f"<td>{runs[0]['formula']}</td>") == len(runs)
+    # one row per study run, plus the report's row of the one configuration
+    assert html.count(f"<td>{runs[0]['formula']}</td>") == len(runs) + 1
