@@ -85,12 +85,16 @@ def stop_reason(counts: dict[str, int]) -> str:
 
 
 def use_ionflow_store() -> None:
-    """Make jobflow's jobs in this process store their outputs in ionflow's JobStore."""
+    """Make jobflow's jobs in this process store their outputs in ionflow's JobStore.
+
+    The store rides out a database outage (:mod:`ionflow.db.outage`): a job whose server
+    is restarted while it runs stores its output once the server is back.
+    """
     import jobflow
 
-    from ionflow.db.stores import get_jobstore
+    from ionflow.db.stores import get_jobstore, worker_jobstore
 
-    jobflow.SETTINGS.JOB_STORE = get_jobstore()
+    jobflow.SETTINGS.JOB_STORE = worker_jobstore(get_jobstore())
 
 
 def launch_local(
@@ -112,8 +116,11 @@ def launch_local(
     from fireworks.core.rocket_launcher import launch_rocket
     from fireworks.utilities.fw_utilities import create_datestamp_dir, get_fw_logger
 
+    from ionflow.db.stores import worker_launchpad
+
     logger = get_fw_logger("rocket.launcher", l_dir=lpad.get_logdir(), stream_level="WARNING")
     fworker = with_slurm_job_id(fworker)
+    lpad = worker_launchpad(lpad)  # a job ending while the database restarts still completes
     report = LaunchReport()
     launch_dir = launch_dir.resolve()
     launch_dir.mkdir(parents=True, exist_ok=True)
