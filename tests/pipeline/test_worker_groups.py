@@ -134,8 +134,9 @@ def test_launch_slurm_runs_each_group_with_its_worker_and_resources(
         job_id = launch["fworker"]["env"]["slurm_job_id"]
         categories.setdefault(job_id, set()).add(fw.spec.get("_category"))
         # the allocation asked SLURM for the job's own walltime
-        script = next(Path(launch["launch_dir"]).parent.rglob("FW_submit.script"), None)
-        script = script or next(Path(launch["launch_dir"]).rglob("FW_submit.script"))
+        folder = Path(launch["launch_dir"])  # K = 1: the allocation's; K > 1: inside it
+        (script,) = [p for p in (folder, folder.parent) if (p / "FW_submit.script").exists()]
+        script = script / "FW_submit.script"
         walltime = (fw.spec.get("_queueadapter") or {}).get("walltime", "00:05:00")
         assert f"--time={walltime}" in script.read_text()
     assert all(len(c) == 1 for c in categories.values())  # one group per allocation

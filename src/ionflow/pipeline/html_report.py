@@ -36,7 +36,7 @@ from ionflow.pipeline.report import (
     interval_text,
     rmse_target_warnings,
 )
-from ionflow.pipeline.results import sha256_text
+from ionflow.pipeline.results import OutputProjection, sha256_text, stored_outputs
 
 # level of theory of the published MTPs (shared SPEC.md); other materials: VASP only
 PUBLISHED_LEVEL: dict[str, str] = {
@@ -104,14 +104,40 @@ def looks_like_uuid(text: str) -> bool:
     return len(text) == 36 and text.count("-") == 4
 
 
+HTML_PROJECTIONS = {
+    "PipelineReportDocument": OutputProjection(),
+    "LabelledSetDocument": OutputProjection(
+        ("labelled_set", "n_requested", "n_labelled", "failures", "counts_by_source",
+         "counts_by_temperature", "counts_by_strain"),
+        ("cfg_text",),
+    ),
+    "MtpFitDocument": OutputProjection(
+        ("level", "r_cut", "engine", "seed", "versions", "train_errors", "validation_errors",
+         "parity_validation", "mtp"),
+        ("mtp", "parity_validation"),
+    ),
+    "ActiveLearningDocument": OutputProjection(
+        ("iterations", "stop_reason", "mtp", "labelled_set"), ("mtp", "cfg_text")
+    ),
+    "MdTaskDoc": OutputProjection(
+        ("temperature_k", "seed", "engine", "n_atoms", "completed_steps", "total_steps",
+         "production_mean_temperature_k", "production_mean_volume_a3", "us_per_atom_step",
+         "thermo"),
+        ("thermo",),
+    ),
+}  # fmt: skip
+"""What the page reads of each output: hashed texts, the parity data and the MD thermo,
+never the trajectories, the other levels' training sets or the fits' .cfg files."""
+
+
 def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
-    """Load the outputs of every job of the flow (large data resolved from the data store).
+    """Read what the page shows of the flow's outputs (:data:`HTML_PROJECTIONS`).
 
     Raises:
         IonflowInputError: the workflow has no report yet (it has not finished).
     """
-    docs = list(store.query({"hosts": flow_uuid}, load=True, sort={"completed_at": 1}))
-    reports = [d for d in docs if d.get("name") == "report"]
+    stored = stored_outputs(store, {"hosts": flow_uuid}, HTML_PROJECTIONS)
+    reports = [d for d in stored.by_class["PipelineReportDocument"] if d.get("name") == "report"]
     if not reports:
         raise IonflowInputError(
             f"workflow {flow_uuid} has no report yet: `ionflow status` shows what is left"
@@ -119,21 +145,17 @@ def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
     found = WorkflowDocuments(
         flow_uuid=flow_uuid,
         report=PipelineReportDocument.model_validate(reports[-1]["output"]),
+        jobs=[{key: job[key] for key in ("name", "uuid", "index")} for job in stored.jobs],
     )
     fit_level = found.report.level_of_theory
-    for doc in docs:
-        output, name = doc.get("output"), doc.get("name", "")
-        found.jobs.append({"name": name, "uuid": doc["uuid"], "index": doc.get("index", 1)})
-        if not isinstance(output, dict):
-            continue
-        if name == f"labelled set {fit_level}":
-            found.labelled = output
-        elif name == "mtp fit":
-            found.fit = output
-        elif "iterations" in output and "stop_reason" in output:
-            found.active = output
-        elif "thermo" in output and "protocol" in output:
-            found.md_runs.append(output)
+    labelled = stored.by_class["LabelledSetDocument"]
+    chosen = [d for d in labelled if d.get("name") == f"labelled set {fit_level}"]
+    found.labelled = chosen[-1]["output"] if chosen else None
+    fits = [d for d in stored.by_class["MtpFitDocument"] if d.get("name") == "mtp fit"]
+    found.fit = fits[-1]["output"] if fits else None
+    actives = stored.outputs("ActiveLearningDocument")
+    found.active = actives[-1] if actives else None
+    found.md_runs = [run for run in stored.outputs("MdTaskDoc") if "thermo" in run]
     return found
 
 
