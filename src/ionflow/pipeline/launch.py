@@ -239,6 +239,9 @@ class SlurmLauncher:
     def __post_init__(self) -> None:
         if self.max_jobs < 1 or self.jobs_per_allocation < 1:
             raise IonflowInputError("--max-jobs and --jobs-per-allocation must be at least 1")
+        from ionflow.db.stores import worker_launchpad
+
+        self.lpad = worker_launchpad(self.lpad)  # the loop rides out a database restart
         self.launch_dir = self.launch_dir.resolve()
         if self.jobs_per_allocation > 1:
             from fireworks.utilities.fw_serializers import load_object
