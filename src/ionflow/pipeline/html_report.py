@@ -106,28 +106,14 @@ def looks_like_uuid(text: str) -> bool:
 
 HTML_PROJECTIONS = {
     "PipelineReportDocument": OutputProjection(),
-    "LabelledSetDocument": OutputProjection(
-        ("labelled_set", "n_requested", "n_labelled", "failures", "counts_by_source",
-         "counts_by_temperature", "counts_by_strain"),
-        ("cfg_text",),
-    ),
-    "MtpFitDocument": OutputProjection(
-        ("level", "r_cut", "engine", "seed", "versions", "train_errors", "validation_errors",
-         "parity_validation", "mtp"),
-        ("mtp", "parity_validation"),
-    ),
-    "ActiveLearningDocument": OutputProjection(
-        ("iterations", "stop_reason", "mtp", "labelled_set"), ("mtp", "cfg_text")
-    ),
-    "MdTaskDoc": OutputProjection(
-        ("temperature_k", "seed", "engine", "n_atoms", "completed_steps", "total_steps",
-         "production_mean_temperature_k", "production_mean_volume_a3", "us_per_atom_step",
-         "thermo"),
-        ("thermo",),
-    ),
-}  # fmt: skip
-"""What the page reads of each output: hashed texts, the parity data and the MD thermo,
-never the trajectories, the other levels' training sets or the fits' .cfg files."""
+    "LabelledSetDocument": OutputProjection(data=("cfg_text",)),
+    "MtpFitDocument": OutputProjection(data=("mtp", "parity_validation")),
+    "ActiveLearningDocument": OutputProjection(data=("mtp", "cfg_text")),
+    "MdTaskDoc": OutputProjection(data=("thermo",)),
+}
+"""What the page reads: whole task documents (the template shows many of their fields),
+but of the large data only the hashed texts, the parity data and the MD thermo; never
+the trajectories, final structures, the fits' .cfg files or the image provenance."""
 
 
 def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:

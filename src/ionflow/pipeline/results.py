@@ -186,9 +186,10 @@ class StoredOutputs:
     """The final outputs of a set of jobs, read through projections.
 
     Attributes:
-        jobs: every job found (``uuid``, ``index``, ``name``, ``class``), in ``order``.
-        by_class: the projected final output documents (``uuid``, ``index``, ``name``,
-            ``output``) of each class asked for, in ``order``.
+        jobs: every task document found (``uuid``, ``index``, ``name``, ``class``;
+            a replaced job has several indices), in order.
+        by_class: the projected final output (newest index) documents (``name``,
+            ``output``) of each class asked for, in order.
     """
 
     jobs: list[dict[str, Any]] = field(default_factory=list)
@@ -218,23 +219,31 @@ def stored_outputs(
         projections: output class (``@class``) -> what to read of it.
         uuid_order: order of the jobs (default: by ``completed_at``).
     """
+    listed: list[dict[str, Any]] = []
     latest: dict[str, dict[str, Any]] = {}
     properties = ["uuid", "index", "name", "completed_at", "output.@class"]
     for doc in store.docs_store.query(criteria, properties=properties):
         output = doc.get("output")
         cls = output.get("@class", "") if isinstance(output, dict) else ""
-        known = latest.get(doc["uuid"])
-        if known is None or doc["index"] > known["index"]:
-            latest[doc["uuid"]] = {
-                "uuid": doc["uuid"], "index": doc["index"], "name": doc.get("name", ""),
-                "class": cls or "", "completed_at": str(doc.get("completed_at") or ""),
-            }  # fmt: skip
+        job = {
+            "uuid": doc["uuid"], "index": doc["index"], "name": doc.get("name", ""),
+            "class": cls or "", "completed_at": str(doc.get("completed_at") or ""),
+        }  # fmt: skip
+        listed.append(job)
+        if doc["uuid"] not in latest or doc["index"] > latest[doc["uuid"]]["index"]:
+            latest[doc["uuid"]] = job
     if uuid_order is None:
-        jobs = sorted(latest.values(), key=lambda job: job["completed_at"])
+        jobs = sorted(listed, key=lambda job: job["completed_at"])
+        finals = [job for job in jobs if latest[job["uuid"]] is job]
     else:
-        jobs = [latest[uuid] for uuid in uuid_order if uuid in latest]
+        rank = {uuid: k for k, uuid in enumerate(uuid_order)}
+        jobs = sorted(
+            (job for job in listed if job["uuid"] in rank),
+            key=lambda job: (rank[job["uuid"]], job["index"]),
+        )
+        finals = [latest[uuid] for uuid in uuid_order if uuid in latest]
     found = StoredOutputs(jobs=jobs, by_class={cls: [] for cls in projections})
-    for job in jobs:
+    for job in finals:
         projection = projections.get(job["class"])
         if projection is None:
             continue
