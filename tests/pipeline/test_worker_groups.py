@@ -16,6 +16,7 @@ from ionflow.pipeline.launch import SlurmLauncher, launch_local
 from ionflow.pipeline.worker_groups import WorkerGroup, ready_groups
 
 BIN_DIR = Path(sys.executable).parent
+TINY = Path(__file__).resolve().parents[1] / "data" / "pipeline" / "tiny_chgnet.yaml"
 QA_DFT = {"walltime": "00:04:00", "ntasks": 1}
 QA_MD = {"walltime": "00:03:00"}
 
@@ -146,3 +147,35 @@ def test_launch_slurm_runs_each_group_with_its_worker_and_resources(
             == 2
         )  # packed
     print(f"allocations {len(categories)} for 8 jobs, K={per_allocation}: {result.stdout[-200:]}")
+
+
+@pytest.mark.slow
+def test_spec_with_categories_completes_under_launch_local(db_uri, tmp_path):
+    """The tiny spec, its stage groups in categories: `ionflow launch --local` runs it all."""
+    import json
+
+    import pymongo
+
+    spec = tmp_path / "tiny_categories.yaml"
+    spec.write_text(TINY.read_text() + TINY.with_name("resources_categories.yaml").read_text())
+    env = {**os.environ, "IONFLOW_DB_URI": db_uri, "OMP_NUM_THREADS": "1"}
+
+    def ionflow(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN_DIR / "ionflow"), *args], env=env, cwd=tmp_path, capture_output=True,
+            text=True, timeout=1200, check=False,
+        )  # fmt: skip
+
+    submitted = ionflow("submit", str(spec), "--json")
+    assert submitted.returncode == 0, submitted.stderr[-2000:]
+    launched = ionflow("launch", "--local", "--launch-dir", str(tmp_path / "runs"))
+    assert launched.returncode == 0, launched.stdout[-2000:] + launched.stderr[-2000:]
+    assert "jobs COMPLETED" in launched.stdout and "READY" not in launched.stdout
+    (status,) = json.loads(ionflow("status", "--json").stdout)
+    assert status["state"] == "COMPLETED" and set(status["totals"]) == {"COMPLETED"}
+    database = pymongo.MongoClient(db_uri).get_default_database()
+    categories = Counter(
+        launch["fworker"]["category"] for launch in database.launches.find({}, {"fworker": 1})
+    )
+    assert set(categories) == {"dft", "fit", "md", "analysis"}, categories
+    assert sum(categories.values()) == status["totals"]["COMPLETED"]  # each job ran once
