@@ -318,7 +318,8 @@ def collect_results(lpad: LaunchPad, store: JobStore, workflow: dict) -> Workflo
             "sigma_bulk_interval_mS_cm", "crystallinity", "mixing_rule",
             "sigma_bulk_crystallinity_mS_cm", "sigma_bulk_crystallinity_interval_mS_cm",
         ):  # fmt: skip
-            setattr(result, key, report.get(key))  # older reports lack the intervals
+            value = report.get(key)  # older reports lack the intervals
+            setattr(result, key, tuple(value) if isinstance(value, list) else value)
         result.notes = list(report.get("notes") or [])
     else:
         result.configurations = [
