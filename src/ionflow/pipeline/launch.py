@@ -23,11 +23,11 @@ Both run READY jobs per worker group (:mod:`ionflow.pipeline.worker_groups`: cat
 worker name, queue resources of the stage): each group as its own worker, so DFT,
 fitting and MD jobs with categories run; with K > 1 an allocation asks for its group's
 resources and packs only jobs of that group (allocations needed per group; ``max_jobs``
-bounds all groups together). READY jobs of categories the user's worker is not limited
-to are left to other launchers, and the final line says so.
+bounds all groups together). READY jobs outside the categories the user's worker is
+limited to are left to other launchers, and the final line says so.
 
-The loop ends when no job it may run is READY and none of its SLURM jobs is alive; a job still
-RUNNING then (its allocation died) is left to ``ionflow watch``. FireWorks' ``qlaunch
+The loop ends when no job it may run is READY and none of its SLURM jobs is alive; a job
+still RUNNING then (its allocation died) is left to ``ionflow watch``. FireWorks' ``qlaunch
 rapidfire -m N`` counts all of the user's SLURM jobs and packs nothing; this loop counts
 its own jobs (``squeue`` once per pass) and packs.
 """
