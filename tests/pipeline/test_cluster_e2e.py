@@ -87,7 +87,7 @@ def test_tiny_spec_submit_launch_slurm_status_results(db_uri, fw_config_dir, tmp
         wf_status["counts"]
     )
     # every job ran once, in a SLURM job recorded with its launch
-    launches = list(database["launches"].find({}, {"fw_id": 1, "fworker.env": 1}))
+    launches = list(database["launches"].find({}, {"fw_id": 1, "fworker": 1}))
     assert len(launches) == wf_status["totals"]["COMPLETED"]
     assert all(launch["fworker"]["env"].get("slurm_job_id") for launch in launches)
     # each job ran as a worker of its stage's category
