@@ -178,6 +178,7 @@ def test_projections_name_fields_of_their_classes():
     from ionflow.learning.schemas.active_learning import ActiveLearningDocument
     from ionflow.md.schemas.md import MdTaskDoc
     from ionflow.pipeline.html_report import HTML_PROJECTIONS
+    from ionflow.pipeline.llzo_volumes import VolumeStudyDocument
     from ionflow.pipeline.report import PipelineReportDocument
     from ionflow.pipeline.results import RESULTS_PROJECTIONS
 
@@ -185,7 +186,7 @@ def test_projections_name_fields_of_their_classes():
         cls.__name__: cls
         for cls in (
             ArrheniusDocument, ActiveLearningDocument, LabelledSetDocument, MdTaskDoc,
-            MtpFitDocument, PipelineReportDocument,
+            MtpFitDocument, PipelineReportDocument, VolumeStudyDocument,
         )
     }  # fmt: skip
     for projections in (RESULTS_PROJECTIONS, HTML_PROJECTIONS):
