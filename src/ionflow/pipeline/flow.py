@@ -34,6 +34,7 @@ from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.pipeline.configurations import check_configuration_count, configurations_maker
+from ionflow.pipeline.llzo_volumes import VolumeStudyMaker, volume_study_maker
 from ionflow.pipeline.report import PipelineReportMaker
 from ionflow.pipeline.resources import (
     apply_stage_configs,
@@ -167,6 +168,8 @@ class PipelineMaker(Maker):
         supercell_maker: production MD cell of each configuration.
         conductivity_maker: MD on the temperature grid, diffusion, Arrhenius.
         report_maker: the closing report.
+        volume_study_maker: D and E_a against volume, crystalline and amorphous cells, MTP
+            and classical potential (the LLZO study, spec ``volumes:``); None: none.
         stage_configs: stage -> jobflow manager config (cluster resources, FireWorks
             category and worker; :mod:`ionflow.pipeline.resources`), applied to every
             job, those made at run time included; {}: none.
@@ -187,6 +190,7 @@ class PipelineMaker(Maker):
     )
     conductivity_maker: ConductivityMdFlowMaker = field(default_factory=ConductivityMdFlowMaker)
     report_maker: PipelineReportMaker = field(default_factory=PipelineReportMaker)
+    volume_study_maker: VolumeStudyMaker | None = None
     stage_configs: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
@@ -206,6 +210,8 @@ class PipelineMaker(Maker):
             oracle=spec.dft.oracle, encut=spec.dft.encut_eV, kpoint_mesh=tuple(spec.dft.kpoint_mesh)
         )
         species = spec.species_order or species_of_material(spec.material)
+        conductivity = _conductivity_maker(spec, species)
+        stage_configs = stage_manager_configs(spec.resources, worker_pre_rocket())
         return cls(
             name=spec.name,
             configurations_maker=configurations,
@@ -224,7 +230,7 @@ class PipelineMaker(Maker):
             ),
             active_learning_maker=_active_learning_maker(spec, oracle, species),
             supercell_maker=SupercellMaker(scaling=tuple(spec.md.supercell)),
-            conductivity_maker=_conductivity_maker(spec, species),
+            conductivity_maker=conductivity,
             report_maker=PipelineReportMaker(
                 workflow_name=spec.name,
                 material=spec.material,
@@ -235,7 +241,8 @@ class PipelineMaker(Maker):
                 target_energy_rmse_meV_atom=spec.mtp.target_energy_rmse_meV_atom,
                 target_force_rmse_eV_A=spec.mtp.target_force_rmse_eV_A,
             ),
-            stage_configs=stage_manager_configs(spec.resources, worker_pre_rocket()),
+            volume_study_maker=volume_study_maker(spec, conductivity, stage_configs),
+            stage_configs=stage_configs,
         )
 
     def make(self, parent: Structure | str) -> Flow:
@@ -262,8 +269,14 @@ class PipelineMaker(Maker):
             fit.output,
             labelled,
             active.output if active is not None else None,
+            structures=training.output["structures"],
         )
-        jobs += [conductivity, report]
+        jobs.append(conductivity)
+        if self.volume_study_maker is not None:
+            study = self.volume_study_maker.make(configurations.output.structures, mtp)
+            study.name = "volume study"
+            jobs.append(study)
+        jobs.append(report)
         flow = Flow(jobs, output=report.output, name=self.name)
         apply_stage_configs(flow, self.stage_configs)
         return flow
