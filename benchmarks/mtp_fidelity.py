@@ -328,7 +328,7 @@ def mtp_runs(temperatures, args, key: str) -> dict:
                     CACHE / f"mtp_fidelity_md_passive_{md_tag}.json")  # fmt: skip
         result["cells"] = md["cells"]
         result["timings"].update(md["timings"])
-    if args.stage in ("mtp", "mtp-al", "all"):
+    if args.stage in ("mtp", "mtp-al", "all") and not args.without_al:
         al = learned(temperatures, args, CACHE / f"mtp_fidelity_al_{al_tag}.json")
         result["mtp_after_al"] = al["mtp"]
         result["active_learning"] = {k: al[k] for k in ("iterations", "stop_reason")}
@@ -360,6 +360,7 @@ def main() -> None:
     parser.add_argument("--max-iter", type=int, default=None, help="BFGS cap of every fit")
     parser.add_argument("--al-iterations", type=int, default=None)
     parser.add_argument("--al-max-iter", type=int, default=None, help="BFGS cap of AL refits")
+    parser.add_argument("--without-al", action="store_true", help="the passive MTP only")
     parser.add_argument("--supercell", action="store_true", help="MTP MD also in the 2x1x1 cell")
     parser.add_argument(
         "--stage",
@@ -393,10 +394,8 @@ def main() -> None:
     if args.stage != "all":
         return
 
-    heldout = {
-        name: heldout_force_rmse(mtp[name], oracle["heldout_cfg"])
-        for name in ("mtp", "mtp_after_al")
-    }
+    potentials = [name for name in ("mtp", "mtp_after_al") if name in mtp]
+    heldout = {name: heldout_force_rmse(mtp[name], oracle["heldout_cfg"]) for name in potentials}
     cells = []
     for repeat, mtp_rows in mtp["cells"].items():
         same_cell = repeat == "1x1x1"  # the oracle ran in the 52-atom cell only
@@ -407,10 +406,10 @@ def main() -> None:
         for row in rows if same_cell else []:  # the goal: D within 1.5x of the oracle's
             D_oracle = row["D_oracle_cm2_s"]
             row["D_oracle_rel_err"] = row["D_oracle_err_cm2_s"] / D_oracle if D_oracle else None
-            for name in ("mtp", "mtp_after_al"):
+            for name in potentials:
                 D = row.get(f"D_{name}_cm2_s")
                 row[f"D_{name}_over_oracle"] = D / D_oracle if D and D_oracle else None
-        names = ("oracle", "mtp", "mtp_after_al") if same_cell else ("mtp", "mtp_after_al")
+        names = ["oracle", *potentials] if same_cell else potentials
         cell_doc = {
             "n_atoms": 52 * int(np.prod([int(n) for n in repeat.split("x")])),
             "supercell": [int(n) for n in repeat.split("x")],
@@ -438,9 +437,9 @@ def main() -> None:
         "cells": cells,
         "heldout": "CHGNet-labelled snapshots of the oracle MD, evenly spread over every run",
         "heldout_force_rmse_passive_eV_A": heldout["mtp"],
-        "heldout_force_rmse_after_al_eV_A": heldout["mtp_after_al"],
+        "heldout_force_rmse_after_al_eV_A": heldout.get("mtp_after_al"),
         "labels": {**mtp["labels"], "heldout": oracle["heldout_cfg"].count("BEGIN_CFG")},
-        "active_learning": mtp["active_learning"],
+        "active_learning": mtp.get("active_learning", "not run (--without-al)"),
         "wall_times_s": {"md_oracle_52atoms_s": oracle["wall_s"], **mtp["timings"]},
     }  # fmt: skip
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -454,7 +453,7 @@ def main() -> None:
         print(f"T {row['T_K']:g} K: D / D_oracle " + ", ".join(
             f"{k} {v:.2f}" for k, v in ratios.items()))  # fmt: skip
     print(f"E_a oracle {first['Ea_oracle_eV']}, MTP {first['Ea_mtp_eV']}, after AL "
-          f"{first['Ea_mtp_after_al_eV']} eV; held-out forces {heldout} -> {OUT}")  # fmt: skip
+          f"{first.get('Ea_mtp_after_al_eV')} eV; held-out forces {heldout} -> {OUT}")  # fmt: skip
 
 
 if __name__ == "__main__":
