@@ -65,12 +65,15 @@ def test_cut_size_is_bounded(big_cell):
         cut_neighbourhood(big_cell, 0, radius, 5.0, max_atoms=min(sizes) - 1)
 
 
-def test_cut_refuses_too_close_atoms_and_a_radius_beyond_the_cell():
+def test_cut_refuses_too_close_atoms_and_keeps_images_beyond_half_the_cell():
     atoms = Atoms("Li3", positions=[[0, 0, 0], [0.3, 0, 0], [3, 3, 3]], cell=[12, 12, 12], pbc=True)
     with pytest.raises(ValueError, match="apart"):
         cut_neighbourhood(atoms, 2, 5.5, 4.0, min_distance_A=0.5)
     assert len(cut_neighbourhood(atoms, 2, 5.5, 4.0, min_distance_A=0.2)) == 3
-    with pytest.raises(IonflowInputError, match="narrowest width"):
-        cut_neighbourhood(atoms, 0, 6.5, 4.0)
+    # a radius beyond half the cell: the periodic images within it are kept as atoms
+    images = cut_neighbourhood(atoms, 2, 12.5, 4.0, min_distance_A=0.2)
+    distances = images.get_distances(0, np.arange(len(images)), mic=True)
+    assert np.isclose(distances, 12.0).sum() == 6  # the centre's own six nearest images
+    assert (distances <= 12.5).all() and images.cell.lengths()[0] == 29.0
     with pytest.raises(IonflowInputError, match="> 0"):
         cut_neighbourhood(atoms, 0, 5.0, 0.0)

@@ -56,10 +56,11 @@ def cut_neighbourhood(
         Cubic periodic cell of the neighbourhood, the centre first, at the box centre
         (plain atoms: no labels, nothing carried over from ``atoms``).
 
+    A cell narrower than ``2 radius_A`` along some direction is repeated along it first,
+    so periodic images of an atom within the radius are all kept.
+
     Raises:
-        IonflowInputError: a radius or gap that is not positive, or ``radius_A`` larger
-            than half the big cell's narrowest width (the neighbourhood would meet its own
-            images there).
+        IonflowInputError: a radius or gap that is not positive.
         ValueError: the cut cell has atoms closer than ``min_distance_A`` or more than
             ``max_atoms`` atoms.
     """
@@ -67,11 +68,9 @@ def cut_neighbourhood(
         raise IonflowInputError(f"neighbourhood radius and gap must be > 0 Å ({radius_A}, {gap_A})")
     cell = atoms.cell
     widths = cell.volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
-    if 2.0 * radius_A >= widths.min():
-        raise IonflowInputError(
-            f"neighbourhood radius {radius_A:g} Å is not below half the cell's narrowest "
-            f"width ({widths.min():.3g} Å); use a smaller radius"
-        )
+    repeats = np.floor(2.0 * radius_A / widths).astype(int) + 1
+    if (repeats > 1).any():  # the centre stays atom ``centre`` of the repeated cell
+        atoms = atoms.repeat(tuple(repeats))
     vectors = atoms.get_distances(centre, np.arange(len(atoms)), mic=True, vector=True)
     distances = np.linalg.norm(vectors, axis=1)
     inside = np.flatnonzero(distances <= radius_A)
