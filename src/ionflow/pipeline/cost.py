@@ -137,4 +137,6 @@ def estimate_core_hours(spec: WorkflowSpec, n_atoms: int) -> list[StageCost]:
             n_md * md_steps * md_atoms * md_atom_step_s / 3600,
         )
     )
-    return costs
+    from ionflow.pipeline.grain_boundary_cost import grain_boundary_costs
+
+    return costs + grain_boundary_costs(spec, n_atoms)
