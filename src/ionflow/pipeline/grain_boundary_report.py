@@ -10,8 +10,10 @@ its first frame, as the paper's Fig. 5(d).
 
 from __future__ import annotations
 
+import base64
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from jobflow import Maker, job
@@ -189,3 +191,66 @@ class GrainBoundaryReportMaker(Maker):
             largest_labelled_cell_atoms=largest,
             notes=notes,
         )
+
+
+def grain_boundary_page(output: dict[str, Any] | None, plot_dir: Path) -> dict[str, Any] | None:
+    """What report.html shows of a stored GB report (None: the workflow has none)."""
+    if not output:
+        return None
+    from ionflow.analysis.plotting import plot_region_profile
+
+    doc = GrainBoundaryReportDocument.model_validate(output)
+    path = plot_region_profile(
+        doc.region_distance_A,
+        doc.regions,
+        doc.profile_distance_A,
+        doc.profile_density_A3,
+        doc.count_time_ps,
+        doc.relative_counts,
+        plot_dir / "grain_boundary.png",
+        {
+            "published GB (350 K)": PUBLISHED_GB["D_GB_cm2_s"],
+            "published bulk (350 K)": PUBLISHED_GB["D_bulk_cm2_s"],
+        },
+    )
+    return {"doc": doc, "png": base64.b64encode(path.read_bytes()).decode("ascii")}
+
+
+def grain_boundary_answer(output: dict[str, Any]) -> dict[str, Any]:
+    """The numbers ``ionflow results`` gives of a stored GB report (JSON-ready)."""
+    return {
+        "temperature_K": output["temperature_K"],
+        "n_atoms": output["n_atoms"],
+        "regions": [
+            {key: r[key] for key in ("region", "D_cm2_s", "D_err_cm2_s", "mean_count")}
+            for r in output["regions"]
+        ],
+        "D_GB_over_bulk": output.get("D_GB_over_bulk"),
+        "D_GB_over_bulk_err": output.get("D_GB_over_bulk_err"),
+        "reference_region": output.get("reference_region"),
+        "published_ratio": output.get("published_ratio"),
+        "largest_labelled_cell_atoms": output.get("largest_labelled_cell_atoms"),
+    }
+
+
+def grain_boundary_rows(answer: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(label, text) rows of the results table (none without a GB report)."""
+    if not answer:
+        return []
+    rows = [
+        (
+            f"GB {r['region']}",
+            f"D = {r['D_cm2_s']:.3g} ± {r['D_err_cm2_s']:.2g} cm²/s "
+            f"({r['mean_count']:.0f} Li, {answer['temperature_K']:g} K)",
+        )
+        for r in answer["regions"]
+    ]
+    if answer["D_GB_over_bulk"] is not None:
+        rows.append(
+            (
+                "D_GB / D_bulk",
+                f"{answer['D_GB_over_bulk']:.3g} ± {answer['D_GB_over_bulk_err']:.2g} "
+                f"(bulk: {answer['reference_region']}; published {answer['published_ratio']:.2g})",
+            )
+        )
+    return rows

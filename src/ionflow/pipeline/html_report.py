@@ -30,6 +30,7 @@ from ionflow.md.plotting import plot_thermo
 from ionflow.md.schemas.md import MdThermo
 from ionflow.mtp.plotting import plot_parity
 from ionflow.mtp.schemas.fit import SplitErrors
+from ionflow.pipeline.grain_boundary_report import grain_boundary_page
 from ionflow.pipeline.report import (
     MIXING_RULE_TEXT,
     PipelineReportDocument,
@@ -66,6 +67,7 @@ class WorkflowDocuments:
     active: dict[str, Any] | None = None
     md_runs: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    grain_boundary: dict[str, Any] | None = None
 
 
 def resolve_flow_uuid(store, workflow: str | None, launchpad=None) -> str:
@@ -121,10 +123,16 @@ def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
         report=PipelineReportDocument.model_validate(reports[-1]["output"]),
     )
     fit_level = found.report.level_of_theory
+    # the GB study's jobs (its loops, its MD) are not the bulk pipeline's
+    study = {d["hosts"][0] for d in docs if d.get("name") == "grain boundary study"}
     for doc in docs:
         output, name = doc.get("output"), doc.get("name", "")
         found.jobs.append({"name": name, "uuid": doc["uuid"], "index": doc.get("index", 1)})
         if not isinstance(output, dict):
+            continue
+        if study.intersection(doc.get("hosts", [])):
+            if name == "grain boundary report":
+                found.grain_boundary = output
             continue
         if name == f"labelled set {fit_level}":
             found.labelled = output
@@ -330,6 +338,7 @@ def build_report_context(
             "MD velocity seeds": ", ".join(str(run["seed"]) for run in docs.md_runs) or "–",
         },
         "versions": _versions(fit),
+        "grain_boundary": grain_boundary_page(docs.grain_boundary, plot_dir),
         "jobs": sorted(docs.jobs, key=lambda j: j["name"]),
     }
 
