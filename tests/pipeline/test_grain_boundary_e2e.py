@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import ionflow.settings as settings_module
 from ionflow.db.stores import get_jobstore
 from ionflow.io.labelled_set import LabelledSet
+from ionflow.pipeline.grain_boundary_report import grain_boundary_answer, grain_boundary_rows
 
 SPEC = Path(__file__).parents[2] / "workflows" / "tiny" / "li6ps5cl_grain_boundary.yaml"
 
@@ -69,6 +70,15 @@ def test_tiny_grain_boundary_study_on_embedded_db(db_settings, tmp_path, monkeyp
     distance, density = np.array(gb["profile_distance_A"]), np.array(gb["profile_density_A3"])
     assert distance[0] == 0.5 and 20 < distance[-1] < 22.1 and (density >= 0).all()
     assert "chgnet" in " ".join(gb["notes"]).lower()  # not the published level of theory
+
+    # report.html shows the study beside the bulk pipeline; `ionflow results` rows
+    page = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "html")])
+    assert page.exit_code == 0, page.output
+    html = (tmp_path / "html" / "report.html").read_text(encoding="utf-8")
+    assert 'id="grain-boundary"' in html and "not resolved" in html
+    assert f"{gb['D_GB_over_bulk']:.3g} ± {gb['D_GB_over_bulk_err']:.3g}" in html
+    rows = dict(grain_boundary_rows(grain_boundary_answer(gb)))
+    assert set(rows) == {"D in GB", "D in Near_GB", "D in Far_GB", "D_GB / D_bulk"}
 
     # both loops ran; the GB loop labelled only small neighbourhood cuts, never the model
     assert gb["surface_learning"]["iterations"] >= 1 and gb["gb_learning"]["iterations"] >= 1

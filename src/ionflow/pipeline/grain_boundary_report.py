@@ -239,7 +239,7 @@ def grain_boundary_rows(answer: dict[str, Any] | None) -> list[tuple[str, str]]:
         return []
     rows = [
         (
-            f"GB {r['region']}",
+            f"D in {r['region']}",
             f"D = {r['D_cm2_s']:.3g} ± {r['D_err_cm2_s']:.2g} cm²/s "
             f"({r['mean_count']:.0f} Li, {answer['temperature_K']:g} K)",
         )

@@ -45,7 +45,7 @@ def surface_slab(
             f"the {tuple(miller_index)} slab is {slab.composition.reduced_formula}, not "
             f"{structure.composition.reduced_formula}; choose another plane"
         )
-    out = Structure.from_sites(slab.sites)
+    out = Structure(slab.lattice, slab.species, slab.frac_coords)  # no bulk_wyckoff etc.
     how = {
         "transformation": "surface_slab",
         "miller_index": list(miller_index),
