@@ -78,12 +78,16 @@ class GrainBoundaryStudyMaker(Maker):
             temperatures=(300.0, 600.0),
         )
     )
-    surface_learning_maker: ActiveLearningMaker = field(default_factory=ActiveLearningMaker)
+    surface_learning_maker: ActiveLearningMaker = field(
+        default_factory=lambda: ActiveLearningMaker(name="surface active learning")
+    )
     gb_maker: GrainBoundaryMaker = field(
         default_factory=lambda: GrainBoundaryMaker(ab_shift=(0.5, 0.0), cubic=True)
     )
     gb_learning_maker: ActiveLearningMaker = field(
-        default_factory=lambda: ActiveLearningMaker(candidate_cutter=NeighbourhoodCutter())
+        default_factory=lambda: ActiveLearningMaker(
+            name="grain boundary active learning", candidate_cutter=NeighbourhoodCutter()
+        )
     )
     production_configuration: int = 0
     production_gb_maker: GrainBoundaryMaker = field(
@@ -95,7 +99,9 @@ class GrainBoundaryStudyMaker(Maker):
         )
     )
     production_supercell: tuple[int, int] = (3, 3)
-    md_maker: LammpsMdMaker = field(default_factory=lambda: LammpsMdMaker(temperature=350.0))
+    md_maker: LammpsMdMaker = field(
+        default_factory=lambda: LammpsMdMaker(name="grain boundary md", temperature=350.0)
+    )
     diffusion_maker: DiffusionAnalysisMaker = field(default_factory=DiffusionAnalysisMaker)
     report_maker: GrainBoundaryReportMaker = field(default_factory=GrainBoundaryReportMaker)
     stage_configs: dict[str, dict] = field(default_factory=dict)

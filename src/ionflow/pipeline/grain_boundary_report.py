@@ -193,6 +193,15 @@ class GrainBoundaryReportMaker(Maker):
         )
 
 
+GRAIN_BOUNDARY_JOB_PREFIXES = ("grain boundary", "surface ")
+"""Names of the GB study's jobs begin so (GrainBoundaryStudyMaker names every Maker)."""
+
+
+def is_grain_boundary_job(name: str | None) -> bool:
+    """True for a job of the GB study (its loops and MD are not the bulk pipeline's)."""
+    return (name or "").startswith(GRAIN_BOUNDARY_JOB_PREFIXES)
+
+
 def grain_boundary_page(output: dict[str, Any] | None, plot_dir: Path) -> dict[str, Any] | None:
     """What report.html shows of a stored GB report (None: the workflow has none)."""
     if not output:

@@ -30,14 +30,14 @@ from ionflow.md.plotting import plot_thermo
 from ionflow.md.schemas.md import MdThermo
 from ionflow.mtp.plotting import plot_parity
 from ionflow.mtp.schemas.fit import SplitErrors
-from ionflow.pipeline.grain_boundary_report import grain_boundary_page
+from ionflow.pipeline.grain_boundary_report import grain_boundary_page, is_grain_boundary_job
 from ionflow.pipeline.report import (
     MIXING_RULE_TEXT,
     PipelineReportDocument,
     interval_text,
     rmse_target_warnings,
 )
-from ionflow.pipeline.results import sha256_text
+from ionflow.pipeline.results import OutputProjection, sha256_text, stored_outputs
 
 # level of theory of the published MTPs (shared SPEC.md); other materials: VASP only
 PUBLISHED_LEVEL: dict[str, str] = {
@@ -106,14 +106,27 @@ def looks_like_uuid(text: str) -> bool:
     return len(text) == 36 and text.count("-") == 4
 
 
+HTML_PROJECTIONS = {
+    "PipelineReportDocument": OutputProjection(),
+    "LabelledSetDocument": OutputProjection(data=("cfg_text",)),
+    "MtpFitDocument": OutputProjection(data=("mtp", "parity_validation")),
+    "ActiveLearningDocument": OutputProjection(data=("mtp", "cfg_text")),
+    "MdTaskDoc": OutputProjection(data=("thermo",)),
+    "GrainBoundaryReportDocument": OutputProjection(),
+}
+"""What the page reads: whole task documents (the template shows many of their fields),
+but of the large data only the hashed texts, the parity data and the MD thermo; never
+the trajectories, final structures, the fits' .cfg files or the image provenance."""
+
+
 def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
-    """Load the outputs of every job of the flow (large data resolved from the data store).
+    """Read what the page shows of the flow's outputs (:data:`HTML_PROJECTIONS`).
 
     Raises:
         IonflowInputError: the workflow has no report yet (it has not finished).
     """
-    docs = list(store.query({"hosts": flow_uuid}, load=True, sort={"completed_at": 1}))
-    reports = [d for d in docs if d.get("name") == "report"]
+    stored = stored_outputs(store, {"hosts": flow_uuid}, HTML_PROJECTIONS)
+    reports = [d for d in stored.by_class["PipelineReportDocument"] if d.get("name") == "report"]
     if not reports:
         raise IonflowInputError(
             f"workflow {flow_uuid} has no report yet: `ionflow status` shows what is left"
@@ -121,27 +134,24 @@ def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
     found = WorkflowDocuments(
         flow_uuid=flow_uuid,
         report=PipelineReportDocument.model_validate(reports[-1]["output"]),
+        jobs=[{key: job[key] for key in ("name", "uuid", "index")} for job in stored.jobs],
     )
     fit_level = found.report.level_of_theory
-    # the GB study's jobs (its loops, its MD) are not the bulk pipeline's
-    study = {d["hosts"][0] for d in docs if d.get("name") == "grain boundary study"}
-    for doc in docs:
-        output, name = doc.get("output"), doc.get("name", "")
-        found.jobs.append({"name": name, "uuid": doc["uuid"], "index": doc.get("index", 1)})
-        if not isinstance(output, dict):
-            continue
-        if study.intersection(doc.get("hosts", [])):
-            if name == "grain boundary report":
-                found.grain_boundary = output
-            continue
-        if name == f"labelled set {fit_level}":
-            found.labelled = output
-        elif name == "mtp fit":
-            found.fit = output
-        elif "iterations" in output and "stop_reason" in output:
-            found.active = output
-        elif "thermo" in output and "protocol" in output:
-            found.md_runs.append(output)
+    labelled = stored.by_class["LabelledSetDocument"]
+    chosen = [d for d in labelled if d.get("name") == f"labelled set {fit_level}"]
+    found.labelled = chosen[-1]["output"] if chosen else None
+    fits = [d for d in stored.by_class["MtpFitDocument"] if d.get("name") == "mtp fit"]
+    found.fit = fits[-1]["output"] if fits else None
+    # the GB study's loops and MD are not the bulk pipeline's (its own section shows them)
+    bulk = {
+        cls: [d["output"] for d in stored.by_class[cls] if not is_grain_boundary_job(d.get("name"))]
+        for cls in ("ActiveLearningDocument", "MdTaskDoc")
+    }
+    actives = bulk["ActiveLearningDocument"]
+    found.active = actives[-1] if actives else None
+    found.md_runs = [run for run in bulk["MdTaskDoc"] if "thermo" in run]
+    studies = stored.outputs("GrainBoundaryReportDocument")
+    found.grain_boundary = studies[-1] if studies else None
     return found
 
 
