@@ -179,6 +179,7 @@ def test_projections_name_fields_of_their_classes():
     from ionflow.md.schemas.md import MdTaskDoc
     from ionflow.pipeline.grain_boundary_report import GrainBoundaryReportDocument
     from ionflow.pipeline.html_report import HTML_PROJECTIONS
+    from ionflow.pipeline.llzo_volumes import VolumeStudyDocument
     from ionflow.pipeline.report import PipelineReportDocument
     from ionflow.pipeline.results import RESULTS_PROJECTIONS
 
@@ -187,6 +188,7 @@ def test_projections_name_fields_of_their_classes():
         for cls in (
             ArrheniusDocument, ActiveLearningDocument, LabelledSetDocument, MdTaskDoc,
             MtpFitDocument, PipelineReportDocument, GrainBoundaryReportDocument,
+            VolumeStudyDocument,
         )
     }  # fmt: skip
     for projections in (RESULTS_PROJECTIONS, HTML_PROJECTIONS):

@@ -35,6 +35,7 @@ from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.pipeline.configurations import check_configuration_count, configurations_maker
 from ionflow.pipeline.grain_boundary import GrainBoundaryStudyMaker, grain_boundary_maker_from_spec
+from ionflow.pipeline.llzo_volumes import VolumeStudyMaker, volume_study_maker
 from ionflow.pipeline.report import PipelineReportMaker
 from ionflow.pipeline.resources import (
     apply_stage_configs,
@@ -175,6 +176,8 @@ class PipelineMaker(Maker):
         conductivity_maker: MD on the temperature grid, diffusion, Arrhenius.
         report_maker: the closing report.
         grain_boundary_maker: the grain-boundary study on the final potential; None: none.
+        volume_study_maker: D and E_a against volume, crystalline and amorphous cells, MTP
+            and classical potential (the LLZO study, spec ``volumes:``); None: none.
         stage_configs: stage -> jobflow manager config (cluster resources, FireWorks
             category and worker; :mod:`ionflow.pipeline.resources`), applied to every
             job, those made at run time included; {}: none.
@@ -196,6 +199,7 @@ class PipelineMaker(Maker):
     conductivity_maker: ConductivityMdFlowMaker = field(default_factory=ConductivityMdFlowMaker)
     report_maker: PipelineReportMaker = field(default_factory=PipelineReportMaker)
     grain_boundary_maker: GrainBoundaryStudyMaker | None = None
+    volume_study_maker: VolumeStudyMaker | None = None
     stage_configs: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
@@ -216,6 +220,7 @@ class PipelineMaker(Maker):
         )
         species = spec.species_order or species_of_material(spec.material)
         training_set_maker = _training_set_maker(spec, oracle, species)
+        conductivity = _conductivity_maker(spec, species)
         stage_configs = stage_manager_configs(spec.resources, worker_pre_rocket())
         return cls(
             name=spec.name,
@@ -235,7 +240,7 @@ class PipelineMaker(Maker):
             ),
             active_learning_maker=_active_learning_maker(spec, oracle, species),
             supercell_maker=SupercellMaker(scaling=tuple(spec.md.supercell)),
-            conductivity_maker=_conductivity_maker(spec, species),
+            conductivity_maker=conductivity,
             report_maker=PipelineReportMaker(
                 workflow_name=spec.name,
                 material=spec.material,
@@ -249,6 +254,7 @@ class PipelineMaker(Maker):
             grain_boundary_maker=grain_boundary_maker_from_spec(
                 spec, training_set_maker, _learning_maker(spec, oracle, species), stage_configs
             ),
+            volume_study_maker=volume_study_maker(spec, conductivity, stage_configs),
             stage_configs=stage_configs,
         )
 
@@ -285,8 +291,14 @@ class PipelineMaker(Maker):
             fit.output,
             labelled,
             active.output if active is not None else None,
+            structures=training.output["structures"],
         )
-        jobs += [conductivity, report]
+        jobs.append(conductivity)
+        if self.volume_study_maker is not None:
+            study = self.volume_study_maker.make(configurations.output.structures, mtp)
+            study.name = "volume study"
+            jobs.append(study)
+        jobs.append(report)
         flow = Flow(jobs, output=report.output, name=self.name)
         apply_stage_configs(flow, self.stage_configs)
         return flow

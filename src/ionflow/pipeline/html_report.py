@@ -31,6 +31,7 @@ from ionflow.md.schemas.md import MdThermo
 from ionflow.mtp.plotting import plot_parity
 from ionflow.mtp.schemas.fit import SplitErrors
 from ionflow.pipeline.grain_boundary_report import grain_boundary_page, is_grain_boundary_job
+from ionflow.pipeline.llzo_volumes import VolumeStudyDocument
 from ionflow.pipeline.report import (
     MIXING_RULE_TEXT,
     PipelineReportDocument,
@@ -68,6 +69,7 @@ class WorkflowDocuments:
     md_runs: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)
     grain_boundary: dict[str, Any] | None = None
+    volume_study: dict[str, Any] | None = None
 
 
 def resolve_flow_uuid(store, workflow: str | None, launchpad=None) -> str:
@@ -113,6 +115,7 @@ HTML_PROJECTIONS = {
     "ActiveLearningDocument": OutputProjection(data=("mtp", "cfg_text")),
     "MdTaskDoc": OutputProjection(data=("thermo",)),
     "GrainBoundaryReportDocument": OutputProjection(),
+    "VolumeStudyDocument": OutputProjection(),  # the LLZO volume study, when it ran
 }
 """What the page reads: whole task documents (the template shows many of their fields),
 but of the large data only the hashed texts, the parity data and the MD thermo; never
@@ -152,6 +155,8 @@ def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
     found.md_runs = [run for run in bulk["MdTaskDoc"] if "thermo" in run]
     studies = stored.outputs("GrainBoundaryReportDocument")
     found.grain_boundary = studies[-1] if studies else None
+    studies = stored.outputs("VolumeStudyDocument")
+    found.volume_study = studies[-1] if studies else None
     return found
 
 
@@ -219,6 +224,17 @@ def report_warnings(docs: WorkflowDocuments, targets: ReportTargets) -> list[str
                 f"{len(arrhenius.temperatures)} temperatures, no check of its linearity."
             )
     return warnings
+
+
+def volume_study_context(study: dict[str, Any] | None, plot_dir: Path) -> dict[str, Any]:
+    """The LLZO volume study's document and figure for the page (None without it)."""
+    if study is None:
+        return {"volume_study": None, "volume_study_png": None}
+    from ionflow.pipeline.llzo_volumes_plot import plot_volume_study
+
+    doc = VolumeStudyDocument.model_validate(study)
+    png = _png(lambda p: plot_volume_study(doc, p), plot_dir, "volume_study")
+    return {"volume_study": doc, "volume_study_png": png}
 
 
 def _versions(fit: dict[str, Any] | None) -> dict[str, str]:
@@ -349,6 +365,7 @@ def build_report_context(
         },
         "versions": _versions(fit),
         "grain_boundary": grain_boundary_page(docs.grain_boundary, plot_dir),
+        **volume_study_context(docs.volume_study, plot_dir),
         "jobs": sorted(docs.jobs, key=lambda j: j["name"]),
     }
 
