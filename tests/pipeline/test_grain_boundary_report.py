@@ -14,7 +14,9 @@ from ionflow.io.labelled_set import LabelledSet
 from ionflow.pipeline.grain_boundary_report import (
     GrainBoundaryReportMaker,
     grain_boundary_answer,
+    grain_boundary_page,
     grain_boundary_rows,
+    is_grain_boundary_job,
 )
 
 DT_FS = 20.0
@@ -34,7 +36,7 @@ def _labelled(sizes: list[int]) -> LabelledSet:
     return LabelledSet(images, "chgnet", "PBE", ["Li"])
 
 
-def test_report_compares_gb_with_the_farthest_region_and_says_which():
+def test_report_compares_gb_with_the_farthest_region_and_says_which(tmp_path):
     n_per, n_frames = 20, 400
     D_gb, D_far = 2e-5, 2e-4  # Å^2/fs in-plane
     gb = random_walk(n_per, n_frames, (D_gb, D_gb, 0.0), DT_FS, seed=1)
@@ -75,3 +77,11 @@ def test_report_compares_gb_with_the_farthest_region_and_says_which():
     assert doc.published_ratio == pytest.approx(0.3)
     rows = dict(grain_boundary_rows(grain_boundary_answer(doc.model_dump())))
     assert rows["D_GB / D_bulk"].startswith(f"{doc.D_GB_over_bulk:.3g} ±")
+    # report.html's section: the figure of D and density against distance, Li over time
+    page = grain_boundary_page(doc.model_dump(), tmp_path)
+    assert page["doc"].D_GB_over_bulk == doc.D_GB_over_bulk and len(page["png"]) > 10_000
+    assert grain_boundary_page(None, tmp_path) is None
+    assert is_grain_boundary_job("grain boundary md") and is_grain_boundary_job(
+        "surface active learning"
+    )
+    assert not is_grain_boundary_job("active learning") and not is_grain_boundary_job(None)
