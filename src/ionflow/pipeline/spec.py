@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ionflow.cluster.slurm_jobs import WALLTIME
 from ionflow.errors import IonflowInputError, describe_validation_error
+from ionflow.pipeline.grain_boundary_spec import GrainBoundarySpec
 
 LevelOfTheory = Literal["PBE", "PBE-D3(BJ)", "optB88-vdW"]
 # a temperature list: at least one entry, every one above 0 K
@@ -281,6 +282,7 @@ class WorkflowSpec(_Section):
         None, description="LLZO strain/amorphous study with a classical baseline; None: off."
     )
     resources: ResourcesSpec = ResourcesSpec()
+    grain_boundary: GrainBoundarySpec = GrainBoundarySpec()
 
     @model_validator(mode="after")
     def _analysed_species_is_dumped(self) -> WorkflowSpec:
@@ -317,6 +319,10 @@ def load_spec(path: str | Path) -> WorkflowSpec:
     check_oracle_levels(spec, path)
     check_material(spec, path)
     check_configurations(spec, path)
+    if spec.grain_boundary.enabled:
+        from ionflow.pipeline.grain_boundary import check_grain_boundary
+
+        check_grain_boundary(spec, path)
     return spec
 
 
