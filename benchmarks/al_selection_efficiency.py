@@ -251,6 +251,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--batch", type=int, default=4, help="labels added per iteration")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--max-iter", type=int, default=300, help="most BFGS iterations per fit")
     parser.add_argument(
         "--cold", dest="warm", action="store_false",
@@ -280,7 +281,7 @@ def main() -> None:
 
     results: dict[str, list[list[dict]]] = {arm: [] for arm in args.arms.split(",")}
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             start = chgnet_single_points(li2s_cells(args.start, 0.05, 10 + seed))
             for arm in results:
                 rows = run_arm(start, test, args, arm, seed, Path(tmp))
