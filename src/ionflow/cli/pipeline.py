@@ -1,4 +1,4 @@
-"""`ionflow run|resume|demo`: whole workflows from a spec file (submit, status: workflows.py)."""
+"""`ionflow run|resume`: whole workflows from a spec file (submit, status: workflows.py)."""
 
 from __future__ import annotations
 
@@ -14,18 +14,6 @@ from ionflow.errors import IonflowInputError
 console = Console()
 
 SpecArgument = typer.Argument(..., help="Workflow spec YAML (see workflows/).")
-
-
-def _demo_spec() -> Path:
-    import ionflow
-
-    path = Path(ionflow.__file__).resolve().parents[2] / "workflows"
-    spec = path / "demo_li6ps5cl_chgnet.yaml"
-    if not spec.is_file():
-        raise IonflowInputError(
-            "demo spec not found next to the package; pass --spec workflows/<file>.yaml"
-        )
-    return spec
 
 
 def _connected_store():
@@ -161,16 +149,7 @@ def resume(
     watch(interval=1.0, max_retries=max_retries, lost_after=lost_after, backoff=backoff, passes=1)
 
 
-def demo(
-    spec: Path | None = typer.Option(None, help="Spec to run (default: the CHGNet demo)."),
-    out: Path = typer.Option(Path("ionflow-demo"), help="Directory for job folders and plots."),
-    force: bool = typer.Option(False, "--force", help="Run into a non-empty --out."),
-) -> None:
-    """Run the demo pipeline (CHGNet oracle, tiny settings) on the embedded defaults."""
-    run(spec or _demo_spec(), out, force)
-
-
 def register(app: typer.Typer) -> None:
     """Add the pipeline commands to the top-level ``ionflow`` app."""
-    for command in (run, resume, demo):
+    for command in (run, resume):
         app.command()(command)
