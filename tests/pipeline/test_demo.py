@@ -1,0 +1,155 @@
+"""`ionflow demo --quick` for real: embedded database, FireWorks, every stage, report.html.
+
+The first run submits the quick demo spec and runs the queue with `ionflow launch --local`
+in a process of its own; its terminal output is a short log and the summary, the engines'
+output is in ``launch.log``. The second run on the same database reuses the labels and
+the fits. The README's pymongo lines ("After the demo") run against the same database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from tests.fixtures.browser import assert_every_number_finite
+
+import ionflow
+
+pytestmark = pytest.mark.slow
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+STAGES = {"structures", "relax", "aimd", "label", "fit", "active learning", "md", "analysis"}
+OUTPUT_CLASSES = {
+    "PipelineReportDocument",
+    "ArrheniusDocument",
+    "DiffusionDocument",
+    "MtpFitDocument",
+    "ActiveLearningDocument",
+    "LabelledSetDocument",
+}
+
+
+def run_demo(env: dict[str, str], out: Path) -> tuple[subprocess.CompletedProcess, float]:
+    """`ionflow demo --quick --out OUT` as a user runs it; (process, wall time s)."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "ionflow", "demo", "--quick", "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    return done, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def demo_env(embedded_db: str, tmp_path_factory: pytest.TempPathFactory):
+    """Environment of a user whose db_uri is a fresh database on the test server."""
+    import pymongo
+
+    name = f"demo{uuid.uuid4().hex[:10]}"
+    home = tmp_path_factory.mktemp("demo")
+    settings_file = home / "ionflow.yaml"
+    settings_file.write_text("{}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IONFLOW_")}
+    source = str(Path(ionflow.__file__).resolve().parents[1])
+    env.update(
+        IONFLOW_CONFIG_FILE=str(settings_file),
+        IONFLOW_DB_URI=f"{embedded_db}{name}",
+        IONFLOW_DATA_DIR=str(home / "data"),
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p),
+        COLUMNS="100",
+    )
+    yield env, home
+    client = pymongo.MongoClient(embedded_db, serverSelectionTimeoutMS=5000)
+    with contextlib.suppress(pymongo.errors.PyMongoError):
+        client.drop_database(name)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def first_run(demo_env):
+    env, home = demo_env
+    done, wall_s = run_demo(env, home / "first")
+    print(f"quick demo: {wall_s:.0f} s")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done, home / "first"
+
+
+def test_quick_demo_runs_every_stage_through_fireworks(demo_env, first_run, open_in_chromium):
+    import pymongo
+
+    env, _ = demo_env
+    done, out = first_run
+    database = pymongo.MongoClient(env["IONFLOW_DB_URI"]).get_default_database()
+    # FireWorks ran it: every job COMPLETED, each in a launch with a launcher folder
+    states = database.fireworks.distinct("state")
+    assert states == ["COMPLETED"], states
+    launches = list(database.launches.find({}, {"launch_dir": 1, "state": 1}))
+    assert len(launches) == database.fireworks.count_documents({}) > 20
+    assert all(Path(launch["launch_dir"]).parent == out / "jobs" for launch in launches)
+
+    from ionflow.pipeline.stages import stage_of_firework
+
+    fireworks = list(database.fireworks.find({}, {"spec._tasks.job.function": 1}))
+    assert {stage_of_firework(fw) for fw in fireworks} >= STAGES
+    # an output of every stage, and a report over two temperatures
+    assert set(database.outputs.distinct("output.@class")) >= OUTPUT_CLASSES
+    report = database.outputs.find_one({"output.@class": "PipelineReportDocument"})["output"]
+    (arrhenius,) = report["arrhenius"]
+    assert len(arrhenius["temperatures"]) >= 2
+    learning = database.outputs.find_one({"output.@class": "ActiveLearningDocument"})["output"]
+    assert len(learning["iterations"]) >= 1
+
+    # the terminal: a short log and the summary; the engines' output went to launch.log
+    lines = done.stdout.splitlines()
+    assert 15 < len(lines) < 60, done.stdout
+    for shown in ("labels", "MTP before AL", "MTP after AL", "AL iteration 1", "σ_bulk(300 K)",
+                  "time per stage", "report: "):  # fmt: skip
+        assert shown in done.stdout, shown
+    labels = re.search(r"labels\s*│ (\d+) computed, (\d+) reused", done.stdout)
+    assert labels and int(labels.group(1)) > 40 and labels.group(2) == "0", done.stdout
+    for chatter in ("INFO", "Warning", "Rocket", "it/s", "CHGNet"):
+        assert chatter not in done.stdout + done.stderr, chatter
+    log = (out / "launch.log").read_text()
+    assert "Rocket finished" in log and "jobs COMPLETED" in log
+
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert assert_every_number_finite(html) > 100
+    seen = open_in_chromium(out / "report.html")
+    assert seen.n_images >= 6 and seen.not_loaded == [] and seen.errors == [], seen
+
+
+def test_quick_demo_rerun_reuses_labels_and_fits(demo_env, first_run):
+    env, home = demo_env
+    done, wall_s = run_demo(env, home / "second")
+    print(f"quick demo rerun: {wall_s:.0f} s")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "the label cache holds" in done.stdout  # said before it runs
+    labels = re.search(r"labels\s*│ (\d+) computed, (\d+) reused", done.stdout)
+    assert labels and labels.group(1) == "0" and int(labels.group(2)) > 40, done.stdout
+    fits = re.search(r"MTP fits\s*│ (\d+) fitted, (\d+) reused", done.stdout)
+    assert fits and fits.group(1) == "0" and int(fits.group(2)) >= 2, done.stdout
+
+
+def test_readme_pymongo_lines_answer_on_the_demo_database(demo_env, first_run):
+    env, _ = demo_env
+    text = README.read_text()
+    section = text[text.index("### After the demo") :]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)[:1]
+    assert "mongodb://127.0.0.1:27017/ionflow" in code
+    code = code.replace("mongodb://127.0.0.1:27017/ionflow", env["IONFLOW_DB_URI"])
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "README.md", "exec"), {})
+    lines = printed.getvalue().splitlines()
+    # one line per configuration (index, E_a, sigma, interval), one per fit of the workflow
+    assert lines[0].startswith("0 ") and len(lines[0].split()) >= 4, lines
+    fits = [line for line in lines[1:] if line.startswith("mtp fit")]
+    assert len(fits) >= 2 and all(float(line.split()[-2]) > 0 for line in fits), lines
