@@ -23,8 +23,6 @@ from tests.fixtures.browser import assert_every_number_finite
 
 import ionflow
 
-pytestmark = pytest.mark.slow
-
 README = Path(__file__).resolve().parents[2] / "README.md"
 STAGES = {"structures", "relax", "aimd", "label", "fit", "active learning", "md", "analysis"}
 OUTPUT_CLASSES = {
@@ -82,6 +80,7 @@ def first_run(demo_env):
     return done, home / "first"
 
 
+@pytest.mark.slow
 def test_quick_demo_runs_every_stage_through_fireworks(demo_env, first_run, open_in_chromium):
     import pymongo
 
@@ -126,6 +125,7 @@ def test_quick_demo_runs_every_stage_through_fireworks(demo_env, first_run, open
     assert seen.n_images >= 6 and seen.not_loaded == [] and seen.errors == [], seen
 
 
+@pytest.mark.slow
 def test_quick_demo_rerun_reuses_labels_and_fits(demo_env, first_run):
     env, home = demo_env
     done, wall_s = run_demo(env, home / "second")
@@ -138,6 +138,7 @@ def test_quick_demo_rerun_reuses_labels_and_fits(demo_env, first_run):
     assert fits and fits.group(1) == "0" and int(fits.group(2)) >= 2, done.stdout
 
 
+@pytest.mark.slow
 def test_readme_pymongo_lines_answer_on_the_demo_database(demo_env, first_run):
     env, _ = demo_env
     text = README.read_text()
@@ -153,3 +154,49 @@ def test_readme_pymongo_lines_answer_on_the_demo_database(demo_env, first_run):
     assert lines[0].startswith("0 ") and len(lines[0].split()) >= 4, lines
     fits = [line for line in lines[1:] if line.startswith("mtp fit")]
     assert len(fits) >= 2 and all(float(line.split()[-2]) > 0 for line in fits), lines
+
+
+def test_demo_oracle_replaces_the_spec_oracle_and_is_checked():
+    from ionflow.pipeline.demo import demo_spec, demo_spec_path
+
+    quick = demo_spec(demo_spec_path(quick=True), "cp2k")
+    assert quick.dft.oracle == "cp2k" and quick.dft.levels_of_theory == ["PBE"]
+    full = demo_spec(demo_spec_path())
+    assert full.dft.oracle == "chgnet" and full.mtp.active_learning.enabled
+
+
+def test_quick_spec_runs_every_stage_smaller_than_the_full_demo():
+    from ionflow.pipeline.demo import demo_spec, demo_spec_path
+
+    quick, full = demo_spec(demo_spec_path(quick=True)), demo_spec(demo_spec_path())
+    assert quick.mtp.active_learning.enabled and quick.mtp.active_learning.max_iterations >= 1
+    assert len(quick.md.temperatures_K) >= 2 and quick.dft.relax
+    assert quick.md.production_ps < full.md.production_ps
+    assert quick.structures.n_configurations < full.structures.n_configurations
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--oracle", "vasp"], "the demo runs chgnet or cp2k"),
+        (["--spec", "missing.yaml"], "missing.yaml"),
+    ],
+)
+def test_demo_bad_input_is_one_line_before_anything_runs(run_ionflow, tmp_path, args, says):
+    code, err = run_ionflow("demo", "--out", str(tmp_path / "out"), *args)
+    assert code == 2 and says in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_demo_refuses_a_used_out_dir_and_an_unreachable_remote_database(
+    run_ionflow, tmp_path, monkeypatch
+):
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "report.html").write_text("kept")
+    code, err = run_ionflow("demo", "--quick", "--out", str(used))
+    assert code == 2 and "--force" in err
+    monkeypatch.setenv("IONFLOW_DB_URI", "mongodb://192.0.2.1:27017/ionflow")  # TEST-NET
+    code, err = run_ionflow("demo", "--quick", "--out", str(tmp_path / "new"))
+    assert code == 2 and "cannot reach the database" in err, err
+    assert not (tmp_path / "new").exists()
