@@ -113,14 +113,29 @@ def summary_table(summary, oracle: str, level: str) -> Table:
 def _slurm_setup(out: Path) -> tuple[Path, dict[str, str]]:
     """FireWorks config files for the local SLURM cluster (it must be up), and its env."""
     import os
+    import subprocess
 
     import ionflow
     from ionflow.cluster.local_slurm import default_work_dir, run_local_slurm, slurm_env
     from ionflow.config.render import ConfigOptions, write_configs
     from ionflow.settings import get_settings
 
-    if run_local_slurm("status").returncode != 0:
+    env = {} if os.environ.get("SLURM_CONF") else slurm_env(default_work_dir())
+    if env and run_local_slurm("status").returncode != 0:
         raise IonflowInputError("--slurm needs the local SLURM cluster: run `ionflow cluster up`")
+    try:
+        answered = (
+            subprocess.run(
+                ["squeue", "-h"], env={**os.environ, **env}, capture_output=True, timeout=30
+            ).returncode
+            == 0
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        answered = False
+    if not answered:
+        raise IonflowInputError(
+            "--slurm: squeue does not answer; start the local cluster with `ionflow cluster up`"
+        )
     source = Path(ionflow.__file__).resolve().parents[1]  # the jobs run this ionflow
     options = ConfigOptions(
         config_dir=(out / "fw-config").resolve(),
@@ -130,7 +145,6 @@ def _slurm_setup(out: Path) -> tuple[Path, dict[str, str]]:
         pre_rocket=[f"export PYTHONPATH={source}{os.pathsep}${{PYTHONPATH:-}}"],
     )
     write_configs(options)
-    env = {} if os.environ.get("SLURM_CONF") else slurm_env(default_work_dir())
     return options.config_dir, env
 
 
