@@ -11,18 +11,12 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ionflow.cli.workflows import duration_text
 from ionflow.errors import IonflowInputError
 
 console = Console()
 
 KIND_STYLE = {"done": "green", "running": "bold yellow", "waiting": "dim", "failed": "bold red"}
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    minutes, seconds = divmod(round(value), 60)
-    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
 def progress_view(progress, title: str) -> Group:
@@ -35,10 +29,10 @@ def progress_view(progress, title: str) -> Group:
             stage.stage,
             f"[{KIND_STYLE[stage.kind]}]{stage.kind}[/]",
             *(str(stage.jobs.get(kind, "")) for kind in ("done", "running", "waiting", "failed")),
-            _seconds(stage.elapsed_s),
+            duration_text(stage.elapsed_s),
         )
     lines = [
-        f"running: {job.name} [{job.stage}] {_seconds(job.running_s)}"
+        f"running: {job.name} [{job.stage}] {duration_text(job.running_s)}"
         + (f" | {job.last_line}" if job.last_line else "")
         for job in progress.running
     ]
@@ -104,8 +98,8 @@ def summary_table(summary, oracle: str, level: str) -> Table:
         )
     table.add_row(
         "time per stage",
-        ", ".join(f"{s.stage} {_seconds(s.elapsed_s)}" for s in summary.progress.stages)
-        + f"; all {_seconds(summary.progress.elapsed_s)}",
+        ", ".join(f"{s.stage} {duration_text(s.elapsed_s)}" for s in summary.progress.stages)
+        + f"; all {duration_text(summary.progress.elapsed_s)}",
     )
     return table
 
@@ -229,7 +223,7 @@ def demo(
                 for stage in progress.stages:  # a log: one line per finished stage
                     if stage.kind == "done" and stage.stage not in reported:
                         reported.add(stage.stage)
-                        console.print(f"  {stage.stage} done ({_seconds(stage.elapsed_s)})")
+                        console.print(f"  {stage.stage} done ({duration_text(stage.elapsed_s)})")
     except KeyboardInterrupt:
         launcher.stop()
         console.print("stopped; `ionflow launch --local` runs the rest of the queue")

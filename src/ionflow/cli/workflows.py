@@ -200,7 +200,8 @@ def launch(
     )
 
 
-def _duration(seconds: float | None) -> str:
+def duration_text(seconds: float | None) -> str:
+    """``H:MM:SS`` of a duration in seconds, ``-`` for None."""
     if seconds is None:
         return "-"
     hours, rest = divmod(int(seconds), 3600)
@@ -241,7 +242,7 @@ def status(
             where = f" SLURM {job.slurm_job_id}" if job.slurm_job_id else ""
             if job.state in ("RUNNING", "lost"):
                 lost = f" lost: {job.lost_reason}" if job.lost_reason else ""
-                line = f"{job.state} for {_duration(job.running_s)}{where}{lost}"
+                line = f"{job.state} for {duration_text(job.running_s)}{where}{lost}"
             elif job.state == "FIZZLED":
                 short = (job.error_class or "unknown").rsplit(".", 1)[-1]
                 line = (
