@@ -22,6 +22,7 @@ import pytest
 from tests.fixtures.browser import assert_every_number_finite
 
 import ionflow
+from ionflow.settings import IonflowSettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 STAGES = {"structures", "relax", "aimd", "label", "fit", "active learning", "md", "analysis"}
@@ -156,6 +157,34 @@ def test_readme_pymongo_lines_answer_on_the_demo_database(demo_env, first_run):
     assert len(fits) >= 2 and all(float(line.split()[-2]) > 0 for line in fits), lines
 
 
+@pytest.mark.slow
+@pytest.mark.slurm
+def test_quick_demo_through_the_local_slurm(demo_env, first_run, slurm_cluster):
+    """--slurm: every job of the demo's workflow ran in an allocation of the local SLURM."""
+    import pymongo
+
+    from ionflow.cluster.local_slurm import slurm_env
+
+    env, home = demo_env
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "ionflow", "demo", "--quick", "--slurm", "--out",
+         str(home / "slurm")],
+        env={**env, **slurm_env(slurm_cluster)}, capture_output=True, text=True, timeout=1200,
+        check=False,
+    )  # fmt: skip
+    print(f"quick demo --slurm: {time.monotonic() - started:.0f} s")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "ionflow launch --slurm" in done.stdout and "report: " in done.stdout
+    database = pymongo.MongoClient(env["IONFLOW_DB_URI"]).get_default_database()
+    workflow = database.workflows.find_one({}, sort=[("created_on", -1)])
+    assert workflow["state"] == "COMPLETED"
+    launches = list(database.launches.find({"fw_id": {"$in": workflow["nodes"]}}))
+    assert len(launches) == len(workflow["nodes"])
+    assert all(launch["fworker"]["env"].get("slurm_job_id") for launch in launches)
+    assert (home / "slurm" / "report.html").stat().st_size > 100_000
+
+
 def test_demo_oracle_replaces_the_spec_oracle_and_is_checked():
     from ionflow.pipeline.demo import demo_spec, demo_spec_path
 
@@ -200,3 +229,23 @@ def test_demo_refuses_a_used_out_dir_and_an_unreachable_remote_database(
     code, err = run_ionflow("demo", "--quick", "--out", str(tmp_path / "new"))
     assert code == 2 and "cannot reach the database" in err, err
     assert not (tmp_path / "new").exists()
+
+
+def test_demo_starts_the_embedded_database_of_db_uri_when_it_is_down(tmp_path, monkeypatch):
+    """ensure_database: a local db_uri nobody answers is started (once), a running one used."""
+    from tests.fixtures.db import db_env_dir
+
+    from ionflow.db import server
+    from ionflow.db.stores import check_database
+    from ionflow.pipeline.demo import ensure_database
+
+    monkeypatch.setattr(server, "env_dir_for", lambda _data_dir: db_env_dir())
+    port = server.free_port()
+    settings = IonflowSettings(db_uri=f"mongodb://127.0.0.1:{port}/demo", data_dir=tmp_path)
+    try:
+        line = ensure_database(settings)
+        assert line is not None and f"127.0.0.1:{port}" in line
+        check_database(settings)
+        assert ensure_database(settings) is None  # answers now: nothing started
+    finally:
+        server.stop(tmp_path)
