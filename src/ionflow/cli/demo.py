@@ -226,7 +226,11 @@ def demo(
                         console.print(f"  {stage.stage} done ({duration_text(stage.elapsed_s)})")
     except KeyboardInterrupt:
         launcher.stop()
-        console.print("stopped; `ionflow launch --local` runs the rest of the queue")
+        console.print(
+            "stopped: `ionflow status` shows where; the interrupted job counts as lost after "
+            "`ionflow watch --lost-after`, `ionflow launch --local` runs the rest",
+            markup=False,
+        )
         raise typer.Exit(130) from None
     code = launcher.stop()
     progress = workflow_progress(lpad, plan.workflow_id)
