@@ -159,6 +159,7 @@ def test_readme_pymongo_lines_answer_on_the_demo_database(demo_env, first_run):
 
 @pytest.mark.slow
 @pytest.mark.slurm
+@pytest.mark.timeout(1800)  # the first run (module fixture) counts here when run alone
 def test_quick_demo_through_the_local_slurm(demo_env, first_run, slurm_cluster):
     """--slurm: every job of the demo's workflow ran in an allocation of the local SLURM."""
     import pymongo
