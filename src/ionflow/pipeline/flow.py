@@ -34,6 +34,8 @@ from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.pipeline.configurations import check_configuration_count, configurations_maker
+from ionflow.pipeline.grain_boundary import GrainBoundaryStudyMaker, grain_boundary_maker_from_spec
+from ionflow.pipeline.llzo_volumes import VolumeStudyMaker, volume_study_maker
 from ionflow.pipeline.report import PipelineReportMaker
 from ionflow.pipeline.resources import (
     apply_stage_configs,
@@ -95,9 +97,15 @@ def _fit_maker(spec: WorkflowSpec, weights: tuple[float, float, float]) -> MtpFi
 def _active_learning_maker(
     spec: WorkflowSpec, oracle: OracleSettings, species: list[str]
 ) -> ActiveLearningMaker | None:
-    learning = spec.mtp.active_learning
-    if not learning.enabled:
+    if not spec.mtp.active_learning.enabled:
         return None
+    return _learning_maker(spec, oracle, species)
+
+
+def _learning_maker(
+    spec: WorkflowSpec, oracle: OracleSettings, species: list[str]
+) -> ActiveLearningMaker:
+    learning = spec.mtp.active_learning
     return ActiveLearningMaker(
         label_maker=LabelMaker(
             level_of_theory=spec.dft.fit_level,
@@ -167,6 +175,9 @@ class PipelineMaker(Maker):
         supercell_maker: production MD cell of each configuration.
         conductivity_maker: MD on the temperature grid, diffusion, Arrhenius.
         report_maker: the closing report.
+        grain_boundary_maker: the grain-boundary study on the final potential; None: none.
+        volume_study_maker: D and E_a against volume, crystalline and amorphous cells, MTP
+            and classical potential (the LLZO study, spec ``volumes:``); None: none.
         stage_configs: stage -> jobflow manager config (cluster resources, FireWorks
             category and worker; :mod:`ionflow.pipeline.resources`), applied to every
             job, those made at run time included; {}: none.
@@ -187,6 +198,8 @@ class PipelineMaker(Maker):
     )
     conductivity_maker: ConductivityMdFlowMaker = field(default_factory=ConductivityMdFlowMaker)
     report_maker: PipelineReportMaker = field(default_factory=PipelineReportMaker)
+    grain_boundary_maker: GrainBoundaryStudyMaker | None = None
+    volume_study_maker: VolumeStudyMaker | None = None
     stage_configs: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
@@ -206,6 +219,9 @@ class PipelineMaker(Maker):
             oracle=spec.dft.oracle, encut=spec.dft.encut_eV, kpoint_mesh=tuple(spec.dft.kpoint_mesh)
         )
         species = spec.species_order or species_of_material(spec.material)
+        training_set_maker = _training_set_maker(spec, oracle, species)
+        conductivity = _conductivity_maker(spec, species)
+        stage_configs = stage_manager_configs(spec.resources, worker_pre_rocket())
         return cls(
             name=spec.name,
             configurations_maker=configurations,
@@ -217,14 +233,14 @@ class PipelineMaker(Maker):
             )
             if spec.dft.relax
             else None,
-            training_set_maker=_training_set_maker(spec, oracle, species),
+            training_set_maker=training_set_maker,
             fit_level=spec.dft.fit_level,
             fit_maker=_fit_maker(
                 spec, (spec.mtp.energy_weight, spec.mtp.force_weight, spec.mtp.stress_weight)
             ),
             active_learning_maker=_active_learning_maker(spec, oracle, species),
             supercell_maker=SupercellMaker(scaling=tuple(spec.md.supercell)),
-            conductivity_maker=_conductivity_maker(spec, species),
+            conductivity_maker=conductivity,
             report_maker=PipelineReportMaker(
                 workflow_name=spec.name,
                 material=spec.material,
@@ -235,7 +251,11 @@ class PipelineMaker(Maker):
                 target_energy_rmse_meV_atom=spec.mtp.target_energy_rmse_meV_atom,
                 target_force_rmse_eV_A=spec.mtp.target_force_rmse_eV_A,
             ),
-            stage_configs=stage_manager_configs(spec.resources, worker_pre_rocket()),
+            grain_boundary_maker=grain_boundary_maker_from_spec(
+                spec, training_set_maker, _learning_maker(spec, oracle, species), stage_configs
+            ),
+            volume_study_maker=volume_study_maker(spec, conductivity, stage_configs),
+            stage_configs=stage_configs,
         )
 
     def make(self, parent: Structure | str) -> Flow:
@@ -254,6 +274,15 @@ class PipelineMaker(Maker):
             active.name = "active learning"
             jobs.append(active)
             mtp = active.output.mtp
+        if self.grain_boundary_maker is not None:
+            study = self.grain_boundary_maker.make(
+                training.output["structures"],
+                active.output.labelled_set if active is not None else labelled.labelled_set,
+                mtp,
+                fit.output.validation_cfg,
+            )
+            study.name = "grain boundary"
+            jobs.append(study)
         conductivity = self.make_conductivity(training.output["structures"], mtp)
         conductivity.name = "conductivity"
         report = self.report_maker.make(
@@ -262,8 +291,14 @@ class PipelineMaker(Maker):
             fit.output,
             labelled,
             active.output if active is not None else None,
+            structures=training.output["structures"],
         )
-        jobs += [conductivity, report]
+        jobs.append(conductivity)
+        if self.volume_study_maker is not None:
+            study = self.volume_study_maker.make(configurations.output.structures, mtp)
+            study.name = "volume study"
+            jobs.append(study)
+        jobs.append(report)
         flow = Flow(jobs, output=report.output, name=self.name)
         apply_stage_configs(flow, self.stage_configs)
         return flow
