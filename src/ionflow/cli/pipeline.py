@@ -125,12 +125,24 @@ def run(
     )
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    responses = run_locally(flow, store=store, create_folders=True, root_dir=out, log=True)
+    try:
+        run_locally(
+            flow, store=store, create_folders=True, root_dir=out, log=True, ensure_success=True
+        )
+        failed = False
+    except RuntimeError:  # jobflow: some job failed (its traceback is in the log above)
+        failed = True
     report = store.get_output(flow.output.uuid, load=True) if flow.output is not None else None
-    console.print(f"finished in {time.perf_counter() - start:.0f} s, {len(responses)} jobs run")
+    console.print(f"finished in {time.perf_counter() - start:.0f} s")
     if not report:
         raise IonflowInputError(f"the workflow did not finish: see the job folders in {out}")
     print_report(report, plot_dir=out)
+    if failed:
+        console.print(
+            f"[red]some jobs failed[/red] (their tracebacks are above, their folders in {out}): "
+            "the report covers only what finished"
+        )
+        raise typer.Exit(1)
 
 
 def resume(
