@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install what ionflow needs (idempotent), start the embedded database, run the demo
-# pipeline on the embedded defaults. Extra arguments go to `ionflow demo`.
+# Install what ionflow needs (idempotent), then run the demo the way a cluster runs it:
+# `ionflow demo` starts the embedded database, submits the demo spec to the LaunchPad and
+# runs it through FireWorks (see README). Extra arguments go to `ionflow demo`
+# (--quick, --slurm, --oracle cp2k, --out DIR).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/bootstrap.sh"
 cd "$here"
-"$here/.venv/bin/ionflow" db start
 exec "$here/.venv/bin/ionflow" demo --force "$@"  # --force: a rerun runs into ionflow-demo/ again

@@ -136,6 +136,9 @@ FILES: dict[str, Callable[[], str | bytes]] = {
 # closed port: nothing listens there (the OS gives it out only to a bound socket)
 DB_DOWN = {"IONFLOW_DB_URI": "mongodb://127.0.0.1:9/ionflow"}
 DB_NOT_MONGO = {"IONFLOW_DB_URI": "http://127.0.0.1/ionflow"}
+# `ionflow demo` starts the embedded server for a local db_uri that does not answer, so its
+# unreachable database is a remote one (TEST-NET-1, RFC 5737: never routed)
+DB_REMOTE_DOWN = {"IONFLOW_DB_URI": "mongodb://192.0.2.1:27017/ionflow"}
 BAD_SETTINGS = {"IONFLOW_CONFIG_FILE": "settings_bad.yaml"}
 
 # command -> [(kind of malformed input, argv after the command, extra environment,
@@ -343,8 +346,8 @@ CASES: dict[str, list[Case]] = {
         ("database", [], DB_DOWN, "cannot reach the database"),
     ],
     "demo": [
-        ("spec", ["--spec", "bad_level.yaml"], DB_DOWN, "bad_level.yaml"),
-        ("database", [], DB_DOWN, "cannot reach the database"),
+        ("spec", ["--spec", "bad_level.yaml"], DB_REMOTE_DOWN, "bad_level.yaml"),
+        ("database", [], DB_REMOTE_DOWN, "cannot reach the database"),
     ],
 }
 # commands that take no input a user could get wrong

@@ -159,3 +159,37 @@ def test_warm_start_widens_the_radial_basis_to_closer_atoms(trained_mtp, li2s_la
         validation_fraction=0.0, engine="motep",
     )  # fmt: skip
     assert doc.warm_start and doc.min_dist == pytest.approx(expected)
+
+
+def test_fit_cache_reuses_a_stored_fit_of_the_same_data_and_settings(
+    li2s_labelled_set, jobstore, tmp_path
+):
+    """The same set and settings again: the stored fit comes back, nothing is fitted;
+    another setting (max_iter) or a warm start fits anew."""
+    from jobflow import run_locally
+
+    from ionflow.mtp.fit_cache import FIT_CACHE_COLLECTION
+
+    first, again = (MtpFitMaker(max_iter=5, engine="motep").make(li2s_labelled_set) for _ in "12")
+    other = MtpFitMaker(max_iter=6, engine="motep").make(li2s_labelled_set)
+    for fit in (first, again, other):  # one after another: jobflow orders unlinked jobs freely
+        run_locally(
+            fit, store=jobstore, root_dir=tmp_path, create_folders=True, ensure_success=True
+        )
+    docs = {job.uuid: jobstore.get_output(job.uuid, load=True) for job in (first, again, other)}
+    assert docs[first.uuid]["reused_from_job"] is None
+    assert docs[again.uuid]["reused_from_job"] == first.uuid
+    assert docs[again.uuid]["mtp"] == docs[first.uuid]["mtp"]
+    assert docs[again.uuid]["validation_errors"] == docs[first.uuid]["validation_errors"]
+    assert docs[other.uuid]["reused_from_job"] is None
+    # the reused job's folder has the log saying so and no engine files
+    (reused_log,) = [p for p in tmp_path.glob("job_*/fit.log") if "reused" in p.read_text()]
+    assert not (reused_log.parent / "trained.mtp").exists()
+    database = jobstore.docs_store._collection.database
+    assert database[FIT_CACHE_COLLECTION].count_documents({}) == 2
+
+    warm = MtpFitMaker(max_iter=5, engine="motep").make(
+        li2s_labelled_set, previous_mtp=docs[first.uuid]["mtp"]
+    )
+    run_locally(warm, store=jobstore, root_dir=tmp_path, ensure_success=True)
+    assert jobstore.get_output(warm.uuid)["reused_from_job"] is None

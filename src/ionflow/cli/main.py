@@ -25,7 +25,8 @@ SUBCOMMANDS: dict[str, str | tuple[str, ...]] = {
     "mtp": "mtp",
     "md": "md",
     "analyze": "analyze",
-    "pipeline": ("run", "resume", "demo"),
+    "pipeline": ("run", "resume"),
+    "demo": ("demo",),
     "workflows": ("submit", "launch", "status", "results", "watch"),
     "report": ("report",),
 }

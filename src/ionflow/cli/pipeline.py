@@ -1,4 +1,4 @@
-"""`ionflow run|resume|demo`: whole workflows from a spec file (submit, status: workflows.py)."""
+"""`ionflow run|resume`: whole workflows from a spec file (submit, status: workflows.py)."""
 
 from __future__ import annotations
 
@@ -14,18 +14,6 @@ from ionflow.errors import IonflowInputError
 console = Console()
 
 SpecArgument = typer.Argument(..., help="Workflow spec YAML (see workflows/).")
-
-
-def _demo_spec() -> Path:
-    import ionflow
-
-    path = Path(ionflow.__file__).resolve().parents[2] / "workflows"
-    spec = path / "demo_li6ps5cl_chgnet.yaml"
-    if not spec.is_file():
-        raise IonflowInputError(
-            "demo spec not found next to the package; pass --spec workflows/<file>.yaml"
-        )
-    return spec
 
 
 def _connected_store():
@@ -137,12 +125,24 @@ def run(
     )
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    responses = run_locally(flow, store=store, create_folders=True, root_dir=out, log=True)
+    try:
+        run_locally(
+            flow, store=store, create_folders=True, root_dir=out, log=True, ensure_success=True
+        )
+        failed = False
+    except RuntimeError:  # jobflow: some job failed (its traceback is in the log above)
+        failed = True
     report = store.get_output(flow.output.uuid, load=True) if flow.output is not None else None
-    console.print(f"finished in {time.perf_counter() - start:.0f} s, {len(responses)} jobs run")
+    console.print(f"finished in {time.perf_counter() - start:.0f} s")
     if not report:
         raise IonflowInputError(f"the workflow did not finish: see the job folders in {out}")
     print_report(report, plot_dir=out)
+    if failed:
+        console.print(
+            f"[red]some jobs failed[/red] (their tracebacks are above, their folders in {out}): "
+            "the report covers only what finished"
+        )
+        raise typer.Exit(1)
 
 
 def resume(
@@ -161,16 +161,7 @@ def resume(
     watch(interval=1.0, max_retries=max_retries, lost_after=lost_after, backoff=backoff, passes=1)
 
 
-def demo(
-    spec: Path | None = typer.Option(None, help="Spec to run (default: the CHGNet demo)."),
-    out: Path = typer.Option(Path("ionflow-demo"), help="Directory for job folders and plots."),
-    force: bool = typer.Option(False, "--force", help="Run into a non-empty --out."),
-) -> None:
-    """Run the demo pipeline (CHGNet oracle, tiny settings) on the embedded defaults."""
-    run(spec or _demo_spec(), out, force)
-
-
 def register(app: typer.Typer) -> None:
     """Add the pipeline commands to the top-level ``ionflow`` app."""
-    for command in (run, resume, demo):
+    for command in (run, resume):
         app.command()(command)

@@ -31,18 +31,9 @@ def submit(
     Everything is checked before anything is stored. Run the queue with `ionflow launch`,
     watch it with `ionflow watch`, look with `ionflow status`.
     """
-    from jobflow.managers.fireworks import flow_to_workflow
-
     from ionflow.db.stores import check_database, get_launchpad
-    from ionflow.pipeline.flow import PipelineMaker
     from ionflow.pipeline.spec import load_spec
-    from ionflow.pipeline.submit import (
-        SPEC_HASH_KEY,
-        add_workflow,
-        find_label_reuse,
-        plan_submission,
-    )
-    from ionflow.structures.parents import get_parent_structure
+    from ionflow.pipeline.submit import submit_spec
 
     if name is not None and not name.strip():
         raise IonflowInputError("--name is empty; give a workflow name or leave it out")
@@ -55,15 +46,7 @@ def submit(
         if not dry_run:
             raise
         lpad, notes = None, [f"label cache not checked: {exc}"]
-    flow = PipelineMaker.from_spec(workflow).make(workflow.material)
-    flow.name = name or workflow.name
-    n_atoms = get_parent_structure(workflow.material).num_sites
-    plan = plan_submission(workflow, flow, flow.name, n_atoms)
-    if lpad is not None:
-        find_label_reuse(lpad, workflow, plan)
-    if not dry_run:
-        fw_workflow = flow_to_workflow(flow, metadata={SPEC_HASH_KEY: plan.spec_sha256})
-        plan.workflow_id = add_workflow(lpad, fw_workflow)
+    plan = submit_spec(workflow, lpad, name, dry_run)
     reuse = plan.label_reuse_line(workflow.dft.oracle)
     if json_out:
         typer.echo(json.dumps({**plan.to_json(), "dry_run": dry_run, "notes": notes}, indent=1))
@@ -217,7 +200,8 @@ def launch(
     )
 
 
-def _duration(seconds: float | None) -> str:
+def duration_text(seconds: float | None) -> str:
+    """``H:MM:SS`` of a duration in seconds, ``-`` for None."""
     if seconds is None:
         return "-"
     hours, rest = divmod(int(seconds), 3600)
@@ -258,7 +242,7 @@ def status(
             where = f" SLURM {job.slurm_job_id}" if job.slurm_job_id else ""
             if job.state in ("RUNNING", "lost"):
                 lost = f" lost: {job.lost_reason}" if job.lost_reason else ""
-                line = f"{job.state} for {_duration(job.running_s)}{where}{lost}"
+                line = f"{job.state} for {duration_text(job.running_s)}{where}{lost}"
             elif job.state == "FIZZLED":
                 short = (job.error_class or "unknown").rsplit(".", 1)[-1]
                 line = (

@@ -163,3 +163,34 @@ def add_workflow(lpad: LaunchPad, workflow: Workflow) -> int:
     ensure_launchpad(lpad)
     mapping = lpad.add_wf(workflow)
     return min(mapping.values())
+
+
+def submit_spec(
+    spec: WorkflowSpec, lpad: LaunchPad | None, name: str | None = None, dry_run: bool = False
+) -> SubmissionPlan:
+    """Build the Flow of ``spec``, plan it and (unless ``dry_run``) add it to ``lpad``.
+
+    Everything is built and checked before anything is stored; with ``lpad`` None (a dry
+    run without a database) the label cache is not looked at.
+
+    Args:
+        spec: the loaded workflow spec.
+        lpad: the LaunchPad (initialised here if the database is brand new).
+        name: workflow name (default: the spec's).
+        dry_run: plan only, store nothing.
+    """
+    from jobflow.managers.fireworks import flow_to_workflow
+
+    from ionflow.pipeline.flow import PipelineMaker
+    from ionflow.structures.parents import get_parent_structure
+
+    flow = PipelineMaker.from_spec(spec).make(spec.material)
+    flow.name = name or spec.name
+    n_atoms = get_parent_structure(spec.material).num_sites
+    plan = plan_submission(spec, flow, flow.name, n_atoms)
+    if lpad is not None:
+        find_label_reuse(lpad, spec, plan)
+    if not dry_run:
+        fw_workflow = flow_to_workflow(flow, metadata={SPEC_HASH_KEY: plan.spec_sha256})
+        plan.workflow_id = add_workflow(lpad, fw_workflow)
+    return plan

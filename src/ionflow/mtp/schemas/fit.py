@@ -64,3 +64,6 @@ class MtpFitDocument(BaseModel):
     training_cfg: str | None = Field(None, description="The training .cfg; data store.")
     validation_cfg: str | None = Field(None, description="The validation .cfg; data store.")
     parity_validation: ParityData | None = Field(None, description="Data store.")
+    reused_from_job: str | None = Field(
+        None, description="uuid of the job whose stored fit this is (fit cache), None if fitted."
+    )

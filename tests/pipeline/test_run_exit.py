@@ -1,0 +1,57 @@
+"""`ionflow run` exits 1 when a job failed, also when the report itself finished."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jobflow import Flow, job
+
+SPEC = Path(__file__).resolve().parents[1] / "data" / "pipeline" / "tiny_chgnet.yaml"
+
+
+@job
+def finished_report() -> dict:
+    """Stands in for the report: a job that finishes."""
+    return {"name": "stand-in"}
+
+
+@job
+def failing_study() -> None:
+    """A study job beside the report that fails."""
+    raise RuntimeError("lost atoms in the study's MD")
+
+
+class _TwoJobs:
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+
+    def make(self, _material) -> Flow:
+        report = finished_report()
+        jobs = [report, failing_study()] if self.fail else [report]
+        return Flow(jobs, output=report.output)
+
+
+def _run(cli, monkeypatch, tmp_path: Path, fail: bool):
+    printed = []
+    monkeypatch.setattr(
+        "ionflow.pipeline.flow.PipelineMaker.from_spec", lambda spec: _TwoJobs(fail)
+    )
+    monkeypatch.setattr(
+        "ionflow.cli.pipeline.print_report", lambda report, plot_dir: printed.append(report)
+    )
+    result = cli("run", str(SPEC), "--out", str(tmp_path / "run"))
+    return result, printed
+
+
+def test_run_exits_1_when_a_job_beside_the_report_failed(cli, monkeypatch, tmp_path):
+    result, printed = _run(cli, monkeypatch, tmp_path, fail=True)
+    assert printed == [{"name": "stand-in"}]  # the report is still shown
+    assert result.exit_code == 1, result.output
+    assert "some jobs failed" in result.output
+
+
+def test_run_exits_0_when_every_job_finished(cli, monkeypatch, tmp_path):
+    result, printed = _run(cli, monkeypatch, tmp_path, fail=False)
+    assert printed == [{"name": "stand-in"}]
+    assert result.exit_code == 0, result.output
+    assert "some jobs failed" not in result.output
