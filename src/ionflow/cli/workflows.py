@@ -36,13 +36,13 @@ def submit(
     from ionflow.db.stores import check_database, get_launchpad
     from ionflow.pipeline.flow import PipelineMaker
     from ionflow.pipeline.spec import load_spec
+    from ionflow.pipeline.cost import configuration_atoms
     from ionflow.pipeline.submit import (
         SPEC_HASH_KEY,
         add_workflow,
         find_label_reuse,
         plan_submission,
     )
-    from ionflow.structures.parents import get_parent_structure
 
     if name is not None and not name.strip():
         raise IonflowInputError("--name is empty; give a workflow name or leave it out")
@@ -57,8 +57,7 @@ def submit(
         lpad, notes = None, [f"label cache not checked: {exc}"]
     flow = PipelineMaker.from_spec(workflow).make(workflow.material)
     flow.name = name or workflow.name
-    n_atoms = get_parent_structure(workflow.material).num_sites
-    plan = plan_submission(workflow, flow, flow.name, n_atoms)
+    plan = plan_submission(workflow, flow, flow.name, configuration_atoms(workflow))
     if lpad is not None:
         find_label_reuse(lpad, workflow, plan)
     if not dry_run:
