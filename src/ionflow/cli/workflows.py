@@ -34,9 +34,9 @@ def submit(
     from jobflow.managers.fireworks import flow_to_workflow
 
     from ionflow.db.stores import check_database, get_launchpad
+    from ionflow.pipeline.cost import configuration_atoms
     from ionflow.pipeline.flow import PipelineMaker
     from ionflow.pipeline.spec import load_spec
-    from ionflow.pipeline.cost import configuration_atoms
     from ionflow.pipeline.submit import (
         SPEC_HASH_KEY,
         add_workflow,
