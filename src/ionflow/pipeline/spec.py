@@ -278,11 +278,10 @@ class WorkflowSpec(_Section):
         labels = [variant.label for variant in self.site_variants]
         if len(set(labels)) != len(labels):
             raise ValueError(f"site_variants labels must differ, got {labels}")
-        chosen = {"configurations", "n_configurations"} & self.structures.model_fields_set
-        if chosen:
-            raise ValueError(
-                f"structures.{sorted(chosen)[0]} is replaced by site_variants; leave it out"
-            )
+        defaults = StructuresSpec()
+        for key in ("configurations", "n_configurations"):
+            if getattr(self.structures, key) != getattr(defaults, key):
+                raise ValueError(f"structures.{key} is replaced by site_variants; leave it out")
         return self
 
     @model_validator(mode="after")
