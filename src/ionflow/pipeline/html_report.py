@@ -37,6 +37,7 @@ from ionflow.pipeline.report import (
     rmse_target_warnings,
 )
 from ionflow.pipeline.results import sha256_text
+from ionflow.pipeline.site_comparison import SiteComparisonDocument, plot_site_arrhenius
 
 # level of theory of the published MTPs (shared SPEC.md); other materials: VASP only
 PUBLISHED_LEVEL: dict[str, str] = {
@@ -66,6 +67,7 @@ class WorkflowDocuments:
     active: dict[str, Any] | None = None
     md_runs: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    site_comparison: dict[str, Any] | None = None
 
 
 def resolve_flow_uuid(store, workflow: str | None, launchpad=None) -> str:
@@ -134,6 +136,8 @@ def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
             found.active = output
         elif "thermo" in output and "protocol" in output:
             found.md_runs.append(output)
+        elif name == "site comparison":
+            found.site_comparison = output
     return found
 
 
@@ -213,6 +217,15 @@ def _versions(fit: dict[str, Any] | None) -> dict[str, str]:
     for package, version in ((fit or {}).get("versions") or {}).items():
         versions.setdefault(f"{package} (fit)", str(version))
     return versions
+
+
+def _site_comparison(doc: dict[str, Any] | None, plot_dir: Path) -> dict[str, Any] | None:
+    """The site variants side by side and their Arrhenius plot (None: no site variants)."""
+    if not doc:
+        return None
+    comparison = SiteComparisonDocument.model_validate(doc)
+    png = _png(lambda p: plot_site_arrhenius(comparison, p), plot_dir, "sites")
+    return {"doc": comparison, "png": png}
 
 
 def build_report_context(
@@ -331,6 +344,7 @@ def build_report_context(
         },
         "versions": _versions(fit),
         "jobs": sorted(docs.jobs, key=lambda j: j["name"]),
+        "sites": _site_comparison(docs.site_comparison, plot_dir),
     }
 
 

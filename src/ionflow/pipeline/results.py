@@ -41,6 +41,7 @@ RESULT_CLASSES = (
     "MtpFitDocument",
     "ActiveLearningDocument",
     "LabelledSetDocument",
+    "SiteComparisonDocument",
 )
 
 
@@ -110,6 +111,9 @@ class WorkflowResults(BaseModel):
     potential_sha256: str | None = None
     training_set_sha256: str | None = None
     notes: list[str] = Field(default_factory=list)
+    site_comparison: dict[str, Any] | None = Field(
+        None, description="Site variants side by side (SiteComparisonDocument), if any."
+    )
 
 
 def sha256_text(text: str | None) -> str | None:
@@ -236,6 +240,8 @@ def collect_results(lpad: LaunchPad, store: JobStore, workflow: dict) -> Workflo
             result.oracle = labelled[-1]["labelled_set"]["oracle"]
             result.level_of_theory = labelled[-1]["labelled_set"]["level_of_theory"]
         result.notes.append("no pipeline report yet: the answers found so far")
+    if found["SiteComparisonDocument"]:  # site variants: the sites are never averaged
+        result.site_comparison = found["SiteComparisonDocument"][-1]
     if learning is not None:
         result.active_learning = [
             {
