@@ -259,40 +259,22 @@ class SiteComparisonMaker(Maker):
 
 
 def plot_site_arrhenius(doc: SiteComparisonDocument, path: str | Path) -> Path:
-    """Sigma against 1000/T of every site, with its segments and sigma at T_x (95 %)."""
-    import matplotlib
+    """Sigma against 1000/T of every site (its main configuration), sigma at T_x (95 %)."""
+    from ionflow.analysis.plotting import ConductivitySeries, plot_conductivity_series
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    for color, site in enumerate(doc.sites):
+    series = []
+    for site in doc.sites:
         kink = site.configurations[site.main]
-        T = np.array(kink.temperatures_K)
-        ax.errorbar(
-            1000 / T, kink.sigma_mS_cm, yerr=kink.sigma_err_mS_cm, fmt="o", color=f"C{color}",
-            capsize=3, label=f"Li@{site.label}",
-        )  # fmt: skip
-        low, high = kink.sigma_x_interval_mS_cm
-        ax.errorbar(
-            [1000 / doc.extrapolation_K], [kink.sigma_x_mS_cm],
-            yerr=[[kink.sigma_x_mS_cm - low], [high - kink.sigma_x_mS_cm]],
-            fmt="s", color=f"C{color}", capsize=3,
-        )  # fmt: skip
-        if site.published_sigma_mS_cm is not None:
-            ax.plot(
-                [1000 / doc.extrapolation_K], [site.published_sigma_mS_cm], "*",
-                color=f"C{color}", ms=12, mfc="none", label=f"Li@{site.label} published",
-            )  # fmt: skip
-        if kink.break_significant:
-            ax.axvline(1000 / kink.break_K, color=f"C{color}", ls=":", lw=1)
-    ax.set_yscale("log")
-    ax.set_xlabel("1000 / T (1/K)")
-    ax.set_ylabel("σ$_{Li}$ (mS/cm)")
-    ax.legend(fontsize=8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+        series.append(
+            ConductivitySeries(
+                label=f"Li@{site.label}",
+                temperatures_K=kink.temperatures_K,
+                sigma_mS_cm=kink.sigma_mS_cm,
+                sigma_err_mS_cm=kink.sigma_err_mS_cm,
+                sigma_x_mS_cm=site.sigma_x_mS_cm,
+                sigma_x_interval_mS_cm=site.sigma_x_interval_mS_cm,
+                published_mS_cm=site.published_sigma_mS_cm,
+                break_K=kink.break_K if kink.break_significant else None,
+            )
+        )
+    return plot_conductivity_series(series, doc.extrapolation_K, path)
