@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from functools import partial
 
 from jobflow import Flow, Maker, Response, job
 from pymatgen.core import Element, Structure
@@ -280,7 +279,7 @@ class PipelineMaker(Maker):
         conductivity.name = "conductivity"
         closing = self.report_maker.make
         if self.site_reports_maker is not None:  # one report per site, then side by side
-            closing = partial(self.site_reports_maker.make, configurations.output)
+            closing = self.site_reports_maker.closing(configurations.output.records)
         report = closing(
             training.output["relaxed"],
             conductivity.output,

@@ -12,16 +12,14 @@ across sites.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from jobflow import Flow, Maker, Response, job
+from jobflow import Flow, Job, Maker, OutputReference, Response, job
 
-from ionflow.dft.schemas.labels import LabelledSetDocument
-from ionflow.dft.schemas.runs import RelaxDocument
 from ionflow.errors import IonflowInputError
-from ionflow.learning.schemas.active_learning import ActiveLearningDocument
-from ionflow.mtp.schemas.fit import MtpFitDocument
 from ionflow.pipeline.configurations import check_configuration_count
 from ionflow.pipeline.report import PipelineReportMaker
 from ionflow.pipeline.site_comparison import SiteComparisonMaker
@@ -33,7 +31,7 @@ from ionflow.structures.jobs.core import (
     StructureSetMaker,
 )
 from ionflow.structures.jobs.site_variants import SiteVariantsMaker
-from ionflow.structures.schemas.structures import StructureSetDocument
+from ionflow.structures.schemas.structures import StructureRecord
 
 
 def variant_maker(variant: SiteVariantSpec) -> StructureSetMaker:
@@ -96,12 +94,17 @@ def check_site_variants(spec: WorkflowSpec, path: Path) -> None:
 class SiteReportsMaker(Maker):
     """Per-site reports and their side-by-side comparison, made when the results exist.
 
+    The inputs of the reports stay references until each report runs (``inputs``), so the
+    replacement never copies a training set or potential into a job's stored arguments.
+
     Attributes:
         name: job name (replaced by the reports and the comparison).
         labels: the site variants, in configuration order.
         materials: each variant's parent (its published values are shown beside it).
         report_maker: template of every site's report (its material and name are set).
         comparison_maker: the comparison job.
+        inputs: references to the per-configuration ``relaxed`` and ``arrhenius`` lists
+            and to ``fit``, ``labelled`` and ``active``, set by :meth:`closing`.
     """
 
     name: str = "site reports"
@@ -109,38 +112,52 @@ class SiteReportsMaker(Maker):
     materials: list[str] = field(default_factory=list)
     report_maker: PipelineReportMaker = field(default_factory=PipelineReportMaker)
     comparison_maker: SiteComparisonMaker = field(default_factory=SiteComparisonMaker)
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def closing(self, records: Any) -> Callable[..., Job]:
+        """The closing job of a pipeline, called like ``PipelineReportMaker.make``.
+
+        ``records``: the configurations' ``StructureRecord`` list (its output reference).
+        """
+
+        def make(relaxed, arrhenius, fit, labelled, active=None) -> Job:
+            inputs = {
+                "relaxed": relaxed,
+                "arrhenius": arrhenius,
+                "fit": fit,
+                "labelled": labelled,
+                "active": active,
+            }
+            return dataclasses.replace(self, inputs=inputs).make(records, arrhenius)
+
+        return make
 
     @job
-    def make(
-        self,
-        configurations: StructureSetDocument,
-        relaxed: list[RelaxDocument],
-        arrhenius: list,
-        fit: MtpFitDocument,
-        labelled: LabelledSetDocument,
-        active: ActiveLearningDocument | None = None,
-    ) -> Response:
+    def make(self, records: list[StructureRecord], arrhenius: list) -> Response:
         """Replaced by one report per site and the comparison of them (the output).
 
-        ``arrhenius`` and ``relaxed`` (empty without relaxation) are in configuration
-        order; each configuration's site is its record's ``provenance["site"]``.
+        Runs once every configuration's Arrhenius analysis (``arrhenius``, in
+        configuration order) exists; each configuration's site is its record's
+        ``provenance["site"]``.
         """
-        sites = [record.provenance["site"] for record in configurations.records]
+        sites = [record.provenance["site"] for record in records]
+        refs = self.inputs
         jobs, outputs = [], []
         for label, material in zip(self.labels, self.materials, strict=True):
             indices = [i for i, site in enumerate(sites) if site == label]
             if not indices:
                 raise RuntimeError(f"no configuration of site {label} was made")
+            relaxed = refs["relaxed"]
             report = dataclasses.replace(
                 self.report_maker,
                 workflow_name=f"{self.report_maker.workflow_name} Li@{label}",
                 material=material,
             ).make(
-                [relaxed[i] for i in indices] if relaxed else [],
-                [arrhenius[i] for i in indices],
-                fit,
-                labelled,
-                active,
+                [relaxed[i] for i in indices] if isinstance(relaxed, OutputReference) else [],
+                [refs["arrhenius"][i] for i in indices],
+                refs["fit"],
+                refs["labelled"],
+                refs["active"],
             )
             jobs.append(report)
             outputs.append(report.output)
