@@ -226,6 +226,7 @@ class PipelineMaker(Maker):
             target_energy_rmse_meV_atom=spec.mtp.target_energy_rmse_meV_atom,
             target_force_rmse_eV_A=spec.mtp.target_force_rmse_eV_A,
         )
+        stage_configs = stage_manager_configs(spec.resources, worker_pre_rocket())
         site_reports = None
         if spec.site_variants is not None:  # configuration groups, one per site
             configurations, n = site_variants_maker(spec), None
@@ -234,6 +235,7 @@ class PipelineMaker(Maker):
                 materials=[v.material for v in spec.site_variants],
                 report_maker=report_maker,
                 comparison_maker=SiteComparisonMaker(workflow_name=spec.name),
+                stage_configs=stage_configs,
             )
         return cls(
             name=spec.name,
@@ -256,7 +258,7 @@ class PipelineMaker(Maker):
             conductivity_maker=_conductivity_maker(spec, species),
             report_maker=report_maker,
             site_reports_maker=site_reports,
-            stage_configs=stage_manager_configs(spec.resources, worker_pre_rocket()),
+            stage_configs=stage_configs,
         )
 
     def make(self, parent: Structure | str) -> Flow:

@@ -22,6 +22,7 @@ from jobflow import Flow, Job, Maker, OutputReference, Response, job
 from ionflow.errors import IonflowInputError
 from ionflow.pipeline.configurations import check_configuration_count
 from ionflow.pipeline.report import PipelineReportMaker
+from ionflow.pipeline.resources import apply_stage_configs
 from ionflow.pipeline.site_comparison import SiteComparisonMaker
 from ionflow.pipeline.spec import SiteVariantSpec, WorkflowSpec
 from ionflow.structures.jobs.core import (
@@ -105,6 +106,8 @@ class SiteReportsMaker(Maker):
         comparison_maker: the comparison job.
         inputs: references to the per-configuration ``relaxed`` and ``arrhenius`` lists
             and to ``fit``, ``labelled`` and ``active``, set by :meth:`closing`.
+        stage_configs: stage -> manager config of the jobs made at run time
+            (:func:`ionflow.pipeline.resources.apply_stage_configs`); {}: none.
     """
 
     name: str = "site reports"
@@ -113,6 +116,7 @@ class SiteReportsMaker(Maker):
     report_maker: PipelineReportMaker = field(default_factory=PipelineReportMaker)
     comparison_maker: SiteComparisonMaker = field(default_factory=SiteComparisonMaker)
     inputs: dict[str, Any] = field(default_factory=dict)
+    stage_configs: dict[str, dict] = field(default_factory=dict)
 
     def closing(self, records: Any) -> Callable[..., Job]:
         """The closing job of a pipeline, called like ``PipelineReportMaker.make``.
@@ -164,4 +168,6 @@ class SiteReportsMaker(Maker):
         comparison = dataclasses.replace(self.comparison_maker, labels=list(self.labels)).make(
             outputs
         )
-        return Response(replace=Flow([*jobs, comparison], output=comparison.output))
+        replacement = Flow([*jobs, comparison], output=comparison.output)
+        apply_stage_configs(replacement, self.stage_configs)
+        return Response(replace=replacement)
