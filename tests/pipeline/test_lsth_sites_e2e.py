@@ -52,6 +52,7 @@ def test_tiny_lsth_sites_give_two_arrhenius_fits_with_break_search(
     assert sorted(r["material"] for r in reports) == ["LSTH-1a", "LSTH-24k"]
     assert all(len(r["configurations"]) == 1 for r in reports)
     assert all(r["configurations"][0]["weight"] == pytest.approx(1.0) for r in reports)
+    assert all(r["oracle"] == "chgnet" for r in reports)
     assert comparison["extrapolation_K"] == 298
     for site, published in zip(comparison["sites"], [(0.22, 4.05), (0.43, 0.031)], strict=True):
         assert site["n_atoms"] == 77
@@ -70,9 +71,9 @@ def test_tiny_lsth_sites_give_two_arrhenius_fits_with_break_search(
             "low-temperature segment" if kink["break_significant"] else "one line"
         )
     assert any("never averaged" in note for note in comparison["notes"])
-    # the band table reached MD: 3 ps below 1200 K, 2 ps from 1200 K (2 fs steps)
-    assert {steps for T, steps in md_lengths if T < 1200} == {1500}
-    assert {steps for T, steps in md_lengths if T >= 1200} == {1000}
+    # the band table reached MD: 6 ps below 1200 K, 4 ps from 1200 K (2 fs steps)
+    assert {steps for T, steps in md_lengths if T < 1200} == {3000}
+    assert {steps for T, steps in md_lengths if T >= 1200} == {2000}
 
     html_dir = tmp_path / "html"
     result = CliRunner().invoke(app, ["report", "--out", str(html_dir)])

@@ -143,8 +143,13 @@ def _published(report: PipelineReportDocument, unit: str) -> dict | None:
     return next((p for p in report.published if p.get("unit") == unit), None)
 
 
-def site_result(label: str, report: PipelineReportDocument) -> SiteResult:
-    """One site from its own report (its configurations, weights and published values)."""
+def site_result(
+    label: str, report: PipelineReportDocument, cell: tuple[str, int] | None = None
+) -> SiteResult:
+    """One site from its own report (its configurations, weights and published values).
+
+    ``cell``: (formula, atoms) of the site's cell, for reports without relaxed structures.
+    """
     weights = [c.weight for c in report.configurations] or [1.0] * len(report.arrhenius)
     kinks = [
         configuration_kink(doc, index, weights[index], report.extrapolation_K)
@@ -159,12 +164,15 @@ def site_result(label: str, report: PipelineReportDocument) -> SiteResult:
         )
         value, interval = combined.value_mS_cm, (combined.low_mS_cm, combined.high_mS_cm)
     first = report.configurations[main] if report.configurations else None
+    formula, n_atoms = (first.formula, first.n_atoms) if first and first.n_atoms else ("", 0)
+    if not n_atoms and cell is not None:
+        formula, n_atoms = cell
     Ea, sigma = _published(report, "eV"), _published(report, "mS/cm")
     return SiteResult(
         label=label,
         material=report.material,
-        formula=first.formula if first else "",
-        n_atoms=first.n_atoms if first else 0,
+        formula=formula,
+        n_atoms=n_atoms,
         configurations=kinks,
         main=main,
         sigma_x_mS_cm=value,
@@ -206,15 +214,26 @@ def site_notes(site: SiteResult, extrapolation_K: float) -> list[str]:
 
 
 def compare_sites(
-    name: str, labels: list[str], reports: list[PipelineReportDocument]
+    name: str,
+    labels: list[str],
+    reports: list[PipelineReportDocument],
+    cells: list[tuple[str, int]] | None = None,
 ) -> SiteComparisonDocument:
-    """The comparison document of the sites ``labels`` from their own reports."""
+    """The comparison document of the sites ``labels`` from their own reports.
+
+    ``cells``: (formula, atoms) of each site's first cell (shown when the report has no
+    relaxed structure to take them from).
+    """
     reports = [
         r if isinstance(r, PipelineReportDocument) else PipelineReportDocument.model_validate(r)
         for r in reports
     ]
     extrapolation_K = reports[0].extrapolation_K
-    sites = [site_result(label, report) for label, report in zip(labels, reports, strict=True)]
+    cells = cells or [None] * len(labels)
+    sites = [
+        site_result(label, report, cell)
+        for label, report, cell in zip(labels, reports, cells, strict=True)
+    ]
     notes = [
         "site variants are different structures: each has its own Arrhenius fit and its "
         "conductivities are never averaged or Boltzmann-weighted across sites",
@@ -246,16 +265,18 @@ class SiteComparisonMaker(Maker):
         name: job name.
         workflow_name: shown on the comparison.
         labels: the site variants, in the order of the reports.
+        cells: (formula, atoms) of each site's first cell.
     """
 
     name: str = "site comparison"
     workflow_name: str = ""
     labels: list[str] | None = None
+    cells: list[tuple[str, int]] | None = None
 
     @job(output_schema=SiteComparisonDocument)
     def make(self, reports: list[PipelineReportDocument]) -> SiteComparisonDocument:
         """Compare the sites from their own reports."""
-        return compare_sites(self.workflow_name, list(self.labels or []), reports)
+        return compare_sites(self.workflow_name, list(self.labels or []), reports, self.cells)
 
 
 def plot_site_arrhenius(doc: SiteComparisonDocument, path: str | Path) -> Path:

@@ -146,11 +146,12 @@ class SiteReportsMaker(Maker):
         """
         sites = [record.provenance["site"] for record in records]
         refs = self.inputs
-        jobs, outputs = [], []
+        jobs, outputs, cells = [], [], []
         for label, material in zip(self.labels, self.materials, strict=True):
             indices = [i for i, site in enumerate(sites) if site == label]
             if not indices:
                 raise RuntimeError(f"no configuration of site {label} was made")
+            cells.append((records[indices[0]].formula, records[indices[0]].n_atoms))
             relaxed = refs["relaxed"]
             report = dataclasses.replace(
                 self.report_maker,
@@ -165,9 +166,9 @@ class SiteReportsMaker(Maker):
             )
             jobs.append(report)
             outputs.append(report.output)
-        comparison = dataclasses.replace(self.comparison_maker, labels=list(self.labels)).make(
-            outputs
-        )
+        comparison = dataclasses.replace(
+            self.comparison_maker, labels=list(self.labels), cells=cells
+        ).make(outputs)
         replacement = Flow([*jobs, comparison], output=comparison.output)
         apply_stage_configs(replacement, self.stage_configs)
         return Response(replace=replacement)
