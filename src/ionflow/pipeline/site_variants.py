@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobflow import Flow, Job, Maker, OutputReference, Response, job
+from jobflow import Flow, Job, Maker, Response, job
 
 from ionflow.errors import IonflowInputError
 from ionflow.pipeline.configurations import check_configuration_count
@@ -132,17 +132,19 @@ class SiteReportsMaker(Maker):
                 "labelled": labelled,
                 "active": active,
             }
-            return dataclasses.replace(self, inputs=inputs).make(records, arrhenius)
+            return dataclasses.replace(self, inputs=inputs).make(records, arrhenius, relaxed)
 
         return make
 
     @job
-    def make(self, records: list[StructureRecord], arrhenius: list) -> Response:
+    def make(
+        self, records: list[StructureRecord], arrhenius: list, relaxed: list | None = None
+    ) -> Response:
         """Replaced by one report per site and the comparison of them (the output).
 
         Runs once every configuration's Arrhenius analysis (``arrhenius``, in
         configuration order) exists; each configuration's site is its record's
-        ``provenance["site"]``.
+        ``provenance["site"]``; ``relaxed`` is empty when nothing was relaxed.
         """
         sites = [record.provenance["site"] for record in records]
         refs = self.inputs
@@ -152,13 +154,12 @@ class SiteReportsMaker(Maker):
             if not indices:
                 raise RuntimeError(f"no configuration of site {label} was made")
             cells.append((records[indices[0]].formula, records[indices[0]].n_atoms))
-            relaxed = refs["relaxed"]
             report = dataclasses.replace(
                 self.report_maker,
                 workflow_name=f"{self.report_maker.workflow_name} Li@{label}",
                 material=material,
             ).make(
-                [relaxed[i] for i in indices] if isinstance(relaxed, OutputReference) else [],
+                [refs["relaxed"][i] for i in indices] if relaxed else [],
                 [refs["arrhenius"][i] for i in indices],
                 refs["fit"],
                 refs["labelled"],
