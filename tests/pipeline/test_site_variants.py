@@ -198,3 +198,41 @@ def test_site_comparison_keeps_sites_apart_and_extrapolates_along_the_low_segmen
     assert any("Li@1a: no significant kink" in note for note in doc.notes)
     assert any("never averaged" in note for note in doc.notes)
     assert plot_site_arrhenius(doc, tmp_path / "sites.png").stat().st_size > 10_000
+
+
+def test_site_reports_split_configurations_by_site_and_pass_references_only():
+    """Each site's report gets its own configurations' results, as references (the
+    stored arguments of jobs made at run time hold no training set or potential)."""
+    from jobflow import OutputReference
+    from pymatgen.core import Lattice, Structure
+
+    from ionflow.structures.schemas.structures import StructureSetDocument
+
+    spec = load_spec(TINY)
+    maker = PipelineMaker.from_spec(spec)
+    cell = Structure(Lattice.cubic(4.0), ["Li", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    records = StructureSetDocument.from_pairs(
+        "site_variants",
+        "LSTH",
+        [(cell, {"site": site, "label": f"{site}-{k}"}) for k, site in enumerate("ABA")],
+    ).records
+    refs = {name: OutputReference(f"uuid-{name}") for name in ("arrhenius", "fit", "labelled")}
+    site_reports = SiteReportsMaker(
+        labels=["A", "B"], materials=["LSTH-1a", "LSTH-24k"],
+        report_maker=maker.report_maker,
+        inputs={**refs, "relaxed": OutputReference("uuid-relaxed"), "active": None},
+    )  # fmt: skip
+    response = site_reports.make.original(site_reports, records, [1, 2, 3], relaxed=[])
+    reports, comparison = response.replace.jobs[:2], response.replace.jobs[2]
+    assert [job.maker.material for job in reports] == ["LSTH-1a", "LSTH-24k"]
+    assert [job.name for job in [*reports, comparison]] == ["report", "report", "site comparison"]
+    relaxed, arrhenius, fit, labelled, active = reports[0].function_args
+    assert relaxed == []  # nothing was relaxed
+    assert [ref.attributes for ref in arrhenius] == [(("i", 0),), (("i", 2),)]  # A: 0 and 2
+    assert [ref.attributes for ref in reports[1].function_args[1]] == [(("i", 1),)]
+    assert fit is refs["fit"] and labelled is refs["labelled"] and active is None
+    assert comparison.maker.labels == ["A", "B"]
+    assert comparison.maker.cells == [(records[0].formula, 2), (records[1].formula, 2)]
+    with_relaxed = site_reports.make.original(site_reports, records, [1, 2, 3], relaxed=[0, 1, 2])
+    (relaxed_refs, *_) = with_relaxed.replace.jobs[1].function_args
+    assert [ref.attributes for ref in relaxed_refs] == [(("i", 1),)]
