@@ -195,6 +195,8 @@ def test_site_comparison_keeps_sites_apart_and_extrapolates_along_the_low_segmen
     assert not site_1a.configurations[0].break_significant
     assert site_1a.published_Ea_eV == 0.22 and site_1a.published_sigma_mS_cm == 4.05
     assert site_24k.published_Ea_eV == 0.43 and site_24k.published_sigma_mS_cm == 0.031
+    assert (site_1a.published_Ea_high_eV, site_1a.published_break_K) == (0.11, 600)
+    assert (site_24k.published_Ea_high_eV, site_24k.published_break_K) == (0.15, 700)
     assert any("Li@1a: no significant kink" in note for note in doc.notes)
     assert any("never averaged" in note for note in doc.notes)
     assert plot_site_arrhenius(doc, tmp_path / "sites.png").stat().st_size > 10_000

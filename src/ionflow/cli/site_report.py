@@ -64,6 +64,13 @@ def print_site_comparison(report: dict, plot_dir: Path | None = None) -> None:
             else f"{s.published_Ea_eV:g} ({s.published_Ea_quantity})"
             for s in doc.sites
         ],
+        "published E_a above kink (eV)": [
+            "-" if s.published_Ea_high_eV is None else f"{s.published_Ea_high_eV:g}"
+            for s in doc.sites
+        ],
+        "published kink (K)": [
+            "-" if s.published_break_K is None else f"{s.published_break_K:g}" for s in doc.sites
+        ],
         "published σ(298 K) mS/cm": [
             "-" if s.published_sigma_mS_cm is None else f"{s.published_sigma_mS_cm:g}"
             for s in doc.sites

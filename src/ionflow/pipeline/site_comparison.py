@@ -76,6 +76,8 @@ class SiteResult(BaseModel):
     published_Ea_eV: float | None = None
     published_Ea_quantity: str | None = None
     published_sigma_mS_cm: float | None = None
+    published_Ea_high_eV: float | None = Field(None, description="Above the published kink.")
+    published_break_K: float | None = None
 
 
 class SiteComparisonDocument(BaseModel):
@@ -139,8 +141,10 @@ def configuration_kink(
     )
 
 
-def _published(report: PipelineReportDocument, unit: str) -> dict | None:
-    return next((p for p in report.published if p.get("unit") == unit), None)
+def _published(report: PipelineReportDocument, unit: str, nth: int = 0) -> dict | None:
+    """The ``nth`` published value in ``unit`` (E_a: below, then above the kink)."""
+    found = [p for p in report.published if p.get("unit") == unit]
+    return found[nth] if len(found) > nth else None
 
 
 def site_result(
@@ -168,6 +172,7 @@ def site_result(
     if not n_atoms and cell is not None:
         formula, n_atoms = cell
     Ea, sigma = _published(report, "eV"), _published(report, "mS/cm")
+    Ea_high, kink = _published(report, "eV", 1), _published(report, "K")
     return SiteResult(
         label=label,
         material=report.material,
@@ -180,6 +185,8 @@ def site_result(
         published_Ea_eV=Ea["value"] if Ea else None,
         published_Ea_quantity=Ea["quantity"] if Ea else None,
         published_sigma_mS_cm=sigma["value"] if sigma else None,
+        published_Ea_high_eV=Ea_high["value"] if Ea_high else None,
+        published_break_K=kink["value"] if kink else None,
     )
 
 
