@@ -51,6 +51,12 @@ class IonflowSettings(BaseSettings):
         description="Local directory for the embedded database file, cluster state, logs.",
     )
     db_port: int = Field(27017, ge=1, le=65535, description="Port of the embedded server.")
+    db_outage_wait_s: float = Field(
+        600.0,
+        ge=0,
+        description="How long a running job waits for an unreachable database (server "
+        "restarted, network blip) before its job fails, in seconds (0: fail at once).",
+    )
 
     # --- engines --------------------------------------------------------------------
     oracle: Literal["vasp", "cp2k", "chgnet"] = Field(

@@ -15,7 +15,15 @@ from ionflow.analysis.regions import (
     region_counts,
     region_diffusion,
 )
-from ionflow.analysis.sites import assign_sites, site_statistics
+from ionflow.analysis.schemas.regions import SiteDocument
+from ionflow.analysis.sites import (
+    assign_sites,
+    density_sites,
+    graph_connectivity,
+    graph_order_parameter,
+    jump_graph,
+    site_statistics,
+)
 
 DT_FS = 20.0
 
@@ -132,3 +140,48 @@ def test_cli_regions_and_sites(monkeypatch, tmp_path):
     assert exit_info.value.code == 0
     sites = json.loads((tmp_path / "sites.json").read_text())
     assert sites["n_sites"] == 20 and sites["n_jumps"] > 0
+
+
+def test_density_sites_find_every_visited_site_including_ones_empty_at_first():
+    """Three sites, the third only reached after the first frame: all three are found."""
+    sites = np.array([[1.0, 1.0, 1.0], [4.0, 1.0, 1.0], [7.0, 5.0, 5.0]])
+    sequences = np.array([[0] * 30 + [2] * 30, [1] * 60])
+    rng = np.random.default_rng(1)
+    walk = sites[sequences].transpose(1, 0, 2) + rng.normal(scale=0.1, size=(60, 2, 3))
+    traj = from_positions(walk, np.arange(60) * 5.0, np.diag([9.0, 9.0, 9.0]))
+    found = density_sites(traj)
+    assert len(found) == 3
+    nearest = np.linalg.norm(found[:, None, :] - sites[None, :, :], axis=-1).min(axis=0)
+    assert np.all(nearest < 0.3), nearest
+    doc = SiteDocument.from_species_trajectory(traj, sites_from="density")
+    assert (doc.sites_from, doc.n_sites, doc.n_jumps) == ("density", 3, 1)
+
+
+def test_graph_order_parameter_by_hand_and_subgraphs():
+    # atom 0: 0 -> 1 -> 0 -> 1 -> 2 -> 1: edges 0->1 twice, 1->0 once, 1->2 once, 2->1 once
+    # atom 1 stays on 3 then goes to 4: a second, separate subgraph 3 -> 4
+    assignments = np.array([[0, 1, 0, 1, 2, 1], [3, 3, 3, 3, 4, 4]])
+    graph = jump_graph(assignments)
+    assert graph[1][0]["weight"] == pytest.approx(0.5) and graph[0][1]["weight"] == 1.0
+    # weights into a node: 0: 0.5, 1: 1 + 1 = 2, 2: 0.5, 3: 0, 4: 1; scaled by the largest
+    # subgraph {0, 1, 2}: degrees 0.25, 1, 0.25; subgraph {3, 4}: 0, 0.5
+    first = (2 / 3) * np.log(2 / 3) + 0.25 * (2 / 3) + (1 / 3) * np.log(1 / 3) + 1.0 * (1 / 3)
+    second = 2 * (0.5 * np.log(0.5)) + 0.5 * 0.5
+    assert graph_order_parameter(graph) == pytest.approx(first + second)
+    connectivity = graph_connectivity(assignments)
+    assert (connectivity.n_sites, connectivity.n_subgraphs) == (5, 2)
+    assert connectivity.largest_subgraph_fraction == pytest.approx(3 / 5)
+
+
+def test_more_connected_jump_network_has_lower_graph_order_parameter():
+    """A well-connected random-hop network scores below sites hopping in isolated pairs."""
+    rng = np.random.default_rng(2)
+    n_sites, n_atoms, n_frames = 40, 10, 400
+    hops = rng.integers(0, n_sites, size=(n_atoms, n_frames))  # any site to any site
+    pairs = (2 * rng.integers(0, n_sites // 2, size=(n_atoms, 1))) + (
+        np.arange(n_frames) % 2
+    )  # each atom rattles between the two sites of its own pair
+    connected = graph_connectivity(hops)
+    isolated = graph_connectivity(pairs)
+    assert connected.n_subgraphs == 1 and isolated.n_subgraphs > 1
+    assert connected.graph_order_parameter < isolated.graph_order_parameter

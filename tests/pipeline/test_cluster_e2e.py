@@ -1,8 +1,9 @@
 """The life on a cluster, all real: embedded database, local SLURM, the ionflow commands.
 
-`ionflow submit` of the tiny spec on a brand-new database, `ionflow launch --slurm
---max-jobs 2` until it completes (``squeue`` polled throughout: never more than 2 jobs),
-then `ionflow status --json` and `ionflow results --json` show the finished workflow.
+`ionflow submit` of the tiny spec (its stages in worker categories) on a brand-new
+database, `ionflow launch --slurm --max-jobs 2` until it completes (``squeue`` polled
+throughout: never more than 2 jobs; each job run as a worker of its category), then
+`ionflow status --json` and `ionflow results --json` show the finished workflow.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 BIN_DIR = Path(sys.executable).parent
 TINY = Path(__file__).resolve().parents[1] / "data" / "pipeline" / "tiny_chgnet.yaml"
+CATEGORIES = TINY.with_name("resources_categories.yaml")
 
 
 def ionflow(*args: str, env: dict[str, str], timeout_s: float = 120.0, cwd: Path | None = None):
@@ -57,7 +59,9 @@ def test_tiny_spec_submit_launch_slurm_status_results(db_uri, fw_config_dir, tmp
     database = pymongo.MongoClient(db_uri).get_default_database()
     assert "fireworks" not in database.list_collection_names()  # brand-new database
 
-    submitted = ionflow("submit", str(TINY), "--json", env=env)
+    spec = tmp_path / "tiny_categories.yaml"  # stages in categories: launch must run them
+    spec.write_text(TINY.read_text() + CATEGORIES.read_text())
+    submitted = ionflow("submit", str(spec), "--json", env=env)
     assert submitted.returncode == 0, submitted.stderr[-2000:]
     workflow_id = json.loads(submitted.stdout)["workflow_id"]
 
@@ -83,9 +87,12 @@ def test_tiny_spec_submit_launch_slurm_status_results(db_uri, fw_config_dir, tmp
         wf_status["counts"]
     )
     # every job ran once, in a SLURM job recorded with its launch
-    launches = list(database["launches"].find({}, {"fw_id": 1, "fworker.env": 1}))
+    launches = list(database["launches"].find({}, {"fw_id": 1, "fworker": 1}))
     assert len(launches) == wf_status["totals"]["COMPLETED"]
     assert all(launch["fworker"]["env"].get("slurm_job_id") for launch in launches)
+    # each job ran as a worker of its stage's category
+    categories = {launch["fworker"]["category"] for launch in launches}
+    assert categories == {"dft", "fit", "md", "analysis"}, categories
 
     answered = ionflow("results", "--json", env=env)
     assert answered.returncode == 0, answered.stderr

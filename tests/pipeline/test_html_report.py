@@ -176,3 +176,69 @@ def test_page_of_documents_with_active_learning(tmp_path, open_in_chromium):
     assert list((tmp_path / "out").iterdir()) == [page]  # one file, plots inside it
     seen = open_in_chromium(page)
     assert seen.n_images == 2 and seen.not_loaded == [] and seen.errors == [], seen
+
+
+def _volume_study():
+    from ionflow.analysis.schemas.regions import SiteDocument
+    from ionflow.pipeline.llzo_volumes import VolumeRun, VolumeStudyDocument
+
+    sites = SiteDocument(
+        n_sites=120, sites_from="density", n_jumps=40, jumps_per_atom=0.8,
+        back_jump_fraction=0.64, mean_residence_time_ps=1.5, graph_order_parameter=-12.5,
+        n_visited_sites=100, n_subgraphs=3, largest_subgraph_fraction=0.9,
+    )  # fmt: skip
+    runs = [
+        VolumeRun(
+            configuration=0,
+            formula="Li25(La6Zr4O3)4",
+            cell=cell,
+            volume_fraction=fraction,
+            density_g_cm3=5.05 / fraction,
+            n_atoms=186,
+            structure_potential=made_by,
+            md_potential=potential,
+            temperature_K=1100.0,
+            D_run_cm2_s=None if fraction == 1.3 else 2e-5 * fraction,
+            D_run_err_cm2_s=2e-6,
+            D_fit_cm2_s=2e-5,
+            D_fit_ci_cm2_s=(1e-5, 4e-5),
+            Ea_eV=0.29,
+            Ea_err_eV=0.03,
+            linear_regime_found=True,
+            sites=sites,
+            temperatures_K=[700.0, 1100.0],
+        )
+        for cell, made_by, fraction in [
+            ("crystalline", None, 0.9),
+            ("crystalline", None, 1.3),
+            ("amorphous", "classical", 1.1),
+        ]
+        for potential in ("mtp", "classical")
+    ]
+    return VolumeStudyDocument(
+        temperature_K=1100.0, classical_potential="llzo-buckingham",
+        classical_reference="Kozinsky et al.", runs=runs, notes=["a note for the reader"],
+    )  # fmt: skip
+
+
+def test_volume_study_block_and_figure_only_with_its_document(tmp_path):
+    from ionflow.pipeline.html_report import render_report_html
+    from ionflow.pipeline.llzo_volumes_plot import plot_volume_study
+
+    study = _volume_study()
+    figure = plot_volume_study(study, tmp_path / "v.png")
+    assert figure.stat().st_size > 20_000 and _has_ink(figure)
+    report = _report("chgnet", "PBE", 5.0, 0.1, [(0.5, 2.0)])
+    html = render_report_html(
+        WorkflowDocuments("f", report, volume_study=study.model_dump(mode="json"))
+    )
+    text = page_text_without_images(html)
+    assert "D(1100 K) and E_a against volume" in text
+    assert "llzo-buckingham (Kozinsky et al.)" in text
+    assert text.count("Li25(La6Zr4O3)4") == 6  # one row per cell and MD potential
+    assert "130 %" in text and "amorphous" in text and "-12.5" in text
+    assert "a note for the reader" in text
+    assert 'alt="D and E_a against volume"' in html
+    assert_every_number_finite(html)
+    without = render_report_html(WorkflowDocuments("f", report))
+    assert "against volume" not in without

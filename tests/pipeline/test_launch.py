@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from fireworks import Firework, FWorker, PyTask, ScriptTask, Workflow
 from tests.fixtures.slurm import SqueuePoller
-from typer.testing import CliRunner
 
 from ionflow.cluster.slurm_jobs import walltime_seconds
 from ionflow.errors import IonflowInputError
@@ -18,15 +17,6 @@ from ionflow.pipeline.rocket import with_slurm_job_id
 from ionflow.pipeline.status import STATES
 
 BIN_DIR = Path(sys.executable).parent
-
-
-@pytest.fixture
-def cli(db_uri, monkeypatch):
-    from ionflow.cli.main import app
-
-    monkeypatch.setenv("IONFLOW_DB_URI", db_uri)
-    monkeypatch.setattr("ionflow.settings.SETTINGS_CACHE", {})
-    return lambda *args: CliRunner().invoke(app, list(args))
 
 
 def _diamond(out_dir: Path) -> Workflow:

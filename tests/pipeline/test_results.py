@@ -148,3 +148,51 @@ def test_results_cli_from_the_pipeline_report(launchpad, jobstore, db_uri, monke
     assert f"{report.sigma_bulk_mS_cm:.3g} [{low:.3g}, {high:.3g}] mS/cm" in line
     missing = CliRunner().invoke(app, ["results", "999"])
     assert "no workflow '999'" in str(missing.exception)
+
+
+def test_one_collector_loads_only_the_projected_fields_and_data(launchpad, jobstore):
+    from ionflow.pipeline.results import OutputProjection, stored_outputs
+
+    labelled = LabelledSetDocument(labelled_set=_labelled_set(), n_requested=3, n_labelled=3)
+    _store_outputs(launchpad, jobstore, [labelled, _fit(), _arrhenius(0.3)])
+    uuids = [doc["uuid"] for doc in jobstore.query({}, properties=["uuid"])]
+    projections = {
+        "LabelledSetDocument": OutputProjection(("labelled_set", "n_labelled"), ("cfg_text",)),
+        "MtpFitDocument": OutputProjection(("level", "mtp")),  # the .mtp stays a reference
+    }
+    stored = stored_outputs(jobstore, {"uuid": {"$in": uuids}}, projections, uuids)
+    assert [job["class"] for job in stored.jobs] == [
+        "LabelledSetDocument", "MtpFitDocument", "ArrheniusDocument",
+    ]  # fmt: skip
+    (labelled_out,) = stored.outputs("LabelledSetDocument")
+    assert set(labelled_out) == {"labelled_set", "n_labelled"}  # nothing else read
+    assert labelled_out["labelled_set"]["cfg_text"].lstrip().startswith("BEGIN_CFG")
+    assert "blob_uuid" in labelled_out["labelled_set"]["image_provenance"]  # not loaded
+    (fit_out,) = stored.outputs("MtpFitDocument")
+    assert set(fit_out) == {"level", "mtp"} and "blob_uuid" in fit_out["mtp"]
+    assert "ArrheniusDocument" not in stored.by_class  # listed, never read
+
+
+def test_projections_name_fields_of_their_classes():
+    from ionflow.analysis.schemas.diffusion import ArrheniusDocument
+    from ionflow.learning.schemas.active_learning import ActiveLearningDocument
+    from ionflow.md.schemas.md import MdTaskDoc
+    from ionflow.pipeline.html_report import HTML_PROJECTIONS
+    from ionflow.pipeline.llzo_volumes import VolumeStudyDocument
+    from ionflow.pipeline.report import PipelineReportDocument
+    from ionflow.pipeline.results import RESULTS_PROJECTIONS
+    from ionflow.pipeline.site_comparison import SiteComparisonDocument
+
+    schemas = {
+        cls.__name__: cls
+        for cls in (
+            ArrheniusDocument, ActiveLearningDocument, LabelledSetDocument, MdTaskDoc,
+            MtpFitDocument, PipelineReportDocument, VolumeStudyDocument, SiteComparisonDocument,
+        )
+    }  # fmt: skip
+    for projections in (RESULTS_PROJECTIONS, HTML_PROJECTIONS):
+        for name, projection in projections.items():
+            fields = set(schemas[name].model_fields)
+            assert set(projection.fields) <= fields, name  # a renamed field would vanish
+            if projection.fields:  # data fields are read fields (cfg_text: in labelled_set)
+                assert set(projection.data) <= set(projection.fields) | {"cfg_text"}, name

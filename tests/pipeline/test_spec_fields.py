@@ -7,6 +7,7 @@ import re
 import typing
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel, ValidationError
 
 from ionflow.errors import IonflowInputError
@@ -26,12 +27,33 @@ def _base_spec() -> dict:
     return data
 
 
+def _study_spec() -> dict:
+    """The LLZO strain/amorphous spec with its optional settings given (``volumes:``)."""
+    data = load_spec(WORKFLOWS / "llzo_strain_amorphous.yaml").model_dump(mode="json")
+    data["volumes"]["amorphous"]["potentials"] = ["mtp", "classical"]
+    return data
+
+
+# optional study sections: their fields are changed on a spec that switches them on
+STUDY_BASES = {"volumes": _study_spec}
+
+
+def _section(annotation) -> type[BaseModel] | None:
+    """The model of a section annotation (``Model`` or ``Model | None``), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    models = [
+        a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)
+    ]
+    return models[0] if len(models) == 1 and type(None) in typing.get_args(annotation) else None
+
+
 def _leaves(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     paths = []
     for name, info in model.model_fields.items():
-        annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            paths += _leaves(annotation, (*prefix, name))
+        section = _section(info.annotation)
+        if section is not None:
+            paths += _leaves(section, (*prefix, name))
         else:
             paths.append((*prefix, name))
     return paths
@@ -40,7 +62,7 @@ def _leaves(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[
 def _annotation(path: tuple[str, ...]):
     model: type[BaseModel] = WorkflowSpec
     for name in path[:-1]:
-        model = model.model_fields[name].annotation
+        model = _section(model.model_fields[name].annotation)
     return model.model_fields[path[-1]].annotation
 
 
@@ -91,14 +113,30 @@ def _fingerprint(data: dict) -> str | None:
     return UUID.sub("uuid", json.dumps(flow.as_dict(), sort_keys=True, default=str))
 
 
+# fields with no valid other value to try, and the proof that they are read instead
+ONE_CHOICE = {("volumes", "classical_potential")}  # only one model is shipped
+
+
+def test_the_classical_potential_name_is_read():
+    data = _set(_study_spec(), ("volumes", "classical_potential"), "no-such-model")
+    spec = WorkflowSpec.model_validate(data)
+    with pytest.raises(IonflowInputError, match=r"volumes\.classical_potential"):
+        PipelineMaker.from_spec(spec)
+
+
 def test_every_spec_field_changes_the_built_flow():
-    base = _base_spec()
-    reference = _fingerprint(base)
-    assert reference is not None
+    bases = {"": _base_spec()} | {name: make() for name, make in STUDY_BASES.items()}
+    references = {name: _fingerprint(data) for name, data in bases.items()}
+    assert None not in references.values()
     ignored, untestable = [], []
     leaves = _leaves(WorkflowSpec)
     assert ("dft", "aimd", "n_snapshots") in leaves  # the walk reached nested sections
+    assert ("volumes", "amorphous", "melt_ps") in leaves  # and optional ones
     for path in leaves:
+        if path in ONE_CHOICE:
+            continue
+        study = path[0] if path[0] in STUDY_BASES else ""
+        base, reference = bases[study], references[study]
         value = base
         for name in path:
             value = value[name]

@@ -11,6 +11,14 @@ server writes stays in the data directory on local disk::
     <data_dir>/nx-27017.json      port and options of the running server
     <data_dir>/nx-27017.log       server log (plus ``nx-27017.out`` for its stdout/stderr)
 
+Durability: every write is one SQLite statement in autocommit mode, committed to the
+WAL journal before the server answers it, with ``synchronous = NORMAL``. A write the
+server acknowledged therefore survives ``kill -9`` of the server (the journal is in the
+operating system's page cache and is replayed at the next start; ``tests/db/
+test_outage.py`` counts them); only a crash of the machine itself (power loss, kernel
+panic) can lose the last acknowledged writes. A write in flight when the server dies is
+unacknowledged: workers try it again (:mod:`ionflow.db.outage`).
+
 The server listens on 127.0.0.1 only. Users with a real MongoDB never start it: they
 set ``db_uri`` instead (see :mod:`ionflow.db.stores`).
 """

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from fireworks import LaunchPad
     from jobflow import JobStore
 
+    from ionflow.db.outage import OutagePolicy
     from ionflow.settings import IonflowSettings
 
 DOCS_COLLECTION = "outputs"
@@ -84,6 +85,27 @@ def get_launchpad(
     uri = settings.db_uri
     database = database or database_name(uri, settings.db_name)
     return LaunchPad(host=uri, name=database, uri_mode=True, strm_lvl=strm_lvl)
+
+
+def outage_policy(settings: IonflowSettings | None = None) -> OutagePolicy:
+    """How workers ride out a database outage (setting ``db_outage_wait_s``)."""
+    from ionflow.db.outage import OutagePolicy
+
+    return OutagePolicy(wait_s=_settings(settings).db_outage_wait_s)
+
+
+def worker_launchpad(lpad: LaunchPad, settings: IonflowSettings | None = None) -> LaunchPad:
+    """Make ``lpad`` ride out a database outage while it runs jobs (in place; returns it)."""
+    from ionflow.db.outage import outage_tolerant_launchpad
+
+    return outage_tolerant_launchpad(lpad, outage_policy(settings))
+
+
+def worker_jobstore(store: JobStore, settings: IonflowSettings | None = None) -> JobStore:
+    """Return ``store`` as one that rides out a database outage while it runs jobs."""
+    from ionflow.db.outage import outage_tolerant_jobstore
+
+    return outage_tolerant_jobstore(store, outage_policy(settings))
 
 
 def redacted_uri(uri: str) -> str:

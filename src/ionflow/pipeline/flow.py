@@ -34,6 +34,7 @@ from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.pipeline.configurations import check_configuration_count, configurations_maker
+from ionflow.pipeline.llzo_volumes import VolumeStudyMaker, volume_study_maker
 from ionflow.pipeline.report import PipelineReportMaker
 from ionflow.pipeline.resources import (
     apply_stage_configs,
@@ -176,6 +177,8 @@ class PipelineMaker(Maker):
         site_reports_maker: with site variants among the configurations, one report per
             site and their side-by-side comparison instead of ``report_maker``'s single
             report (:mod:`ionflow.pipeline.site_variants`); None: one report.
+        volume_study_maker: D and E_a against volume, crystalline and amorphous cells, MTP
+            and classical potential (the LLZO study, spec ``volumes:``); None: none.
         stage_configs: stage -> jobflow manager config (cluster resources, FireWorks
             category and worker; :mod:`ionflow.pipeline.resources`), applied to every
             job, those made at run time included; {}: none.
@@ -197,6 +200,7 @@ class PipelineMaker(Maker):
     conductivity_maker: ConductivityMdFlowMaker = field(default_factory=ConductivityMdFlowMaker)
     report_maker: PipelineReportMaker = field(default_factory=PipelineReportMaker)
     site_reports_maker: SiteReportsMaker | None = None
+    volume_study_maker: VolumeStudyMaker | None = None
     stage_configs: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
@@ -226,6 +230,7 @@ class PipelineMaker(Maker):
             target_energy_rmse_meV_atom=spec.mtp.target_energy_rmse_meV_atom,
             target_force_rmse_eV_A=spec.mtp.target_force_rmse_eV_A,
         )
+        conductivity = _conductivity_maker(spec, species)
         stage_configs = stage_manager_configs(spec.resources, worker_pre_rocket())
         site_reports = None
         if spec.site_variants is not None:  # configuration groups, one per site
@@ -255,9 +260,10 @@ class PipelineMaker(Maker):
             ),
             active_learning_maker=_active_learning_maker(spec, oracle, species),
             supercell_maker=SupercellMaker(scaling=tuple(spec.md.supercell)),
-            conductivity_maker=_conductivity_maker(spec, species),
+            conductivity_maker=conductivity,
             report_maker=report_maker,
             site_reports_maker=site_reports,
+            volume_study_maker=volume_study_maker(spec, conductivity, stage_configs),
             stage_configs=stage_configs,
         )
 
@@ -288,8 +294,14 @@ class PipelineMaker(Maker):
             fit.output,
             labelled,
             active.output if active is not None else None,
+            structures=training.output["structures"],
         )
-        jobs += [conductivity, report]
+        jobs.append(conductivity)
+        if self.volume_study_maker is not None:
+            study = self.volume_study_maker.make(configurations.output.structures, mtp)
+            study.name = "volume study"
+            jobs.append(study)
+        jobs.append(report)
         flow = Flow(jobs, output=report.output, name=self.name)
         apply_stage_configs(flow, self.stage_configs)
         return flow

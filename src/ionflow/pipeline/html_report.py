@@ -30,13 +30,14 @@ from ionflow.md.plotting import plot_thermo
 from ionflow.md.schemas.md import MdThermo
 from ionflow.mtp.plotting import plot_parity
 from ionflow.mtp.schemas.fit import SplitErrors
+from ionflow.pipeline.llzo_volumes import VolumeStudyDocument
 from ionflow.pipeline.report import (
     MIXING_RULE_TEXT,
     PipelineReportDocument,
     interval_text,
     rmse_target_warnings,
 )
-from ionflow.pipeline.results import sha256_text
+from ionflow.pipeline.results import OutputProjection, sha256_text, stored_outputs
 from ionflow.pipeline.site_comparison import SiteComparisonDocument, plot_site_arrhenius
 
 # level of theory of the published MTPs (shared SPEC.md); other materials: VASP only
@@ -67,6 +68,7 @@ class WorkflowDocuments:
     active: dict[str, Any] | None = None
     md_runs: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    volume_study: dict[str, Any] | None = None
     site_comparison: dict[str, Any] | None = None
 
 
@@ -106,14 +108,28 @@ def looks_like_uuid(text: str) -> bool:
     return len(text) == 36 and text.count("-") == 4
 
 
+HTML_PROJECTIONS = {
+    "PipelineReportDocument": OutputProjection(),
+    "LabelledSetDocument": OutputProjection(data=("cfg_text",)),
+    "MtpFitDocument": OutputProjection(data=("mtp", "parity_validation")),
+    "ActiveLearningDocument": OutputProjection(data=("mtp", "cfg_text")),
+    "MdTaskDoc": OutputProjection(data=("thermo",)),
+    "VolumeStudyDocument": OutputProjection(),  # the LLZO volume study, when it ran
+    "SiteComparisonDocument": OutputProjection(),  # site variants (LSTH 1a vs 24k)
+}
+"""What the page reads: whole task documents (the template shows many of their fields),
+but of the large data only the hashed texts, the parity data and the MD thermo; never
+the trajectories, final structures, the fits' .cfg files or the image provenance."""
+
+
 def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
-    """Load the outputs of every job of the flow (large data resolved from the data store).
+    """Read what the page shows of the flow's outputs (:data:`HTML_PROJECTIONS`).
 
     Raises:
         IonflowInputError: the workflow has no report yet (it has not finished).
     """
-    docs = list(store.query({"hosts": flow_uuid}, load=True, sort={"completed_at": 1}))
-    reports = [d for d in docs if d.get("name") == "report"]
+    stored = stored_outputs(store, {"hosts": flow_uuid}, HTML_PROJECTIONS)
+    reports = [d for d in stored.by_class["PipelineReportDocument"] if d.get("name") == "report"]
     if not reports:
         raise IonflowInputError(
             f"workflow {flow_uuid} has no report yet: `ionflow status` shows what is left"
@@ -121,23 +137,21 @@ def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
     found = WorkflowDocuments(
         flow_uuid=flow_uuid,
         report=PipelineReportDocument.model_validate(reports[-1]["output"]),
+        jobs=[{key: job[key] for key in ("name", "uuid", "index")} for job in stored.jobs],
     )
     fit_level = found.report.level_of_theory
-    for doc in docs:
-        output, name = doc.get("output"), doc.get("name", "")
-        found.jobs.append({"name": name, "uuid": doc["uuid"], "index": doc.get("index", 1)})
-        if not isinstance(output, dict):
-            continue
-        if name == f"labelled set {fit_level}":
-            found.labelled = output
-        elif name == "mtp fit":
-            found.fit = output
-        elif "iterations" in output and "stop_reason" in output:
-            found.active = output
-        elif "thermo" in output and "protocol" in output:
-            found.md_runs.append(output)
-        elif name == "site comparison":
-            found.site_comparison = output
+    labelled = stored.by_class["LabelledSetDocument"]
+    chosen = [d for d in labelled if d.get("name") == f"labelled set {fit_level}"]
+    found.labelled = chosen[-1]["output"] if chosen else None
+    fits = [d for d in stored.by_class["MtpFitDocument"] if d.get("name") == "mtp fit"]
+    found.fit = fits[-1]["output"] if fits else None
+    actives = stored.outputs("ActiveLearningDocument")
+    found.active = actives[-1] if actives else None
+    found.md_runs = [run for run in stored.outputs("MdTaskDoc") if "thermo" in run]
+    studies = stored.outputs("VolumeStudyDocument")
+    found.volume_study = studies[-1] if studies else None
+    comparisons = stored.outputs("SiteComparisonDocument")
+    found.site_comparison = comparisons[-1] if comparisons else None
     return found
 
 
@@ -205,6 +219,17 @@ def report_warnings(docs: WorkflowDocuments, targets: ReportTargets) -> list[str
                 f"{len(arrhenius.temperatures)} temperatures, no check of its linearity."
             )
     return warnings
+
+
+def volume_study_context(study: dict[str, Any] | None, plot_dir: Path) -> dict[str, Any]:
+    """The LLZO volume study's document and figure for the page (None without it)."""
+    if study is None:
+        return {"volume_study": None, "volume_study_png": None}
+    from ionflow.pipeline.llzo_volumes_plot import plot_volume_study
+
+    doc = VolumeStudyDocument.model_validate(study)
+    png = _png(lambda p: plot_volume_study(doc, p), plot_dir, "volume_study")
+    return {"volume_study": doc, "volume_study_png": png}
 
 
 def _versions(fit: dict[str, Any] | None) -> dict[str, str]:
@@ -343,6 +368,7 @@ def build_report_context(
             "MD velocity seeds": ", ".join(str(run["seed"]) for run in docs.md_runs) or "–",
         },
         "versions": _versions(fit),
+        **volume_study_context(docs.volume_study, plot_dir),
         "jobs": sorted(docs.jobs, key=lambda j: j["name"]),
         "sites": _site_comparison(docs.site_comparison, plot_dir),
     }

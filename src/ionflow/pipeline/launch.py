@@ -16,11 +16,18 @@ jobs queued or running and submits, each pass, as many allocations as the READY 
   replaced): it pulls READY jobs one after another, up to K, starts none after the time
   budget B (:data:`BUDGET_FRACTION` of the walltime, so the last one still has the rest),
   and ends as soon as none is READY, so an allocation is never left idle. Allocations
-  needed: ceil(READY / K), minus those still PENDING in SLURM or started but not yet
-  running a job (their SLURM id is in no launch yet).
+  needed per group: ceil(READY / K), minus the group's allocations still PENDING in SLURM
+  or started but not yet running a job (their SLURM id is in no launch yet).
 
-The loop ends when no job is READY and none of its SLURM jobs is alive; a job still
-RUNNING then (its allocation died) is left to ``ionflow watch``. FireWorks' ``qlaunch
+Both run READY jobs per worker group (:mod:`ionflow.pipeline.worker_groups`: category,
+worker name, queue resources of the stage): each group as its own worker, so DFT,
+fitting and MD jobs with categories run; with K > 1 an allocation asks for its group's
+resources and packs only jobs of that group (allocations needed per group; ``max_jobs``
+bounds all groups together). READY jobs outside the categories the user's worker is
+limited to are left to other launchers, and the final line says so.
+
+The loop ends when no job it may run is READY and none of its SLURM jobs is alive; a job
+still RUNNING then (its allocation died) is left to ``ionflow watch``. FireWorks' ``qlaunch
 rapidfire -m N`` counts all of the user's SLURM jobs and packs nothing; this loop counts
 its own jobs (``squeue`` once per pass) and packs.
 """
@@ -29,7 +36,9 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +47,7 @@ from typing import TYPE_CHECKING
 from ionflow.cluster.slurm_jobs import jobs_by_state, walltime_seconds
 from ionflow.errors import IonflowInputError
 from ionflow.pipeline.rocket import SLURM_ENV_KEY, with_slurm_job_id
+from ionflow.pipeline.worker_groups import WorkerGroup, left_to_others, ready_groups
 
 if TYPE_CHECKING:
     from fireworks import FWorker, LaunchPad
@@ -85,12 +95,16 @@ def stop_reason(counts: dict[str, int]) -> str:
 
 
 def use_ionflow_store() -> None:
-    """Make jobflow's jobs in this process store their outputs in ionflow's JobStore."""
+    """Make jobflow's jobs in this process store their outputs in ionflow's JobStore.
+
+    The store rides out a database outage (:mod:`ionflow.db.outage`): a job whose server
+    is restarted while it runs stores its output once the server is back.
+    """
     import jobflow
 
-    from ionflow.db.stores import get_jobstore
+    from ionflow.db.stores import get_jobstore, worker_jobstore
 
-    jobflow.SETTINGS.JOB_STORE = get_jobstore()
+    jobflow.SETTINGS.JOB_STORE = worker_jobstore(get_jobstore())
 
 
 def launch_local(
@@ -102,9 +116,13 @@ def launch_local(
 ) -> LaunchReport:
     """Run READY jobs here, one after another, until none is READY.
 
+    Jobs are run group by group (:mod:`ionflow.pipeline.worker_groups`): each as the
+    worker of its category and worker name, so jobs with a category run too. A
+    ``fworker`` limited to categories runs only jobs of those.
+
     Args:
         lpad: the LaunchPad.
-        fworker: the worker to run as (its category and query select the jobs).
+        fworker: the user's worker (its query, env and categories select the jobs).
         launch_dir: where each job's ``launcher_*`` folder is made.
         max_rockets: stop after this many jobs (None: no limit).
         on_rocket: called after each job (progress view).
@@ -112,17 +130,33 @@ def launch_local(
     from fireworks.core.rocket_launcher import launch_rocket
     from fireworks.utilities.fw_utilities import create_datestamp_dir, get_fw_logger
 
+    from ionflow.db.stores import worker_launchpad
+
     logger = get_fw_logger("rocket.launcher", l_dir=lpad.get_logdir(), stream_level="WARNING")
-    fworker = with_slurm_job_id(fworker)
+    lpad = worker_launchpad(lpad)  # a job ending while the database restarts still completes
     report = LaunchReport()
     launch_dir = launch_dir.resolve()
     launch_dir.mkdir(parents=True, exist_ok=True)
     here = Path.cwd()
+    others: Counter = Counter()
+
+    def next_worker() -> FWorker | None:
+        nonlocal others
+        runnable, others = ready_groups(lpad, fworker)
+        for group, _ in runnable.most_common():
+            worker = with_slurm_job_id(group.worker(fworker))
+            if lpad.run_exists(worker):
+                return worker
+        return None
+
     try:
-        while lpad.run_exists(fworker) and (max_rockets is None or report.rockets < max_rockets):
+        while max_rockets is None or report.rockets < max_rockets:
+            worker = next_worker()
+            if worker is None:
+                break
             folder = create_datestamp_dir(str(launch_dir), logger, prefix="launcher_")
             os.chdir(folder)
-            if launch_rocket(lpad, fworker, strm_lvl="WARNING"):
+            if launch_rocket(lpad, worker, strm_lvl="WARNING"):
                 report.rockets += 1
             elif not os.listdir(folder):
                 os.rmdir(folder)  # another launcher took the job
@@ -132,7 +166,7 @@ def launch_local(
     finally:
         os.chdir(here)
     report.counts = state_counts(lpad)
-    report.stop_reason = stop_reason(report.counts)
+    report.stop_reason = stop_reason(report.counts) + left_to_others(others)
     return report
 
 
@@ -142,26 +176,44 @@ def allocation_rocket_launch(rocket_launch: str, jobs: int, budget_s: float) -> 
     Raises:
         IonflowInputError: the line runs no ``rlaunch`` ``singleshot``/``rapidfire``.
     """
+    head, _, _ = _split_mode(rocket_launch)
+    return (
+        f"{head} rapidfire --nlaunches {jobs} --timeout {max(int(budget_s), 1)} "
+        "--max_loops 1 --sleep 1"
+    )
+
+
+def _split_mode(rocket_launch: str) -> tuple[str, str, str]:
+    """``(head, " singleshot"|" rapidfire", rest)`` of an rlaunch line."""
     for mode in (" singleshot", " rapidfire"):
-        head, found, _ = rocket_launch.partition(mode)
+        head, found, rest = rocket_launch.partition(mode)
         if found:
-            return (
-                f"{head} rapidfire --nlaunches {jobs} --timeout {max(int(budget_s), 1)} "
-                "--max_loops 1 --sleep 1"
-            )
+            return head, mode, rest
     raise IonflowInputError(
         f"rocket_launch {rocket_launch!r} of my_qadapter.yaml runs no rlaunch singleshot or "
         "rapidfire: write it with `ionflow config init`"
     )
 
 
+def with_worker_file(rocket_launch: str, worker_file: Path) -> str:
+    """The rlaunch line ``rocket_launch`` running as the worker of ``worker_file`` (``-w``)."""
+    head, mode, rest = _split_mode(rocket_launch)
+    return f"{head} -w {shlex.quote(str(worker_file))}{mode}{rest}"
+
+
 @dataclass
 class SlurmLauncher:
     """Keeps at most ``max_jobs`` SLURM allocations alive, each running up to K jobs.
 
+    Allocations are submitted per :class:`~ionflow.pipeline.worker_groups.WorkerGroup` of
+    READY jobs: each runs as that group's worker (``rlaunch -w``), so jobs with a
+    category or worker name run, and with K > 1 it asks SLURM for the group's own queue
+    resources (the jobs' ``_queueadapter`` over ``my_qadapter.yaml``) and packs only jobs
+    of that group. ``max_jobs`` bounds the allocations of all groups together.
+
     Attributes:
         lpad: the LaunchPad.
-        fworker: the worker the allocations run as.
+        fworker: the user's worker (its query, env and categories select the jobs).
         qadapter: FireWorks queue adapter (``my_qadapter.yaml``).
         launch_dir: where each allocation's ``launcher_*`` folder is made.
         max_jobs: most SLURM jobs of this launcher queued or running at once.
@@ -179,23 +231,34 @@ class SlurmLauncher:
     poll_s: float = 5.0
     squeue: str = "squeue"
     report: LaunchReport = field(default_factory=LaunchReport)
+    group_of: dict[str, WorkerGroup] = field(default_factory=dict)
+    """Worker group of each allocation submitted (SLURM job id -> group)."""
+    others: Counter = field(default_factory=Counter)
+    """READY jobs per group left to workers of other categories (last pass)."""
 
     def __post_init__(self) -> None:
         if self.max_jobs < 1 or self.jobs_per_allocation < 1:
             raise IonflowInputError("--max-jobs and --jobs-per-allocation must be at least 1")
+        from ionflow.db.stores import worker_launchpad
+
+        self.lpad = worker_launchpad(self.lpad)  # the loop rides out a database restart
         self.launch_dir = self.launch_dir.resolve()
         if self.jobs_per_allocation > 1:
             from fireworks.utilities.fw_serializers import load_object
 
-            walltime = self.qadapter.get("walltime")
-            try:
-                budget_s = BUDGET_FRACTION * walltime_seconds(walltime)
-            except ValueError as exc:
-                raise IonflowInputError(f"my_qadapter.yaml walltime: {exc}") from exc
+            budget_s = self.budget_s(self.qadapter.get("walltime"))
             self.qadapter = load_object(self.qadapter.to_dict())
             self.qadapter["rocket_launch"] = allocation_rocket_launch(
                 self.qadapter["rocket_launch"], self.jobs_per_allocation, budget_s
             )
+
+    @staticmethod
+    def budget_s(walltime: str | None) -> float:
+        """Seconds in which an allocation of ``walltime`` starts new jobs (K > 1)."""
+        try:
+            return BUDGET_FRACTION * walltime_seconds(walltime)
+        except ValueError as exc:
+            raise IonflowInputError(f"my_qadapter.yaml walltime: {exc}") from exc
 
     def started_without_job(self, running: list[str]) -> int:
         """Allocations SLURM runs that have not checked out a job yet."""
@@ -205,9 +268,12 @@ class SlurmLauncher:
         working = self.lpad.launches.distinct(path, {path: {"$in": running}})
         return len(set(running) - {str(i) for i in working})
 
-    def wanted(self, ready: int, alive: dict[str, str]) -> int:
-        """New allocations this pass: what READY jobs need, within ``max_jobs``."""
-        room = self.max_jobs - len(alive)
+    def wanted(self, ready: int, alive: dict[str, str], room: int | None = None) -> int:
+        """New allocations for ``ready`` jobs of one group whose allocations are ``alive``.
+
+        ``room``: allocations still allowed (default: ``max_jobs`` minus ``alive``).
+        """
+        room = self.max_jobs - len(alive) if room is None else room
         if self.jobs_per_allocation == 1:  # reservation: a pending allocation holds its job
             return max(min(ready, room), 0)
         pending = sum(1 for state in alive.values() if state == "PENDING")
@@ -216,14 +282,53 @@ class SlurmLauncher:
         need -= self.started_without_job(running)
         return max(min(need, room), 0)
 
-    def submit(self) -> str | None:
-        """Submit one allocation (FireWorks' qlaunch of one job); its SLURM id or None."""
+    def plan(self, runnable: Counter, alive: dict[str, str]) -> list[WorkerGroup]:
+        """Allocations to submit this pass, one entry per allocation, within ``max_jobs``.
+
+        Groups with fewer allocations alive come first (then those with more READY jobs),
+        so no group waits for another's backlog while ``max_jobs`` is the limit.
+        """
+        room = self.max_jobs - len(alive)
+        planned: list[WorkerGroup] = []
+        alive_of = {
+            group: {i: state for i, state in alive.items() if self.group_of.get(i) == group}
+            for group in runnable
+        }
+        order = sorted(runnable.items(), key=lambda item: (len(alive_of[item[0]]), -item[1]))
+        for group, ready in order:
+            mine = alive_of[group]
+            need = self.wanted(ready, mine, room)
+            planned += [group] * need
+            room -= need
+        return planned
+
+    def group_qadapter(self, group: WorkerGroup) -> object:
+        """The queue adapter of one allocation of ``group``: its worker, its resources."""
+        from fireworks.utilities.fw_serializers import load_object
+
+        qadapter = load_object(self.qadapter.to_dict())
+        worker_file = group.write_worker(self.fworker, self.launch_dir / "workers")
+        line = with_worker_file(qadapter["rocket_launch"], worker_file)
+        if self.jobs_per_allocation > 1:  # rapidfire: FireWorks applies no job's resources
+            qadapter.update(dict(group.queueadapter))
+            budget_s = self.budget_s(qadapter.get("walltime"))
+            line = allocation_rocket_launch(line, self.jobs_per_allocation, budget_s)
+        qadapter["rocket_launch"] = line
+        return qadapter
+
+    def submit(self, group: WorkerGroup | None = None) -> str | None:
+        """Submit one allocation for ``group`` (FireWorks' qlaunch); its SLURM id or None.
+
+        ``group`` None: as the user's worker with ``my_qadapter.yaml`` unchanged.
+        """
         from fireworks.queue.queue_launcher import launch_rocket_to_queue
 
+        worker = self.fworker if group is None else group.worker(self.fworker)
+        qadapter = self.qadapter if group is None else self.group_qadapter(group)
         job_id = launch_rocket_to_queue(
             self.lpad,
-            self.fworker,
-            self.qadapter,
+            worker,
+            qadapter,
             str(self.launch_dir),
             reserve=self.jobs_per_allocation == 1,
             strm_lvl="WARNING",
@@ -232,6 +337,8 @@ class SlurmLauncher:
         if not job_id:
             return None
         self.report.allocations.append(str(job_id))
+        if group is not None:
+            self.group_of[str(job_id)] = group
         return str(job_id)
 
     def step(self) -> tuple[bool, dict[str, int], dict[str, str]]:
@@ -241,14 +348,13 @@ class SlurmLauncher:
         if alive is None:  # SLURM did not answer: submit nothing this pass
             return True, counts, {}
         self.report.most_alive = max(self.report.most_alive, len(alive))
-        ready = counts.get("READY", 0)
-        if not ready and not alive:
+        runnable, self.others = ready_groups(self.lpad, self.fworker)
+        if not runnable and not alive:
             return False, counts, alive
-        for _ in range(self.wanted(ready, alive)):
-            job_id = self.submit()
-            if job_id is None:
-                break
-            alive[job_id] = "PENDING"
+        for group in self.plan(runnable, alive):
+            job_id = self.submit(group)
+            if job_id is not None:
+                alive[job_id] = "PENDING"
         self.report.most_alive = max(self.report.most_alive, len(alive))
         return True, counts, alive
 
@@ -269,5 +375,5 @@ class SlurmLauncher:
                 break
             time.sleep(self.poll_s)
         self.report.counts = counts
-        self.report.stop_reason = stop_reason(counts)
+        self.report.stop_reason = stop_reason(counts) + left_to_others(self.others)
         return self.report

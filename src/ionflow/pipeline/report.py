@@ -11,14 +11,16 @@ from typing import Any
 
 from jobflow import Maker, job
 from pydantic import BaseModel, Field
+from pymatgen.core import Structure
 
 from ionflow.analysis.conductivity import MixingRule, weighted_conductivity_interval
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument
 from ionflow.dft.schemas.labels import LabelledSetDocument
 from ionflow.dft.schemas.runs import RelaxDocument
+from ionflow.errors import IonflowInputError
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.schemas.fit import MtpFitDocument, SplitErrors
-from ionflow.structures.boltzmann import boltzmann_weights
+from ionflow.structures.boltzmann import boltzmann_weights_by_group
 
 # shared SPEC.md, "Reference numbers": material -> (quantity, value, unit)
 PUBLISHED: dict[str, list[tuple[str, float, str]]] = {
@@ -26,6 +28,7 @@ PUBLISHED: dict[str, list[tuple[str, float, str]]] = {
     "Li6PS5Br": [("sigma_bulk^80% at 300 K", 1.8, "mS/cm")],
     "Li6PS5I": [("sigma_bulk^80% at 300 K", 0.5, "mS/cm")],
     "LLZO": [("E_a crystalline (ML)", 0.25, "eV")],
+    "LLZO-primitive": [("E_a crystalline (ML)", 0.25, "eV")],
     "LSTH-24k": [
         ("E_a 328-700 K (SQS)", 0.43, "eV"),
         ("sigma 298 K", 0.031, "mS/cm"),
@@ -72,6 +75,56 @@ class ConfigurationResult(BaseModel):
     break_K: float | None = None
 
 
+class CompositionResult(BaseModel):
+    """Configuration-weighted conductivity of the configurations of one composition."""
+
+    formula: str = Field(description="Reduced formula ('' when nothing was relaxed).")
+    configurations: list[int] = Field(description="Indices of its configurations.")
+    sigma_bulk_mS_cm: float
+    sigma_bulk_interval_mS_cm: tuple[float, float]
+    sigma_bulk_crystallinity_mS_cm: float
+    sigma_bulk_crystallinity_interval_mS_cm: tuple[float, float]
+
+
+def composition_results(
+    configurations: list[ConfigurationResult],
+    crystallinity: float,
+    sigma_amorphous_mS_cm: float,
+    mixing_rule: MixingRule,
+) -> list[CompositionResult]:
+    """sigma_bulk and sigma_bulk^c per composition, each weighted over its own configurations."""
+    results = []
+    for formula in dict.fromkeys(c.formula for c in configurations):
+        members = [c for c in configurations if c.formula == formula]
+        args = (
+            [c.sigma300_mS_cm for c in members],
+            [c.sigma300_ci_mS_cm for c in members],
+            [c.weight for c in members],
+        )
+        bulk = weighted_conductivity_interval(*args)
+        mixed = weighted_conductivity_interval(
+            *args, crystallinity, sigma_amorphous_mS_cm, mixing_rule
+        )
+        results.append(
+            CompositionResult(
+                formula=formula,
+                configurations=[c.index for c in members],
+                sigma_bulk_mS_cm=bulk.value_mS_cm,
+                sigma_bulk_interval_mS_cm=(bulk.low_mS_cm, bulk.high_mS_cm),
+                sigma_bulk_crystallinity_mS_cm=mixed.value_mS_cm,
+                sigma_bulk_crystallinity_interval_mS_cm=(mixed.low_mS_cm, mixed.high_mS_cm),
+            )
+        )
+    return results
+
+
+def headline_composition(
+    compositions: list[CompositionResult], parent_formula: str
+) -> CompositionResult:
+    """The composition the report's sigma_bulk stands for: the parent's, else the first."""
+    return next((c for c in compositions if c.formula == parent_formula), compositions[0])
+
+
 class PipelineReportDocument(BaseModel):
     """Summary of a whole ionflow workflow (one task document)."""
 
@@ -89,6 +142,11 @@ class PipelineReportDocument(BaseModel):
     validation_force_rmse_eV_A: float | None
     extrapolation_K: float
     configurations: list[ConfigurationResult]
+    compositions: list[CompositionResult] = Field(
+        default_factory=list,
+        description="sigma_bulk per composition (configurations are weighted only among "
+        "those of the same composition); the sigma_bulk fields are those of one of them.",
+    )
     sigma_bulk_mS_cm: float = Field(description="Configuration-weighted, 100 % crystalline.")
     sigma_bulk_interval_mS_cm: tuple[float, float] | None = Field(
         None,
@@ -152,24 +210,38 @@ def heldout_warnings(
 
 
 def configuration_results(
-    relaxed: list[RelaxDocument], arrhenius: list[ArrheniusDocument], temperature_K: float
+    relaxed: list[RelaxDocument],
+    arrhenius: list[ArrheniusDocument],
+    temperature_K: float,
+    structures: list[Structure] | None = None,
 ) -> list[ConfigurationResult]:
     """One result per configuration, weighted by the Boltzmann factors of its relaxed energy.
 
     Weights are Boltzmann factors of the relaxed energies per atom (eV) at
-    ``temperature_K`` (K); equal weights when nothing was relaxed.
+    ``temperature_K`` (K), normalised within each composition (reduced formula): the
+    energies of cells of different composition (LLZO's Li_x) are never compared, and the
+    weights of each composition sum to 1. Equal weights within each composition when
+    nothing was relaxed (compositions then from ``structures``, the cells MD started from;
+    without them all configurations count as one composition).
     """
-    relative: list[float | None] = [None] * len(arrhenius)
-    weights = [1.0 / len(arrhenius)] * len(arrhenius)
-    if relaxed and len(relaxed) == len(arrhenius):
+    n = len(arrhenius)
+    relative: list[float | None] = [None] * n
+    cells = structures if structures and len(structures) == n else None
+    if relaxed and len(relaxed) == n:
+        cells = [doc.structure for doc in relaxed]
+    formulas = [c.composition.reduced_formula for c in cells] if cells else [""] * n
+    weights = [1.0 / formulas.count(f) for f in formulas]
+    if relaxed and len(relaxed) == n:
         per_atom = [doc.energy / len(doc.structure) for doc in relaxed]
-        relative = [e - min(per_atom) for e in per_atom]
-        weights = list(boltzmann_weights(relative, temperature_K))
+        lowest = {f: min(e for e, g in zip(per_atom, formulas, strict=True) if g == f)
+                  for f in formulas}  # fmt: skip
+        relative = [e - lowest[f] for e, f in zip(per_atom, formulas, strict=True)]
+        weights = list(boltzmann_weights_by_group(per_atom, formulas, temperature_K))
     return [
         ConfigurationResult(
             index=index,
-            formula=relaxed[index].structure.composition.reduced_formula if relaxed else "",
-            n_atoms=len(relaxed[index].structure) if relaxed else 0,
+            formula=formulas[index],
+            n_atoms=len(cells[index]) if cells else 0,
             relative_energy_eV_atom=relative[index],
             weight=weights[index],
             Ea_eV=doc.Ea_eV,
@@ -180,6 +252,16 @@ def configuration_results(
         )
         for index, doc in enumerate(arrhenius)
     ]
+
+
+def parent_formula(material: str) -> str:
+    """Reduced formula of the workflow's parent material ('' if it cannot be read)."""
+    from ionflow.structures.parents import get_parent_structure
+
+    try:
+        return get_parent_structure(material).composition.reduced_formula
+    except IonflowInputError:
+        return ""
 
 
 def learning_summary(active: ActiveLearningDocument) -> dict[str, Any]:
@@ -229,17 +311,20 @@ class PipelineReportMaker(Maker):
         fit: MtpFitDocument,
         labelled: LabelledSetDocument,
         active: ActiveLearningDocument | None = None,
+        structures: list[Structure] | None = None,
     ) -> PipelineReportDocument:
-        """Combine the per-configuration Arrhenius results into the bulk conductivity."""
-        configurations = configuration_results(relaxed, arrhenius, self.weight_temperature_K)
-        sigmas = [c.sigma300_mS_cm for c in configurations]
-        intervals = [c.sigma300_ci_mS_cm for c in configurations]
-        weights = [c.weight for c in configurations]
-        bulk = weighted_conductivity_interval(sigmas, intervals, weights)
-        mixed = weighted_conductivity_interval(
-            sigmas, intervals, weights, self.crystallinity, self.sigma_amorphous_mS_cm,
-            self.mixing_rule,
-        )  # fmt: skip
+        """Combine the per-configuration Arrhenius results into the bulk conductivity.
+
+        ``structures`` (the cells MD started from) name the compositions when nothing
+        was relaxed.
+        """
+        configurations = configuration_results(
+            relaxed, arrhenius, self.weight_temperature_K, structures
+        )
+        compositions = composition_results(
+            configurations, self.crystallinity, self.sigma_amorphous_mS_cm, self.mixing_rule
+        )
+        headline = headline_composition(compositions, parent_formula(self.material))
         validation = fit.validation_errors or fit.train_errors
         if active is not None:
             refits = [it.validation_errors for it in active.iterations if it.validation_errors]
@@ -247,6 +332,12 @@ class PipelineReportMaker(Maker):
         notes = heldout_warnings(
             validation, self.target_energy_rmse_meV_atom, self.target_force_rmse_eV_A
         )
+        if len(compositions) > 1:
+            notes.append(
+                f"{len(compositions)} compositions: configurations are Boltzmann-weighted only "
+                f"within a composition; sigma_bulk is that of {headline.formula} (the others "
+                "are listed per composition)"
+            )
         if labelled.oracle != "vasp":
             notes.append(
                 f"training data labelled by {labelled.oracle}, not by the published VASP "
@@ -265,13 +356,14 @@ class PipelineReportMaker(Maker):
             validation_force_rmse_eV_A=validation.forces.rmse,
             extrapolation_K=arrhenius[0].extrapolation_K if arrhenius else 300.0,
             configurations=configurations,
-            sigma_bulk_mS_cm=bulk.value_mS_cm,
-            sigma_bulk_interval_mS_cm=(bulk.low_mS_cm, bulk.high_mS_cm),
+            compositions=compositions,
+            sigma_bulk_mS_cm=headline.sigma_bulk_mS_cm,
+            sigma_bulk_interval_mS_cm=headline.sigma_bulk_interval_mS_cm,
             crystallinity=self.crystallinity,
             mixing_rule=self.mixing_rule,
             sigma_amorphous_mS_cm=self.sigma_amorphous_mS_cm,
-            sigma_bulk_crystallinity_mS_cm=mixed.value_mS_cm,
-            sigma_bulk_crystallinity_interval_mS_cm=(mixed.low_mS_cm, mixed.high_mS_cm),
+            sigma_bulk_crystallinity_mS_cm=headline.sigma_bulk_crystallinity_mS_cm,
+            sigma_bulk_crystallinity_interval_mS_cm=headline.sigma_bulk_crystallinity_interval_mS_cm,
             published=[
                 {"quantity": q, "value": v, "unit": u}
                 for q, v, u in PUBLISHED.get(self.material, [])

@@ -24,6 +24,7 @@ files they hold are the ones behind the numbers.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -35,14 +36,6 @@ if TYPE_CHECKING:
     from jobflow import JobStore
 
 JOB_UUID_PATH = "spec._tasks.job.uuid"
-RESULT_CLASSES = (
-    "PipelineReportDocument",
-    "ArrheniusDocument",
-    "MtpFitDocument",
-    "ActiveLearningDocument",
-    "LabelledSetDocument",
-    "SiteComparisonDocument",
-)
 
 
 class TemperaturePoint(BaseModel):
@@ -177,22 +170,122 @@ def _mtp(fit: dict, learning: dict | None) -> MtpAnswer:
     )
 
 
-def _outputs(store: JobStore, uuids: list[str]) -> dict[str, list[dict]]:
-    """Final outputs of the given jobs with a result class, loaded, per class (job order)."""
-    latest: dict[str, tuple[int, str]] = {}
-    for doc in store.docs_store.query(
-        {"uuid": {"$in": uuids}}, properties=["uuid", "index", "output.@class"]
-    ):
-        cls = (doc.get("output") or {}).get("@class") if isinstance(doc.get("output"), dict) else ""
-        if doc["uuid"] not in latest or doc["index"] > latest[doc["uuid"]][0]:
-            latest[doc["uuid"]] = (doc["index"], cls or "")
-    found: dict[str, list[dict]] = {cls: [] for cls in RESULT_CLASSES}
-    for uuid in uuids:
-        index, cls = latest.get(uuid, (None, ""))
-        if cls in found:
-            doc = store.query_one({"uuid": uuid, "index": index}, load=True)
-            found[cls].append(doc["output"])
+@dataclass(frozen=True)
+class OutputProjection:
+    """What a consumer reads of one class of output.
+
+    Attributes:
+        fields: fields of ``output`` read from the task document (empty: all of them).
+        data: of those, the large-data fields loaded from the JobStore's ``data`` store
+            (by the field name they were saved under); every other blob stays a reference.
+    """
+
+    fields: tuple[str, ...] = ()
+    data: tuple[str, ...] = ()
+
+
+@dataclass
+class StoredOutputs:
+    """The final outputs of a set of jobs, read through projections.
+
+    Attributes:
+        jobs: every task document found (``uuid``, ``index``, ``name``, ``class``;
+            a replaced job has several indices), in order.
+        by_class: the projected final output (newest index) documents (``name``,
+            ``output``) of each class asked for, in order.
+    """
+
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    by_class: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def outputs(self, cls: str) -> list[dict[str, Any]]:
+        """The ``output`` dicts of one class."""
+        return [doc["output"] for doc in self.by_class.get(cls, [])]
+
+
+def stored_outputs(
+    store: JobStore,
+    criteria: dict,
+    projections: dict[str, OutputProjection],
+    uuid_order: list[str] | None = None,
+) -> StoredOutputs:
+    """The final output (newest index) of each job matching ``criteria``, projected.
+
+    The one reader of stored outputs for ``ionflow results`` and ``report.html``: one
+    light query lists the jobs (uuid, index, name, output class); then, per job whose
+    class is in ``projections``, one query reads only the projection's fields and loads
+    only its large-data fields.
+
+    Args:
+        store: the JobStore.
+        criteria: query on task documents (``{"uuid": {"$in": ...}}``, ``{"hosts": ...}``).
+        projections: output class (``@class``) -> what to read of it.
+        uuid_order: order of the jobs (default: by ``completed_at``).
+    """
+    listed: list[dict[str, Any]] = []
+    latest: dict[str, dict[str, Any]] = {}
+    properties = ["uuid", "index", "name", "completed_at", "output.@class"]
+    for doc in store.docs_store.query(criteria, properties=properties):
+        output = doc.get("output")
+        cls = output.get("@class", "") if isinstance(output, dict) else ""
+        job = {
+            "uuid": doc["uuid"], "index": doc["index"], "name": doc.get("name", ""),
+            "class": cls or "", "completed_at": str(doc.get("completed_at") or ""),
+        }  # fmt: skip
+        listed.append(job)
+        if doc["uuid"] not in latest or doc["index"] > latest[doc["uuid"]]["index"]:
+            latest[doc["uuid"]] = job
+    if uuid_order is None:
+        jobs = sorted(listed, key=lambda job: job["completed_at"])
+        finals = [job for job in jobs if latest[job["uuid"]] is job]
+    else:
+        rank = {uuid: k for k, uuid in enumerate(uuid_order)}
+        jobs = sorted(
+            (job for job in listed if job["uuid"] in rank),
+            key=lambda job: (rank[job["uuid"]], job["index"]),
+        )
+        finals = [latest[uuid] for uuid in uuid_order if uuid in latest]
+    found = StoredOutputs(jobs=jobs, by_class={cls: [] for cls in projections})
+    for job in finals:
+        projection = projections.get(job["class"])
+        if projection is None:
+            continue
+        fields = [f"output.{name}" for name in projection.fields] or ["output"]
+        doc = store.query_one(
+            {"uuid": job["uuid"], "index": job["index"]},
+            properties=["name", *fields],
+            load={"data": list(projection.data)} if projection.data else False,
+        )
+        found.by_class[job["class"]].append(doc)
     return found
+
+
+_BLOB_FREE = OutputProjection()
+RESULTS_PROJECTIONS = {
+    "PipelineReportDocument": _BLOB_FREE,
+    "ArrheniusDocument": _BLOB_FREE,
+    "MtpFitDocument": OutputProjection(
+        (
+            "level",
+            "r_cut",
+            "engine",
+            "n_train",
+            "n_validation",
+            "train_errors",
+            "validation_errors",
+            "level_of_theory",
+            "mtp",
+        ),
+        ("mtp",),
+    ),
+    "ActiveLearningDocument": OutputProjection(
+        ("iterations", "stop_reason", "n_training", "heldout_errors", "mtp", "labelled_set"),
+        ("mtp", "cfg_text"),
+    ),
+    "LabelledSetDocument": OutputProjection(("labelled_set", "n_labelled"), ("cfg_text",)),
+    "SiteComparisonDocument": _BLOB_FREE,  # site variants side by side (LSTH 1a vs 24k)
+}
+"""What ``ionflow results`` reads: the hashed texts, never trajectories or other sets."""
 
 
 def collect_results(lpad: LaunchPad, store: JobStore, workflow: dict) -> WorkflowResults:
@@ -209,7 +302,8 @@ def collect_results(lpad: LaunchPad, store: JobStore, workflow: dict) -> Workflo
             if (task.get("job") or {}).get("uuid")
         )
     )
-    found = _outputs(store, uuids)
+    stored = stored_outputs(store, {"uuid": {"$in": uuids}}, RESULTS_PROJECTIONS, uuids)
+    found = {cls: stored.outputs(cls) for cls in RESULTS_PROJECTIONS}
     result = WorkflowResults(
         workflow_id=min(workflow["nodes"]), name=workflow["name"], state=workflow["state"]
     )
@@ -228,7 +322,8 @@ def collect_results(lpad: LaunchPad, store: JobStore, workflow: dict) -> Workflo
             "sigma_bulk_interval_mS_cm", "crystallinity", "mixing_rule",
             "sigma_bulk_crystallinity_mS_cm", "sigma_bulk_crystallinity_interval_mS_cm",
         ):  # fmt: skip
-            setattr(result, key, report.get(key))  # older reports lack the intervals
+            value = report.get(key)  # older reports lack the intervals
+            setattr(result, key, tuple(value) if isinstance(value, list) else value)
         result.notes = list(report.get("notes") or [])
     else:
         result.configurations = [

@@ -56,9 +56,17 @@ def slurm_job_id_of(launch: dict) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run FireWorks' ``rlaunch`` with the SLURM job id in the worker's ``env``."""
+    """Run FireWorks' ``rlaunch`` with the SLURM job id in the worker's ``env``.
+
+    Its LaunchPad and jobflow's JobStore ride out a database outage
+    (:mod:`ionflow.db.outage`, setting ``db_outage_wait_s``).
+    """
+    import jobflow
     from fireworks.core.fworker import FWorker
+    from fireworks.core.launchpad import LaunchPad
     from fireworks.scripts import rlaunch_run
+
+    from ionflow.db.stores import worker_jobstore, worker_launchpad
 
     class SlurmWorkerLoader:
         """Stands in for ``FWorker`` in rlaunch: ``FWorker()`` and ``FWorker.from_file``."""
@@ -70,7 +78,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         def __call__(self, *args, **kwargs):
             return with_slurm_job_id(FWorker(*args, **kwargs))
 
+    class OutageTolerantLoader:
+        """Stands in for ``LaunchPad`` in rlaunch: its LaunchPad rides out a DB outage."""
+
+        @staticmethod
+        def from_file(filename):
+            return worker_launchpad(LaunchPad.from_file(filename))
+
+        def __call__(self, *args, **kwargs):
+            return worker_launchpad(LaunchPad(*args, **kwargs))
+
     rlaunch_run.FWorker = SlurmWorkerLoader()
+    rlaunch_run.LaunchPad = OutageTolerantLoader()
+    jobflow.SETTINGS.JOB_STORE = worker_jobstore(jobflow.SETTINGS.JOB_STORE)
     return rlaunch_run.rlaunch(argv)
 
 

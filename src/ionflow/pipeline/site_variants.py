@@ -104,8 +104,9 @@ class SiteReportsMaker(Maker):
         materials: each variant's parent (its published values are shown beside it).
         report_maker: template of every site's report (its material and name are set).
         comparison_maker: the comparison job.
-        inputs: references to the per-configuration ``relaxed`` and ``arrhenius`` lists
-            and to ``fit``, ``labelled`` and ``active``, set by :meth:`closing`.
+        inputs: references to the per-configuration ``relaxed``, ``arrhenius`` and
+            ``structures`` lists and to ``fit``, ``labelled`` and ``active``, set by
+            :meth:`closing`.
         stage_configs: stage -> manager config of the jobs made at run time
             (:func:`ionflow.pipeline.resources.apply_stage_configs`); {}: none.
     """
@@ -124,13 +125,14 @@ class SiteReportsMaker(Maker):
         ``records``: the configurations' ``StructureRecord`` list (its output reference).
         """
 
-        def make(relaxed, arrhenius, fit, labelled, active=None) -> Job:
+        def make(relaxed, arrhenius, fit, labelled, active=None, structures=None) -> Job:
             inputs = {
                 "relaxed": relaxed,
                 "arrhenius": arrhenius,
                 "fit": fit,
                 "labelled": labelled,
                 "active": active,
+                "structures": structures,
             }
             return dataclasses.replace(self, inputs=inputs).make(records, arrhenius, relaxed)
 
@@ -164,6 +166,9 @@ class SiteReportsMaker(Maker):
                 refs["fit"],
                 refs["labelled"],
                 refs["active"],
+                structures=None
+                if refs.get("structures") is None
+                else [refs["structures"][i] for i in indices],
             )
             jobs.append(report)
             outputs.append(report.output)

@@ -197,6 +197,70 @@ class AnalysisSpec(_Section):
         return self
 
 
+class AmorphousCellsSpec(_Section):
+    """Amorphous cells by melt-quench with each potential (the LLZO study's recipe)."""
+
+    configuration: int = Field(
+        0, ge=0, description="Index of the configuration melted (0: x = 6.25, as the study)."
+    )
+    supercell: tuple[PositiveInt, PositiveInt, PositiveInt] = (2, 2, 2)
+    potentials: list[Literal["mtp", "classical"]] | None = Field(
+        None, min_length=1, description="Potentials that make amorphous cells; None: all."
+    )
+    melt_temperature_K: float = Field(3000.0, gt=0)
+    melt_ps: float = Field(1000.0, gt=0, description="Hold at the melt temperature (NVT).")
+    quench_rate_K_per_ps: float = Field(5.0, gt=0)
+    final_temperature_K: float = Field(500.0, gt=0)
+    timestep_fs: float = Field(1.0, gt=0)
+    volume_fractions: list[Annotated[float, Field(gt=0)]] = Field(
+        [1.05, 1.10, 1.15],
+        min_length=1,
+        description="Quenched cell expanded to these fractions of its (experimental) volume.",
+    )
+
+    @model_validator(mode="after")
+    def _quench_goes_down(self) -> AmorphousCellsSpec:
+        if self.final_temperature_K >= self.melt_temperature_K:
+            raise ValueError("final_temperature_K must be below melt_temperature_K")
+        return self
+
+
+class VolumesSpec(_Section):
+    """Strained and amorphous cells, MD with the MTP and a classical potential (LLZO study).
+
+    Crystalline cells: every configuration scaled to ``volume_fractions`` of its volume
+    (the experimental one for built-in parents), fractional positions fixed. MD on
+    ``md``'s temperature grid and lengths; D at ``report_temperature_K`` and E_a per cell
+    and potential, with site analysis (sites from the Li density, the jump graph's GOP).
+    """
+
+    volume_fractions: list[Annotated[float, Field(gt=0)]] = Field(
+        [0.85, 0.90, 0.95, 1.00, 1.05, 1.10, 1.15, 1.20, 1.25, 1.30], min_length=1
+    )
+    potentials: list[Literal["mtp", "classical"]] = Field(["mtp", "classical"], min_length=1)
+    classical_potential: str = Field(
+        "llzo-buckingham", description="Shipped Buckingham + Coulomb model (md/sets/potentials)."
+    )
+    cross: bool = Field(
+        False,
+        description="Also run MD of each amorphous cell with the potential(s) that did not "
+        "make it (the study's cross experiments).",
+    )
+    report_temperature_K: float = Field(
+        1100.0, gt=0, description="D is reported at this temperature (the study: 1100 K)."
+    )
+    amorphous: AmorphousCellsSpec | None = AmorphousCellsSpec()
+
+    @model_validator(mode="after")
+    def _distinct_potentials(self) -> VolumesSpec:
+        if len(set(self.potentials)) != len(self.potentials):
+            raise ValueError(f"potentials {self.potentials} name one twice")
+        makers = self.amorphous.potentials if self.amorphous is not None else None
+        if makers and not set(makers) <= set(self.potentials):
+            raise ValueError(f"amorphous.potentials {makers} must be among potentials")
+        return self
+
+
 class StageResources(_Section):
     """Cluster resources of one group of stages: FireWorks' ``_queueadapter`` and worker.
 
@@ -252,8 +316,8 @@ class WorkflowSpec(_Section):
 
     name: str
     material: str = Field(
-        description="Built-in parent (Li6PS5Cl, Li6PS5Br, Li6PS5I, LLZO, LSTH-1a, "
-        "LSTH-24k) or a path to a CIF/POSCAR, relative to the spec file."
+        description="Built-in parent (Li6PS5Cl, Li6PS5Br, Li6PS5I, LLZO, LLZO-primitive, "
+        "LSTH-1a, LSTH-24k) or a path to a CIF/POSCAR, relative to the spec file."
     )
     species_order: list[str] | None = Field(
         None, description="Element order of the MTP types; default by atomic number."
@@ -263,6 +327,9 @@ class WorkflowSpec(_Section):
     mtp: MtpSpec = MtpSpec()
     md: MdSpec = MdSpec()
     analysis: AnalysisSpec = AnalysisSpec()
+    volumes: VolumesSpec | None = Field(
+        None, description="LLZO strain/amorphous study with a classical baseline; None: off."
+    )
     resources: ResourcesSpec = ResourcesSpec()
     site_variants: Annotated[list[SiteVariantSpec], Field(min_length=2)] | None = Field(
         None,
@@ -325,7 +392,7 @@ def load_spec(path: str | Path) -> WorkflowSpec:
 # configuration kinds that fit only some materials
 CONFIGURATION_MATERIALS = {
     "argyrodite": ("Li6PS5Cl", "Li6PS5Br", "Li6PS5I"),  # X@4c = 0-100 %
-    "llzo-vacancies": ("LLZO",),  # Li_x La3Zr2O12, x = 6.25, 6.5, 6.75, 7
+    "llzo-vacancies": ("LLZO", "LLZO-primitive"),  # Li_x La3Zr2O12, x = 6.25-7
 }
 
 

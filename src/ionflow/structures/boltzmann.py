@@ -39,3 +39,33 @@ def boltzmann_weights(
     logw = np.log(g) - (energies - energies.min()) / (K_B_EV_PER_K * temperature_K)
     weights = np.exp(logw - logw.max())
     return weights / weights.sum()
+
+
+def boltzmann_weights_by_group(
+    energies_eV: Sequence[float],
+    groups: Sequence[str],
+    temperature_K: float,
+) -> np.ndarray:
+    """Boltzmann weights normalised within each group, never across groups.
+
+    Energies of configurations of different compositions (e.g. Li_x La3Zr2O12 with
+    different x) cannot be compared, so each group (one composition) is weighted on its
+    own: the weights of a group sum to 1 and depend only on that group's energies.
+
+    Args:
+        energies_eV: energy of each configuration (eV, per atom or per cell consistently
+            within a group); only differences inside a group matter.
+        groups: group of each configuration (e.g. its reduced formula).
+        temperature_K: temperature in K.
+
+    Raises:
+        IonflowInputError: lengths differ, no energies, or a non-positive temperature.
+    """
+    energies = np.asarray(energies_eV, dtype=float)
+    if len(groups) != energies.size:
+        raise IonflowInputError(f"{energies.size} energies for {len(groups)} group labels")
+    weights = np.zeros_like(energies)
+    for group in dict.fromkeys(groups):
+        members = [i for i, g in enumerate(groups) if g == group]
+        weights[members] = boltzmann_weights(energies[members], temperature_K)
+    return weights

@@ -19,10 +19,15 @@ ALIASES: dict[str, str] = {
     "li6ps5i": "Li6PS5I",
     "llzo": "LLZO",
     "li7la3zr2o12": "LLZO",
+    "llzo-primitive": "LLZO-primitive",
     "lsth": "LSTH-24k",
     "lsth-1a": "LSTH-1a",
     "lsth-24k": "LSTH-24k",
 }
+
+
+# parents shipped as the primitive cell of another (fewer atoms, same crystal)
+PRIMITIVE_OF: dict[str, str] = {"LLZO-primitive": "LLZO"}  # bcc: 4 formula units, not 8
 
 
 @cache
@@ -108,8 +113,9 @@ def get_parent_structure(name: str) -> Structure:
 
     Args:
         name: ``Li6PS5Cl``, ``Li6PS5Br``, ``Li6PS5I``, ``LLZO`` (Li7La3Zr2O12),
-            ``LSTH-1a``, ``LSTH-24k`` (case-insensitive), or a path to a structure file
-            pymatgen reads (CIF, POSCAR, ...).
+            ``LLZO-primitive`` (its primitive cell, half the atoms), ``LSTH-1a``,
+            ``LSTH-24k`` (case-insensitive), or a path to a structure file pymatgen
+            reads (CIF, POSCAR, ...).
 
     Returns:
         The structure (lattice in Å) with oxidation states on every species; shipped
@@ -120,10 +126,12 @@ def get_parent_structure(name: str) -> Structure:
             a structure that is not charge balanced.
     """
     canonical = canonical_name(name)
+    if canonical in PRIMITIVE_OF:
+        return build_parent(PRIMITIVE_OF[canonical]).get_primitive_structure(tolerance=0.01)
     if canonical is not None:
         return build_parent(canonical)
     path = Path(name).expanduser()
     if path.is_file():
         return check_structure(read_structure_file(path))
-    known = ", ".join(sorted(parent_records()))
+    known = ", ".join(sorted([*parent_records(), *PRIMITIVE_OF]))
     raise IonflowInputError(f"unknown material '{name}' (known: {known}; or a CIF/POSCAR path)")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from jobflow import Flow, Maker
 from pymatgen.core import Structure
 
-from ionflow.amorphous.recipe import MeltQuenchRecipe
+from ionflow.md.jobs.melt_quench import MeltQuenchMdMaker
 from ionflow.structures.jobs.core import AmorphousExpansionMaker, AmorphousStartMaker
 
 
@@ -16,21 +16,23 @@ class MeltQuenchFlowMaker(Maker):
     """Amorphous cells by melt-quench (3000 K, 1 ns, 5 K/ps to 500 K by default).
 
     Attributes:
-        recipe: the melt-quench protocol; its ``md_maker()`` runs on the MD engine.
+        md_maker: the melt-hold-quench MD (its fields are the recipe: temperatures,
+            hold time, quench rate, time step; a classical ``potential`` or an MTP).
         start: builds the cell to melt (target density).
         expansion: expands the quenched cell (105/110/115 % volume).
-        md_kwargs: extra settings for the MD-stage Maker (engine, walltime, ...).
     """
 
     name: str = "melt quench"
-    recipe: MeltQuenchRecipe = field(default_factory=MeltQuenchRecipe)
+    md_maker: MeltQuenchMdMaker = field(default_factory=MeltQuenchMdMaker)
     start: AmorphousStartMaker = field(default_factory=AmorphousStartMaker)
     expansion: AmorphousExpansionMaker = field(default_factory=AmorphousExpansionMaker)
-    md_kwargs: dict = field(default_factory=dict)
 
-    def make(self, structure: Structure | str, mtp: str) -> Flow:
-        """Flow: start cell, melt-quench MD with the potential ``mtp``, expansion."""
+    def make(self, structure: Structure | str, mtp: str | None = None) -> Flow:
+        """Flow: start cell, melt-quench MD, expansion.
+
+        ``mtp``: the MTP (path or text); None when ``md_maker`` has a classical potential.
+        """
         start = self.start.make(structure)
-        md = self.recipe.md_maker(**self.md_kwargs).make(start.output.structures[0], mtp)
+        md = self.md_maker.make(start.output.structures[0], mtp)
         expand = self.expansion.make(md.output.final_structure)
         return Flow([start, md, expand], output=expand.output, name=self.name)

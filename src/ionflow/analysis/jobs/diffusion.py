@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Literal
 
 from jobflow import Maker, job
 
@@ -28,7 +29,9 @@ class DiffusionAnalysisMaker(Maker):
         gb_planes_frac: GB plane positions (fractional) for D per slab; None: no regions.
         region_axis: lattice direction normal to the GB planes (0, 1, 2).
         region_width_A: slab width in Å (GB, Near_GB, Far_GB, Bulk).
-        site_analysis: also count jumps between sites (the first-frame positions).
+        site_analysis: also count jumps between sites and the jump graph's connectivity.
+        sites_from: the sites of that analysis: ``first_frame`` positions of the species,
+            or the maxima of its ``density`` over the run.
     """
 
     name: str = "diffusion analysis"
@@ -40,6 +43,7 @@ class DiffusionAnalysisMaker(Maker):
     region_axis: int = 2
     region_width_A: float = 10.0
     site_analysis: bool = False
+    sites_from: Literal["first_frame", "density"] = "first_frame"
 
     @job(output_schema=DiffusionDocument)
     def make(
@@ -67,7 +71,7 @@ class DiffusionAnalysisMaker(Maker):
                 positions, self.gb_planes_frac, self.region_axis, self.region_width_A
             )
         if self.site_analysis:
-            doc.sites = SiteDocument.from_species_trajectory(positions)
+            doc.sites = SiteDocument.from_species_trajectory(positions, sites_from=self.sites_from)
         return doc
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -14,7 +15,12 @@ from ionflow.analysis.regions import (
     region_counts,
     region_diffusion,
 )
-from ionflow.analysis.sites import assign_sites, site_statistics
+from ionflow.analysis.sites import (
+    assign_sites,
+    density_sites,
+    graph_connectivity,
+    site_statistics,
+)
 
 MAX_COUNT_POINTS = 1000
 
@@ -75,26 +81,52 @@ class SiteDocument(BaseModel):
     """Jump statistics of the diffusing species between sites."""
 
     n_sites: int
+    sites_from: Literal["first_frame", "density", "given"] = Field(
+        "first_frame", description="first-frame positions, density maxima, or given sites"
+    )
     n_jumps: int
     jumps_per_atom: float
     back_jump_fraction: float | None = Field(description="fraction of back jumps (i->j->i)")
     mean_residence_time_ps: float | None = Field(description="mean time between jumps, ps")
+    graph_order_parameter: float | None = Field(
+        None, description="GOP of the site-to-site jump graph (lower: more connected)"
+    )
+    n_visited_sites: int | None = Field(None, description="sites ever occupied")
+    n_subgraphs: int | None = Field(None, description="connected subgraphs of the jump graph")
+    largest_subgraph_fraction: float | None = Field(
+        None, description="share of the visited sites in the largest subgraph"
+    )
 
     @classmethod
     def from_species_trajectory(
-        cls, trajectory: SpeciesTrajectory, sites_A: np.ndarray | None = None
+        cls,
+        trajectory: SpeciesTrajectory,
+        sites_A: np.ndarray | None = None,
+        sites_from: Literal["first_frame", "density"] = "first_frame",
     ) -> SiteDocument:
-        """Assign sites (default: first-frame positions) and count jumps."""
+        """Assign sites (given, first-frame positions or density maxima), count jumps.
+
+        Also the connectivity of the site-to-site jump graph (GOP, subgraphs).
+        """
+        source = "given" if sites_A is not None else sites_from
+        if sites_A is None and sites_from == "density":
+            sites_A = density_sites(trajectory)
         assigned = assign_sites(trajectory, sites_A)
         stats = site_statistics(assigned, trajectory.time_fs)
+        graph = graph_connectivity(assigned)
 
         def finite(value: float, scale: float = 1.0) -> float | None:
             return None if np.isnan(value) else value * scale
 
         return cls(
             n_sites=trajectory.n_atoms if sites_A is None else len(sites_A),
+            sites_from=source,
             n_jumps=stats.n_jumps,
             jumps_per_atom=stats.jumps_per_atom,
             back_jump_fraction=finite(stats.back_jump_fraction),
             mean_residence_time_ps=finite(stats.mean_residence_time_fs, 1e-3),
+            graph_order_parameter=graph.graph_order_parameter,
+            n_visited_sites=graph.n_sites,
+            n_subgraphs=graph.n_subgraphs,
+            largest_subgraph_fraction=graph.largest_subgraph_fraction,
         )

@@ -41,6 +41,11 @@ class MeltQuenchMdMaker(LammpsMdMaker):
     restart_every: int = 10_000
     dump_species: list[str] = field(default_factory=lambda: ["*"])  # "*": every species
 
+    @property
+    def quench_ps(self) -> float:
+        """Duration of the quench (ps)."""
+        return (self.melt_temperature - self.temperature) / self.quench_rate_k_per_ps
+
     def get_protocol(self) -> MdProtocol:
         """Return the melt-hold-quench protocol (or the explicit ``protocol``)."""
         if self.protocol is not None:
