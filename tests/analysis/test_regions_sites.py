@@ -11,6 +11,7 @@ from ionflow.analysis.msd import species_msd
 from ionflow.analysis.regions import (
     REGION_NAMES,
     assign_slab_regions,
+    density_profile,
     masked_msd,
     region_counts,
     region_diffusion,
@@ -57,6 +58,22 @@ def test_region_diffusion_separates_slow_gb_from_fast_bulk():
         expected = 2.0 / 3.0 * D_plane * 0.1
         assert abs(results[name].D_cm2_s - expected) < 3.5 * results[name].D_err_cm2_s
     assert results["GB"].D_cm2_s < 0.3 * results["Bulk"].D_cm2_s
+
+
+def test_density_profile_against_distance_from_the_planes():
+    """Atoms placed uniformly within 4 Å of two planes: density only in the first 4 bins."""
+    rng = np.random.default_rng(5)
+    n, n_frames, length_z, area = 400, 3, 60.0, 20.0 * 25.0
+    z = rng.uniform(-4, 4, n) + np.where(rng.random(n) < 0.5, 0.0, 30.0)  # planes at 0, 0.5
+    walk = np.zeros((n_frames, n, 3))
+    walk[..., 0], walk[..., 1] = rng.uniform(0, 20, n), rng.uniform(0, 25, n)
+    walk[..., 2] = z
+    traj = from_positions(walk, np.arange(n_frames) * DT_FS, np.diag([20.0, 25.0, length_z]))
+    distance, density = density_profile(traj, [0.0, 0.5], axis=2, bin_A=1.0)
+    assert distance.tolist() == [k + 0.5 for k in range(15)]  # up to half the 30 Å spacing
+    # every atom counted once: density x (area x 1 Å x 2 sides x 2 planes) sums to n
+    assert density.sum() * area * 1.0 * 2 * 2 == pytest.approx(n)
+    assert (density[4:] == 0).all() and (density[:4] > 0).all()
 
 
 def test_site_jumps_back_jumps_and_residence_times():

@@ -95,3 +95,14 @@ def test_training_set_flow_chgnet(dft_store):
     assert len(doc.labelled_set) == 20
     chunks = list(dft_store.query({"name": {"$regex": "^label PBE [0-9]"}}, load=False))
     assert len(chunks) == 3  # 20 structures in batches of 7
+
+
+def test_chgnet_md_of_cells_of_different_sizes_in_one_process(tmp_path):
+    """The shared CHGNet calculator's results of one cell never leak into the next."""
+    from ionflow.dft.run import run_aimd
+
+    small = make_li2s()
+    large = small * (2, 1, 1)
+    for n, cell in enumerate((small, large)):
+        frames = run_aimd(cell, "PBE", tmp_path / f"md{n}", CHGNET, 600.0, n_steps=1)
+        assert [len(s) for s in frames.structures] == [len(cell)] * 2

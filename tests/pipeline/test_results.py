@@ -177,6 +177,7 @@ def test_projections_name_fields_of_their_classes():
     from ionflow.analysis.schemas.diffusion import ArrheniusDocument
     from ionflow.learning.schemas.active_learning import ActiveLearningDocument
     from ionflow.md.schemas.md import MdTaskDoc
+    from ionflow.pipeline.grain_boundary_report import GrainBoundaryReportDocument
     from ionflow.pipeline.html_report import HTML_PROJECTIONS
     from ionflow.pipeline.llzo_volumes import VolumeStudyDocument
     from ionflow.pipeline.report import PipelineReportDocument
@@ -187,7 +188,8 @@ def test_projections_name_fields_of_their_classes():
         cls.__name__: cls
         for cls in (
             ArrheniusDocument, ActiveLearningDocument, LabelledSetDocument, MdTaskDoc,
-            MtpFitDocument, PipelineReportDocument, VolumeStudyDocument, SiteComparisonDocument,
+            MtpFitDocument, PipelineReportDocument, GrainBoundaryReportDocument,
+            VolumeStudyDocument, SiteComparisonDocument,
         )
     }  # fmt: skip
     for projections in (RESULTS_PROJECTIONS, HTML_PROJECTIONS):

@@ -22,6 +22,7 @@ def _base_spec() -> dict:
     """The argyrodite spec with every optional stage switched on (so its fields can act)."""
     data = load_spec(WORKFLOWS / "li6ps5cl_optb88.yaml").model_dump(mode="json")
     data["mtp"]["active_learning"]["enabled"] = True
+    data["grain_boundary"]["enabled"] = True
     data["md"]["species"] = ["Li", "S"]  # room for analysis.species to change
     data["analysis"]["sigma_amorphous_mS_cm"] = 0.1  # the series mixing rule needs one
     return data

@@ -40,3 +40,25 @@ def test_gb_needs_ordered_structure():
 
     with pytest.raises(IonflowInputError):
         grain_boundary(get_parent_structure("LSTH-1a"))
+
+
+def test_ab_shift_removes_overlapping_atoms_and_cubic_builds_the_50_percent_ordering():
+    from ionflow.structures.argyrodite import characteristic_configurations
+    from ionflow.structures.parents import get_parent_structure
+
+    parent = get_parent_structure("Li6PS5Cl")
+    overlapping, how = grain_boundary(parent)
+    assert how["min_distance_A"] < 0.5  # the unshifted Σ5(021) boundary stacks atoms
+    shifted, how = grain_boundary(parent, ab_shift=(0.5, 0.0))
+    assert len(shifted) == len(overlapping) and how["min_distance_A"] > 2.0
+    # a P222_1 ordering on a cubic cell: pymatgen sees an orthorhombic lattice
+    half = next(s for s, h in characteristic_configurations(parent) if "050-P222" in h["label"])
+    with pytest.raises(IonflowInputError):
+        grain_boundary(half, ab_shift=(0.5, 0.0))
+    strained = half.copy()
+    strained.lattice = strained.lattice.__class__(np.diag([9.86, 9.87, 9.85]))
+    gb, how = grain_boundary(strained, ab_shift=(0.5, 0.0), cubic=True)
+    assert len(gb) == 520 and how["min_distance_A"] > 2.0 and how["cubic"]
+    with pytest.raises(IonflowInputError, match="not cubic"):
+        strained.lattice = strained.lattice.__class__(np.diag([9.0, 9.87, 9.85]))
+        grain_boundary(strained, cubic=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument, DiffusionDocument
-from ionflow.analysis.schemas.regions import RegionDocument
+from ionflow.analysis.schemas.regions import RegionDocument, RegionResult
 from ionflow.constants import K_B_EV_PER_K
 
 
@@ -167,6 +168,58 @@ def plot_conductivity_series(
     ax.set_xlabel("1000 / T (1/K)")
     ax.set_ylabel("σ (mS/cm)")
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_region_profile(
+    region_distance_A: Sequence[float],
+    regions: Sequence[RegionResult],
+    profile_distance_A: Sequence[float],
+    profile_density_A3: Sequence[float],
+    count_time_ps: Sequence[float],
+    relative_counts: dict[str, Sequence[float]],
+    path: str | Path,
+    published_cm2_s: dict[str, float] | None = None,
+) -> Path:
+    """D per region and Li density against distance from the GB plane; Li per region in time.
+
+    Args:
+        region_distance_A: middle of each region's slab, Å (one per ``regions``).
+        regions: D per region with standard errors (cm²/s).
+        profile_distance_A: bin centres of the density profile, Å.
+        profile_density_A3: Li atoms per Å³ in those bins.
+        count_time_ps: times of the counts, ps.
+        relative_counts: Li per region over its first count, per region name.
+        path: PNG to write.
+        published_cm2_s: published D drawn as horizontal lines, label -> cm²/s.
+    """
+    fig, (ax_d, ax_n, ax_t) = plt.subplots(1, 3, figsize=(13, 3.6))
+    ax_d.errorbar(
+        region_distance_A,
+        [r.D_cm2_s for r in regions],
+        yerr=[r.D_err_cm2_s for r in regions],
+        fmt="o",
+        capsize=4,
+        label="this run (±1 s.e.)",
+    )
+    for label, value in (published_cm2_s or {}).items():
+        ax_d.axhline(value, ls="--", lw=1, color="gray")
+        ax_d.annotate(label, (0, value), fontsize=7, va="bottom")
+    for x, r in zip(region_distance_A, regions, strict=True):
+        ax_d.annotate(
+            r.region, (x, r.D_cm2_s), fontsize=7, xytext=(4, 4), textcoords="offset points"
+        )
+    ax_d.set_xlabel("distance from GB plane (Å)")
+    ax_d.set_ylabel("D (cm$^2$/s)")
+    ax_d.legend(fontsize=7)
+    ax_n.plot(profile_distance_A, profile_density_A3, drawstyle="steps-mid")
+    ax_n.set_xlabel("distance from GB plane (Å)")
+    ax_n.set_ylabel("Li density (atoms/Å$^3$), time average")
+    for name, values in relative_counts.items():
+        ax_t.plot(count_time_ps, values, label=name)
+    ax_t.set_xlabel("time (ps)")
+    ax_t.set_ylabel("Li in region / Li at start")
+    ax_t.legend(fontsize=7)
     return _save(fig, path)
 
 

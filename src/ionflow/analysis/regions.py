@@ -20,6 +20,37 @@ from ionflow.errors import IonflowInputError
 from ionflow.structures.gb_regions import REGION_NAMES
 
 
+def plane_distances(
+    trajectory: SpeciesTrajectory, gb_planes_frac: Sequence[float], axis: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of every atom in every frame to the nearest GB plane, and the plane area.
+
+    Args:
+        trajectory: unwrapped positions of the diffusing species.
+        gb_planes_frac: fractional coordinates of the GB planes along ``axis``.
+        axis: lattice direction normal to the GB planes (0, 1, 2).
+
+    Returns:
+        ((n_atoms, T) distances in Å, (T,) area of one plane in Å^2).
+    """
+    if not gb_planes_frac:
+        raise IonflowInputError("give at least one GB plane position (fractional)")
+    planes = np.asarray(gb_planes_frac, dtype=float)
+    distances = np.empty((trajectory.n_atoms, trajectory.n_frames))
+    areas = np.empty(trajectory.n_frames)
+    for t in range(trajectory.n_frames):
+        cell = trajectory.cells[t]
+        shifted = trajectory.positions[:, :, t] - trajectory.origins[t][:, None]
+        frac = np.linalg.solve(cell.T, shifted)
+        normal = np.cross(cell[(axis + 1) % 3], cell[(axis + 2) % 3])
+        areas[t] = np.linalg.norm(normal)
+        height = abs(np.linalg.det(cell)) / areas[t]
+        delta = frac[axis][:, None] - planes[None, :]
+        delta -= np.round(delta)
+        distances[:, t] = np.abs(delta).min(axis=1) * height
+    return distances, areas
+
+
 def assign_slab_regions(
     trajectory: SpeciesTrajectory,
     gb_planes_frac: Sequence[float],
@@ -39,21 +70,38 @@ def assign_slab_regions(
     Returns:
         (n_atoms, T) integer labels (0 = GB ... n_regions-1 = Bulk).
     """
-    if not gb_planes_frac:
-        raise IonflowInputError("give at least one GB plane position (fractional)")
-    planes = np.asarray(gb_planes_frac, dtype=float)
-    labels = np.empty((trajectory.n_atoms, trajectory.n_frames), dtype=np.int8)
+    distances, _ = plane_distances(trajectory, gb_planes_frac, axis)
+    return np.minimum((distances // width_A).astype(int), n_regions - 1).astype(np.int8)
+
+
+def density_profile(
+    trajectory: SpeciesTrajectory,
+    gb_planes_frac: Sequence[float],
+    axis: int = 2,
+    bin_A: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Time-averaged number density of the species against distance from the nearest plane.
+
+    Bins of ``bin_A`` from the plane up to half the smallest spacing between planes (the
+    farthest any atom can be); each bin holds the slabs on both sides of every plane.
+
+    Returns:
+        (bin centres in Å, density in atoms/Å^3).
+    """
+    distances, areas = plane_distances(trajectory, gb_planes_frac, axis)
+    planes = np.sort(np.asarray(gb_planes_frac, dtype=float) % 1.0)
+    gaps = np.diff(np.concatenate([planes, [planes[0] + 1.0]]))
+    heights = np.array(
+        [abs(np.linalg.det(c)) / a for c, a in zip(trajectory.cells, areas, strict=True)]
+    )
+    reach = 0.5 * gaps.min() * heights.min()
+    n_bins = max(1, int(np.floor(reach / bin_A + 1e-9)))
+    edges = np.arange(n_bins + 1) * bin_A
+    density = np.zeros(n_bins)
     for t in range(trajectory.n_frames):
-        cell = trajectory.cells[t]
-        shifted = trajectory.positions[:, :, t] - trajectory.origins[t][:, None]
-        frac = np.linalg.solve(cell.T, shifted)
-        normal = np.cross(cell[(axis + 1) % 3], cell[(axis + 2) % 3])
-        height = abs(np.linalg.det(cell)) / np.linalg.norm(normal)
-        delta = frac[axis][:, None] - planes[None, :]
-        delta -= np.round(delta)
-        distance = np.abs(delta).min(axis=1) * height
-        labels[:, t] = np.minimum((distance // width_A).astype(int), n_regions - 1)
-    return labels
+        counts, _ = np.histogram(distances[:, t], bins=edges)
+        density += counts / (areas[t] * bin_A * 2 * len(planes))
+    return 0.5 * (edges[1:] + edges[:-1]), density / trajectory.n_frames
 
 
 def region_counts(labels: np.ndarray, n_regions: int = len(REGION_NAMES)) -> np.ndarray:

@@ -300,6 +300,8 @@ def results(
 
 def _print_results(wf) -> None:
     """Tables of one workflow's :class:`~ionflow.pipeline.results.WorkflowResults`."""
+    from ionflow.pipeline.grain_boundary_report import grain_boundary_rows
+
     head = Table(title=f"workflow {wf.workflow_id}: {wf.name} ({wf.state})", show_header=False)
     head.add_row("labels", f"{wf.oracle or '-'} {wf.level_of_theory or ''}".rstrip())
     if wf.mtp is not None:
@@ -319,6 +321,8 @@ def _print_results(wf) -> None:
         )
     if wf.active_learning_stop:
         head.add_row("AL stopped", wf.active_learning_stop)
+    for label, text in grain_boundary_rows(wf.grain_boundary):
+        head.add_row(label, text)
     for label, value, interval in (
         ("σ_bulk", wf.sigma_bulk_mS_cm, wf.sigma_bulk_interval_mS_cm),
         (

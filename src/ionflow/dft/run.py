@@ -152,8 +152,10 @@ def _chgnet_md(
     dynamics = NoseHooverChainNVT(
         atoms, timestep=timestep * units.fs, temperature_K=temperature, tdamp=100 * units.fs
     )
-    structures = [AseAtomsAdaptor.get_structure(atoms)]
+    # energy first: the shared calculator's results may still be another cell's, and
+    # get_structure reads them (magnetic moments of a different number of atoms)
     energies: list[float | None] = [float(atoms.get_potential_energy())]
+    structures = [AseAtomsAdaptor.get_structure(atoms)]
     for _ in track(range(n_steps), description=f"CHGNet NVT MD at {temperature:g} K"):
         dynamics.run(1)
         structures.append(AseAtomsAdaptor.get_structure(atoms))

@@ -172,7 +172,9 @@ def estimate_core_hours(spec: WorkflowSpec, n_atoms: int) -> list[StageCost]:
                 "md", f"{md_cost.units}; {study.units}", md_cost.core_hours + study.core_hours
             )
         )
-    return costs
+    from ionflow.pipeline.grain_boundary_cost import grain_boundary_costs
+
+    return costs + grain_boundary_costs(spec, n_atoms)
 
 
 def volume_study_cost(spec: WorkflowSpec, n_atoms: int) -> StageCost:

@@ -34,6 +34,7 @@ from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
 from ionflow.mtp.jobs.fit import MtpFitMaker
 from ionflow.pipeline.configurations import check_configuration_count, configurations_maker
+from ionflow.pipeline.grain_boundary import GrainBoundaryStudyMaker, grain_boundary_maker_from_spec
 from ionflow.pipeline.llzo_volumes import VolumeStudyMaker, volume_study_maker
 from ionflow.pipeline.report import PipelineReportMaker
 from ionflow.pipeline.resources import (
@@ -98,9 +99,15 @@ def _fit_maker(spec: WorkflowSpec, weights: tuple[float, float, float]) -> MtpFi
 def _active_learning_maker(
     spec: WorkflowSpec, oracle: OracleSettings, species: list[str]
 ) -> ActiveLearningMaker | None:
-    learning = spec.mtp.active_learning
-    if not learning.enabled:
+    if not spec.mtp.active_learning.enabled:
         return None
+    return _learning_maker(spec, oracle, species)
+
+
+def _learning_maker(
+    spec: WorkflowSpec, oracle: OracleSettings, species: list[str]
+) -> ActiveLearningMaker:
+    learning = spec.mtp.active_learning
     return ActiveLearningMaker(
         label_maker=LabelMaker(
             level_of_theory=spec.dft.fit_level,
@@ -177,6 +184,7 @@ class PipelineMaker(Maker):
         site_reports_maker: with site variants among the configurations, one report per
             site and their side-by-side comparison instead of ``report_maker``'s single
             report (:mod:`ionflow.pipeline.site_variants`); None: one report.
+        grain_boundary_maker: the grain-boundary study on the final potential; None: none.
         volume_study_maker: D and E_a against volume, crystalline and amorphous cells, MTP
             and classical potential (the LLZO study, spec ``volumes:``); None: none.
         stage_configs: stage -> jobflow manager config (cluster resources, FireWorks
@@ -200,6 +208,7 @@ class PipelineMaker(Maker):
     conductivity_maker: ConductivityMdFlowMaker = field(default_factory=ConductivityMdFlowMaker)
     report_maker: PipelineReportMaker = field(default_factory=PipelineReportMaker)
     site_reports_maker: SiteReportsMaker | None = None
+    grain_boundary_maker: GrainBoundaryStudyMaker | None = None
     volume_study_maker: VolumeStudyMaker | None = None
     stage_configs: dict[str, dict] = field(default_factory=dict)
 
@@ -230,6 +239,7 @@ class PipelineMaker(Maker):
             target_energy_rmse_meV_atom=spec.mtp.target_energy_rmse_meV_atom,
             target_force_rmse_eV_A=spec.mtp.target_force_rmse_eV_A,
         )
+        training_set_maker = _training_set_maker(spec, oracle, species)
         conductivity = _conductivity_maker(spec, species)
         stage_configs = stage_manager_configs(spec.resources, worker_pre_rocket())
         site_reports = None
@@ -253,7 +263,7 @@ class PipelineMaker(Maker):
             )
             if spec.dft.relax
             else None,
-            training_set_maker=_training_set_maker(spec, oracle, species),
+            training_set_maker=training_set_maker,
             fit_level=spec.dft.fit_level,
             fit_maker=_fit_maker(
                 spec, (spec.mtp.energy_weight, spec.mtp.force_weight, spec.mtp.stress_weight)
@@ -263,6 +273,9 @@ class PipelineMaker(Maker):
             conductivity_maker=conductivity,
             report_maker=report_maker,
             site_reports_maker=site_reports,
+            grain_boundary_maker=grain_boundary_maker_from_spec(
+                spec, training_set_maker, _learning_maker(spec, oracle, species), stage_configs
+            ),
             volume_study_maker=volume_study_maker(spec, conductivity, stage_configs),
             stage_configs=stage_configs,
         )
@@ -283,6 +296,15 @@ class PipelineMaker(Maker):
             active.name = "active learning"
             jobs.append(active)
             mtp = active.output.mtp
+        if self.grain_boundary_maker is not None:
+            study = self.grain_boundary_maker.make(
+                training.output["structures"],
+                active.output.labelled_set if active is not None else labelled.labelled_set,
+                mtp,
+                fit.output.validation_cfg,
+            )
+            study.name = "grain boundary"
+            jobs.append(study)
         conductivity = self.make_conductivity(training.output["structures"], mtp)
         conductivity.name = "conductivity"
         closing = self.report_maker.make

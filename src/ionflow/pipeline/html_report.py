@@ -30,6 +30,7 @@ from ionflow.md.plotting import plot_thermo
 from ionflow.md.schemas.md import MdThermo
 from ionflow.mtp.plotting import plot_parity
 from ionflow.mtp.schemas.fit import SplitErrors
+from ionflow.pipeline.grain_boundary_report import grain_boundary_page, is_grain_boundary_job
 from ionflow.pipeline.llzo_volumes import VolumeStudyDocument
 from ionflow.pipeline.report import (
     MIXING_RULE_TEXT,
@@ -68,6 +69,7 @@ class WorkflowDocuments:
     active: dict[str, Any] | None = None
     md_runs: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    grain_boundary: dict[str, Any] | None = None
     volume_study: dict[str, Any] | None = None
     site_comparison: dict[str, Any] | None = None
 
@@ -114,6 +116,7 @@ HTML_PROJECTIONS = {
     "MtpFitDocument": OutputProjection(data=("mtp", "parity_validation")),
     "ActiveLearningDocument": OutputProjection(data=("mtp", "cfg_text")),
     "MdTaskDoc": OutputProjection(data=("thermo",)),
+    "GrainBoundaryReportDocument": OutputProjection(),
     "VolumeStudyDocument": OutputProjection(),  # the LLZO volume study, when it ran
     "SiteComparisonDocument": OutputProjection(),  # site variants (LSTH 1a vs 24k)
 }
@@ -145,9 +148,16 @@ def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
     found.labelled = chosen[-1]["output"] if chosen else None
     fits = [d for d in stored.by_class["MtpFitDocument"] if d.get("name") == "mtp fit"]
     found.fit = fits[-1]["output"] if fits else None
-    actives = stored.outputs("ActiveLearningDocument")
+    # the GB study's loops and MD are not the bulk pipeline's (its own section shows them)
+    bulk = {
+        cls: [d["output"] for d in stored.by_class[cls] if not is_grain_boundary_job(d.get("name"))]
+        for cls in ("ActiveLearningDocument", "MdTaskDoc")
+    }
+    actives = bulk["ActiveLearningDocument"]
     found.active = actives[-1] if actives else None
-    found.md_runs = [run for run in stored.outputs("MdTaskDoc") if "thermo" in run]
+    found.md_runs = [run for run in bulk["MdTaskDoc"] if "thermo" in run]
+    studies = stored.outputs("GrainBoundaryReportDocument")
+    found.grain_boundary = studies[-1] if studies else None
     studies = stored.outputs("VolumeStudyDocument")
     found.volume_study = studies[-1] if studies else None
     comparisons = stored.outputs("SiteComparisonDocument")
@@ -368,6 +378,7 @@ def build_report_context(
             "MD velocity seeds": ", ".join(str(run["seed"]) for run in docs.md_runs) or "–",
         },
         "versions": _versions(fit),
+        "grain_boundary": grain_boundary_page(docs.grain_boundary, plot_dir),
         **volume_study_context(docs.volume_study, plot_dir),
         "jobs": sorted(docs.jobs, key=lambda j: j["name"]),
         "sites": _site_comparison(docs.site_comparison, plot_dir),

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from ionflow.pipeline.grain_boundary_report import grain_boundary_answer
 from ionflow.pipeline.status import resolve_workflows
 
 if TYPE_CHECKING:
@@ -106,6 +107,9 @@ class WorkflowResults(BaseModel):
     notes: list[str] = Field(default_factory=list)
     site_comparison: dict[str, Any] | None = Field(
         None, description="Site variants side by side (SiteComparisonDocument), if any."
+    )
+    grain_boundary: dict[str, Any] | None = Field(
+        None, description="D per GB region, D_GB/D_bulk (pipeline.grain_boundary_report)."
     )
 
 
@@ -284,6 +288,7 @@ RESULTS_PROJECTIONS = {
     ),
     "LabelledSetDocument": OutputProjection(("labelled_set", "n_labelled"), ("cfg_text",)),
     "SiteComparisonDocument": _BLOB_FREE,  # site variants side by side (LSTH 1a vs 24k)
+    "GrainBoundaryReportDocument": _BLOB_FREE,
 }
 """What ``ionflow results`` reads: the hashed texts, never trajectories or other sets."""
 
@@ -359,6 +364,8 @@ def collect_results(lpad: LaunchPad, store: JobStore, workflow: dict) -> Workflo
         result.mtp = _mtp(fits[-1], learning)
         if learning is None:
             result.potential_sha256 = sha256_text(fits[-1].get("mtp"))
+    if found["GrainBoundaryReportDocument"]:
+        result.grain_boundary = grain_boundary_answer(found["GrainBoundaryReportDocument"][-1])
     if learning is None and labelled:
         fit_level = fits[-1].get("level_of_theory") if fits else None
         chosen = [d for d in labelled if d["labelled_set"]["level_of_theory"] == fit_level]

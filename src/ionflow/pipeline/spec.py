@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ionflow.cluster.slurm_jobs import WALLTIME
 from ionflow.errors import IonflowInputError, describe_validation_error
+from ionflow.pipeline.grain_boundary_spec import GrainBoundarySpec
 
 LevelOfTheory = Literal["PBE", "PBE-D3(BJ)", "optB88-vdW"]
 # a temperature list: at least one entry, every one above 0 K
@@ -351,6 +352,8 @@ class WorkflowSpec(_Section):
                 raise ValueError(f"structures.{key} is replaced by site_variants; leave it out")
         return self
 
+    grain_boundary: GrainBoundarySpec = GrainBoundarySpec()
+
     @model_validator(mode="after")
     def _analysed_species_is_dumped(self) -> WorkflowSpec:
         if self.analysis.species not in self.md.species:
@@ -386,6 +389,10 @@ def load_spec(path: str | Path) -> WorkflowSpec:
     check_oracle_levels(spec, path)
     check_material(spec, path)
     check_configurations(spec, path)
+    if spec.grain_boundary.enabled:
+        from ionflow.pipeline.grain_boundary import check_grain_boundary
+
+        check_grain_boundary(spec, path)
     return spec
 
 

@@ -17,6 +17,7 @@ STAGE_OF_MODULE = {
     # jobs that replace themselves with the per-configuration jobs once the
     # configurations exist (PipelineMaker.make_training_sets, make_conductivity)
     "ionflow.pipeline.flow": "fan-out",
+    "ionflow.pipeline.grain_boundary": "fan-out",  # GrainBoundaryStudyMaker.expand
     "ionflow.pipeline.llzo_volumes": "fan-out",  # VolumeStudyMaker.make and its summary
     "ionflow.dft.jobs.relax": "relax",
     "ionflow.dft.jobs.aimd": "aimd",

@@ -40,6 +40,40 @@ def region_labels(
     return [REGION_NAMES[i] for i in index]
 
 
+def on_cubic_lattice(structure: Structure, tolerance: float = 0.03) -> Structure:
+    """``structure`` on the cubic lattice of its volume (fractional coordinates kept).
+
+    A relaxed or ordered cubic cell is cubic only within numerical noise, and pymatgen's
+    coincidence-site lattice exists only for exact axial ratios.
+
+    Raises:
+        IonflowInputError: lengths differ by more than ``tolerance`` (fraction) or an
+            angle is off 90 degrees by more than ``tolerance`` radians.
+    """
+    lengths, angles = np.array(structure.lattice.abc), np.array(structure.lattice.angles)
+    if (
+        lengths.max() / lengths.min() - 1 > tolerance
+        or np.abs(np.radians(angles - 90.0)).max() > tolerance
+    ):
+        raise IonflowInputError(
+            f"the cell {lengths.round(3).tolist()} Å, {angles.round(2).tolist()} deg is "
+            f"not cubic within {tolerance:.0%}; the GB needs a cubic parent"
+        )
+    side = structure.volume ** (1.0 / 3.0)
+    return Structure(
+        np.eye(3) * side,
+        structure.species,
+        structure.frac_coords,
+        site_properties=structure.site_properties,
+    )
+
+
+def shortest_distance(structure: Structure) -> float:
+    """Shortest distance between two sites (periodic images included), Å."""
+    _, _, _, distances = structure.get_neighbor_list(4.0)
+    return float(distances[distances > 1e-8].min()) if len(distances) else 4.0
+
+
 def grain_boundary(
     structure: Structure,
     sigma: int = 5,
@@ -47,6 +81,8 @@ def grain_boundary(
     plane: Sequence[int] = (0, 2, 1),
     expand_times: int = 1,
     region_width: float = 10.0,
+    ab_shift: Sequence[float] = (0.0, 0.0),
+    cubic: bool = False,
 ) -> tuple[Structure, dict]:
     """A symmetric tilt GB of an ordered structure, with per-atom region labels.
 
@@ -57,11 +93,17 @@ def grain_boundary(
         plane: GB plane (Miller indices).
         expand_times: repeats of each grain along the normal (grain thickness).
         region_width: thickness of each region slab (Å).
+        ab_shift: in-plane shift of the upper grain (fractions of a and b); the
+            Li6PS5Cl Σ5(021) boundary puts atoms 0.19 Å apart without one and keeps
+            every distance above 2 Å with (0.5, 0).
+        cubic: first put ``structure`` on the cubic lattice of its volume
+            (:func:`on_cubic_lattice`), as relaxed cells are cubic only within noise.
 
     Returns:
         ``(gb, how)``; ``gb`` carries ``grain_label`` and ``gb_region`` site properties;
-        ``how`` records sigma, angle (deg), axis, plane, ``gb_planes_frac``, ``gb_axis``
-        and the number of atoms per region.
+        ``how`` records sigma, angle (deg), axis, plane, ``gb_planes_frac``, ``gb_axis``,
+        the number of atoms per region and the shortest interatomic distance
+        (``min_distance_A``).
 
     Raises:
         IonflowInputError: a disordered structure or a sigma/axis/plane that does not
@@ -69,6 +111,8 @@ def grain_boundary(
     """
     if not structure.is_ordered:
         raise IonflowInputError("grain boundaries need an ordered structure; order it first")
+    if cubic:
+        structure = on_cubic_lattice(structure)
     generator = GrainBoundaryGenerator(structure)
     try:
         angles = generator.get_rotation_angle_from_sigma(sigma, list(rotation_axis))
@@ -85,6 +129,10 @@ def grain_boundary(
                 expand_times=expand_times,
                 plane=list(plane),
                 rm_ratio=0.0,
+                ab_shift=list(ab_shift),
+                # a cubic lattice holding an orthorhombic ordering (50 % X@4c): the
+                # axial ratios are exact, say so
+                ratio=[1, 1, 1] if cubic else None,
             )
         except Exception as exc:  # pymatgen rejects planes that do not fit the angle
             errors.append(str(exc))
@@ -116,6 +164,9 @@ def grain_boundary(
         "gb_planes_frac": planes,
         "region_width": region_width,
         "region_counts": {name: labels.count(name) for name in REGION_NAMES},
+        "ab_shift": list(ab_shift),
+        "cubic": cubic,
+        "min_distance_A": shortest_distance(structure_out),
         "label": f"gb-sigma{sigma}-{''.join(map(str, rotation_axis))}-{''.join(map(str, plane))}",
     }
     return structure_out, how

@@ -29,6 +29,7 @@ class DiffusionAnalysisMaker(Maker):
         gb_planes_frac: GB plane positions (fractional) for D per slab; None: no regions.
         region_axis: lattice direction normal to the GB planes (0, 1, 2).
         region_width_A: slab width in Å (GB, Near_GB, Far_GB, Bulk).
+        profile_bin_A: bin width of the density profile against distance from the planes, Å.
         site_analysis: also count jumps between sites and the jump graph's connectivity.
         sites_from: the sites of that analysis: ``first_frame`` positions of the species,
             or the maxima of its ``density`` over the run.
@@ -42,17 +43,24 @@ class DiffusionAnalysisMaker(Maker):
     gb_planes_frac: list[float] | None = None
     region_axis: int = 2
     region_width_A: float = 10.0
+    profile_bin_A: float = 1.0
     site_analysis: bool = False
     sites_from: Literal["first_frame", "density"] = "first_frame"
 
     @job(output_schema=DiffusionDocument)
     def make(
-        self, trajectory: str, temperature_K: float, type_map: dict[str, str] | None = None
+        self,
+        trajectory: str,
+        temperature_K: float,
+        type_map: dict[str, str] | None = None,
+        gb_planes_frac: list[float] | None = None,
     ) -> DiffusionDocument:
         """Analyse ``trajectory`` (a file path) at ``temperature_K`` (K).
 
-        ``type_map`` (e.g. the MD job's ``output.type_map``) replaces the Maker's.
+        ``type_map`` (e.g. the MD job's ``output.type_map``) and ``gb_planes_frac`` (e.g. a
+        GB structure job's provenance) replace the Maker's.
         """
+        gb_planes_frac = gb_planes_frac or self.gb_planes_frac
         reader = open_trajectory(trajectory, type_map or self.type_map)
         positions = collect_species_trajectory(reader, self.species, self.timestep_fs)
         doc = DiffusionDocument.from_species_trajectory(
@@ -66,10 +74,11 @@ class DiffusionAnalysisMaker(Maker):
                 trajectory, temperature_K, doc.total_time_ps, doc.D_cm2_s,
                 doc.n_fit_windows, low, high,
             )  # fmt: skip
-        if self.gb_planes_frac:
+        if gb_planes_frac:
             doc.regions = RegionDocument.from_species_trajectory(
-                positions, self.gb_planes_frac, self.region_axis, self.region_width_A
-            )
+                positions, gb_planes_frac, self.region_axis, self.region_width_A,
+                self.profile_bin_A,
+            )  # fmt: skip
         if self.site_analysis:
             doc.sites = SiteDocument.from_species_trajectory(positions, sites_from=self.sites_from)
         return doc

@@ -12,6 +12,7 @@ from ionflow.analysis.displacements import SpeciesTrajectory
 from ionflow.analysis.regions import (
     REGION_NAMES,
     assign_slab_regions,
+    density_profile,
     region_counts,
     region_diffusion,
 )
@@ -44,6 +45,12 @@ class RegionDocument(BaseModel):
     regions: list[RegionResult]
     count_time_ps: list[float] = Field(description="times of the stored counts, ps")
     counts: dict[str, list[int]] = Field(description="atoms per region at those times")
+    profile_distance_A: list[float] = Field(
+        [], description="distance from the nearest plane of the density bins, Å"
+    )
+    profile_density_A3: list[float] = Field(
+        [], description="time-averaged number density in those bins, atoms/Å^3"
+    )
 
     @classmethod
     def from_species_trajectory(
@@ -52,9 +59,11 @@ class RegionDocument(BaseModel):
         gb_planes_frac: Sequence[float],
         axis: int = 2,
         width_A: float = 10.0,
+        profile_bin_A: float = 1.0,
     ) -> RegionDocument:
-        """Label atoms per frame by slab and fit D per region (see ``regions``)."""
+        """Label atoms per frame by slab, fit D per region, density against distance."""
         labels = assign_slab_regions(trajectory, gb_planes_frac, axis, width_A)
+        distance, density = density_profile(trajectory, gb_planes_frac, axis, profile_bin_A)
         counts = region_counts(labels)
         stride = max(1, len(counts) // MAX_COUNT_POINTS)
         results = [
@@ -74,6 +83,8 @@ class RegionDocument(BaseModel):
             regions=results,
             count_time_ps=(trajectory.time_fs[::stride] / 1e3).tolist(),
             counts={name: counts[::stride, k].tolist() for k, name in enumerate(REGION_NAMES)},
+            profile_distance_A=distance.tolist(),
+            profile_density_A3=density.tolist(),
         )
 
 

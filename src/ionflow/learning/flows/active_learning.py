@@ -27,6 +27,7 @@ from ionflow.dft.jobs.label import LabelMaker
 from ionflow.io.labelled_set import LABELLED_SET_DATA_FIELDS, LabelledSet
 from ionflow.learning.explore import AseMdExplorer, Explorer, TrustLevels
 from ionflow.learning.explore_lmp import LmpExplorer
+from ionflow.learning.neighbourhood_selection import NeighbourhoodCutter
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument, ActiveLearningIteration
 from ionflow.mtp import motep_api
 from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS, evaluate_errors
@@ -129,6 +130,9 @@ class ActiveLearningMaker(Maker):
         max_selected: cap on configurations labelled per iteration.
         min_selected: stop when an iteration selects this many or fewer.
         max_iterations: stop after this many iterations.
+        candidate_cutter: neighbourhood mode for large cells: every candidate is replaced
+            by small periodic cells cut around its extrapolative atoms (None: candidates
+            are labelled whole).
     """
 
     name: str = "active learning"
@@ -146,6 +150,7 @@ class ActiveLearningMaker(Maker):
     max_selected: int = 20
     min_selected: int = 0
     max_iterations: int = 10
+    candidate_cutter: NeighbourhoodCutter | None = None
 
     def make(
         self,
@@ -244,6 +249,14 @@ class ActiveLearningMaker(Maker):
             )
             explore_time = time.perf_counter() - start
             start = time.perf_counter()
+            if self.candidate_cutter is not None:
+                cutter = self.candidate_cutter
+                if isinstance(cutter, dict):  # as jobflow serialised it
+                    cutter = NeighbourhoodCutter(**cutter)
+                explored.candidates, explored.candidate_grades = cutter(
+                    motep_api.read_potential(mtp_path, species), training,
+                    explored.candidates, self.gamma_select,
+                )  # fmt: skip
             is_fresh = [configuration_key(a) not in keys for a in explored.candidates]
             fresh = [a for a, new in zip(explored.candidates, is_fresh, strict=True) if new]
             if (self.fit_maker.engine or get_settings().mtp_engine) == "mlp":

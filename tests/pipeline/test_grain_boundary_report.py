@@ -1,0 +1,87 @@
+"""The GB report on a constructed trajectory: slow GB slab, fast far slab, known ratio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from tests.fixtures.analysis import random_walk
+
+from ionflow.analysis.displacements import from_positions
+from ionflow.analysis.schemas.diffusion import DiffusionDocument
+from ionflow.analysis.schemas.regions import RegionDocument
+from ionflow.io.labelled_set import LabelledSet
+from ionflow.pipeline.grain_boundary_report import (
+    GrainBoundaryReportMaker,
+    grain_boundary_answer,
+    grain_boundary_page,
+    grain_boundary_rows,
+    is_grain_boundary_job,
+)
+
+DT_FS = 20.0
+
+
+def _labelled(sizes: list[int]) -> LabelledSet:
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    images = [
+        Atoms("Li" * n, positions=np.arange(3 * n).reshape(n, 3), cell=[50] * 3, pbc=True)
+        for n in sizes
+    ]
+    for atoms in images:
+        atoms.calc = SinglePointCalculator(
+            atoms, energy=-1.0 * len(atoms), forces=np.zeros((len(atoms), 3)), stress=np.zeros(6)
+        )
+    return LabelledSet(images, "chgnet", "PBE", ["Li"])
+
+
+def test_report_compares_gb_with_the_farthest_region_and_says_which(tmp_path):
+    n_per, n_frames = 20, 400
+    D_gb, D_far = 2e-5, 2e-4  # Å^2/fs in-plane
+    gb = random_walk(n_per, n_frames, (D_gb, D_gb, 0.0), DT_FS, seed=1)
+    far = random_walk(n_per, n_frames, (D_far, D_far, 0.0), DT_FS, seed=2)
+    gb[..., 2] = np.random.default_rng(3).uniform(-4, 4, n_per)  # GB slab
+    far[..., 2] = np.random.default_rng(4).uniform(22, 28, n_per)  # Far_GB slab (20-30 Å)
+    walk = np.concatenate([gb, far], axis=1)
+    traj = from_positions(walk, np.arange(n_frames) * DT_FS, np.diag([30.0, 30.0, 60.0]))
+    diffusion = DiffusionDocument.from_species_trajectory(traj, 500.0)
+    diffusion.regions = RegionDocument.from_species_trajectory(traj, [0.0], 2, 10.0)
+    function = GrainBoundaryReportMaker.make.original
+    maker = GrainBoundaryReportMaker(temperature_K=500.0, oracle="chgnet", level_of_theory="PBE")
+    record = {"n_atoms": 40, "volume": 54000.0}
+    iterations = [
+        {"n_selected": 2, "n_labelled": 2, "grade_max": 12.0},
+    ]
+    doc = function(
+        maker,
+        diffusion,
+        record,
+        iterations,
+        "no more",
+        3,
+        iterations,
+        "max",
+        _labelled([5, 5, 5, 7]),
+    )
+    assert [r.region for r in doc.regions] == ["GB", "Far_GB"]
+    assert doc.regions_not_resolved == ["Near_GB", "Bulk"] and doc.reference_region == "Far_GB"
+    expected = D_gb / D_far
+    assert doc.D_GB_over_bulk == pytest.approx(expected, abs=4 * doc.D_GB_over_bulk_err)
+    assert 0 < doc.D_GB_over_bulk_err < expected
+    assert doc.region_distance_A == [5.0, 25.0]
+    assert doc.largest_labelled_cell_atoms == 7  # what the GB loop added (after 3 surface)
+    assert doc.relative_counts["GB"][0] == 1.0 and "Near_GB" not in doc.relative_counts
+    notes = " ".join(doc.notes)
+    assert "no Bulk region" in notes and "350 K" in notes and "chgnet" in notes
+    assert doc.published_ratio == pytest.approx(0.3)
+    rows = dict(grain_boundary_rows(grain_boundary_answer(doc.model_dump())))
+    assert rows["D_GB / D_bulk"].startswith(f"{doc.D_GB_over_bulk:.3g} ±")
+    # report.html's section: the figure of D and density against distance, Li over time
+    page = grain_boundary_page(doc.model_dump(), tmp_path)
+    assert page["doc"].D_GB_over_bulk == doc.D_GB_over_bulk and len(page["png"]) > 10_000
+    assert grain_boundary_page(None, tmp_path) is None
+    assert is_grain_boundary_job("grain boundary md") and is_grain_boundary_job(
+        "surface active learning"
+    )
+    assert not is_grain_boundary_job("active learning") and not is_grain_boundary_job(None)
