@@ -56,6 +56,29 @@ def test_piecewise_fit_finds_a_kink_and_tests_its_significance():
     assert fit_piecewise_arrhenius(T[:4], noisy[:4], noisy[:4] * 0.03) is None
 
 
+def test_piecewise_intervals_cover_the_true_kink_and_extrapolation():
+    """Over many noise draws the 95 % intervals hold the truth about as often as they say."""
+    T = np.array([400, 450, 500, 550, 600, 700, 800, 900, 1000, 1100])
+    x = 1.0 / (K_B_EV_PER_K * T)
+    x_break = 1.0 / (K_B_EV_PER_K * 650.0)
+    ln_D = -4.0 - 0.20 * x - 0.25 * np.maximum(x - x_break, 0.0)
+    ln_D298 = -4.0 - 0.45 / (K_B_EV_PER_K * 298.0) + 0.25 * x_break
+    rng = np.random.default_rng(1)
+    hits = {"break": 0, "low": 0, "high": 0, "D298": 0}
+    draws = 100
+    for _ in range(draws):
+        noisy = np.exp(ln_D + rng.normal(scale=0.05, size=len(T)))
+        piece = fit_piecewise_arrhenius(T, noisy, 0.05 * noisy)
+        hits["break"] += piece.break_interval_K[0] <= 650.0 <= piece.break_interval_K[1]
+        hits["low"] += piece.Ea_low_interval_eV[0] <= 0.45 <= piece.Ea_low_interval_eV[1]
+        hits["high"] += piece.Ea_high_interval_eV[0] <= 0.20 <= piece.Ea_high_interval_eV[1]
+        value, low, high = piece.D_low_at(298.0)
+        assert low <= value <= high
+        hits["D298"] += low <= np.exp(ln_D298) <= high
+        assert 0 < piece.Ea_low_err_eV < 0.2 and 0 < piece.Ea_high_err_eV < 0.2
+    assert all(count >= 0.88 * draws for count in hits.values()), hits
+
+
 def test_line_fit_weights_by_error():
     T = np.array([500.0, 600.0, 700.0])
     D = np.exp(-0.3 / (K_B_EV_PER_K * T))

@@ -182,13 +182,14 @@ def test_projections_name_fields_of_their_classes():
     from ionflow.pipeline.llzo_volumes import VolumeStudyDocument
     from ionflow.pipeline.report import PipelineReportDocument
     from ionflow.pipeline.results import RESULTS_PROJECTIONS
+    from ionflow.pipeline.site_comparison import SiteComparisonDocument
 
     schemas = {
         cls.__name__: cls
         for cls in (
             ArrheniusDocument, ActiveLearningDocument, LabelledSetDocument, MdTaskDoc,
             MtpFitDocument, PipelineReportDocument, GrainBoundaryReportDocument,
-            VolumeStudyDocument,
+            VolumeStudyDocument, SiteComparisonDocument,
         )
     }  # fmt: skip
     for projections in (RESULTS_PROJECTIONS, HTML_PROJECTIONS):

@@ -3,13 +3,17 @@
 ``ln D = ln D0 - E_a / (k_B T)``, weighted by the error of ln D (``sigma_D / D``).
 The two-segment fit is a continuous hinge in 1/T with the break found by scanning the
 data range; it is kept only when an F-test against the single line gives p < alpha
-(BIC and AIC differences are reported too).
+(BIC and AIC differences are reported too). Its uncertainty: the break's 95 % profile
+interval (every scanned break whose chi^2 is within 3.84 (scaled by the reduced chi^2
+when above 1) of the best), and 95 % intervals of both activation energies and of the
+low-temperature extrapolation that span every break in that interval, so they hold the
+break's uncertainty as well as the segments' own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numpy as np
@@ -67,6 +71,15 @@ class PiecewiseArrhenius:
         chi2: weighted residual sum; f_statistic, p_value: F-test against one line.
         delta_bic, delta_aic: (two segments) - (one line); negative favours the break.
         significant: p_value < alpha.
+        break_interval_K: 95 % profile interval of the break temperature (low, high) in
+            K, within the scanned range (between the second-lowest and second-highest
+            temperature).
+        Ea_low_err_eV, Ea_high_err_eV: standard errors of the two activation energies
+            at the best break.
+        Ea_low_interval_eV, Ea_high_interval_eV: 95 % intervals over every break in
+            ``break_interval_K``.
+        low_segments: (ln D0, E_a, covariance 2x2) of the low-temperature segment for
+            each break in the interval (the extrapolation below the data uses them).
     """
 
     break_K: float
@@ -78,6 +91,33 @@ class PiecewiseArrhenius:
     delta_bic: float
     delta_aic: float
     significant: bool
+    break_interval_K: tuple[float, float] = (float("nan"), float("nan"))
+    Ea_low_err_eV: float = float("nan")
+    Ea_high_err_eV: float = float("nan")
+    Ea_low_interval_eV: tuple[float, float] = (float("nan"), float("nan"))
+    Ea_high_interval_eV: tuple[float, float] = (float("nan"), float("nan"))
+    low_segments: list[tuple[float, float, list[list[float]]]] = field(default_factory=list)
+
+    def D_low_at(  # noqa: N802
+        self, temperature_K: float, confidence: float = 0.95
+    ) -> tuple[float, float, float]:
+        """D (cm^2/s) from the low-temperature segment at ``temperature_K``, with an interval.
+
+        The value is the best break's; the interval spans the segment's own interval for
+        every break in ``break_interval_K``.
+        """
+        z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+        x = -1.0 / (K_B_EV_PER_K * temperature_K)
+        values, lows, highs = [], [], []
+        for ln_D0, Ea, cov in self.low_segments:
+            vector = np.array([1.0, x])
+            value = ln_D0 + Ea * x
+            err = float(np.sqrt(max(vector @ np.asarray(cov) @ vector, 0.0)))
+            values.append(value)
+            lows.append(value - z * err)
+            highs.append(value + z * err)
+        best = int(np.argmin([abs(segment[1] - self.Ea_low_eV) for segment in self.low_segments]))
+        return float(np.exp(values[best])), float(np.exp(min(lows))), float(np.exp(max(highs)))
 
 
 def _validate(temperatures_K: Sequence[float], D: Sequence[float], D_err: Sequence[float]):
@@ -139,6 +179,16 @@ def _hinge_chi2(x: np.ndarray, y: np.ndarray, w: np.ndarray, x_break: float):
     return float(np.sum(w * (y - design @ params) ** 2)), params
 
 
+def _hinge_covariance(x: np.ndarray, w: np.ndarray, x_break: float, scale: float) -> np.ndarray:
+    """Covariance of (ln D0, E_a low, E_a high - E_a low) at a fixed break."""
+    design = np.column_stack([np.ones_like(x), x, np.maximum(x - x_break, 0.0)])
+    return np.linalg.pinv(design.T @ (w[:, None] * design)) * scale
+
+
+# chi^2 rise of a 95 % profile interval of one parameter
+PROFILE_DELTA_CHI2_95 = 3.841
+
+
 def fit_piecewise_arrhenius(
     temperatures_K: Sequence[float],
     D_cm2_s: Sequence[float],
@@ -153,7 +203,8 @@ def fit_piecewise_arrhenius(
     is kept. Needs at least 5 distinct temperatures (one more than the 4 parameters).
 
     Returns:
-        the best two-segment fit with its significance, or None with < 5 temperatures.
+        the best two-segment fit with its significance and uncertainty (module
+        docstring), or None with < 5 temperatures.
     """
     T, y, sigma = _validate(temperatures_K, D_cm2_s, D_err_cm2_s)
     if len(np.unique(T)) < 5:
@@ -171,6 +222,20 @@ def fit_piecewise_arrhenius(
     p_value = float(fdtrc(2, n - 4, f_stat)) if np.isfinite(f_stat) else 0.0
     # x = -1/(kT) grows with T: the "low" segment (small x) is the low-temperature one
     Ea_low, Ea_high = float(params[1]), float(params[1] + params[2])
+    scale = max(1.0, chi2_two / (n - 4)) if n > 4 else 1.0  # widen for overdispersed points
+    z = NormalDist().inv_cdf(0.975)
+    inside = [xb for c, xb in chi2s if c <= chi2_two + PROFILE_DELTA_CHI2_95 * scale]
+    low_segments, lows, highs = [], [], []
+    for xb in inside:
+        _, p = _hinge_chi2(x, y, w, xb)
+        cov = _hinge_covariance(x, w, xb, scale)
+        err_low = float(np.sqrt(max(cov[1, 1], 0.0)))
+        err_high = float(np.sqrt(max(cov[1, 1] + cov[2, 2] + 2 * cov[1, 2], 0.0)))
+        lows.append((p[1] - z * err_low, p[1] + z * err_low))
+        highs.append((p[1] + p[2] - z * err_high, p[1] + p[2] + z * err_high))
+        low_segments.append((float(p[0]), float(p[1]), cov[:2, :2].tolist()))
+    cov_best = _hinge_covariance(x, w, x_break, scale)
+    breaks_K = [float(-1.0 / (K_B_EV_PER_K * xb)) for xb in inside]
     return PiecewiseArrhenius(
         break_K=float(-1.0 / (K_B_EV_PER_K * x_break)),
         Ea_low_eV=Ea_low,
@@ -181,4 +246,12 @@ def fit_piecewise_arrhenius(
         delta_bic=float(chi2_two - line.chi2 + 2 * np.log(n)),
         delta_aic=float(chi2_two - line.chi2 + 4),
         significant=bool(p_value < alpha),
+        break_interval_K=(min(breaks_K), max(breaks_K)),
+        Ea_low_err_eV=float(np.sqrt(max(cov_best[1, 1], 0.0))),
+        Ea_high_err_eV=float(
+            np.sqrt(max(cov_best[1, 1] + cov_best[2, 2] + 2 * cov_best[1, 2], 0.0))
+        ),
+        Ea_low_interval_eV=(float(min(a for a, _ in lows)), float(max(b for _, b in lows))),
+        Ea_high_interval_eV=(float(min(a for a, _ in highs)), float(max(b for _, b in highs))),
+        low_segments=low_segments,
     )

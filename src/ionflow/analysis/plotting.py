@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -113,6 +114,60 @@ def plot_region_diffusion(doc: RegionDocument, path: str | Path) -> Path:
     ax_n.set_xlabel("time (ps)")
     ax_n.set_ylabel("atoms in region")
     ax_n.legend(fontsize=8)
+    return _save(fig, path)
+
+
+@dataclass
+class ConductivitySeries:
+    """sigma(T) of one system with its extrapolation, for :func:`plot_conductivity_series`.
+
+    Attributes:
+        label: legend name.
+        temperatures_K, sigma_mS_cm, sigma_err_mS_cm: the MD points.
+        sigma_x_mS_cm, sigma_x_interval_mS_cm: sigma at the extrapolation temperature, 95 %.
+        published_mS_cm: a published sigma there (None: none).
+        break_K: a kink to mark (None: none).
+    """
+
+    label: str
+    temperatures_K: list[float]
+    sigma_mS_cm: list[float]
+    sigma_err_mS_cm: list[float]
+    sigma_x_mS_cm: float
+    sigma_x_interval_mS_cm: tuple[float, float]
+    published_mS_cm: float | None = None
+    break_K: float | None = None
+
+
+def plot_conductivity_series(
+    series: list[ConductivitySeries], extrapolation_K: float, path: str | Path
+) -> Path:
+    """Log sigma vs 1000/T of several systems side by side, sigma at T_x and published."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    for k, one in enumerate(series):
+        color = f"C{k}"
+        T = np.asarray(one.temperatures_K, dtype=float)
+        ax.errorbar(
+            1000 / T, one.sigma_mS_cm, yerr=one.sigma_err_mS_cm, fmt="o", color=color,
+            capsize=3, label=one.label,
+        )  # fmt: skip
+        low, high = one.sigma_x_interval_mS_cm
+        ax.errorbar(
+            [1000 / extrapolation_K], [one.sigma_x_mS_cm],
+            yerr=[[one.sigma_x_mS_cm - low], [high - one.sigma_x_mS_cm]],
+            fmt="s", color=color, capsize=3,
+        )  # fmt: skip
+        if one.published_mS_cm is not None:
+            ax.plot(
+                [1000 / extrapolation_K], [one.published_mS_cm], "*", color=color, ms=12,
+                mfc="none", label=f"{one.label} published",
+            )  # fmt: skip
+        if one.break_K is not None:
+            ax.axvline(1000 / one.break_K, color=color, ls=":", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("1000 / T (1/K)")
+    ax.set_ylabel("σ (mS/cm)")
+    ax.legend(fontsize=8)
     return _save(fig, path)
 
 

@@ -136,6 +136,11 @@ def run(
     console.print(f"finished in {time.perf_counter() - start:.0f} s")
     if not report:
         raise IonflowInputError(f"the workflow did not finish: see the job folders in {out}")
+    if "sites" in report:  # site variants: each site's report, then the sites side by side
+        from ionflow.cli.site_report import print_site_comparison
+
+        print_site_comparison(report, plot_dir=out)
+        return
     print_report(report, plot_dir=out)
     if failed:
         console.print(

@@ -73,6 +73,24 @@ def mtp_atom_step_core_s(spec: WorkflowSpec) -> float:
     return C_MTP_MD_CORE_S * 10 ** ((spec.mtp.level - 8) / 8)
 
 
+def configuration_atoms(spec: WorkflowSpec) -> int:
+    """Atoms of one configuration cell: the parent's sites, or the largest site variant's.
+
+    A site variant's cell is its parent's atoms (occupancies summed) times its scaling.
+    """
+    from ionflow.structures.parents import get_parent_structure
+
+    if spec.site_variants is None:
+        return get_parent_structure(spec.material).num_sites
+    return max(
+        round(
+            get_parent_structure(variant.material).composition.num_atoms
+            * math.prod(variant.scaling or (1, 1, 1))
+        )
+        for variant in spec.site_variants
+    )
+
+
 def estimate_core_hours(spec: WorkflowSpec, n_atoms: int) -> list[StageCost]:
     """Core-hours per stage of the whole workflow of ``spec``.
 
@@ -84,6 +102,8 @@ def estimate_core_hours(spec: WorkflowSpec, n_atoms: int) -> list[StageCost]:
         One :class:`StageCost` per stage that runs, in pipeline order.
     """
     n_conf = spec.structures.n_configurations
+    if spec.site_variants is not None:
+        n_conf = sum(variant.n_configurations for variant in spec.site_variants)
     n_cells = n_conf * (
         1 + len(spec.structures.strain_magnitudes) * len(spec.structures.strain_directions)
     )
@@ -131,13 +151,17 @@ def estimate_core_hours(spec: WorkflowSpec, n_atoms: int) -> list[StageCost]:
         )
     md = spec.md
     md_atoms = n_atoms * math.prod(md.supercell)
-    md_steps = math.ceil((md.heating_ps + md.production_ps) * 1000 / md.timestep_fs)
+    steps = [
+        math.ceil((md.heating_ps + md.production_ps_at(t)) * 1000 / md.timestep_fs)
+        for t in md.temperatures_K
+    ]  # per temperature: the production time may depend on it
     n_md = n_conf * len(md.temperatures_K) * md.repeats
+    each = f"{steps[0]}" if len(set(steps)) == 1 else f"{min(steps)}-{max(steps)}"
     costs.append(
         StageCost(
             "md",
-            f"{n_md} runs x {md_steps} steps x {md_atoms} atoms",
-            n_md * md_steps * md_atoms * md_atom_step_s / 3600,
+            f"{n_md} runs x {each} steps x {md_atoms} atoms",
+            n_conf * md.repeats * sum(steps) * md_atoms * md_atom_step_s / 3600,
         )
     )
     if spec.volumes is not None:  # the study's MD is MD too: one line with the pipeline's

@@ -42,6 +42,8 @@ from ionflow.pipeline.resources import (
     stage_manager_configs,
     worker_pre_rocket,
 )
+from ionflow.pipeline.site_comparison import SiteComparisonMaker
+from ionflow.pipeline.site_variants import SiteReportsMaker, site_variants_maker
 from ionflow.pipeline.spec import WorkflowSpec
 from ionflow.structures.jobs.core import (
     ArgyroditeConfigurationsMaker,
@@ -135,9 +137,10 @@ def _learning_maker(
 def _conductivity_maker(spec: WorkflowSpec, species: list[str]) -> ConductivityMdFlowMaker:
     md = spec.md
     dump_every = max(1, round(md.dump_interval_fs / md.timestep_fs))
+    banded = isinstance(md.production_ps, list)  # a length per temperature band
     return ConductivityMdFlowMaker(
         md_maker=LammpsMdMaker(
-            production_ps=md.production_ps,
+            production_ps=md.production_ps_at(min(md.temperatures_K)),
             heating_ps=md.heating_ps,
             heating_step_K=md.heating_step_K,
             timestep_fs=md.timestep_fs,
@@ -153,6 +156,9 @@ def _conductivity_maker(spec: WorkflowSpec, species: list[str]) -> ConductivityM
             species=spec.analysis.species, timestep_fs=md.timestep_fs
         ),
         arrhenius_maker=ArrheniusMaker(extrapolation_K=spec.analysis.extrapolate_to_K),
+        production_ps_by_temperature=[md.production_ps_at(t) for t in md.temperatures_K]
+        if banded
+        else None,
     )
 
 
@@ -175,6 +181,9 @@ class PipelineMaker(Maker):
         supercell_maker: production MD cell of each configuration.
         conductivity_maker: MD on the temperature grid, diffusion, Arrhenius.
         report_maker: the closing report.
+        site_reports_maker: with site variants among the configurations, one report per
+            site and their side-by-side comparison instead of ``report_maker``'s single
+            report (:mod:`ionflow.pipeline.site_variants`); None: one report.
         grain_boundary_maker: the grain-boundary study on the final potential; None: none.
         volume_study_maker: D and E_a against volume, crystalline and amorphous cells, MTP
             and classical potential (the LLZO study, spec ``volumes:``); None: none.
@@ -198,6 +207,7 @@ class PipelineMaker(Maker):
     )
     conductivity_maker: ConductivityMdFlowMaker = field(default_factory=ConductivityMdFlowMaker)
     report_maker: PipelineReportMaker = field(default_factory=PipelineReportMaker)
+    site_reports_maker: SiteReportsMaker | None = None
     grain_boundary_maker: GrainBoundaryStudyMaker | None = None
     volume_study_maker: VolumeStudyMaker | None = None
     stage_configs: dict[str, dict] = field(default_factory=dict)
@@ -219,9 +229,29 @@ class PipelineMaker(Maker):
             oracle=spec.dft.oracle, encut=spec.dft.encut_eV, kpoint_mesh=tuple(spec.dft.kpoint_mesh)
         )
         species = spec.species_order or species_of_material(spec.material)
+        report_maker = PipelineReportMaker(
+            workflow_name=spec.name,
+            material=spec.material,
+            crystallinity=spec.analysis.crystallinity,
+            mixing_rule=spec.analysis.mixing_rule,
+            sigma_amorphous_mS_cm=spec.analysis.sigma_amorphous_mS_cm,
+            weight_temperature_K=spec.analysis.weight_temperature_K,
+            target_energy_rmse_meV_atom=spec.mtp.target_energy_rmse_meV_atom,
+            target_force_rmse_eV_A=spec.mtp.target_force_rmse_eV_A,
+        )
         training_set_maker = _training_set_maker(spec, oracle, species)
         conductivity = _conductivity_maker(spec, species)
         stage_configs = stage_manager_configs(spec.resources, worker_pre_rocket())
+        site_reports = None
+        if spec.site_variants is not None:  # configuration groups, one per site
+            configurations, n = site_variants_maker(spec), None
+            site_reports = SiteReportsMaker(
+                labels=[v.label for v in spec.site_variants],
+                materials=[v.material for v in spec.site_variants],
+                report_maker=report_maker,
+                comparison_maker=SiteComparisonMaker(workflow_name=spec.name),
+                stage_configs=stage_configs,
+            )
         return cls(
             name=spec.name,
             configurations_maker=configurations,
@@ -241,16 +271,8 @@ class PipelineMaker(Maker):
             active_learning_maker=_active_learning_maker(spec, oracle, species),
             supercell_maker=SupercellMaker(scaling=tuple(spec.md.supercell)),
             conductivity_maker=conductivity,
-            report_maker=PipelineReportMaker(
-                workflow_name=spec.name,
-                material=spec.material,
-                crystallinity=spec.analysis.crystallinity,
-                mixing_rule=spec.analysis.mixing_rule,
-                sigma_amorphous_mS_cm=spec.analysis.sigma_amorphous_mS_cm,
-                weight_temperature_K=spec.analysis.weight_temperature_K,
-                target_energy_rmse_meV_atom=spec.mtp.target_energy_rmse_meV_atom,
-                target_force_rmse_eV_A=spec.mtp.target_force_rmse_eV_A,
-            ),
+            report_maker=report_maker,
+            site_reports_maker=site_reports,
             grain_boundary_maker=grain_boundary_maker_from_spec(
                 spec, training_set_maker, _learning_maker(spec, oracle, species), stage_configs
             ),
@@ -285,7 +307,10 @@ class PipelineMaker(Maker):
             jobs.append(study)
         conductivity = self.make_conductivity(training.output["structures"], mtp)
         conductivity.name = "conductivity"
-        report = self.report_maker.make(
+        closing = self.report_maker.make
+        if self.site_reports_maker is not None:  # one report per site, then side by side
+            closing = self.site_reports_maker.closing(configurations.output.records)
+        report = closing(
             training.output["relaxed"],
             conductivity.output,
             fit.output,

@@ -39,6 +39,7 @@ from ionflow.pipeline.report import (
     rmse_target_warnings,
 )
 from ionflow.pipeline.results import OutputProjection, sha256_text, stored_outputs
+from ionflow.pipeline.site_comparison import SiteComparisonDocument, plot_site_arrhenius
 
 # level of theory of the published MTPs (shared SPEC.md); other materials: VASP only
 PUBLISHED_LEVEL: dict[str, str] = {
@@ -70,6 +71,7 @@ class WorkflowDocuments:
     jobs: list[dict[str, Any]] = field(default_factory=list)
     grain_boundary: dict[str, Any] | None = None
     volume_study: dict[str, Any] | None = None
+    site_comparison: dict[str, Any] | None = None
 
 
 def resolve_flow_uuid(store, workflow: str | None, launchpad=None) -> str:
@@ -116,6 +118,7 @@ HTML_PROJECTIONS = {
     "MdTaskDoc": OutputProjection(data=("thermo",)),
     "GrainBoundaryReportDocument": OutputProjection(),
     "VolumeStudyDocument": OutputProjection(),  # the LLZO volume study, when it ran
+    "SiteComparisonDocument": OutputProjection(),  # site variants (LSTH 1a vs 24k)
 }
 """What the page reads: whole task documents (the template shows many of their fields),
 but of the large data only the hashed texts, the parity data and the MD thermo; never
@@ -157,6 +160,8 @@ def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
     found.grain_boundary = studies[-1] if studies else None
     studies = stored.outputs("VolumeStudyDocument")
     found.volume_study = studies[-1] if studies else None
+    comparisons = stored.outputs("SiteComparisonDocument")
+    found.site_comparison = comparisons[-1] if comparisons else None
     return found
 
 
@@ -247,6 +252,15 @@ def _versions(fit: dict[str, Any] | None) -> dict[str, str]:
     for package, version in ((fit or {}).get("versions") or {}).items():
         versions.setdefault(f"{package} (fit)", str(version))
     return versions
+
+
+def _site_comparison(doc: dict[str, Any] | None, plot_dir: Path) -> dict[str, Any] | None:
+    """The site variants side by side and their Arrhenius plot (None: no site variants)."""
+    if not doc:
+        return None
+    comparison = SiteComparisonDocument.model_validate(doc)
+    png = _png(lambda p: plot_site_arrhenius(comparison, p), plot_dir, "sites")
+    return {"doc": comparison, "png": png}
 
 
 def build_report_context(
@@ -367,6 +381,7 @@ def build_report_context(
         "grain_boundary": grain_boundary_page(docs.grain_boundary, plot_dir),
         **volume_study_context(docs.volume_study, plot_dir),
         "jobs": sorted(docs.jobs, key=lambda j: j["name"]),
+        "sites": _site_comparison(docs.site_comparison, plot_dir),
     }
 
 

@@ -29,8 +29,18 @@ PUBLISHED: dict[str, list[tuple[str, float, str]]] = {
     "Li6PS5I": [("sigma_bulk^80% at 300 K", 0.5, "mS/cm")],
     "LLZO": [("E_a crystalline (ML)", 0.25, "eV")],
     "LLZO-primitive": [("E_a crystalline (ML)", 0.25, "eV")],
-    "LSTH-24k": [("E_a 328-700 K (SQS)", 0.43, "eV"), ("sigma 298 K", 0.031, "mS/cm")],
-    "LSTH-1a": [("E_a 298-600 K (ESGS)", 0.22, "eV"), ("sigma 298 K", 4.05, "mS/cm")],
+    "LSTH-24k": [
+        ("E_a 328-700 K (SQS)", 0.43, "eV"),
+        ("sigma 298 K", 0.031, "mS/cm"),
+        ("E_a 700-1500 K (SQS)", 0.15, "eV"),
+        ("kink (SQS)", 700.0, "K"),
+    ],
+    "LSTH-1a": [
+        ("E_a 298-600 K (ESGS)", 0.22, "eV"),
+        ("sigma 298 K", 4.05, "mS/cm"),
+        ("E_a 600-1500 K (ESGS)", 0.11, "eV"),
+        ("kink (ESGS)", 600.0, "K"),
+    ],
 }
 
 

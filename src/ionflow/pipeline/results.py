@@ -105,6 +105,9 @@ class WorkflowResults(BaseModel):
     potential_sha256: str | None = None
     training_set_sha256: str | None = None
     notes: list[str] = Field(default_factory=list)
+    site_comparison: dict[str, Any] | None = Field(
+        None, description="Site variants side by side (SiteComparisonDocument), if any."
+    )
     grain_boundary: dict[str, Any] | None = Field(
         None, description="D per GB region, D_GB/D_bulk (pipeline.grain_boundary_report)."
     )
@@ -284,6 +287,7 @@ RESULTS_PROJECTIONS = {
         ("mtp", "cfg_text"),
     ),
     "LabelledSetDocument": OutputProjection(("labelled_set", "n_labelled"), ("cfg_text",)),
+    "SiteComparisonDocument": _BLOB_FREE,  # site variants side by side (LSTH 1a vs 24k)
     "GrainBoundaryReportDocument": _BLOB_FREE,
 }
 """What ``ionflow results`` reads: the hashed texts, never trajectories or other sets."""
@@ -336,6 +340,8 @@ def collect_results(lpad: LaunchPad, store: JobStore, workflow: dict) -> Workflo
             result.oracle = labelled[-1]["labelled_set"]["oracle"]
             result.level_of_theory = labelled[-1]["labelled_set"]["level_of_theory"]
         result.notes.append("no pipeline report yet: the answers found so far")
+    if found["SiteComparisonDocument"]:  # site variants: the sites are never averaged
+        result.site_comparison = found["SiteComparisonDocument"][-1]
     if learning is not None:
         result.active_learning = [
             {

@@ -115,6 +115,13 @@ class MtpSpec(_Section):
     active_learning: ActiveLearningSpec = ActiveLearningSpec()
 
 
+class ProductionBand(_Section):
+    """Production MD length of the temperatures from ``from_K`` up to the next band's."""
+
+    from_K: float = Field(gt=0, description="Lowest temperature of the band, K.")
+    ps: float = Field(gt=0, description="Production time at these temperatures, ps.")
+
+
 class MdSpec(_Section):
     """Stage 8: production MD with the MTP."""
 
@@ -124,10 +131,37 @@ class MdSpec(_Section):
     timestep_fs: float = Field(1.0, gt=0)
     heating_ps: float = Field(100.0, ge=0)
     heating_step_K: float = Field(10.0, gt=0)
-    production_ps: float = Field(10000.0, gt=0)
+    production_ps: (
+        Annotated[float, Field(gt=0)] | Annotated[list[ProductionBand], Field(min_length=1)]
+    ) = Field(
+        10000.0,
+        description="Production time in ps, one for every temperature, or a band table "
+        "[{from_K, ps}, ...]: each band's time from its from_K up to the next band's (LSTH: "
+        "10 ns from 298 K, 1 ns from 400 K, 200 ps from 600 K).",
+    )
     ensemble: Literal["npt", "nvt"] = "npt"
     dump_interval_fs: float = Field(1000.0, gt=0)
     species: list[str] = Field(["Li"], min_length=1)
+
+    @model_validator(mode="after")
+    def _bands_cover_the_temperatures(self) -> MdSpec:
+        if isinstance(self.production_ps, list):
+            starts = [band.from_K for band in self.production_ps]
+            if starts != sorted(set(starts)):
+                raise ValueError(f"production_ps bands must have increasing from_K, got {starts}")
+            below = [t for t in self.temperatures_K if t < starts[0]]
+            if below:
+                raise ValueError(
+                    f"temperatures_K {below} lie below the first production_ps band "
+                    f"(from_K {starts[0]:g}); add a band for them"
+                )
+        return self
+
+    def production_ps_at(self, temperature_K: float) -> float:
+        """Production time (ps) of the run at ``temperature_K``."""
+        if not isinstance(self.production_ps, list):
+            return self.production_ps
+        return [band.ps for band in self.production_ps if band.from_K <= temperature_K][-1]
 
 
 class AnalysisSpec(_Section):
@@ -262,6 +296,22 @@ class ResourcesSpec(_Section):
     analysis: StageResources = StageResources()
 
 
+class SiteVariantSpec(_Section):
+    """One Li-site variant of a site comparison (e.g. LSTH Li on 1a, ordered by ESGS)."""
+
+    label: str = Field(
+        min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="Short name, e.g. 1a or 24k."
+    )
+    material: str = Field(description="Built-in parent or structure file of this variant.")
+    configurations: Literal["esgs", "sqs", "parent"] = Field(
+        description="Ordering of the variant's partial occupancies."
+    )
+    n_configurations: int = Field(1, ge=1, description="Orderings (ESGS) or SQS kept.")
+    scaling: tuple[PositiveInt, PositiveInt, PositiveInt] | None = Field(
+        None, description="Supercell ordered (LSTH paper: 4x4x2, 154 atoms); None: unit cell."
+    )
+
+
 class WorkflowSpec(_Section):
     """A whole ionflow workflow for one material."""
 
@@ -282,6 +332,26 @@ class WorkflowSpec(_Section):
         None, description="LLZO strain/amorphous study with a classical baseline; None: off."
     )
     resources: ResourcesSpec = ResourcesSpec()
+    site_variants: Annotated[list[SiteVariantSpec], Field(min_length=2)] | None = Field(
+        None,
+        description="Li-site variants compared side by side (one MTP fitted to all; each "
+        "its own MD, Arrhenius fit with break search and report; never averaged). "
+        "Replaces structures.configurations and n_configurations.",
+    )
+
+    @model_validator(mode="after")
+    def _site_variants_replace_configurations(self) -> WorkflowSpec:
+        if self.site_variants is None:
+            return self
+        labels = [variant.label for variant in self.site_variants]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"site_variants labels must differ, got {labels}")
+        defaults = StructuresSpec()
+        for key in ("configurations", "n_configurations"):
+            if getattr(self.structures, key) != getattr(defaults, key):
+                raise ValueError(f"structures.{key} is replaced by site_variants; leave it out")
+        return self
+
     grain_boundary: GrainBoundarySpec = GrainBoundarySpec()
 
     @model_validator(mode="after")
@@ -345,6 +415,11 @@ def check_configurations(spec: WorkflowSpec, path: Path) -> None:
     from ionflow.pipeline.configurations import check_configuration_count, configurations_maker
     from ionflow.structures.parents import canonical_name
 
+    if spec.site_variants is not None:
+        from ionflow.pipeline.site_variants import check_site_variants
+
+        check_site_variants(spec, path)
+        return
     kind, n = spec.structures.configurations, spec.structures.n_configurations
     materials = CONFIGURATION_MATERIALS.get(kind)
     if materials is not None and canonical_name(spec.material) not in materials:

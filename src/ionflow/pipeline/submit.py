@@ -181,13 +181,12 @@ def submit_spec(
     """
     from jobflow.managers.fireworks import flow_to_workflow
 
+    from ionflow.pipeline.cost import configuration_atoms
     from ionflow.pipeline.flow import PipelineMaker
-    from ionflow.structures.parents import get_parent_structure
 
     flow = PipelineMaker.from_spec(spec).make(spec.material)
     flow.name = name or spec.name
-    n_atoms = get_parent_structure(spec.material).num_sites
-    plan = plan_submission(spec, flow, flow.name, n_atoms)
+    plan = plan_submission(spec, flow, flow.name, configuration_atoms(spec))
     if lpad is not None:
         find_label_reuse(lpad, spec, plan)
     if not dry_run:

@@ -67,7 +67,10 @@ class DiffusionDocument(BaseModel):
         "D is the median over plausible fit windows and its interval spans them"
     )
     n_eff_jumps: float = Field(description="effective number of jumps (He et al. 2018)")
-    rsd_he: float = Field(description="He et al. relative standard deviation estimate of D")
+    rsd_he: float | None = Field(
+        description="He et al. relative standard deviation estimate of D (None without a "
+        "jump: infinite, which a JSON database refuses)"
+    )
     msd_time_ps: list[float] = Field(description="lag times of the stored MSD curve, ps")
     msd_A2: list[float] = Field(description="total MSD at those lags, Å^2")
     msd_xyz_A2: list[list[float]] = Field(description="per-axis MSD at those lags, Å^2")
@@ -135,7 +138,7 @@ class DiffusionDocument(BaseModel):
             fit_window_ps=(fit.fit_window_fs[0] / 1e3, fit.fit_window_fs[1] / 1e3),
             linear_regime_found=fit.linear_regime_found,
             n_eff_jumps=fit.n_eff_jumps,
-            rsd_he=fit.rsd_he,
+            rsd_he=fit.rsd_he if np.isfinite(fit.rsd_he) else None,
             msd_time_ps=(msd.time_fs[idx] / 1e3).tolist(),
             msd_A2=msd.msd[idx].tolist(),
             msd_xyz_A2=msd.msd_xyz[idx].tolist(),

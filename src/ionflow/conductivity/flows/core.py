@@ -38,6 +38,9 @@ class ConductivityMdFlowMaker(Maker):
         diffusion_maker: analysis of each trajectory (its ``type_map`` is replaced by the
             MD job's, its ``timestep_fs``, if None, by ``md_maker``'s); None: no analysis.
         arrhenius_maker: Arrhenius fit over all trajectories.
+        production_ps_by_temperature: production time (ps) of each entry of
+            ``temperatures`` (the LSTH study: longer runs where diffusion is slow); None:
+            ``md_maker.production_ps`` everywhere.
     """
 
     name: str = "conductivity md"
@@ -47,6 +50,7 @@ class ConductivityMdFlowMaker(Maker):
     seed: int = 12345
     diffusion_maker: DiffusionAnalysisMaker | None = field(default_factory=DiffusionAnalysisMaker)
     arrhenius_maker: ArrheniusMaker = field(default_factory=ArrheniusMaker)
+    production_ps_by_temperature: list[float] | None = None
 
     def make(self, structure: Structure, mtp: str, species: list[str] | None = None) -> Flow:
         """Build the flow for ``structure`` with the potential ``mtp`` (path or text).
@@ -65,10 +69,19 @@ class ConductivityMdFlowMaker(Maker):
                 "ConductivityMdFlowMaker sets temperatures itself; give md_maker "
                 "without an explicit protocol"
             )
+        lengths = self.production_ps_by_temperature
+        if lengths is None:
+            lengths = [self.md_maker.production_ps] * len(self.temperatures)
+        if len(lengths) != len(self.temperatures) or min(lengths) <= 0:
+            raise IonflowInputError(
+                f"give one positive production time per temperature ({len(self.temperatures)}"
+                f"), got {lengths}"
+            )
         md_jobs = [
             dataclasses.replace(
                 self.md_maker,
                 temperature=temperature,
+                production_ps=lengths[k],
                 seed=self.seed + 1000 * repeat + k,
                 name=f"{self.md_maker.name} {temperature:g} K #{repeat + 1}",
             ).make(structure, mtp, species=species)

