@@ -12,9 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-import ionflow.settings as settings_module
 from ionflow.db.stores import get_jobstore
 from ionflow.io.labelled_set import LabelledSet
 from ionflow.pipeline.grain_boundary_report import grain_boundary_answer, grain_boundary_rows
@@ -30,14 +28,8 @@ SPEC = Path(__file__).parents[2] / "workflows" / "tiny" / "li6ps5cl_grain_bounda
     "steps at 600 K); two neighbourhood-mode iterations (+8, +11 cuts) do not yet fix it. "
     "Run with --runxfail.",
 )
-def test_tiny_grain_boundary_study_on_embedded_db(db_settings, tmp_path, monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.setenv("IONFLOW_DB_URI", db_settings.db_uri)
-    monkeypatch.setenv("IONFLOW_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(settings_module, "SETTINGS_CACHE", {})
-    from ionflow.cli.main import app
-
-    result = CliRunner().invoke(app, ["run", str(SPEC), "--out", str(tmp_path / "run")])
+def test_tiny_grain_boundary_study_on_embedded_db(db_settings, tmp_path, study_cli):
+    result = study_cli("run", SPEC, "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output
 
     store = get_jobstore(db_settings)
@@ -79,7 +71,7 @@ def test_tiny_grain_boundary_study_on_embedded_db(db_settings, tmp_path, monkeyp
     assert "chgnet" in " ".join(gb["notes"]).lower()  # not the published level of theory
 
     # report.html shows the study beside the bulk pipeline; `ionflow results` rows
-    page = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "html")])
+    page = study_cli("report", "--out", tmp_path / "html")
     assert page.exit_code == 0, page.output
     html = (tmp_path / "html" / "report.html").read_text(encoding="utf-8")
     assert 'id="grain-boundary"' in html and "not resolved" in html

@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 from pymatgen.core import Composition
-from typer.testing import CliRunner
 
-import ionflow.settings as settings_module
 from ionflow.db.stores import get_jobstore
 from ionflow.pipeline.llzo_volumes import STUDY_NAME
 
@@ -22,14 +20,8 @@ SPEC = Path(__file__).parents[2] / "workflows" / "tiny" / "llzo_strain_amorphous
 
 
 @pytest.mark.slow
-def test_tiny_llzo_strain_amorphous_study_on_embedded_db(db_settings, tmp_path, monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.setenv("IONFLOW_DB_URI", db_settings.db_uri)
-    monkeypatch.setenv("IONFLOW_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(settings_module, "SETTINGS_CACHE", {})
-    from ionflow.cli.main import app
-
-    result = CliRunner().invoke(app, ["run", str(SPEC), "--out", str(tmp_path / "run")])
+def test_tiny_llzo_strain_amorphous_study_on_embedded_db(db_settings, tmp_path, study_cli):
+    result = study_cli("run", SPEC, "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output
 
     store = get_jobstore(db_settings)
@@ -80,7 +72,7 @@ def test_tiny_llzo_strain_amorphous_study_on_embedded_db(db_settings, tmp_path, 
     assert [c["formula"] for c in report["compositions"]] == [runs[0]["formula"]]
 
     # report.html shows the study: its table (one row per run) and its figure
-    result = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "html")])
+    result = study_cli("report", "--out", tmp_path / "html")
     assert result.exit_code == 0, result.output
     html = (tmp_path / "html" / "report.html").read_text(encoding="utf-8")
     assert "D(1100 K) and E_a against volume" in html

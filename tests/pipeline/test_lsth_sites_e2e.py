@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.fixtures.browser import assert_every_number_finite, page_text_without_images
-from typer.testing import CliRunner
 
-import ionflow.settings as settings_module
 from ionflow.db.stores import get_jobstore
 
 SPEC = Path(__file__).parents[2] / "workflows" / "tiny" / "lsth_1a_vs_24k.yaml"
@@ -29,16 +27,10 @@ SPEC = Path(__file__).parents[2] / "workflows" / "tiny" / "lsth_1a_vs_24k.yaml"
     "earlier grids lost atoms at 2100 K); the budget is 4 min. Run with --runxfail.",
 )
 def test_tiny_lsth_sites_give_two_arrhenius_fits_with_break_search(
-    db_settings, tmp_path, monkeypatch
+    db_settings, tmp_path, study_cli
 ):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.setenv("IONFLOW_DB_URI", db_settings.db_uri)
-    monkeypatch.setenv("IONFLOW_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(settings_module, "SETTINGS_CACHE", {})
-    from ionflow.cli.main import app
-
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["run", str(SPEC), "--out", str(out)])
+    result = study_cli("run", SPEC, "--out", out)
     assert result.exit_code == 0, result.output
     assert "Li@1a (LSTH-1a)" in result.output and "Li@24k (LSTH-24k)" in result.output
     assert (out / "arrhenius_sites.png").stat().st_size > 10_000
@@ -90,7 +82,7 @@ def test_tiny_lsth_sites_give_two_arrhenius_fits_with_break_search(
     assert {steps for T, steps in md_lengths if T >= 1700} == {4000}
 
     html_dir = tmp_path / "html"
-    result = CliRunner().invoke(app, ["report", "--out", str(html_dir)])
+    result = study_cli("report", "--out", html_dir)
     assert result.exit_code == 0, result.output
     html = (html_dir / "report.html").read_text(encoding="utf-8")
     assert assert_every_number_finite(html) > 50
