@@ -277,6 +277,28 @@ def learning_summary(active: ActiveLearningDocument) -> dict[str, Any]:
     }
 
 
+def learning_warnings(active: ActiveLearningDocument | None) -> list[str]:
+    """A warning when active learning ended by its iteration cap while still extrapolating.
+
+    The loop stops by itself when a round selects (almost) nothing; ending at
+    ``max_iterations`` with runs of the last round still stopped means the potential the
+    MD uses was never shown to stay in its trained region.
+    """
+    capped = active is not None and active.stop_reason.startswith("reached max_iterations")
+    if not capped or not active.iterations:
+        return []
+    last = active.iterations[-1]
+    if last.runs_stopped == 0 and last.runs_unphysical == 0:
+        return []
+    return [
+        f"WARNING: active learning did not converge ({active.stop_reason}): in its last "
+        f"round {last.runs_stopped} exploration run(s) still stopped above gamma_break "
+        f"(largest grade {last.grade_max:.1f}) and {last.runs_unphysical} at an "
+        "unphysical configuration; the MD runs on extrapolation (raise "
+        "mtp.active_learning.max_iterations or md_steps)"
+    ]
+
+
 @dataclass
 class PipelineReportMaker(Maker):
     """The closing report job: bulk conductivity from the per-configuration results.
@@ -332,6 +354,7 @@ class PipelineReportMaker(Maker):
         notes = heldout_warnings(
             validation, self.target_energy_rmse_meV_atom, self.target_force_rmse_eV_A
         )
+        notes += learning_warnings(active)
         if len(compositions) > 1:
             notes.append(
                 f"{len(compositions)} compositions: configurations are Boltzmann-weighted only "
