@@ -24,7 +24,7 @@ def test_warnings_follow_the_spec_targets():
     assert heldout_warnings(_errors(0.0766, 0.586), 80.0, 0.6) == []
 
 
-def _learning(stop_reason: str, runs_stopped: int):
+def _learning(stop_reason: str, runs_stopped: int, n_selected: int):
     from ionflow.learning.schemas.active_learning import (
         ActiveLearningDocument,
         ActiveLearningIteration,
@@ -32,7 +32,8 @@ def _learning(stop_reason: str, runs_stopped: int):
 
     last = ActiveLearningIteration(
         iteration=4, n_graded=909, grade_max=13.7, grade_percentiles={}, runs_stopped=runs_stopped,
-        n_candidates=22, n_already_labelled=0, n_duplicates=1, n_selected=11,
+        n_candidates=22, n_already_labelled=0, n_duplicates=1, n_selected=n_selected,
+        n_labelled=n_selected if stop_reason.startswith("reached") else 0,
         explore_time_s=1.0, select_time_s=1.0,
     )  # fmt: skip
     return ActiveLearningDocument.model_construct(iterations=[last], stop_reason=stop_reason)
@@ -42,9 +43,9 @@ def test_active_learning_capped_while_still_breaking_is_warned():
     from ionflow.pipeline.report import learning_warnings
 
     # the full demo of 2026-11-30: 4 iterations, 3 runs of the last still above gamma_break
-    (warning,) = learning_warnings(_learning("reached max_iterations=4", 3))
+    (warning,) = learning_warnings(_learning("reached max_iterations=4", 3, 11))
     assert warning.startswith("WARNING: active learning did not converge")
     assert "3 exploration run(s)" in warning and "13.7" in warning
-    assert learning_warnings(_learning("reached max_iterations=4", 0)) == []
-    assert learning_warnings(_learning("iteration 3 selected 0 configurations", 2)) == []
+    assert learning_warnings(_learning("reached max_iterations=4", 0, 11)) == []
+    assert learning_warnings(_learning("iteration 3 selected 0 configurations", 2, 0)) == []
     assert learning_warnings(None) == []

@@ -280,15 +280,15 @@ def learning_summary(active: ActiveLearningDocument) -> dict[str, Any]:
 def learning_warnings(active: ActiveLearningDocument | None) -> list[str]:
     """A warning when active learning ended by its iteration cap while still extrapolating.
 
-    The loop stops by itself when a round selects (almost) nothing; ending at
-    ``max_iterations`` with runs of the last round still stopped means the potential the
-    MD uses was never shown to stay in its trained region.
+    The loop stops by itself when a round selects (almost) nothing, and then labels
+    nothing more; a last round that labelled and refitted means it ended at
+    ``max_iterations``, so the potential the MD uses was never explored, and runs of
+    that round still stopped mean it was not yet staying in its trained region.
     """
-    capped = active is not None and active.stop_reason.startswith("reached max_iterations")
-    if not capped or not active.iterations:
+    if active is None or not active.iterations:
         return []
     last = active.iterations[-1]
-    if last.runs_stopped == 0 and last.runs_unphysical == 0:
+    if last.n_labelled == 0 or (last.runs_stopped == 0 and last.runs_unphysical == 0):
         return []
     return [
         f"WARNING: active learning did not converge ({active.stop_reason}): in its last "
