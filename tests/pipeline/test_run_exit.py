@@ -48,6 +48,27 @@ def test_run_exits_1_when_a_job_beside_the_report_failed(cli, monkeypatch, tmp_p
     assert printed == [{"name": "stand-in"}]  # the report is still shown
     assert result.exit_code == 1, result.output
     assert "some jobs failed" in result.output
+    # the failure is one line naming the job and its error; the traceback is in its folder
+    (line,) = [ln for ln in result.output.splitlines() if "failed:" in ln]
+    assert line.startswith("job 'failing_study' failed: RuntimeError: lost atoms in the study's MD")
+    assert "Traceback" not in result.output
+    (trace,) = (tmp_path / "run").glob("job_*/traceback.txt")
+    assert "lost atoms in the study's MD" in trace.read_text() and str(trace) in line
+
+
+def test_run_exits_1_with_the_failed_job_when_there_is_no_report(cli, monkeypatch, tmp_path):
+    class _FailingReport:
+        def make(self, _material) -> Flow:
+            study = failing_study()
+            return Flow([study], output=study.output)
+
+    monkeypatch.setattr(
+        "ionflow.pipeline.flow.PipelineMaker.from_spec", lambda spec: _FailingReport()
+    )
+    result = cli("run", str(SPEC), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 1, result.output
+    assert "job 'failing_study' failed: RuntimeError: lost atoms" in result.output
+    assert "the workflow did not finish" in result.output and "Traceback" not in result.output
 
 
 def test_run_exits_0_when_every_job_finished(cli, monkeypatch, tmp_path):

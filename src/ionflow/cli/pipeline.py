@@ -112,6 +112,7 @@ def run(
     from jobflow.managers.local import run_locally
 
     from ionflow.cli.errors import check_new_output
+    from ionflow.cli.failed_jobs import collect_failed_jobs
     from ionflow.pipeline.flow import PipelineMaker
     from ionflow.pipeline.spec import load_spec
 
@@ -125,26 +126,40 @@ def run(
     )
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    try:
-        run_locally(
-            flow, store=store, create_folders=True, root_dir=out, log=True, ensure_success=True
-        )
-        failed = False
-    except RuntimeError:  # jobflow: some job failed (its traceback is in the log above)
-        failed = True
-    report = store.get_output(flow.output.uuid, load=True) if flow.output is not None else None
+    with collect_failed_jobs() as failed_jobs:
+        try:
+            run_locally(
+                flow, store=store, create_folders=True, root_dir=out, log=True, ensure_success=True
+            )
+            failed = False
+        except RuntimeError:  # jobflow: some job failed, or could not run after one that did
+            failed = True
+    report = None
+    if flow.output is not None:
+        try:
+            report = store.get_output(flow.output.uuid, load=True)
+        except ValueError:  # jobflow: the closing job stored no output (it never ran)
+            report = None
+    if report is not None and not isinstance(report, dict) and hasattr(report, "model_dump"):
+        # the closing job was replaced (site variants): its output is the replacement's document
+        report = report.model_dump(mode="json")
     console.print(f"finished in {time.perf_counter() - start:.0f} s")
+    for failed_job in failed_jobs:
+        console.print(f"[red]{failed_job.line()}[/red]", soft_wrap=True, highlight=False)
     if not report:
+        if failed:
+            console.print(f"the workflow did not finish: a job failed (its folder is under {out})")
+            raise typer.Exit(1)
         raise IonflowInputError(f"the workflow did not finish: see the job folders in {out}")
     if "sites" in report:  # site variants: each site's report, then the sites side by side
         from ionflow.cli.site_report import print_site_comparison
 
         print_site_comparison(report, plot_dir=out)
-        return
-    print_report(report, plot_dir=out)
+    else:
+        print_report(report, plot_dir=out)
     if failed:
         console.print(
-            f"[red]some jobs failed[/red] (their tracebacks are above, their folders in {out}): "
+            f"[red]some jobs failed[/red] (one line each above, their folders in {out}): "
             "the report covers only what finished"
         )
         raise typer.Exit(1)
