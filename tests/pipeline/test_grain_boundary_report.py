@@ -85,3 +85,15 @@ def test_report_compares_gb_with_the_farthest_region_and_says_which(tmp_path):
         "surface active learning"
     )
     assert not is_grain_boundary_job("active learning") and not is_grain_boundary_job(None)
+    # `ionflow run`'s table: every resolved region's D and error, the unresolved ones named
+    from rich.console import Console
+
+    from ionflow.cli.study_tables import grain_boundary_table
+
+    console = Console(record=True, width=200)
+    console.print(grain_boundary_table(doc.model_dump()))
+    text = console.export_text()
+    for region in doc.regions:
+        assert f"{region.D_cm2_s:.3g}" in text and f"{region.D_err_cm2_s:.2g}" in text
+    assert "Near_GB" in text and "not resolved" in text and "published 0.3" in text
+    assert f"D_GB / D_Far_GB │ {doc.D_GB_over_bulk:.3g}" in text

@@ -23,6 +23,7 @@ SPEC = Path(__file__).parents[2] / "workflows" / "tiny" / "llzo_strain_amorphous
 def test_tiny_llzo_strain_amorphous_study_on_embedded_db(db_settings, tmp_path, study_cli):
     result = study_cli("run", SPEC, "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output
+    assert "D(1100 K) and E_a against volume" in result.output  # the study's table
 
     store = get_jobstore(db_settings)
     store.connect()

@@ -157,6 +157,9 @@ def run(
         print_site_comparison(report, plot_dir=out)
     else:
         print_report(report, plot_dir=out)
+    from ionflow.cli.study_tables import print_study_tables
+
+    print_study_tables(store, flow.uuid)
     if failed:
         console.print(
             f"[red]some jobs failed[/red] (one line each above, their folders in {out}): "
