@@ -242,3 +242,12 @@ def test_volume_study_block_and_figure_only_with_its_document(tmp_path):
     assert_every_number_finite(html)
     without = render_report_html(WorkflowDocuments("f", report))
     assert "against volume" not in without
+
+
+def test_site_reports_follow_the_comparison_order_by_their_label():
+    from ionflow.pipeline.html_report import site_reports_in_order
+
+    first = _report("chgnet", "PBE", 5.0, 0.1, [(0.5, 2.0)]).model_copy(update={"name": "w Li@1a"})
+    second = first.model_copy(update={"name": "w Li@24k"})
+    assert site_reports_in_order([second, first], ["1a", "24k"]) == [first, second]
+    assert site_reports_in_order([first], ["1a", "24k"]) == [first]  # a site without a report

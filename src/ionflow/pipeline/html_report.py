@@ -72,6 +72,8 @@ class WorkflowDocuments:
     grain_boundary: dict[str, Any] | None = None
     volume_study: dict[str, Any] | None = None
     site_comparison: dict[str, Any] | None = None
+    site_reports: list[PipelineReportDocument] = field(default_factory=list)
+    """With site variants: every site's own report, in the comparison's site order."""
 
 
 def resolve_flow_uuid(store, workflow: str | None, launchpad=None) -> str:
@@ -162,7 +164,20 @@ def collect_workflow_documents(store, flow_uuid: str) -> WorkflowDocuments:
     found.volume_study = studies[-1] if studies else None
     comparisons = stored.outputs("SiteComparisonDocument")
     found.site_comparison = comparisons[-1] if comparisons else None
+    if found.site_comparison:
+        found.site_reports = site_reports_in_order(
+            [PipelineReportDocument.model_validate(d["output"]) for d in reports],
+            [site["label"] for site in found.site_comparison["sites"]],
+        )
     return found
+
+
+def site_reports_in_order(
+    reports: list[PipelineReportDocument], labels: list[str]
+) -> list[PipelineReportDocument]:
+    """Each site's report (named ``<workflow> Li@<label>``), in the order of ``labels``."""
+    by_label = {report.name.rsplit(" Li@", 1)[-1]: report for report in reports}
+    return [by_label[label] for label in labels if label in by_label]
 
 
 def _sha256(text: str | None) -> str:
@@ -382,6 +397,7 @@ def build_report_context(
         **volume_study_context(docs.volume_study, plot_dir),
         "jobs": sorted(docs.jobs, key=lambda j: j["name"]),
         "sites": _site_comparison(docs.site_comparison, plot_dir),
+        "site_reports": docs.site_reports,
     }
 
 
