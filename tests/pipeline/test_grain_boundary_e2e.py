@@ -23,9 +23,13 @@ SPEC = Path(__file__).parents[2] / "workflows" / "tiny" / "li6ps5cl_grain_bounda
 @pytest.mark.slow
 @pytest.mark.xfail(
     run=False,
-    reason="the tiny CHGNet potential (48 bulk + 16 slab cells, level 8) loses atoms at the "
-    "GB within ~40 MD steps after the surface refit (the bulk-only potential holds 200 "
-    "steps at 600 K); two neighbourhood-mode iterations (+8, +11 cuts) do not yet fix it. "
+    reason="the unrelaxed tiny GB model puts anions 2.05-2.1 Å apart at the boundary (8 S-Cl, "
+    "8 S-S pairs below 3 Å; no ab_shift on a quarter grid does better) and no training set "
+    "covers such contacts: the bulk-only MTP holds 4 ps at 500 K (2 fs), but every potential "
+    "refitted with the (021) slabs (warm or cold start, level 6 or 8) and after the GB loop's "
+    "cuts loses atoms within 50-650 fs at 350-500 K (a Li pushed into another Li); without "
+    "the slabs' S-S dimer snapshots it held 1 ps but its energy fell 0.19 eV/atom (a "
+    "collapse). The run then ends with one line naming the GB MD job. "
     "Run with --runxfail.",
 )
 def test_tiny_grain_boundary_study_on_embedded_db(db_settings, tmp_path, study_cli):
