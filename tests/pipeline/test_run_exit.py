@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jobflow import Flow, job
+from jobflow import Flow, Response, job
+
+from ionflow.pipeline.site_comparison import SiteComparisonDocument
 
 SPEC = Path(__file__).resolve().parents[1] / "data" / "pipeline" / "tiny_chgnet.yaml"
 
@@ -76,3 +78,33 @@ def test_run_exits_0_when_every_job_finished(cli, monkeypatch, tmp_path):
     assert printed == [{"name": "stand-in"}]
     assert result.exit_code == 0, result.output
     assert "some jobs failed" not in result.output
+
+
+@job
+def comparison() -> SiteComparisonDocument:
+    """A site comparison (no sites: the printer is replaced)."""
+    return SiteComparisonDocument(name="stand-in", extrapolation_K=298.0, oracle="chgnet", sites=[])
+
+
+@job
+def site_reports() -> Response:
+    """Like SiteReportsMaker.make: replaced by the job whose document closes the run."""
+    return Response(replace=comparison())
+
+
+def test_a_replaced_closing_job_prints_its_replacement_document(cli, monkeypatch, tmp_path):
+    class _Replaced:
+        def make(self, _material) -> Flow:
+            closing = site_reports()
+            return Flow([closing], output=closing.output)
+
+    printed = []
+    monkeypatch.setattr("ionflow.pipeline.flow.PipelineMaker.from_spec", lambda spec: _Replaced())
+    monkeypatch.setattr(
+        "ionflow.cli.site_report.print_site_comparison",
+        lambda report, plot_dir: printed.append(report),
+    )
+    result = cli("run", str(SPEC), "--out", str(tmp_path / "run"))
+    # jobflow hands back the replacement's pydantic document: printed as the comparison
+    assert result.exit_code == 0, result.output
+    assert [(r["name"], r["sites"]) for r in printed] == [("stand-in", [])]
