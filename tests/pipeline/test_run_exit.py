@@ -20,7 +20,7 @@ def finished_report() -> dict:
 @job
 def failing_study() -> None:
     """A study job beside the report that fails."""
-    raise RuntimeError("lost atoms in the study's MD")
+    raise RuntimeError("lost atoms in the study's MD [Errno 5]")
 
 
 class _TwoJobs:
@@ -56,6 +56,7 @@ def test_run_exits_1_when_a_job_beside_the_report_failed(cli, monkeypatch, tmp_p
     assert "Traceback" not in result.output
     (trace,) = (tmp_path / "run").glob("job_*/traceback.txt")
     assert "lost atoms in the study's MD" in trace.read_text() and str(trace) in line
+    assert "[Errno 5]" in line  # the message as it was, brackets and all
 
 
 def test_run_exits_1_with_the_failed_job_when_there_is_no_report(cli, monkeypatch, tmp_path):

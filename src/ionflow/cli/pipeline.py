@@ -113,6 +113,7 @@ def run(
 
     from ionflow.cli.errors import check_new_output
     from ionflow.cli.failed_jobs import collect_failed_jobs
+    from ionflow.cli.study_tables import print_study_tables
     from ionflow.pipeline.flow import PipelineMaker
     from ionflow.pipeline.spec import load_spec
 
@@ -145,7 +146,8 @@ def run(
         report = report.model_dump(mode="json")
     console.print(f"finished in {time.perf_counter() - start:.0f} s")
     for failed_job in failed_jobs:
-        console.print(f"[red]{failed_job.line()}[/red]", soft_wrap=True, highlight=False)
+        # markup off: an error message may hold brackets ("[Errno 2]", a list)
+        console.print(failed_job.line(), style="red", soft_wrap=True, markup=False, highlight=False)
     if not report:
         if failed:
             console.print(f"the workflow did not finish: a job failed (its folder is under {out})")
@@ -157,8 +159,6 @@ def run(
         print_site_comparison(report, plot_dir=out)
     else:
         print_report(report, plot_dir=out)
-    from ionflow.cli.study_tables import print_study_tables
-
     print_study_tables(store, flow.uuid)
     if failed:
         console.print(
