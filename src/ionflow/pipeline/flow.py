@@ -126,6 +126,7 @@ def _learning_maker(
             energy_window_eV_atom=learning.energy_window_eV_atom,
         ),
         temperatures=tuple(learning.temperatures_K),
+        runs_per_temperature=learning.runs_per_temperature,
         md_steps=learning.md_steps,
         gamma_select=learning.gamma_select,
         gamma_break=learning.gamma_break,

@@ -124,6 +124,12 @@ class ActiveLearningMaker(Maker):
             :class:`~ionflow.learning.explore_lmp.LmpExplorer`. Default (None): chosen when
             the iteration runs, by :func:`default_explorer`.
         temperatures: exploration temperatures, K.
+        runs_per_temperature: exploration MD runs per structure and temperature, each
+            from its own velocities (seeded, reproducible): MaxVol needs a pool of
+            candidates to choose from, ~3x the batch
+            (``benchmarks/al_selection_efficiency.py``: with one run per temperature it
+            did not beat random selection, with four it reached random's error with
+            25-50 % of the labels).
         md_steps: MD steps per structure and temperature.
         gamma_select: keep configurations graded above this.
         gamma_break: stop a run graded above this.
@@ -144,6 +150,7 @@ class ActiveLearningMaker(Maker):
     trust: TrustLevels | None = None
     explorer: Explorer | None = None
     temperatures: tuple[float, ...] = (300.0, 600.0)
+    runs_per_temperature: int = 3
     md_steps: int = 1000
     gamma_select: float = 2.0
     gamma_break: float = 10.0
@@ -235,6 +242,7 @@ class ActiveLearningMaker(Maker):
             cells = [
                 AseAtomsAdaptor.get_atoms(s if isinstance(s, Structure) else Structure.from_dict(s))
                 for s in structures
+                for _ in range(self.runs_per_temperature)  # explorers seed each run anew
             ]
             start = time.perf_counter()
             explored = (self.explorer or default_explorer(self.trust))(
