@@ -25,6 +25,7 @@ import ionflow.settings as settings_module
 from ionflow.io.labelled_set import LabelledSet
 from ionflow.io.mlip_cfg import write_labelled_cfg
 from ionflow.learning.explore import AseMdExplorer, ExplorationResult
+from ionflow.learning.explore_lammps import LammpsExplorer
 from ionflow.learning.explore_lmp import LmpExplorer
 from ionflow.learning.flows.active_learning import ActiveLearningMaker, default_explorer
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument
@@ -123,6 +124,10 @@ def test_default_explorer_is_the_cluster_path_with_production_engines(monkeypatc
     assert isinstance(default_explorer(), LmpExplorer)
     local = IonflowSettings(md_engine="lammps-python", mtp_engine="mlp")
     monkeypatch.setattr(active_learning, "get_settings", lambda: local)
+    explorer = default_explorer(timestep_fs=2.0)  # production's engine, thermostat and step
+    assert isinstance(explorer, LammpsExplorer) and explorer.timestep_fs == 2.0
+    motep_with_lmp = IonflowSettings(md_engine="lmp", mtp_engine="motep")
+    monkeypatch.setattr(active_learning, "get_settings", lambda: motep_with_lmp)
     assert isinstance(default_explorer(), AseMdExplorer)
 
 

