@@ -127,6 +127,7 @@ def _learning_maker(
         ),
         md_timestep_fs=spec.md.timestep_fs,  # exploration visits what production MD will
         temperatures=tuple(learning.temperatures_K),
+        runs_per_temperature=learning.runs_per_temperature,
         md_steps=learning.md_steps,
         gamma_select=learning.gamma_select,
         gamma_break=learning.gamma_break,

@@ -84,6 +84,12 @@ class ActiveLearningSpec(_Section):
     max_iterations: int = Field(10, ge=1)
     max_selected_per_iteration: int = Field(50, ge=1)
     temperatures_K: Temperatures_K = Field([300.0, 600.0, 900.0])
+    runs_per_temperature: int = Field(
+        3,
+        ge=1,
+        description="Exploration MD runs per cell and temperature, each from its own "
+        "velocities: MaxVol needs a pool ~3x the batch to choose from.",
+    )
     md_steps: int = Field(10000, ge=1)
     warm_start: bool = True
     min_distance_fraction: float = Field(
