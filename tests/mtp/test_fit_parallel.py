@@ -270,3 +270,12 @@ def test_pipe_comm_does_what_motep_may_call_on_three_ranks():
         assert ("recv" in seen) == (rank == 0)
     assert mine["recv"] == [("1:5", "1:7"), ("2:5", "2:7")]
     assert _workers() == []
+
+
+def test_a_daemonic_process_fits_alone(li2s_labelled, tmp_path, monkeypatch):
+    """multiprocessing forbids a daemonic process children: the fit runs in it alone."""
+    import multiprocessing
+
+    monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
+    log, _ = _fit(tmp_path, li2s_labelled[:6], processes=2, max_iter=2)
+    assert log.processes == 1
