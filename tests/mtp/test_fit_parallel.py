@@ -279,3 +279,20 @@ def test_a_daemonic_process_fits_alone(li2s_labelled, tmp_path, monkeypatch):
     monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
     log, _ = _fit(tmp_path, li2s_labelled[:6], processes=2, max_iter=2)
     assert log.processes == 1
+
+
+def test_an_error_in_rank_0_ends_the_workers(li2s_labelled, tmp_path):
+    """A timeout or any exception raised in the fitting process mid-fit leaves no worker."""
+    from ionflow.mtp import motep_api
+
+    def time_is_up(iteration, parameters):
+        if iteration == 3:
+            raise TimeoutError("walltime reached")
+
+    data = _untrained(tmp_path, li2s_labelled)
+    with pytest.raises(TimeoutError, match="walltime reached"):
+        motep_api.train(
+            data, li2s_labelled, WEIGHTS, 100, 0, warm=False, plateau_rel_tol=0.0,
+            on_iteration=time_is_up, processes=2,
+        )  # fmt: skip
+    assert _workers() == []
