@@ -266,20 +266,20 @@ class ActiveLearningMaker(Maker):
     ) -> list[Job]:
         """The jobs of the next iteration: exploration of every cell and run, the selection.
 
-        Past ``max_iterations`` only the selection job, which closes the loop. The
-        exploration jobs take the held-out set out of ``labelled_set`` in the ``first``
-        iteration only (later training sets never held it).
+        Past ``max_iterations`` the explorations still run, with the last refit's
+        potential: its selection job records how that potential behaves in MD and closes
+        the loop without labelling. The exploration jobs take the held-out set out of
+        ``labelled_set`` in the ``first`` iteration only (later training sets never held it).
         """
         number = len(history) + 1
         explorations = []
-        if number <= self.max_iterations:
-            for index, structure in enumerate(structures):
-                for run in range(self.runs_per_temperature):
-                    one = self.explore(
-                        structure, labelled_set, mtp, index, run, heldout_cfg if first else None
-                    )
-                    one.name = f"explore c{index} run {run} (iteration {number})"
-                    explorations.append(one)
+        for index, structure in enumerate(structures):
+            for run in range(self.runs_per_temperature):
+                one = self.explore(
+                    structure, labelled_set, mtp, index, run, heldout_cfg if first else None
+                )
+                one.name = f"explore c{index} run {run} (iteration {number})"
+                explorations.append(one)
         selection = self.select(
             [one.output for one in explorations],
             structures,
@@ -371,7 +371,8 @@ class ActiveLearningMaker(Maker):
         select-add``/``select_add`` when the fit engine is ``mlp``) chooses at most
         ``max_selected``. Then the loop ends (``min_selected`` or fewer chosen, or past
         ``max_iterations``: the final document) or this job is replaced by label -> merge
-        -> refit -> the next iteration's jobs.
+        -> refit -> the next iteration's jobs. Past ``max_iterations`` the round is the
+        final potential's check: recorded (what it would select), nothing labelled.
         """
         history = [dict(h) for h in history]
         if last_step is not None:  # the previous iteration's labelling and refit finished
@@ -402,9 +403,6 @@ class ActiveLearningMaker(Maker):
                 n_heldout=len(heldout),
                 heldout_errors=heldout_errors,
             )
-
-        if number > self.max_iterations:
-            return finish(f"reached max_iterations={self.max_iterations}")
 
         explored = [exploration_document(d) for d in explored]
         start = time.perf_counter()
@@ -455,6 +453,17 @@ class ActiveLearningMaker(Maker):
             heldout_errors=heldout_errors,
         )
         iterations.append(record)
+        if number > self.max_iterations:
+            still = record.runs_stopped + record.runs_unphysical
+            return finish(
+                f"reached max_iterations={self.max_iterations}; the final potential "
+                + (
+                    f"still stopped {still} of {record.n_runs} exploration runs "
+                    f"(largest grade {record.grade_max:.1f})"
+                    if still
+                    else f"ran all {record.n_runs} exploration runs to the end"
+                )
+            )
         if len(chosen.indices) <= self.min_selected:
             return finish(f"iteration {number} selected {len(chosen.indices)} configurations")
 
