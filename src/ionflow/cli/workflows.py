@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -143,6 +144,13 @@ class ProgressView:
         return table
 
 
+def sibling_command(launch_dir: Path, config_dir: Path | None) -> list[str]:
+    """The command of one more ``--local`` launcher sharing ``launch_dir`` (``--parallel``)."""
+    command = [sys.executable, "-m", "ionflow", "launch", "--local", "--sibling"]
+    command += ["--launch-dir", str(launch_dir)]
+    return command + (["--config-dir", str(config_dir)] if config_dir is not None else [])
+
+
 def launch(
     local: bool = typer.Option(False, "--local", help="Run the jobs on this machine."),
     slurm: bool = typer.Option(False, "--slurm", help="Run the jobs in SLURM allocations."),
@@ -157,12 +165,18 @@ def launch(
     ),
     launch_dir: Path = typer.Option(Path("."), help="Where the job folders are made."),
     poll: float = typer.Option(5.0, help="Seconds between two looks at SLURM (--slurm)."),
+    parallel: int = typer.Option(
+        1, "--parallel", help="Jobs run at once on this machine (--local): launcher processes."
+    ),
+    sibling: bool = typer.Option(False, "--sibling", hidden=True),
 ) -> None:
     """Run the queue until no job is READY (and, with --slurm, no allocation is alive).
 
-    --local runs the jobs here one after another. --slurm keeps at most --max-jobs SLURM
-    jobs queued; each runs up to --jobs-per-allocation jobs, starts none after half its
-    walltime and ends when none is READY (see ionflow.pipeline.launch). A live table of
+    --local runs the jobs here one after another, or --parallel N at a time (N launcher
+    processes sharing the queue; each waits while another runs a job). --slurm keeps at
+    most --max-jobs SLURM jobs queued; each runs up to --jobs-per-allocation jobs, starts
+    none after half its walltime and ends when none is READY (see ionflow.pipeline.launch).
+    A live table of
     workflows, stages and jobs is shown on a terminal.
     """
     from rich.live import Live
@@ -172,8 +186,12 @@ def launch(
 
     if local == slurm:
         raise IonflowInputError("give one of --local or --slurm")
-    if max_jobs < 1 or jobs_per_allocation < 1 or poll <= 0:
-        raise IonflowInputError("--max-jobs and --jobs-per-allocation must be >= 1, --poll > 0")
+    if max_jobs < 1 or jobs_per_allocation < 1 or poll <= 0 or parallel < 1:
+        raise IonflowInputError(
+            "--max-jobs, --jobs-per-allocation and --parallel must be >= 1, --poll > 0"
+        )
+    if parallel > 1 and not local:
+        raise IonflowInputError("--parallel runs jobs on this machine: give it with --local")
     fworker, qadapter = _load_worker(_config_dir(config_dir), with_queue=slurm)
     check_database(launchpad=True)
     lpad = get_launchpad(strm_lvl="WARNING")
@@ -182,8 +200,21 @@ def launch(
     with live if console.is_terminal else contextlib.nullcontext():
         if local:
             use_ionflow_store()
-            report = launch_local(lpad, fworker, launch_dir)
-            console.print(f"{report.rockets} jobs run here; {report.stop_reason}", markup=False)
+            before = set(launch_dir.glob("launcher_*"))
+            siblings = [
+                subprocess.Popen(sibling_command(launch_dir, config_dir))
+                for _ in range(parallel - 1)
+            ]
+            report = launch_local(
+                lpad, fworker, launch_dir, wait_for_siblings=sibling or parallel > 1
+            )
+            for process in siblings:
+                process.wait()
+            if sibling:
+                return
+            run_here = len(set(launch_dir.glob("launcher_*")) - before)
+            by = f" by {parallel} launchers" if parallel > 1 else ""
+            console.print(f"{run_here} jobs run here{by}; {report.stop_reason}", markup=False)
             return
         launcher = SlurmLauncher(
             lpad, fworker, qadapter, launch_dir, max_jobs, jobs_per_allocation, poll

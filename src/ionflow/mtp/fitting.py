@@ -225,6 +225,7 @@ def fit_mtp(
             fit_time_s=fit_time,
             optimizer_iterations=log.n_iterations if log else None,
             stopped_by=log.stopped_by if log else None,
+            fit_processes=log.processes if log else None,
             evaluation_time_per_atom_step_s=cost,
             engine=runner.name,
             oracle=labelled_set.oracle,

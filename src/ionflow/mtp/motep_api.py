@@ -40,12 +40,14 @@ from motep.io.mlip.mtp import read_mtp, write_mtp
 from motep.loss import LossFunction, LossSetting
 from motep.optimizers.lls import LLSOptimizer
 from motep.optimizers.scipy import ScipyMinimizeOptimizer
+from motep.parallel import DummyMPIComm
 from motep.potentials.mtp.data import MTPData
 from motep.upconvert.upconverter import upconvert
 from scipy.optimize import OptimizeResult, minimize
 
 from ionflow.errors import IonflowInputError
 from ionflow.io.mlip_mtp import read_mtp_file_text
+from ionflow.mtp import pipe_comm
 
 MOTEP_VERSION = version("motep")
 
@@ -115,10 +117,31 @@ def read_potential(path: str | Path, species: Sequence[str]) -> MTPData:
 
 
 def write_potential(path: str | Path, data: MTPData) -> Path:
-    """Write ``data`` in the MLIP-2 ``.mtp`` layout (the one every engine reads)."""
+    """Write ``data`` in the MLIP-2 ``.mtp`` layout (the one every engine reads).
+
+    Under ``mpirun``, rank 0 writes and the other ranks wait until it has.
+    """
     path = Path(path)
-    write_mtp(path, data, legacy=True)
+    world = mpi_world()
+    if world is None or world.rank == 0:
+        write_mtp(path, data, legacy=True)
+    if world is not None:
+        world.barrier()
     return path
+
+
+def mpi_world():
+    """``MPI.COMM_WORLD`` when this process is one of several MPI ranks, else None.
+
+    motep binds its communicator to ``MPI.COMM_WORLD`` when mpi4py is importable; under
+    ``mpirun``/``srun`` with more than one rank, every rank runs the same fit and motep
+    shares the configurations among them (a cluster's usual way), so ionflow starts no
+    worker processes of its own.
+    """
+    import motep.parallel
+
+    world = motep.parallel.world
+    return world if world.size > 1 else None
 
 
 # Optimiser defaults, measured on 43 CHGNet-labelled 52-atom Li6PS5Cl cells (level 8,
@@ -142,11 +165,13 @@ class FitLog:
         seconds: wall time since the start of the fit at each entry of ``loss``.
         stopped_by: ``loss plateau``, ``max_iter``, ``gradient`` (scipy converged) or
             ``line search`` (scipy found no lower loss along its direction).
+        processes: processes (or MPI ranks) that shared the loss evaluations.
     """
 
     loss: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     stopped_by: str = ""
+    processes: int = 1
 
     @property
     def n_iterations(self) -> int:
@@ -204,6 +229,54 @@ class _QuasiNewtonToPlateau(ScipyMinimizeOptimizer):
         return result.x
 
 
+@dataclass
+class _FitRequest:
+    """What every rank of a fit needs (rank 0 broadcasts it to the others)."""
+
+    data: MTPData
+    images: list[Atoms]
+    setting: LossSetting
+    max_iter: int
+    plateau_window: int
+    plateau_rel_tol: float
+    method: str
+
+
+def _fit_ranks(
+    comm,
+    request: _FitRequest | None,
+    start_s: float,
+    on_iteration: Callable[[int, np.ndarray], None] | None = None,
+) -> FitLog:
+    """Run one rank of a fit: rank 0 optimises ``request.data``, the others serve its loss.
+
+    Every rank builds its own loss on the same configurations and evaluates its share of
+    them (``range(rank, n, size)``); rank 0 receives the sums. Only rank 0's log is filled.
+    """
+    received = comm.bcast(request, root=0)
+    if comm.rank != 0:  # rank 0 keeps its own objects: the caller's ``data`` is fitted
+        request = received
+    loss = LossFunction(list(request.images), request.data, request.setting, comm=comm)
+    LLSOptimizer(loss).optimize()
+    log = FitLog(processes=comm.size)
+    optimizer = _QuasiNewtonToPlateau(
+        loss,
+        log=log,
+        start_s=start_s,
+        window=request.plateau_window,
+        rel_tol=request.plateau_rel_tol,
+        method=request.method,
+        on_iteration=on_iteration,
+    )
+    optimizer.optimize(max_iter=request.max_iter)
+    return log
+
+
+def _fit_worker(comm: pipe_comm.PipeComm) -> None:
+    """Rank 1..N-1 of a fit in a worker process (:func:`pipe_comm.worker_processes`)."""
+    _fit_ranks(comm, None, time.perf_counter())
+
+
 def train(
     data: MTPData,
     images: Sequence[Atoms],
@@ -215,6 +288,7 @@ def train(
     plateau_rel_tol: float = LOSS_PLATEAU_REL_TOL,
     method: str = QUASI_NEWTON_METHOD,
     on_iteration: Callable[[int, np.ndarray], None] | None = None,
+    processes: int = 1,
 ) -> FitLog:
     """Fit ``data`` in place to labelled ``images``; return what the optimiser did.
 
@@ -224,6 +298,12 @@ def train(
     from the coefficients of ``data``. BFGS stops after ``max_iter`` iterations or as soon
     as the loss fell by less than ``plateau_rel_tol`` (relative) over the last
     ``plateau_window`` iterations (``plateau_rel_tol=0``: run all ``max_iter``).
+
+    With ``processes`` > 1 the configurations are shared among this process and
+    ``processes - 1`` worker processes (at most one per configuration; see
+    :mod:`ionflow.mtp.pipe_comm`); the result differs from one process's only in the
+    order of floating-point sums. Under ``mpirun`` with several ranks, the MPI ranks share
+    them instead (:func:`mpi_world`) and ``processes`` is not used.
 
     Args:
         data: the potential; untrained or trained (``warm``: continue from it).
@@ -238,6 +318,11 @@ def train(
             benchmarks/mtp_fit_quality.py measured BFGS).
         on_iteration: called with (iteration, parameter vector) after every iteration
             (benchmarks record intermediate potentials through it).
+        processes: processes that share the loss evaluations (1: this one alone).
+
+    Raises:
+        pipe_comm.FitWorkerError: a worker process failed (its error, named).
+        EngineKilledError: a worker process was killed.
     """
     energy, force, stress = weights
     setting = LossSetting(energy_weight=energy, forces_weight=force, stress_weight=stress)
@@ -245,20 +330,20 @@ def train(
     if not warm:
         # motep treats seed=0 as 'no seed': a generator makes every seed reproducible
         data.initialize(np.random.default_rng(seed))
-    loss = LossFunction(list(images), data, setting)
-    LLSOptimizer(loss).optimize()
-    log = FitLog()
-    optimizer = _QuasiNewtonToPlateau(
-        loss,
-        log=log,
-        start_s=start,
-        window=plateau_window,
-        rel_tol=plateau_rel_tol,
-        method=method,
-        on_iteration=on_iteration,
+    request = _FitRequest(
+        data, list(images), setting, max_iter, plateau_window, plateau_rel_tol, method
     )
-    optimizer.optimize(max_iter=max_iter)
-    return log
+    world = mpi_world()
+    if world is not None:
+        return _fit_ranks(world, request, start, on_iteration)
+    processes = min(processes, len(request.images))
+    if processes > 1 and not pipe_comm.can_start_workers():
+        logging.getLogger(__name__).info("a daemonic process cannot start fit workers: 1 process")
+        processes = 1
+    if processes <= 1:
+        return _fit_ranks(DummyMPIComm(), request, start, on_iteration)
+    with pipe_comm.worker_processes(processes, _fit_worker) as comm:
+        return _fit_ranks(comm, request, start, on_iteration)
 
 
 def predict(data: MTPData, images: Sequence[Atoms]) -> list[dict[str, np.ndarray]]:

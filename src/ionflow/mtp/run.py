@@ -21,7 +21,7 @@ from ase import Atoms
 
 from ionflow.errors import EngineKilledError, IonflowInputError, killed_by_signal
 from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
-from ionflow.settings import get_settings
+from ionflow.settings import get_settings, job_cpus
 
 MIN_ATOMS_FOR_TIMING = 64
 
@@ -307,14 +307,21 @@ class MotepEngine:
     last_log = None
 
     def train(self, initial_mtp, train_cfg, trained_mtp, species, weights, max_iter, seed):
-        """Fit with motep; warm start when ``initial_mtp`` holds coefficients."""
+        """Fit with motep; warm start when ``initial_mtp`` holds coefficients.
+
+        The loss evaluations are shared by ``fit_processes`` processes (setting; default:
+        the CPUs of the job, :func:`ionflow.settings.job_cpus`).
+        """
         from ionflow.mtp import motep_api
 
         data = motep_api.read_potential(initial_mtp, species)
         warm = data.moment_coeffs is not None and data.radial_coeffs is not None
         images = read_labelled_cfg(train_cfg, species)
         weights_tuple = (weights.energy, weights.force, weights.stress)
-        self.last_log = motep_api.train(data, images, weights_tuple, max_iter, seed, warm=warm)
+        processes = get_settings().fit_processes or job_cpus()
+        self.last_log = motep_api.train(
+            data, images, weights_tuple, max_iter, seed, warm=warm, processes=processes
+        )
         return motep_api.write_potential(trained_mtp, data)
 
     def calc_efs(self, mtp, in_cfg, out_cfg, species):

@@ -110,8 +110,12 @@ def launcher_command(
     config_dir: Path | None = None,
     max_jobs: int = 2,
     jobs_per_allocation: int = 4,
+    parallel: int = 1,
 ) -> list[str]:
-    """The ``ionflow launch`` command line that runs the demo's queue."""
+    """The ``ionflow launch`` command line that runs the demo's queue.
+
+    ``parallel``: jobs run at once on this machine (``--local``).
+    """
     command = [sys.executable, "-m", "ionflow", "launch", "--launch-dir", str(launch_dir)]
     if config_dir is not None:
         command += ["--config-dir", str(config_dir)]
@@ -119,8 +123,13 @@ def launcher_command(
         command += ["--slurm", "--max-jobs", str(max_jobs)]
         command += ["--jobs-per-allocation", str(jobs_per_allocation), "--poll", "2"]
     else:
-        command.append("--local")
+        command += ["--local", "--parallel", str(parallel)]
     return command
+
+
+def local_parallel_jobs(most: int = 4) -> int:
+    """Jobs the demo runs at once on this machine: its CPUs (at most ``most``)."""
+    return max(1, min(most, len(os.sched_getaffinity(0))))
 
 
 @dataclass

@@ -107,18 +107,47 @@ def use_ionflow_store() -> None:
     jobflow.SETTINGS.JOB_STORE = worker_jobstore(get_jobstore())
 
 
+BUSY_PREFIX = ".busy-"
+"""A launcher running a job here holds ``<launch_dir>/.busy-<pid>`` (``--parallel``)."""
+
+
+def sibling_running(launch_dir: Path) -> bool:
+    """True if another live launcher process of ``launch_dir`` is running a job.
+
+    Its job may make others READY, so a parallel launcher waits instead of ending. Marks
+    left by a dead process (killed launcher) are ignored.
+    """
+    for mark in launch_dir.glob(f"{BUSY_PREFIX}*"):
+        pid = int(mark.name.removeprefix(BUSY_PREFIX) or 0)
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, ValueError):
+            continue
+        except PermissionError:  # alive, another user's
+            pass
+        return True
+    return False
+
+
 def launch_local(
     lpad: LaunchPad,
     fworker: FWorker,
     launch_dir: Path,
     max_rockets: int | None = None,
     on_rocket: Callable[[], None] | None = None,
+    wait_for_siblings: bool = False,
+    poll_s: float = 1.0,
 ) -> LaunchReport:
     """Run READY jobs here, one after another, until none is READY.
 
     Jobs are run group by group (:mod:`ionflow.pipeline.worker_groups`): each as the
     worker of its category and worker name, so jobs with a category run too. A
-    ``fworker`` limited to categories runs only jobs of those.
+    ``fworker`` limited to categories runs only jobs of those. Several such launchers
+    may share one ``launch_dir`` (``ionflow launch --local --parallel N``): FireWorks
+    hands each READY job to one of them, and with ``wait_for_siblings`` a launcher that
+    finds nothing READY waits while another one still runs a job.
 
     Args:
         lpad: the LaunchPad.
@@ -126,6 +155,8 @@ def launch_local(
         launch_dir: where each job's ``launcher_*`` folder is made.
         max_rockets: stop after this many jobs (None: no limit).
         on_rocket: called after each job (progress view).
+        wait_for_siblings: wait (``poll_s``) while a sibling launcher runs a job.
+        poll_s: seconds between two looks for READY jobs while waiting.
     """
     from fireworks.core.rocket_launcher import launch_rocket
     from fireworks.utilities.fw_utilities import create_datestamp_dir, get_fw_logger
@@ -149,11 +180,16 @@ def launch_local(
                 return worker
         return None
 
+    busy = launch_dir / f"{BUSY_PREFIX}{os.getpid()}"
     try:
         while max_rockets is None or report.rockets < max_rockets:
             worker = next_worker()
             if worker is None:
+                if wait_for_siblings and sibling_running(launch_dir):
+                    time.sleep(poll_s)
+                    continue
                 break
+            busy.touch()
             folder = create_datestamp_dir(str(launch_dir), logger, prefix="launcher_")
             os.chdir(folder)
             if launch_rocket(lpad, worker, strm_lvl="WARNING"):
@@ -161,10 +197,12 @@ def launch_local(
             elif not os.listdir(folder):
                 os.rmdir(folder)  # another launcher took the job
             os.chdir(here)
+            busy.unlink(missing_ok=True)
             if on_rocket is not None:
                 on_rocket()
     finally:
         os.chdir(here)
+        busy.unlink(missing_ok=True)
     report.counts = state_counts(lpad)
     report.stop_reason = stop_reason(report.counts) + left_to_others(others)
     return report

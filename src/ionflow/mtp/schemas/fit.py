@@ -53,6 +53,9 @@ class MtpFitDocument(BaseModel):
     stopped_by: str | None = Field(
         None, description="Why the optimiser stopped: loss plateau, max_iter, gradient (motep)."
     )
+    fit_processes: int | None = Field(
+        None, description="Processes (or MPI ranks) that shared the fit's loss (motep)."
+    )
     evaluation_time_per_atom_step_s: float = Field(
         description="Wall time of one energy+forces evaluation per atom, s (cost)."
     )
