@@ -124,8 +124,9 @@ def test_default_explorer_is_the_cluster_path_with_production_engines(monkeypatc
     assert isinstance(default_explorer(), LmpExplorer)
     local = IonflowSettings(md_engine="lammps-python", mtp_engine="mlp")
     monkeypatch.setattr(active_learning, "get_settings", lambda: local)
-    explorer = default_explorer(timestep_fs=2.0)  # production's engine, thermostat and step
+    explorer = default_explorer(timestep_fs=2.0, grade_every=25)  # production's engine and step
     assert isinstance(explorer, LammpsExplorer) and explorer.timestep_fs == 2.0
+    assert explorer.grade_every == 25
     motep_with_lmp = IonflowSettings(md_engine="lmp", mtp_engine="motep")
     monkeypatch.setattr(active_learning, "get_settings", lambda: motep_with_lmp)
     assert isinstance(default_explorer(), AseMdExplorer)

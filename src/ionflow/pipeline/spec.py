@@ -91,6 +91,13 @@ class ActiveLearningSpec(_Section):
         "velocities: MaxVol needs a pool ~3x the batch to choose from.",
     )
     md_steps: int = Field(10000, ge=1)
+    grade_every_steps: int = Field(
+        10,
+        ge=1,
+        description="Grade every this many exploration MD steps (locally each grade is a "
+        "full evaluation of the basis, several times an MD step; LAMMPS+MLIP on a cluster "
+        "grades every step).",
+    )
     warm_start: bool = True
     min_distance_fraction: float = Field(
         1.0, gt=0, description="Trust level: closest approach as a fraction of min_dist."

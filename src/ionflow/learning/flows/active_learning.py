@@ -124,7 +124,9 @@ def as_structure(structure: Structure | dict) -> Structure:
 
 
 def default_explorer(
-    trust: TrustLevels | None = None, timestep_fs: float | None = None
+    trust: TrustLevels | None = None,
+    timestep_fs: float | None = None,
+    grade_every: int | None = None,
 ) -> Explorer:
     """The exploration engine of the production MD engine in the settings.
 
@@ -134,13 +136,16 @@ def default_explorer(
     production MD (:class:`~ionflow.learning.explore_lammps.LammpsExplorer`); otherwise ASE
     Langevin MD with motep (:class:`~ionflow.learning.explore.AseMdExplorer`). All stop at
     ``trust``; ``timestep_fs`` (None: the explorer's default) is production's time step,
-    so exploration visits what production MD will.
+    so exploration visits what production MD will; ``grade_every`` (None: the explorer's
+    default) the steps between two grades of the local explorers (MLIP grades every step).
     """
     settings = get_settings()
     trust = trust or TrustLevels()
     step = {} if timestep_fs is None else {"timestep_fs": timestep_fs}
     if settings.md_engine == "lmp" and settings.mtp_engine == "mlp":
         return LmpExplorer(**step)
+    if grade_every is not None:
+        step["grade_every"] = grade_every
     if settings.md_engine == "lammps-python":
         return LammpsExplorer(trust=trust, **step)
     return AseMdExplorer(trust=trust, **step)
@@ -185,6 +190,8 @@ class ActiveLearningMaker(Maker):
             the exploration job runs, by :func:`default_explorer`.
         md_timestep_fs: time step of the default explorer, fs (production MD's; None: the
             explorer's own default).
+        grade_every: MD steps between two grades of the default local explorer (None: its
+            own default).
         temperatures: exploration temperatures, K.
         runs_per_temperature: exploration MD runs per structure and temperature, each
             from its own velocities (seeded, reproducible): MaxVol needs a pool of
@@ -212,6 +219,7 @@ class ActiveLearningMaker(Maker):
     trust: TrustLevels | None = None
     explorer: Explorer | None = None
     md_timestep_fs: float | None = None
+    grade_every: int | None = None
     temperatures: tuple[float, ...] = (300.0, 600.0)
     runs_per_temperature: int = 3
     md_steps: int = 1000
@@ -313,7 +321,9 @@ class ActiveLearningMaker(Maker):
         the same ones when the job is run again.
         """
         training = without_configurations(labelled_set, heldout_images(heldout_cfg, labelled_set))
-        explorer = self.explorer or default_explorer(self.trust, self.md_timestep_fs)
+        explorer = self.explorer or default_explorer(
+            self.trust, self.md_timestep_fs, self.grade_every
+        )
         offset = (structure_index * self.runs_per_temperature + run) * len(self.temperatures)
         explorer = dataclasses.replace(explorer, seed=explorer.seed + offset)
         cell = AseAtomsAdaptor.get_atoms(as_structure(structure))
