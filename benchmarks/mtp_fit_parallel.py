@@ -15,8 +15,10 @@ falls on both alike.
 Per run: wall time, CPU seconds of this process and of the workers (``RUSAGE_CHILDREN``
 after they were reaped), the time to the first BFGS iteration (start-up: workers spawned,
 least squares), the final loss. Per set: the speed-up (median wall time of 1 process over
-N) and the largest relative difference of the loss histories (summation order only). The
-load average before and after is recorded: on a machine shared with other jobs, the
+N), the speed-up on free cores (CPU seconds of 1 process over those of the busiest of N:
+rank 0 computes all along, so on idle cores its CPU time is the wall time) and the
+largest relative difference of the loss histories (summation order only). The load
+average before and after is recorded: on a machine shared with other jobs the wall-time
 speed-up measures what the other jobs left free.
 
 Writes ``benchmarks/results/mtp_fit_parallel.json``.
@@ -31,7 +33,6 @@ import platform
 import resource
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -74,10 +75,8 @@ def timed_fit(species, train, images, processes: int, max_iter: int) -> dict:
 
 def main() -> None:
     """Run the benchmark, print the table, write the JSON."""
-    from mtp_fit_quality import labelled_cfg
+    from mtp_fit_quality import labelled_split
 
-    from ionflow.io.mlip_cfg import read_labelled_cfg
-    from ionflow.mtp.fitting import split_train_validation
     from ionflow.settings import job_cpus
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -96,12 +95,8 @@ def main() -> None:
         "sets": {},
     }
     for name in args.sets.split(","):
-        text, species = labelled_cfg(name)
-        with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "set.cfg").write_text(text)
-            images = read_labelled_cfg(Path(tmp) / "set.cfg", species)
-        train_idx, _ = split_train_validation(len(images), 0.1, 0)
-        train = [images[i] for i in train_idx]
+        train, validation, species = labelled_split(name)
+        images = train + validation
         print(
             f"\n== {name}: {len(train)} training cells of {len(images[0])} atoms, "
             f"{args.max_iter} BFGS iterations; load average {os.getloadavg()[0]:.2f}"
@@ -122,14 +117,20 @@ def main() -> None:
         speedup = statistics.median(r["wall_s"] for r in serial) / statistics.median(
             r["wall_s"] for r in parallel
         )
+        # on free cores rank 0 is busy all along (its share, least squares, BFGS): the
+        # ratio of CPU times is the speed-up the fit gets where no other job competes
+        cpu_speedup = statistics.median(r["cpu_rank0_s"] for r in serial) / statistics.median(
+            max(r["cpu_rank0_s"], r["cpu_workers_s"] / (r["processes"] - 1)) for r in parallel
+        )
         deviation = max(
             abs(a - b) / abs(a)
             for r in parallel
             for a, b in zip(serial[0]["loss"], r["loss"], strict=True)
         )
         print(
-            f"  speed-up {speedup:.2f}x on {parallel[0]['processes']} processes; loss "
-            f"histories agree to {deviation:.1e} (relative)"
+            f"  speed-up {speedup:.2f}x on {parallel[0]['processes']} processes (wall); "
+            f"{cpu_speedup:.2f}x on free cores (CPU of the busiest process); loss histories "
+            f"agree to {deviation:.1e} (relative)"
         )
         for r in runs:
             del r["loss"]
@@ -138,6 +139,7 @@ def main() -> None:
             "atoms_per_cell": len(images[0]),
             "runs": runs,
             "speedup_median_wall": round(speedup, 3),
+            "speedup_cpu_of_busiest_process": round(cpu_speedup, 3),
             "max_rel_loss_difference": deviation,
         }
     result["load_average_after"] = os.getloadavg()

@@ -90,6 +90,20 @@ def labelled_cfg(name: str) -> tuple[str, list[str]]:
     return path.read_text(), species
 
 
+def labelled_split(name: str) -> tuple[list, list, list[str]]:
+    """Return the training and validation cells (ionflow's fixed-seed 90/10 split) and
+    the species of set ``name``."""
+    from ionflow.io.mlip_cfg import read_labelled_cfg
+    from ionflow.mtp.fitting import split_train_validation
+
+    text, species = labelled_cfg(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "set.cfg").write_text(text)
+        images = read_labelled_cfg(Path(tmp) / "set.cfg", species)
+    train_idx, val_idx = split_train_validation(len(images), 0.1, 0)
+    return [images[i] for i in train_idx], [images[i] for i in val_idx], species
+
+
 class Scorer:
     """Errors of a parameter vector on the training and validation splits."""
 
@@ -163,9 +177,6 @@ def print_trace(label: str, log, snapshots, score: Scorer, checkpoints: list[int
 
 def main() -> None:
     """Run the benchmark and print the tables."""
-    from ionflow.io.mlip_cfg import read_labelled_cfg
-    from ionflow.mtp.fitting import split_train_validation
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="tiny", help="tiny,demo")
     parser.add_argument("--methods", default="BFGS,L-BFGS-B")
@@ -177,13 +188,8 @@ def main() -> None:
     checkpoints = [c for c in checkpoints if c <= args.max_iter]
 
     for name in args.sets.split(","):
-        text, species = labelled_cfg(name)
-        with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "set.cfg").write_text(text)
-            images = read_labelled_cfg(Path(tmp) / "set.cfg", species)
-        train_idx, val_idx = split_train_validation(len(images), 0.1, 0)
-        train = [images[i] for i in train_idx]
-        validation = [images[i] for i in val_idx]
+        train, validation, species = labelled_split(name)
+        images = train + validation
         print(
             f"\n== {name}: {len(train)} train / {len(validation)} validation cells of "
             f"{len(images[0])} atoms; level {LEVEL}, R_cut {R_CUT_A} Å; columns: iteration, "

@@ -232,3 +232,67 @@ def test_motep_engine_fits_on_the_setting_s_processes(li2s_labelled_set, monkeyp
     assert [d.fit_processes for d in documents.values()] == [1, 2]
     errors = [d.train_errors.forces.rmse for d in documents.values()]
     assert errors[1] == pytest.approx(errors[0], rel=1e-6)
+
+
+def _collectives(comm) -> dict:
+    """What one rank sees of every operation of PipeComm (run on all ranks)."""
+    seen = {
+        "bcast_from_2": comm.bcast({"root": comm.rank} if comm.rank == 2 else None, root=2),
+        "allgather": comm.allgather(10 * comm.rank),
+        "allreduce": comm.allreduce(np.full(2, comm.rank + 1.0)).tolist(),
+    }
+    summed = np.zeros(2)
+    comm.Allreduce(np.full(2, float(comm.rank)), summed)
+    seen["Allreduce"] = summed.tolist()
+    comm.barrier()
+    if comm.rank == 0:  # tags arrive 7, then 5; taken 5 first (the other waits)
+        seen["recv"] = [(comm.recv(source=r, tag=5), comm.recv(source=r, tag=7)) for r in (1, 2)]
+    else:
+        comm.send(f"{comm.rank}:7", dest=0, tag=7)
+        comm.send(f"{comm.rank}:5", dest=0, tag=5)
+    return seen
+
+
+def _collectives_worker(comm) -> None:
+    comm.gather(_collectives(comm), root=0)
+
+
+def test_pipe_comm_does_what_motep_may_call_on_three_ranks():
+    from ionflow.mtp.pipe_comm import worker_processes
+
+    with worker_processes(3, _collectives_worker) as comm:
+        mine = _collectives(comm)
+        everyone = comm.gather(mine, root=0)
+    for rank, seen in enumerate(everyone):
+        assert seen["bcast_from_2"] == {"root": 2}
+        assert seen["allgather"] == [0, 10, 20]
+        assert seen["allreduce"] == [6.0, 6.0] and seen["Allreduce"] == [3.0, 3.0]
+        assert ("recv" in seen) == (rank == 0)
+    assert mine["recv"] == [("1:5", "1:7"), ("2:5", "2:7")]
+    assert _workers() == []
+
+
+def test_a_daemonic_process_fits_alone(li2s_labelled, tmp_path, monkeypatch):
+    """multiprocessing forbids a daemonic process children: the fit runs in it alone."""
+    import multiprocessing
+
+    monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
+    log, _ = _fit(tmp_path, li2s_labelled[:6], processes=2, max_iter=2)
+    assert log.processes == 1
+
+
+def test_an_error_in_rank_0_ends_the_workers(li2s_labelled, tmp_path):
+    """A timeout or any exception raised in the fitting process mid-fit leaves no worker."""
+    from ionflow.mtp import motep_api
+
+    def time_is_up(iteration, parameters):
+        if iteration == 3:
+            raise TimeoutError("walltime reached")
+
+    data = _untrained(tmp_path, li2s_labelled)
+    with pytest.raises(TimeoutError, match="walltime reached"):
+        motep_api.train(
+            data, li2s_labelled, WEIGHTS, 100, 0, warm=False, plateau_rel_tol=0.0,
+            on_iteration=time_is_up, processes=2,
+        )  # fmt: skip
+    assert _workers() == []
