@@ -110,3 +110,13 @@ def test_a_replaced_closing_job_prints_its_replacement_document(cli, monkeypatch
     # jobflow hands back the replacement's pydantic document: printed as the comparison
     assert result.exit_code == 0, result.output
     assert [(r["name"], r["sites"]) for r in printed] == [("stand-in", [])]
+
+
+def test_a_long_error_is_cut_on_its_line_and_whole_in_the_traceback():
+    from ionflow.cli.failed_jobs import MAX_ERROR_CHARS, error_line
+
+    trace = "Traceback (most recent call last):\n  ...\nValueError: " + "x" * 5000 + "\n"
+    line = error_line(trace)
+    assert line.startswith("ValueError: xxx") and line.endswith(" ...")
+    assert len(line) == len("ValueError: ") + MAX_ERROR_CHARS + len(" ...")
+    assert error_line("ionflow.md.run.MdUnstableError: lost\n") == "MdUnstableError: lost"

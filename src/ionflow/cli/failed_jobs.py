@@ -39,11 +39,21 @@ class FailedJob:
         return f"job '{self.name}' failed: {self.error} (traceback: {self.folder / TRACEBACK_FILE})"
 
 
+MAX_ERROR_CHARS = 300
+"""An error message longer than this is cut (jobflow's reference errors print whole caches)."""
+
+
 def error_line(trace: str) -> str:
-    """``Type: message`` of the exception a traceback ends with (module path dropped)."""
+    """``Type: message`` of the exception a traceback ends with.
+
+    The module path is dropped and a message longer than :data:`MAX_ERROR_CHARS` is cut
+    (the whole one stays in ``traceback.txt``).
+    """
     last = next((line for line in reversed(trace.splitlines()) if line.strip()), "unknown error")
     kind, colon, message = last.partition(": ")
     kind = kind.rsplit(".", 1)[-1]
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[:MAX_ERROR_CHARS] + " ..."
     return f"{kind}{colon}{message}"
 
 
