@@ -22,6 +22,7 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_set, tmp
         fit_maker=MtpFitMaker(weights=(100, 1, 0.01), max_iter=60, engine="motep"),
         explorer=AseMdExplorer(grade_every=5, seed=1),
         temperatures=(600.0, 1200.0),
+        runs_per_temperature=2,
         md_steps=60,
         max_selected=6,
         max_iterations=2,
@@ -41,7 +42,9 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_set, tmp
     # one warm-started refit per iteration that selected something; the loop hands on the
     # last refit's potential
     fits = [d["output"] for d in store.query({"name": "mtp fit"}, load=True)]
-    assert len(fits) == sum(it.n_selected > 0 for it in doc.iterations)
+    assert len(fits) == sum(it.n_labelled > 0 for it in doc.iterations)
+    # the last round explored the potential the loop hands on, and labelled nothing
+    assert doc.iterations[-1].n_labelled == 0
     assert all(fit["warm_start"] for fit in fits)
     assert doc.mtp in {fit["mtp"] for fit in fits}
     first, second = doc.iterations[:2]
@@ -61,4 +64,20 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_set, tmp
     assert doc.heldout_errors is not None
     assert 0 < first.refit_iterations <= 60 and first.refit_stopped_by is not None
     assert len(doc.labelled_set) == doc.n_training  # the final set, loaded from the store
+    # every iteration explored in 2 jobs (runs) of both temperatures, each with its own seed;
+    # candidates and grades went to the data store, the iteration sums the jobs
+    explorations = list(store.query({"name": {"$regex": "^explore "}}))
+    assert len(explorations) == 2 * len(doc.iterations)
+    for it in doc.iterations:
+        mine = [
+            e["output"] for e in explorations if e["name"].endswith(f"(iteration {it.iteration})")
+        ]
+        assert len({e["seed"] for e in mine}) == 2 and it.n_runs == 4
+        assert sum(e["n_graded"] for e in mine) == it.n_graded
+        assert sum(e["runs_stopped"] for e in mine) == it.runs_stopped
+        assert it.explore_time_s == pytest.approx(sum(e["explore_time_s"] for e in mine))
+        for e in mine:
+            assert "blob_uuid" in e["candidates_cfg"] and "blob_uuid" in e["all_grades"]
+    # one selection per iteration, and one more after the last refit (its own stop)
+    assert len(list(store.query({"name": {"$regex": "^select "}}))) == len(fits) + 1
     assert (doc.labelled_set.oracle, doc.labelled_set.level_of_theory) == ("chgnet", "PBE")

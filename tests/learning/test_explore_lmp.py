@@ -21,11 +21,14 @@ from tests.fixtures.mtp import LI2S_SPECIES
 
 import ionflow.learning.flows.active_learning as active_learning
 import ionflow.md.run as md_run
+import ionflow.settings as settings_module
+from ionflow.io.labelled_set import LabelledSet
 from ionflow.io.mlip_cfg import write_labelled_cfg
 from ionflow.learning.explore import AseMdExplorer, ExplorationResult
 from ionflow.learning.explore_lammps import LammpsExplorer
 from ionflow.learning.explore_lmp import LmpExplorer
-from ionflow.learning.flows.active_learning import default_explorer
+from ionflow.learning.flows.active_learning import ActiveLearningMaker, default_explorer
+from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.selection import mlp_select_add
 from ionflow.settings import IonflowSettings
 
@@ -121,8 +124,49 @@ def test_default_explorer_is_the_cluster_path_with_production_engines(monkeypatc
     assert isinstance(default_explorer(), LmpExplorer)
     local = IonflowSettings(md_engine="lammps-python", mtp_engine="mlp")
     monkeypatch.setattr(active_learning, "get_settings", lambda: local)
-    explorer = default_explorer(timestep_fs=2.0)  # production's engine, thermostat and step
+    explorer = default_explorer(timestep_fs=2.0, grade_every=25)  # production's engine and step
     assert isinstance(explorer, LammpsExplorer) and explorer.timestep_fs == 2.0
+    assert explorer.grade_every == 25
     motep_with_lmp = IonflowSettings(md_engine="lmp", mtp_engine="motep")
     monkeypatch.setattr(active_learning, "get_settings", lambda: motep_with_lmp)
     assert isinstance(default_explorer(), AseMdExplorer)
+
+
+def test_loop_explores_in_lammps_jobs_and_selects_with_mlp_replayed(
+    replayed_lmp, li2s_labelled, tmp_path, monkeypatch
+):
+    """``md_engine: lmp`` + ``mtp_engine: mlp``: the exploration job runs LAMMPS+MLIP with
+    MLIP's own extrapolation control (the stand-in checks MLIP-2's ``mlip.ini`` or MLIP-3's
+    ``pair_style mlip ... extrapolation_control``), the selection job runs ``mlp
+    select-add``/``select_add`` on what LAMMPS saved; the documents are the local path's."""
+    from jobflow import JobStore, run_locally
+    from maggma.stores import MemoryStore
+
+    engine, work, runs = replayed_lmp
+    cluster = IonflowSettings(
+        md_engine="lmp", mtp_engine="mlp", mlp_cmd=FAKE_MLP_COMMAND, mpi_prefix=""
+    )
+    monkeypatch.setitem(settings_module.SETTINGS_CACHE, "default", cluster)
+    monkeypatch.setenv("MLP_SELECT", "3,0")  # what the recorded select-add chose
+    labelled = LabelledSet(li2s_labelled[10:20], "chgnet", "PBE", LI2S_SPECIES)
+    maker = ActiveLearningMaker(
+        temperatures=(600.0, 1200.0), runs_per_temperature=1, md_steps=50, min_selected=5
+    )
+    flow = maker.make([li2s_structure((1, 1, 1))], labelled, mtp=MD_MTP_FILE.read_text())
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    run_locally(flow, store=store, root_dir=tmp_path, ensure_success=True)
+
+    assert len(runs) == 2  # one LAMMPS run per temperature, in the one exploration job
+    (exploration,) = store.query({"name": {"$regex": "^explore "}}, load=True)
+    assert exploration["output"]["explorer"] == "LmpExplorer"
+    assert exploration["output"]["candidate_grades"] == [g for run in RUN_GRADES for g in run]
+    calls = (work / "calls.log").read_text().splitlines()
+    assert calls[-1].split()[0] == {"mlip2": "select-add", "mlip3": "select_add"}[engine.dialect]
+    assert calls[-1].split()[3].endswith("candidates.cfg")
+    found = store.query_one({"output.stop_reason": {"$exists": True}}, load=True)
+    doc = ActiveLearningDocument(**found["output"])
+    (it,) = doc.iterations
+    assert doc.stop_reason == "iteration 1 selected 2 configurations"
+    assert (it.n_runs, it.runs_stopped, it.n_candidates, it.n_selected) == (2, 1, 4, 2)
+    assert it.grade_max == 11.7 and it.n_graded == 4  # LAMMPS reports the saved ones only
+    assert it.explore_time_s > 0 and it.select_time_s > 0

@@ -42,10 +42,12 @@ def _learning(stop_reason: str, runs_stopped: int, n_selected: int):
 def test_active_learning_capped_while_still_breaking_is_warned():
     from ionflow.pipeline.report import learning_warnings
 
-    # the full demo of 2026-11-30: 4 iterations, 3 runs of the last still above gamma_break
+    # the last round explores with the final potential (past the cap it only checks it)
     (warning,) = learning_warnings(_learning("reached max_iterations=4", 3, 11))
     assert warning.startswith("WARNING: active learning did not converge")
     assert "3 exploration run(s)" in warning and "13.7" in warning
     assert learning_warnings(_learning("reached max_iterations=4", 0, 11)) == []
-    assert learning_warnings(_learning("iteration 3 selected 0 configurations", 2, 0)) == []
+    assert learning_warnings(_learning("iteration 3 selected 0 configurations", 0, 0)) == []
+    # nothing new to select, yet runs still broke: its candidates were labelled before
+    assert learning_warnings(_learning("iteration 3 selected 0 configurations", 2, 0))
     assert learning_warnings(None) == []

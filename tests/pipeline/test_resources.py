@@ -119,29 +119,46 @@ def test_jobs_made_at_run_time_get_their_stage_resources():
     assert {"md", "structures"} <= set(stages)
 
 
-def test_active_learning_iteration_gives_each_new_job_its_stage():
-    """An iteration replaces itself with label, merge, refit and the next iteration;
-    jobflow's dynamic config updates it carries give each its own stage's resources."""
+def test_active_learning_explores_with_md_resources_and_selects_with_the_fit_ones():
+    """An iteration is exploration jobs (MD: the md group) and a selection job (MaxVol or
+    ``mlp select-add``: the fit group), which replaces itself with label, merge, refit and
+    the next iteration's jobs; jobflow's dynamic config updates it carries give each its
+    own resources."""
     from ionflow.learning.flows.active_learning import ActiveLearningMaker
 
     configs = _configs()
-    loop = ActiveLearningMaker().make([make_li2s()], labelled_set=None, mtp="mtp text")
+    maker = ActiveLearningMaker(runs_per_temperature=2)
+    loop = maker.make([make_li2s()], labelled_set=None, mtp="mtp text")
     apply_stage_configs(loop, configs)
-    (iteration,) = [j for j in loop.jobs if stage_of_job(j) == "active learning"]
-    assert iteration.config.pass_manager_config is False
-    # what iteration() returns, with jobflow's Job.run step for dynamic updates applied
+    *explorations, selection = loop.jobs
+    assert [stage_of_job(j) for j in loop.jobs] == ["active learning"] * 3  # status, progress
+    for one in explorations:
+        assert one.config.manager_config == configs["md"]
+    assert configs["md"]["_category"] == "md"
+    assert selection.config.manager_config["_category"] == "fit"
+    assert selection.config.pass_manager_config is False
+    # what select() returns, with jobflow's Job.run step for dynamic updates applied
     label = LabelMaker().make([make_li2s()])
     merge = merge_labelled(None, label.output)
-    refit = ActiveLearningMaker().fit_maker.make(merge.output["labelled_set"])
-    following = ActiveLearningMaker().iteration([make_li2s()], None, refit.output.mtp, [], [], {})
-    replacement = Flow([label, merge, refit, following])
-    for update in iteration.config_updates:
+    refit = maker.fit_maker.make(merge.output["labelled_set"])
+    following = maker.iteration_jobs(
+        [make_li2s()], merge.output["labelled_set"], refit.output.mtp, [{}], [], {}, None
+    )
+    replacement = Flow([label, merge, refit, *following])
+    for update in selection.config_updates:
         replacement.update_config(**update, dynamic=True)
-    for job in (label, merge, refit, following):
-        assert job.config.manager_config == configs[stage_of_job(job)], job.name
-    assert following.config.pass_manager_config is False
     assert label.config.manager_config["_category"] == "dft"
     assert refit.config.manager_config["_category"] == "fit"
+    *explorations, selection = following
+    assert len(explorations) == 2
+    assert all(one.config.manager_config["_category"] == "md" for one in explorations)
+    assert selection.config.manager_config["_category"] == "fit"
+    assert selection.config.pass_manager_config is False
+    assert len(selection.config_updates) == len(loop.jobs[-1].config_updates)  # passed on
+    # and FireWorks puts them in those queues
+    spec = {fw.name: fw.spec for fw in flow_to_workflow(replacement).fws}
+    assert spec["select (iteration 2)"]["_category"] == "fit"
+    assert spec["explore c0 run 1 (iteration 2)"]["_category"] == "md"
 
 
 def test_shipped_specs_have_resources_for_every_group():

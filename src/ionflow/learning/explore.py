@@ -132,7 +132,14 @@ class SnapshotGrader:
 
 
 class Explorer(Protocol):
-    """Explore with MD and return the configurations the potential extrapolates on."""
+    """Explore with MD and return the configurations the potential extrapolates on.
+
+    Explorers are dataclasses with a ``seed`` (the velocities of their first MD run): the
+    active-learning loop gives each of its exploration jobs its own
+    (``dataclasses.replace(explorer, seed=...)``).
+    """
+
+    seed: int
 
     def __call__(
         self,

@@ -136,6 +136,7 @@ def estimate_core_hours(spec: WorkflowSpec, n_atoms: int) -> list[StageCost]:
             iterations
             * n_conf
             * len(learning.temperatures_K)
+            * learning.runs_per_temperature
             * learning.md_steps
             * n_atoms  # exploration runs on the configuration cells themselves
             * md_atom_step_s

@@ -126,7 +126,9 @@ def _learning_maker(
             energy_window_eV_atom=learning.energy_window_eV_atom,
         ),
         md_timestep_fs=spec.md.timestep_fs,  # exploration visits what production MD will
+        grade_every=learning.grade_every_steps,
         temperatures=tuple(learning.temperatures_K),
+        runs_per_temperature=learning.runs_per_temperature,
         md_steps=learning.md_steps,
         gamma_select=learning.gamma_select,
         gamma_break=learning.gamma_break,

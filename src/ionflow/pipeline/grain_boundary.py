@@ -221,6 +221,7 @@ def grain_boundary_maker_from_spec(
         "max_iterations": learning.max_iterations,
         "max_selected": learning.max_selected_per_iteration,
         "temperatures": tuple(learning.temperatures_K),
+        "runs_per_temperature": learning.runs_per_temperature,
         "md_steps": learning.md_steps,
     }
     surface_learning = dataclasses.replace(

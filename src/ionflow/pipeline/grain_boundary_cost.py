@@ -60,7 +60,8 @@ def grain_boundary_costs(spec: WorkflowSpec, n_atoms: int) -> list[StageCost]:
         (slab_atoms, slab_atoms),
         (gb_atoms, gb.neighbourhood.max_atoms),
     ):
-        explore_s = n_conf * len(learning.temperatures_K) * learning.md_steps * cell_atoms * md_s
+        runs = len(learning.temperatures_K) * learning.runs_per_temperature
+        explore_s = n_conf * runs * learning.md_steps * cell_atoms * md_s
         label_s = (
             learning.max_selected_per_iteration * label_factor * dft_step_core_s(spec, label_atoms)
         )

@@ -43,6 +43,12 @@ class GbLearningSpec(_GbSection):
     max_iterations: int = Field(10, ge=1)
     max_selected_per_iteration: int = Field(50, ge=1)
     temperatures_K: list[PositiveFloat] = Field([350.0, 600.0], min_length=1)
+    runs_per_temperature: int = Field(
+        1,
+        ge=1,
+        description="Exploration MD runs per cell and T, each its own velocities (one: "
+        "every GB snapshot already gives several neighbourhood cuts to choose from).",
+    )
     md_steps: int = Field(10000, ge=1, description="Exploration MD steps per cell and T.")
 
 

@@ -278,21 +278,21 @@ def learning_summary(active: ActiveLearningDocument) -> dict[str, Any]:
 
 
 def learning_warnings(active: ActiveLearningDocument | None) -> list[str]:
-    """A warning when active learning ended by its iteration cap while still extrapolating.
+    """A warning when the final potential still left its trained region in exploration.
 
-    The loop stops by itself when a round selects (almost) nothing, and then labels
-    nothing more; a last round that labelled and refitted means it ended at
-    ``max_iterations``, so the potential the MD uses was never explored, and runs of
-    that round still stopped mean it was not yet staying in its trained region.
+    The last round of the loop always explores with the potential the production MD
+    uses (at ``max_iterations`` it only checks it, labelling nothing); runs of that round
+    stopped above gamma_break or at an unphysical configuration mean the MD may run on
+    extrapolation.
     """
     if active is None or not active.iterations:
         return []
     last = active.iterations[-1]
-    if last.n_labelled == 0 or (last.runs_stopped == 0 and last.runs_unphysical == 0):
+    if last.runs_stopped == 0 and last.runs_unphysical == 0:
         return []
     return [
-        f"WARNING: active learning did not converge ({active.stop_reason}): in its last "
-        f"round {last.runs_stopped} exploration run(s) still stopped above gamma_break "
+        f"WARNING: active learning did not converge ({active.stop_reason}): with the final "
+        f"potential {last.runs_stopped} exploration run(s) stopped above gamma_break "
         f"(largest grade {last.grade_max:.1f}) and {last.runs_unphysical} at an "
         "unphysical configuration; the MD runs on extrapolation (raise "
         "mtp.active_learning.max_iterations or md_steps)"

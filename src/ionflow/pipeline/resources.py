@@ -6,7 +6,8 @@ firework's spec: ``qlaunch`` (reservation mode) updates its queue adapter with
 ``_queueadapter`` and only workers of ``_category`` pull the job, so DFT, fitting and MD
 go to different queues. Jobs created at run time get theirs too: the pipeline's fan-out
 jobs apply :func:`apply_stage_configs` to their replacement, and a job whose replacement
-mixes stages (an active-learning iteration: label, merge, refit, next iteration) carries
+mixes stages (an active-learning selection: label, merge, refit, the next iteration's
+exploration and selection) carries
 jobflow's dynamic, function-filtered config updates, with passing its own config off
 (jobflow would otherwise overwrite every replacement job with the parent's).
 """
@@ -40,8 +41,24 @@ MIXED_REPLACEMENT_FUNCTIONS = (
     LabelMaker.make,
     merge_labelled,
     MtpFitMaker.make,
-    ActiveLearningMaker.iteration,
+    ActiveLearningMaker.explore,
+    ActiveLearningMaker.select,
 )
+# jobs that run with another stage's resources than their own: active learning's selection
+# grades and runs MaxVol or ``mlp select-add`` (MPI) like a fit, its exploration runs MD
+RESOURCES_OF_FUNCTION = {ActiveLearningMaker.select: "fit"}
+
+
+def _unwrapped(function):
+    return getattr(function, "__wrapped__", function)
+
+
+def resource_stage(function) -> str:
+    """The stage whose resources a job of ``function`` gets (its own stage by default)."""
+    for special, stage in RESOURCES_OF_FUNCTION.items():
+        if _unwrapped(function) is _unwrapped(special):
+            return stage
+    return stage_of_module(getattr(function, "__module__", None))
 
 
 def worker_pre_rocket() -> list[str]:
@@ -106,27 +123,27 @@ def _jobs(jobs: Flow | Job | list) -> list[Job]:
 def apply_stage_configs(jobs: Flow | Job | list, configs: dict[str, dict]) -> None:
     """Give every job in ``jobs`` its stage's manager config (in place; {}: none).
 
-    Jobs whose replacement mixes stages (fan-out, active-learning iteration) stop
+    Jobs whose replacement mixes stages (fan-out, active-learning selection) stop
     jobflow passing their own config on; the job jobflow adds to hold a replacing
     Flow's output (``store_inputs``) gets the ``other`` stage's through a dynamic update.
+    Active learning's selection jobs get the fit's resources (:data:`RESOURCES_OF_FUNCTION`).
     """
     if not any(configs.values()):
         return
     for one in _jobs(jobs):
         stage = stage_of_job(one)
-        one.config.manager_config = copy.deepcopy(configs.get(stage, {}))
-        function = getattr(one.function, "__wrapped__", one.function)
-        iteration = function is getattr(ActiveLearningMaker.iteration, "__wrapped__", None)
-        if stage != "fan-out" and not iteration:
+        one.config.manager_config = copy.deepcopy(configs.get(resource_stage(one.function), {}))
+        selection = _unwrapped(one.function) is _unwrapped(ActiveLearningMaker.select)
+        if stage != "fan-out" and not selection:
             continue
         one.config.pass_manager_config = False
         updates = [(store_inputs, {"manager_config": configs.get("other", {})})]
-        if iteration:
+        if selection:
             updates += [
-                (made, {"manager_config": configs.get(stage_of_module(made.__module__), {})})
+                (made, {"manager_config": configs.get(resource_stage(made), {})})
                 for made in MIXED_REPLACEMENT_FUNCTIONS
             ]
         for made, update in updates:
-            if made is ActiveLearningMaker.iteration:
+            if made is ActiveLearningMaker.select:
                 update["pass_manager_config"] = False
             one.update_config(update, function_filter=made, dynamic=True)

@@ -84,7 +84,20 @@ class ActiveLearningSpec(_Section):
     max_iterations: int = Field(10, ge=1)
     max_selected_per_iteration: int = Field(50, ge=1)
     temperatures_K: Temperatures_K = Field([300.0, 600.0, 900.0])
+    runs_per_temperature: int = Field(
+        3,
+        ge=1,
+        description="Exploration MD runs per cell and temperature, each from its own "
+        "velocities: MaxVol needs a pool ~3x the batch to choose from.",
+    )
     md_steps: int = Field(10000, ge=1)
+    grade_every_steps: int = Field(
+        10,
+        ge=1,
+        description="Grade every this many exploration MD steps (locally each grade is a "
+        "full evaluation of the basis, several times an MD step; LAMMPS+MLIP on a cluster "
+        "grades every step).",
+    )
     warm_start: bool = True
     min_distance_fraction: float = Field(
         1.0, gt=0, description="Trust level: closest approach as a fraction of min_dist."

@@ -2,10 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 from pydantic import BaseModel, Field
 
 from ionflow.io.labelled_set import LabelledSet
 from ionflow.mtp.schemas.fit import SplitErrors
+
+EXPLORATION_DATA_FIELDS = ["all_grades", "candidates_cfg"]
+"""Fields of :class:`ExplorationDocument` kept in the JobStore ``data`` store."""
+
+
+def grade_statistics(grades: Sequence[float]) -> tuple[float, dict[str, float]]:
+    """Return (highest grade, its p50, p90 and p99) of exploration grades (0 when none)."""
+    values = np.asarray(grades if len(grades) else [0.0], dtype=float)
+    return float(values.max()), {f"p{q}": float(np.percentile(values, q)) for q in (50, 90, 99)}
+
+
+class ExplorationDocument(BaseModel):
+    """What one exploration job found.
+
+    MD with the current MTP from one cell, one run at every exploration temperature,
+    stopped by the engine's extrapolation control.
+    """
+
+    structure_index: int = Field(description="Index of the explored cell.")
+    run: int = Field(description="Run of this cell, 0 .. runs_per_temperature - 1.")
+    seed: int = Field(description="Velocity seed the explorer was given (its first MD run).")
+    temperatures_K: list[float]
+    explorer: str = Field(description="Exploration engine (class name).")
+    n_runs: int = Field(description="MD runs: one per temperature.")
+    n_graded: int = Field(description="Snapshots graded.")
+    grade_max: float
+    grade_percentiles: dict[str, float] = Field(description="p50, p90, p99 of the grades.")
+    all_grades: list[float] = Field(description="Grade of every graded snapshot (data store).")
+    n_candidates: int = Field(description="Snapshots graded above gamma_select.")
+    candidate_grades: list[float]
+    candidates_cfg: str = Field(
+        description="The candidates, unlabelled MLIP .cfg text in the training set's species "
+        "order (data store)."
+    )
+    runs_stopped: int = Field(description="MD runs stopped above gamma_break.")
+    runs_unphysical: int = Field(description="MD runs stopped beyond the trust levels.")
+    explore_time_s: float
 
 
 class ActiveLearningIteration(BaseModel):
@@ -15,6 +55,9 @@ class ActiveLearningIteration(BaseModel):
     n_graded: int = Field(description="Snapshots graded during exploration.")
     grade_max: float
     grade_percentiles: dict[str, float] = Field(description="p50, p90, p99 of the grades.")
+    n_runs: int | None = Field(
+        None, description="Exploration MD runs (cells x temperatures x runs per temperature)."
+    )
     runs_stopped: int = Field(description="MD runs stopped above gamma_break.")
     runs_unphysical: int = Field(
         0, description="MD runs stopped at a configuration beyond the trust levels."
@@ -33,7 +76,7 @@ class ActiveLearningIteration(BaseModel):
     )
     refit_iterations: int | None = Field(None, description="Optimiser iterations of the refit.")
     refit_stopped_by: str | None = Field(None, description="Why the refit's optimiser stopped.")
-    explore_time_s: float
+    explore_time_s: float = Field(description="Exploration MD time, summed over its jobs.")
     select_time_s: float
 
 
