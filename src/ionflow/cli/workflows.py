@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -183,6 +184,7 @@ def launch(
 
     from ionflow.db.stores import check_database, get_launchpad
     from ionflow.pipeline.launch import SlurmLauncher, launch_local, use_ionflow_store
+    from ionflow.settings import job_cpus
 
     if local == slurm:
         raise IonflowInputError("give one of --local or --slurm")
@@ -200,6 +202,8 @@ def launch(
     with live if console.is_terminal else contextlib.nullcontext():
         if local:
             use_ionflow_store()
+            if parallel > 1:  # N launchers share the CPUs: no thread pool oversubscribes them
+                os.environ.setdefault("OMP_NUM_THREADS", str(max(1, job_cpus() // parallel)))
             before = set(launch_dir.glob("launcher_*"))
             siblings = [
                 subprocess.Popen(sibling_command(launch_dir, config_dir))

@@ -25,6 +25,7 @@ from ionflow.errors import IonflowInputError
 from ionflow.pipeline.progress import WorkflowProgress, workflow_progress
 from ionflow.pipeline.results import WorkflowResults, collect_results
 from ionflow.pipeline.spec import WorkflowSpec, load_spec
+from ionflow.settings import job_cpus
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad
@@ -129,7 +130,7 @@ def launcher_command(
 
 def local_parallel_jobs(most: int = 4) -> int:
     """Jobs the demo runs at once on this machine: its CPUs (at most ``most``)."""
-    return max(1, min(most, len(os.sched_getaffinity(0))))
+    return max(1, min(most, job_cpus()))
 
 
 @dataclass
