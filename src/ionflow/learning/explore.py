@@ -100,12 +100,16 @@ class SnapshotGrader:
         distances = snapshot.get_all_distances(mic=True)
         return bool(distances[~np.eye(len(snapshot), dtype=bool)].min() < self.min_distance_A)
 
+    def energy_within(self, energy_eV: float, n_atoms: int) -> bool:
+        """True if a predicted energy (eV, whole cell) is within the trust levels' window."""
+        return bool(self.energy_min <= energy_eV / n_atoms <= self.energy_max)
+
     def physical(self, snapshot: Atoms) -> bool:
         """True if ``snapshot`` is within the trust levels (distances, predicted energy)."""
         if self.too_close(snapshot):
             return False
-        energy = motep_api.predict(self.data, [snapshot])[0]["energy"] / len(snapshot)
-        return bool(self.energy_min <= energy <= self.energy_max)
+        energy = motep_api.predict(self.data, [snapshot])[0]["energy"]
+        return self.energy_within(energy, len(snapshot))
 
     def __call__(self, snapshot: Atoms) -> bool:
         """Grade ``snapshot`` (kept above gamma_select); True ends the run.
@@ -116,7 +120,7 @@ class SnapshotGrader:
         unphysical = self.too_close(snapshot)
         if not unphysical:
             rows, (energy,) = motep_api.rows_and_energies(self.data, [snapshot])
-            unphysical = not self.energy_min <= energy / len(snapshot) <= self.energy_max
+            unphysical = not self.energy_within(energy, len(snapshot))
         if unphysical:
             self.result.runs_unphysical += 1
             return True
