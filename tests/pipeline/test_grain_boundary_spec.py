@@ -55,7 +55,10 @@ def test_spec_without_the_section_builds_no_study():
     [
         ({"neighbourhood": {"radius_A": 4.0}}, "below mtp.r_cut_A"),
         ({"configurations": [0, 6]}, "n_configurations is 6"),
-        ({"model": {"ab_shift": [0.0, 0.0]}}, "apart; change grain_boundary.model.ab_shift"),
+        (
+            {"model": {"ab_shift": [0.0, 0.0], "ab_grid": [1, 1], "openings_A": [0.0]}},
+            "apart; change grain_boundary.model.ab_shift",
+        ),
         ({"model": {"plane": [0, 2, 2]}}, "configuration 0"),
     ],
 )

@@ -62,3 +62,37 @@ def test_ab_shift_removes_overlapping_atoms_and_cubic_builds_the_50_percent_orde
     with pytest.raises(IonflowInputError, match="not cubic"):
         strained.lattice = strained.lattice.__class__(np.diag([9.0, 9.87, 9.85]))
         grain_boundary(strained, cubic=True)
+
+
+def test_rigid_body_search_keeps_the_boundary_contacts_bulk_like():
+    from ionflow.structures.grain_boundary import bulk_contacts, rigid_body_translation
+    from ionflow.structures.parents import get_parent_structure
+
+    parent = get_parent_structure("Li6PS5Cl")
+    bare, bare_how = grain_boundary(parent, ab_shift=(0.5, 0.0))
+    openings = (0.0, 0.5, 1.0, 1.5, 2.0)
+    gb, how = grain_boundary(
+        parent, ab_shift=(0.5, 0.0), ab_grid=(8, 16), openings_A=openings, min_contact_ratio=0.8
+    )
+    # pymatgen's boundary puts S and Cl 2.05 Å apart (half the bulk's S-Cl distance)
+    before = how["before_translation"]
+    assert before["min_anion_distance_A"] == pytest.approx(bare_how["min_anion_distance_A"])
+    assert before["min_anion_distance_A"] < 2.1 and before["min_contact_ratio"] < 0.55
+    assert bare_how["opening_A"] == 0 and bare.lattice.c == pytest.approx(
+        gb.lattice.c - 2 * how["opening_A"]
+    )
+    # the translation found: every cross-boundary pair at >= 80 % of its bulk distance
+    assert how["min_contact_ratio"] >= 0.8 and how["min_anion_distance_A"] > 3.0
+    assert how["opening_A"] in openings[1:] and len(gb) == len(bare)
+    assert gb.composition == bare.composition
+    # ... at the smallest opening that does it
+    smaller = openings[openings.index(how["opening_A"]) - 1]
+    _, _, ratio = rigid_body_translation(
+        grain_boundary(parent)[0],  # no shift, no opening: the search's start
+        bulk_contacts(parent),
+        (0.5, 0.0),
+        (8, 16),
+        (smaller,),
+        1.0,
+    )
+    assert ratio < 0.8

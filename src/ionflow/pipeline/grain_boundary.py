@@ -200,6 +200,21 @@ class GrainBoundaryStudyMaker(Maker):
         return Response(replace=flow)
 
 
+def gb_model_settings(model) -> dict:
+    """:class:`GrainBoundaryMaker` fields from the spec's ``grain_boundary.model``."""
+    return {
+        "sigma": model.sigma,
+        "rotation_axis": tuple(model.rotation_axis),
+        "plane": tuple(model.plane),
+        "ab_shift": tuple(model.ab_shift),
+        "region_width": model.region_width_A,
+        "cubic": True,
+        "ab_grid": tuple(model.ab_grid),
+        "openings_A": tuple(model.openings_A),
+        "min_contact_ratio": model.min_contact_ratio,
+    }
+
+
 def grain_boundary_maker_from_spec(
     spec,
     base_training: TrainingSetFlowMaker,
@@ -233,14 +248,7 @@ def grain_boundary_maker_from_spec(
         max_atoms=gb.neighbourhood.max_atoms,
         max_cuts_per_configuration=gb.neighbourhood.max_cuts_per_configuration,
     )
-    gb_models = {
-        "sigma": model.sigma,
-        "rotation_axis": tuple(model.rotation_axis),
-        "plane": tuple(model.plane),
-        "ab_shift": tuple(model.ab_shift),
-        "region_width": model.region_width_A,
-        "cubic": True,
-    }
+    gb_models = gb_model_settings(model)
     md = spec.md
     dump_every = max(1, round(gb.md.dump_interval_fs / md.timestep_fs))
     return GrainBoundaryStudyMaker(
@@ -333,13 +341,7 @@ def check_grain_boundary(spec, path: Path) -> None:
     model = gb.model
     for index in wanted:
         try:
-            gb_model = GrainBoundaryMaker(
-                sigma=model.sigma,
-                rotation_axis=tuple(model.rotation_axis),
-                plane=tuple(model.plane),
-                ab_shift=tuple(model.ab_shift),
-                cubic=True,
-            ).build(structures[index][0])
+            gb_model = GrainBoundaryMaker(**gb_model_settings(model)).build(structures[index][0])
         except IonflowInputError as exc:
             raise IonflowInputError(
                 f"{path}: 'grain_boundary' configuration {index}: {exc}"
@@ -348,5 +350,5 @@ def check_grain_boundary(spec, path: Path) -> None:
         if closest < MIN_GB_DISTANCE_A:
             raise IonflowInputError(
                 f"{path}: the GB model of configuration {index} has atoms {closest:.2f} Å "
-                f"apart; change grain_boundary.model.ab_shift (0.5, 0 works for Li6PS5Cl)"
+                f"apart; change grain_boundary.model.ab_shift, ab_grid or openings_A"
             )

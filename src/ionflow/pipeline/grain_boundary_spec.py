@@ -68,7 +68,28 @@ class GbModelSpec(_GbSection):
     rotation_axis: tuple[int, int, int] = (1, 0, 0)
     plane: tuple[int, int, int] = (0, 2, 1)
     ab_shift: tuple[float, float] = Field(
-        (0.5, 0.0), description="In-plane shift of the upper grain (0, 0 stacks atoms)."
+        (0.5, 0.0),
+        description="In-plane shift of the upper grain (0, 0 stacks atoms); the origin of "
+        "the rigid-body search.",
+    )
+    ab_grid: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = Field(
+        (16, 32),
+        description="In-plane grid (along a, b) of the upper grain's rigid-body search "
+        "for the translation whose closest contacts are most bulk-like; (1, 1) with "
+        "openings_A [0] keeps ab_shift as it is.",
+    )
+    openings_A: list[Annotated[float, Field(ge=0)]] = Field(
+        [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0],
+        min_length=1,
+        description="Openings of each boundary along its normal tried, smallest first (Å).",
+    )
+    min_contact_ratio: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="The search stops at the first opening whose closest contact is this "
+        "fraction of the bulk's for the same element pair (the bare Σ5(021) Li6PS5Cl "
+        "boundary: 0.5, S-Cl 2.05 Å).",
     )
     learning_expand_times: int = Field(1, ge=1, description="Grain repeats of learning models.")
     production_configuration: NonNegativeInt = Field(

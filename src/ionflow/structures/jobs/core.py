@@ -294,6 +294,11 @@ class GrainBoundaryMaker(StructureSetMaker):
         region_width: region slab thickness (Å).
         ab_shift: in-plane shift of the upper grain (fractions of a and b).
         cubic: build from the cubic lattice of the parent's volume (relaxed cells).
+        ab_grid: in-plane grid of the upper grain's rigid-body search ((1, 1) and
+            ``openings_A`` (0,): ``ab_shift`` as given).
+        openings_A: openings along the normal tried, smallest first (Å).
+        min_contact_ratio: closest contact / bulk contact of the same element pair that
+            ends the search.
     """
 
     name: str = "grain boundary"
@@ -305,6 +310,9 @@ class GrainBoundaryMaker(StructureSetMaker):
     region_width: float = 10.0
     ab_shift: tuple[float, float] = (0.0, 0.0)
     cubic: bool = False
+    ab_grid: tuple[int, int] = (1, 1)
+    openings_A: tuple[float, ...] = (0.0,)
+    min_contact_ratio: float = 0.8
 
     def build(self, structure: Structure) -> list[tuple[Structure, dict]]:
         """One GB model."""
@@ -320,6 +328,9 @@ class GrainBoundaryMaker(StructureSetMaker):
                 self.region_width,
                 self.ab_shift,
                 self.cubic,
+                self.ab_grid,
+                self.openings_A,
+                self.min_contact_ratio,
             )
         ]
 
