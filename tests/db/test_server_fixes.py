@@ -243,3 +243,22 @@ def test_bug_j_aggregate_and_distinct_return_bools(db):
         assert _typed(projected) == [{"_id": ("int", 1), "a": ("bool", True)}]
         assert groups == distinct == [("bool", True), ("int", 1)]
         assert _typed(database.b.distinct("d.x")) == [("bool", False)]
+
+
+def test_bug_k_null_equality_in_python_matcher(db):
+    """``{"f": null}`` beside ``$or`` (Python matcher) missed a stored null: FireWorks' worker."""
+    kind, database = db
+    database.n.insert_many(
+        [{"_id": 1, "s": {"w": None}}, {"_id": 2, "s": {}}, {"_id": 3, "s": {"w": "x"}}]
+    )
+    assert sorted(d["_id"] for d in database.n.find({"s.w": None})) == [1, 2]  # SQL: right
+    in_python = sorted(d["_id"] for d in database.n.find({"$or": [{"s.w": None}, {"_id": 0}]}))
+    lpad = _launchpad(database)
+    lpad.add_wf(Firework(ScriptTask.from_str("true"), name="null", spec={"_fworker": None}))
+    if kind == "upstream":
+        assert in_python == [2]
+        assert not lpad.run_exists(FWorker())
+    else:
+        assert in_python == [1, 2]
+        assert lpad.run_exists(FWorker())
+        assert database.n.count_documents({"$and": [{"s.w": None}]}) == 2

@@ -51,6 +51,8 @@ So that plain pymongo answers what users ask of the stored outputs:
     (a leading ``$match`` still selects by SQL); ``distinct`` of a key holding bools runs
     in Python. Still as upstream: ``{"n": 1}`` also matches a stored ``true``, and sorts
     order ``false``/``true`` as 0/1 among numbers.
+(k) ``{"f": null}`` matches a stored null in the Python matcher too (upstream: only a
+    missing ``f``), so FireWorks' worker query finds a firework whose ``_fworker`` is null.
 """
 
 from __future__ import annotations
@@ -340,16 +342,18 @@ def _aggregate_in_python(engine: Any, pipeline: list, session: Any) -> list:
     """Upstream's Python aggregation (tier 3); a leading ``$match`` selects by ``find``.
 
     Tier 3 reads the whole collection and applies every stage in Python; a first
-    ``$match`` is handed to ``find`` (SQL where it translates) so that only the
-    matching documents are read. The stage still runs in Python (it keeps them all).
+    ``$match`` is answered by ``find`` instead (SQL where it translates), so that only
+    the matching documents are read.
     """
     from neosqlite.collection.query_engine.python_aggregation_engine import (
         execute_python_aggregation,
     )
 
     first = pipeline[0] if pipeline else None
-    if isinstance(first, dict) and isinstance(first.get("$match"), dict) and first["$match"]:
-        engine = _Prefiltered(engine, first["$match"])
+    if isinstance(first, dict) and set(first) == {"$match"} and isinstance(first["$match"], dict):
+        engine, pipeline = _Prefiltered(engine, first["$match"]), pipeline[1:]
+    if not pipeline:
+        return list(engine.find(session=session))
     return execute_python_aggregation(engine, pipeline, session)
 
 
@@ -874,17 +878,34 @@ def _holds_bool(value: Any) -> bool:
     return False
 
 
+def _refers_to_fields(spec: Any) -> bool:
+    """True if a stage's spec names a field (``"$f"``) anywhere."""
+    if isinstance(spec, str):
+        return spec.startswith("$")
+    if isinstance(spec, dict):
+        return any(_refers_to_fields(v) for v in spec.values())
+    if isinstance(spec, (list, tuple)):
+        return any(_refers_to_fields(v) for v in spec)
+    return False
+
+
 def _reshapes(pipeline: Any) -> bool:
     """True for a pipeline whose output holds values taken out of the stored JSON.
 
     Upstream's SQL tiers read such values with ``json_extract``, which gives 1/0 for
-    true/false; a pipeline of whole-document stages only returns the stored documents.
+    true/false. Whole-document stages only return the stored documents, and a
+    ``$group`` naming no field (pymongo's ``count_documents``) only counts them.
     """
-    names = [next(iter(s), "") for s in pipeline if isinstance(s, dict) and s]
+    stages = [s for s in pipeline if isinstance(s, dict) and len(s) == 1]
+    names = [next(iter(s)) for s in stages]
     return (
-        len(names) == len(pipeline)
+        len(stages) == len(pipeline)
         and all(name in PYTHON_TIER_STAGES for name in names)
-        and any(name not in WHOLE_DOCUMENT_STAGES for name in names)
+        and any(
+            name not in WHOLE_DOCUMENT_STAGES
+            and not (name == "$group" and not _refers_to_fields(stage[name]))
+            for name, stage in zip(names, stages, strict=True)
+        )
     )
 
 
@@ -964,6 +985,49 @@ def _fix_booleans() -> None:
     QueryEngine.distinct = distinct
 
 
+# --- (k) {"f": null} matches a stored null ----------------------------------------------
+
+
+def _null_at(value: Any, parts: list[str]) -> bool:
+    """True where MongoDB's ``{"a.b": null}`` matches: the path is missing or null.
+
+    An array on the way is looked into (any element may match); at the end, an array
+    matches when it holds a null.
+    """
+    if not parts:
+        return value is None or (isinstance(value, list) and None in value)
+    if isinstance(value, dict):
+        return parts[0] not in value or _null_at(value[parts[0]], parts[1:])
+    if isinstance(value, list) and value:
+        return any(_null_at(item, parts) for item in value)
+    return True  # no document on the way: the field is missing
+
+
+def _fix_null_equality() -> None:
+    """Fix (k): ``{"f": null}`` in the Python matcher matches a stored null.
+
+    Upstream's Python matcher drops null values while it resolves the path, so
+    ``{"f": null}`` matched only a missing ``f`` (its SQL translation is right). Every
+    filter with ``$or``/``$and`` runs there: FireWorks' worker query (``{"spec._fworker":
+    null}`` in an ``$or``) never found a firework whose ``_fworker`` is null.
+    """
+    from neosqlite.collection.query_helper.query_builder import QueryBuilderMixin
+
+    original_apply = QueryBuilderMixin._apply_query
+
+    def apply_query(self: Any, query: dict[str, Any], document: dict[str, Any]) -> bool:
+        if document is None or not isinstance(query, dict):
+            return original_apply(self, query, document)
+        nulls = [k for k, v in query.items() if v is None and not str(k).startswith("$")]
+        if not nulls:
+            return original_apply(self, query, document)
+        if not all(_null_at(document, key.split(".")) for key in nulls):
+            return False
+        return original_apply(self, {k: v for k, v in query.items() if k not in nulls}, document)
+
+    QueryBuilderMixin._apply_query = apply_query
+
+
 def apply_patches(query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S) -> None:
     """Apply the fixes to the imported neosqlite / nx_27017 modules."""
     _fix_id_indexes()
@@ -974,6 +1038,7 @@ def apply_patches(query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S) -> None:
     _fix_object_id_fields()
     _fix_requests(query_timeout_s)
     _fix_booleans()
+    _fix_null_equality()
 
 
 def main(argv: list[str]) -> None:
