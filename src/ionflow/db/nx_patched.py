@@ -878,34 +878,19 @@ def _holds_bool(value: Any) -> bool:
     return False
 
 
-def _refers_to_fields(spec: Any) -> bool:
-    """True if a stage's spec names a field (``"$f"``) anywhere."""
-    if isinstance(spec, str):
-        return spec.startswith("$")
-    if isinstance(spec, dict):
-        return any(_refers_to_fields(v) for v in spec.values())
-    if isinstance(spec, (list, tuple)):
-        return any(_refers_to_fields(v) for v in spec)
-    return False
-
-
 def _reshapes(pipeline: Any) -> bool:
     """True for a pipeline whose output holds values taken out of the stored JSON.
 
     Upstream's SQL tiers read such values with ``json_extract``, which gives 1/0 for
-    true/false. Whole-document stages only return the stored documents, and a
-    ``$group`` naming no field (pymongo's ``count_documents``) only counts them.
+    true/false; whole-document stages only return the stored documents. (pymongo's
+    ``count_documents``, a ``$group`` on a constant, went to tier 3 upstream already.)
     """
     stages = [s for s in pipeline if isinstance(s, dict) and len(s) == 1]
     names = [next(iter(s)) for s in stages]
     return (
         len(stages) == len(pipeline)
         and all(name in PYTHON_TIER_STAGES for name in names)
-        and any(
-            name not in WHOLE_DOCUMENT_STAGES
-            and not (name == "$group" and not _refers_to_fields(stage[name]))
-            for name, stage in zip(names, stages, strict=True)
-        )
+        and any(name not in WHOLE_DOCUMENT_STAGES for name in names)
     )
 
 
