@@ -250,16 +250,19 @@ def _fix_dotted_projection() -> None:
     AggregationMixin._apply_projection = apply_projection
 
 
+def _any_leaf(value: Any, test: Any) -> bool:
+    """True if ``test`` holds for a value found inside dicts and lists (recursively)."""
+    if isinstance(value, dict):
+        return any(_any_leaf(v, test) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_any_leaf(v, test) for v in value)
+    return test(value)
+
+
 def _contains_object_id(value: Any) -> bool:
     from neosqlite.objectid import ObjectId
 
-    if isinstance(value, ObjectId):
-        return True
-    if isinstance(value, dict):
-        return any(_contains_object_id(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_contains_object_id(v) for v in value)
-    return False
+    return _any_leaf(value, lambda v: isinstance(v, ObjectId))
 
 
 def _fix_object_id_fields() -> None:
@@ -868,16 +871,6 @@ def _strict_bools(query: Any) -> dict | None:
     return strict if changed else None
 
 
-def _holds_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return True
-    if isinstance(value, dict):
-        return any(_holds_bool(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_holds_bool(v) for v in value)
-    return False
-
-
 def _reshapes(pipeline: Any) -> bool:
     """True for a pipeline whose output holds values taken out of the stored JSON.
 
@@ -933,7 +926,7 @@ def _fix_booleans() -> None:
     original_distinct = QueryEngine.distinct
 
     def can_use_sql_updates(self: Any, update_spec: dict, *args: Any, **kwargs: Any) -> bool:
-        if _holds_bool(update_spec):
+        if _any_leaf(update_spec, lambda v: isinstance(v, bool)):
             return False
         return original_can_use_sql(self, update_spec, *args, **kwargs)
 
