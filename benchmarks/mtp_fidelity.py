@@ -88,7 +88,9 @@ def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, se
     """NVT MD with ``calculator``; return a dict: D, D_err (Li, cm^2/s), ps, failure, snapshots.
 
     ``limits``: ``max_wall_s`` ends the run early (D from what was run; ``ps`` says how
-    long), ``n_snapshots`` copies of the cell, evenly spread over the kept part, are returned
+    long); ``target_rel_err`` ends it once D's standard error is below that fraction of D
+    (checked every 2 ps from 6 ps on: each run is as long as its D needs);
+    ``n_snapshots`` copies of the cell, evenly spread over the kept part, are returned
     (unlabelled) as test configurations. A run whose positions stop being finite (the
     potential blew the cell apart) gives D None and ``failure`` "unstable after ... ps".
     """
@@ -101,6 +103,7 @@ def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, se
     from ionflow.analysis.msd import species_msd
 
     max_wall_s, n_snapshots = limits.get("max_wall_s", np.inf), limits.get("n_snapshots", 0)
+    target_rel_err = limits.get("target_rel_err")
     atoms = atoms.copy()
     atoms.calc = calculator
     MaxwellBoltzmannDistribution(
@@ -114,6 +117,13 @@ def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, se
     frames = []  # every ``every`` steps: all positions (ASE MD does not wrap: unwrapped)
     start = time.perf_counter()
     result = {"D": None, "D_err": None, "ps": 0.0, "failure": None, "snapshots": []}
+
+    def diffusion(kept: np.ndarray):
+        time_fs = np.arange(len(kept)) * every * timestep_fs
+        trajectory = from_positions(kept[:, li], time_fs, atoms.cell.array, "Li", len(atoms))
+        return fit_diffusion(species_msd(trajectory, collective=False))
+
+    check_every = 1000 // every  # frames between two checks of the target error (2 ps)
     with np.errstate(all="ignore"):
         for step in range(steps):
             dynamics.run(1)
@@ -125,15 +135,21 @@ def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, se
                 frames.append(atoms.positions.copy())
                 if time.perf_counter() - start > max_wall_s and len(frames) >= 100:
                     break
+                if (
+                    target_rel_err
+                    and len(frames) >= 3 * check_every
+                    and (len(frames) % check_every == 0)
+                ):
+                    fit = diffusion(np.array(frames[len(frames) // 5 :]))
+                    if 0 < fit.D_err_cm2_s < target_rel_err * fit.D_cm2_s:
+                        break
     kept = np.array(frames[len(frames) // 5 :])  # the first fifth is equilibration
     for i in np.linspace(0, len(kept) - 1, n_snapshots).round().astype(int):
         snapshot = atoms.copy()
         snapshot.calc = None
         snapshot.positions = kept[i]
         result["snapshots"].append(snapshot)
-    time_fs = np.arange(len(kept)) * every * timestep_fs
-    trajectory = from_positions(kept[:, li], time_fs, atoms.cell.array, "Li", len(atoms))
-    fit = fit_diffusion(species_msd(trajectory, collective=False))
+    fit = diffusion(kept)
     result["D"], result["D_err"] = float(fit.D_cm2_s), float(fit.D_err_cm2_s)
     return result
 
@@ -190,7 +206,7 @@ def active_learning(passive: dict, cell, temperatures, args):
     from ionflow.dft.jobs.label import LabelMaker
     from ionflow.dft.sets.oracle import OracleSettings
     from ionflow.io.labelled_set import LabelledSet
-    from ionflow.learning.explore import AseMdExplorer
+    from ionflow.learning.explore_lammps import LammpsExplorer
     from ionflow.learning.flows.active_learning import ActiveLearningMaker
     from ionflow.learning.schemas.active_learning import ActiveLearningDocument
     from ionflow.mtp.fitting import ACTIVE_LEARNING_WEIGHTS
@@ -206,8 +222,9 @@ def active_learning(passive: dict, cell, temperatures, args):
             weights=ACTIVE_LEARNING_WEIGHTS, max_iter=args.al_max_iter, validation_fraction=0.0,
             engine="motep",
         ),
-        explorer=AseMdExplorer(grade_every=10, seed=5),
+        explorer=LammpsExplorer(timestep_fs=TIMESTEP_FS, grade_every=args.al_grade_every),
         temperatures=tuple(temperatures),
+        runs_per_temperature=args.al_runs,
         md_steps=args.al_md_steps,
         max_selected=args.al_max_selected,
         max_iterations=args.al_iterations,
@@ -238,7 +255,7 @@ def oracle_run(temperature: float, args, cache: Path) -> dict:
     run = li_diffusion(
         benchmark_cell((1, 1, 1)), chgnet_calculator(), temperature, args.oracle_steps,
         TIMESTEP_FS, EVERY, seed=int(temperature), max_wall_s=args.oracle_wall_s,
-        n_snapshots=args.heldout_per_T,
+        n_snapshots=args.heldout_per_T, target_rel_err=args.rel_err,
     )  # fmt: skip
     print(f"oracle {temperature:g} K: {run['ps']:.1f} ps, D {run['D']:.3g} ± "
           f"{run['D_err']:.2g} cm2/s", flush=True)  # fmt: skip
@@ -255,7 +272,7 @@ def oracle_run(temperature: float, args, cache: Path) -> dict:
 
 def oracle_runs(temperatures, args) -> dict:
     """:func:`oracle_run` at every temperature: D rows, held-out ``.cfg`` text, wall time."""
-    tag = f"{args.oracle_wall_s:g}s-{args.oracle_steps}"
+    tag = f"{args.oracle_wall_s:g}s-{args.oracle_steps}-{args.rel_err:g}"
     runs = [oracle_run(t, args, CACHE / f"mtp_fidelity_oracle_{t:g}K-{tag}.json")
             for t in temperatures]  # fmt: skip
     return {
@@ -316,7 +333,7 @@ def mtp_md(name: str, mtp_text: str, temperatures, args, cache: Path) -> dict:
         for k, temperature in enumerate(temperatures):
             run = li_diffusion(
                 atoms, motep_api.calculator(data), temperature, args.mtp_steps,
-                TIMESTEP_FS, EVERY, seed=k,
+                TIMESTEP_FS, EVERY, seed=k, target_rel_err=args.rel_err,
             )  # fmt: skip
             row = {"T_K": temperature, f"D_{name}_cm2_s": run["D"],
                    f"D_{name}_err_cm2_s": run["D_err"], f"{name}_ps": run["ps"]}  # fmt: skip
@@ -335,8 +352,11 @@ def mtp_md(name: str, mtp_text: str, temperatures, args, cache: Path) -> dict:
 def mtp_runs(temperatures, args, key: str) -> dict:
     """Passive fit, active learning and MD with both potentials (as far as ``args.stage``)."""
     tag = f"{key}-{args.max_iter}"
-    md_tag = f"{tag}-{args.mtp_steps}-{int(args.supercell)}"
-    al_tag = f"{tag}-{args.al_iterations}x{args.al_max_iter}"
+    md_tag = f"{tag}-{args.mtp_steps}-{args.rel_err:g}-{int(args.supercell)}"
+    al_tag = (
+        f"{tag}-{args.al_iterations}x{args.al_max_iter}-{args.al_runs}x{args.al_md_steps}"
+        f"-{args.al_max_selected}"
+    )
     result: dict = {"cells": {}, "timings": {}}
     if args.stage in ("mtp", "mtp-passive", "all"):
         passive = passive_fit(args.max_iter)
@@ -377,6 +397,13 @@ def main() -> None:
     )
     parser.add_argument("--oracle-steps", type=int, default=None, help="oracle MD steps, 2 fs")
     parser.add_argument("--mtp-steps", type=int, default=None, help="MTP MD steps of 2 fs")
+    parser.add_argument(
+        "--rel-err",
+        type=float,
+        default=0.2,
+        help="every MD run (oracle and MTP) stops once D's standard error is below this "
+        "fraction of D (or at its step cap)",
+    )
     parser.add_argument("--max-iter", type=int, default=None, help="BFGS cap of every fit")
     parser.add_argument("--al-iterations", type=int, default=None)
     parser.add_argument("--al-max-iter", type=int, default=None, help="BFGS cap of AL refits")
@@ -397,15 +424,17 @@ def main() -> None:
         if args.temperatures
         else [1000.0, 1150.0, 1300.0, 1450.0]
     )
-    args.oracle_wall_s = args.oracle_wall_s or (60.0 if quick else 2400.0)
-    args.oracle_steps = args.oracle_steps or (1000 if quick else 50000)
-    args.mtp_steps = args.mtp_steps or (1000 if quick else 6000)  # 2 ps / 12 ps
+    args.oracle_wall_s = args.oracle_wall_s or (60.0 if quick else np.inf)
+    args.oracle_steps = args.oracle_steps or (1000 if quick else 25000)  # at most 50 ps
+    args.mtp_steps = args.mtp_steps or (1000 if quick else 25000)
     args.heldout_per_T = 3 if quick else 6
     args.max_iter = args.max_iter or 100
-    args.al_iterations = args.al_iterations or 2
-    args.al_max_iter = args.al_max_iter or 30  # warm-started refits
-    args.al_md_steps = 1000 if quick else 500
-    args.al_max_selected = 10 if quick else 20
+    args.al_iterations = args.al_iterations or (1 if quick else 4)
+    args.al_max_iter = args.al_max_iter or 100  # warm-started refits, as the demo's
+    args.al_runs = 1 if quick else 2  # exploration runs per temperature, as the demo's
+    args.al_md_steps = 1000 if quick else 5000  # 10 ps at 2 fs
+    args.al_grade_every = 25
+    args.al_max_selected = 10 if quick else 40
     key = ",".join(f"{t:g}" for t in temperatures) + ("-quick" if quick else "")
     if args.stage in ("oracle", "all"):
         oracle = oracle_runs(temperatures, args)
@@ -448,7 +477,10 @@ def main() -> None:
         "quick": quick, "oracle": "chgnet", "configuration": CONFIGURATION,
         "protocol": {
             "ensemble": "NVT Nose-Hoover chain (ASE), 100 fs damping, same for every potential",
-            "timestep_fs": TIMESTEP_FS, "oracle_wall_s_per_T": args.oracle_wall_s,
+            "timestep_fs": TIMESTEP_FS,
+            "oracle_wall_s_per_T": None if np.isinf(args.oracle_wall_s) else args.oracle_wall_s,
+            "max_steps": {"oracle": args.oracle_steps, "mtp": args.mtp_steps},
+            "stop_at_D_rel_err": args.rel_err,
             "mtp_steps": args.mtp_steps, "discarded_fraction": 0.2,
             "sample_every_steps": EVERY,
         },

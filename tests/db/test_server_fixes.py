@@ -1,4 +1,4 @@
-"""The three nx-27017 bugs: reproduced on the upstream server, fixed on ionflow's.
+"""The nx-27017 bugs: reproduced on the upstream server, fixed on ionflow's.
 
 Each test runs on both servers. On ``upstream`` (nx-27017 0.8.1 as shipped) it asserts
 that the bug is still there, so a fixed upstream release shows up here as a failure
@@ -171,3 +171,94 @@ def test_dotted_projection(db):
     else:
         assert included == {"x": {"y": 1}, "h": [{"r": 1}, {"r": 2}]}
         assert excluded == {"x": {"z": 2}, "w": 3, "h": [{"r": 1}, {"r": 2}]}
+
+
+def _typed(value):
+    """``value`` with the type of every scalar, so that ``True`` and ``1`` differ."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, value)
+
+
+def test_bug_j_updates_store_bools(db):
+    """SQLite binds a bool as 1/0: ``$set`` on an existing document stored an integer."""
+    kind, database = db
+    database.b.insert_one({"_id": 1, "arr": [False]})
+    database.b.update_one({"_id": 1}, {"$set": {"z": True, "f": False}})
+    database.b.update_one({"_id": 1}, {"$push": {"p": True}, "$addToSet": {"arr": True}})
+    after = database.b.find_one_and_update(
+        {"_id": 1}, {"$set": {"r": True}}, return_document=pymongo.ReturnDocument.AFTER
+    )
+    database.b.update_one({"_id": 2}, {"$setOnInsert": {"i": True}, "$set": {"s": 1}}, upsert=True)
+    stored = database.b.find_one({"_id": 1})
+    assert _typed(database.b.find_one({"_id": 2})["i"]) == ("bool", True)  # both: upsert in Python
+    if kind == "upstream":
+        assert _typed(stored["z"]) == ("int", 1) and _typed(stored["f"]) == ("int", 0)
+        assert _typed(stored["p"]) == [("int", 1)] and _typed(after["r"]) == ("int", 1)
+    else:
+        assert _typed({k: stored[k] for k in ("z", "f", "p", "arr", "r")}) == _typed(
+            {"z": True, "f": False, "p": [True], "arr": [False, True], "r": True}
+        )
+        assert _typed(after["r"]) == ("bool", True)
+
+
+def test_bug_j_filter_on_bool_matches_only_bools(db):
+    """``{"n": True}`` matched a stored 1: in MongoDB bool and number are different types."""
+    kind, database = db
+    database.b.insert_many([{"_id": i, "n": n} for i, n in enumerate([1, True, 0, False])])
+    matched = {
+        "eq": sorted(d["_id"] for d in database.b.find({"n": True})),
+        "count": database.b.count_documents({"n": False}),
+        "in": sorted(d["_id"] for d in database.b.find({"n": {"$in": [True]}})),
+        "ne": sorted(d["_id"] for d in database.b.find({"n": {"$ne": True}})),
+        "or": sorted(d["_id"] for d in database.b.find({"$or": [{"n": True}, {"_id": 2}]})),
+        "update": database.b.update_many({"n": True}, {"$set": {"hit": 1}}).matched_count,
+    }
+    if kind == "upstream":
+        assert matched == {"eq": [0, 1], "count": 2, "in": [0, 1], "ne": [2, 3], "or": [0, 1, 2],
+                           "update": 2}  # fmt: skip
+    else:
+        assert matched == {"eq": [1], "count": 1, "in": [1], "ne": [0, 2, 3], "or": [1, 2],
+                           "update": 1}  # fmt: skip
+        checked_out = database.b.find_one_and_update({"n": False}, {"$set": {"taken": True}})
+        assert checked_out["_id"] == 3
+        assert database.b.delete_many({"n": True}).deleted_count == 1
+        assert database.b.count_documents({}) == 3
+
+
+def test_bug_j_aggregate_and_distinct_return_bools(db):
+    """``json_extract`` reads JSON true as 1: ``$project``, ``$group`` and ``distinct``."""
+    kind, database = db
+    database.b.insert_many([{"_id": 1, "a": True, "d": {"x": False}}, {"_id": 2, "a": 1}])
+    projected = list(database.b.aggregate([{"$match": {"_id": 1}}, {"$project": {"a": 1}}]))
+    grouped = database.b.aggregate([{"$group": {"_id": "$a", "n": {"$sum": 1}}}])
+    groups = sorted(_typed(g["_id"]) for g in grouped)
+    distinct = sorted(_typed(v) for v in database.b.distinct("a"))
+    if kind == "upstream":
+        assert _typed(projected) == [{"a": ("int", 1), "_id": ("str", "1")}]
+        assert groups == [("int", 1)] and distinct == [("int", 1)]
+    else:
+        assert _typed(projected) == [{"_id": ("int", 1), "a": ("bool", True)}]
+        assert groups == distinct == [("bool", True), ("int", 1)]
+        assert _typed(database.b.distinct("d.x")) == [("bool", False)]
+
+
+def test_bug_k_null_equality_in_python_matcher(db):
+    """``{"f": null}`` beside ``$or`` (Python matcher) missed a stored null: FireWorks' worker."""
+    kind, database = db
+    database.n.insert_many(
+        [{"_id": 1, "s": {"w": None}}, {"_id": 2, "s": {}}, {"_id": 3, "s": {"w": "x"}}]
+    )
+    assert sorted(d["_id"] for d in database.n.find({"s.w": None})) == [1, 2]  # SQL: right
+    in_python = sorted(d["_id"] for d in database.n.find({"$or": [{"s.w": None}, {"_id": 0}]}))
+    lpad = _launchpad(database)
+    lpad.add_wf(Firework(ScriptTask.from_str("true"), name="null", spec={"_fworker": None}))
+    if kind == "upstream":
+        assert in_python == [2]
+        assert not lpad.run_exists(FWorker())
+    else:
+        assert in_python == [1, 2]
+        assert lpad.run_exists(FWorker())
+        assert database.n.count_documents({"$and": [{"s.w": None}]}) == 2

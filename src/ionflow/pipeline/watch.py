@@ -134,7 +134,7 @@ def pass_line(report: ResumeReport) -> str:
     return (
         f"{stamp} rerun {len(report.rerun)}  unreserved {len(report.unreserved)}  "
         f"retried {len(report.retried)}  waiting {len(report.waiting_backoff)}  "
-        f"given up {len(report.gave_up)}"
+        f"given up {len(report.gave_up)}  locked {len(report.locked)}"
     )
 
 
@@ -179,6 +179,8 @@ def watch(
                 lock.beat()
                 report = resume_pass(lpad, policy)
                 echo(pass_line(report))
+                for label in report.broken_locks:
+                    echo(f"  broke the stale lock of {label}")
                 for fw_id, reason in report.reasons.items():
                     echo(f"  firework {fw_id}: {reason}")
             except PyMongoError as exc:  # the database is down for a while: next pass

@@ -8,7 +8,10 @@ resources. So ``ionflow launch`` runs one worker per :class:`WorkerGroup` of REA
 the user's worker (``my_fworker.yaml``: its query, env and, when it has one, the
 categories it is limited to) with the group's category and worker name, and a query that
 selects exactly the group's jobs (same category, same worker name, same value or absence
-of every queue-adapter key).
+of every queue-adapter key). A ``_category`` or ``_fworker`` written as null (jobflow
+writes None for unset fields) counts as absent: the group query matches both, and the
+worker of the no-category group has no FireWorks category (``__none__`` would ask for the
+key to be absent and skip the null one).
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ if TYPE_CHECKING:
 QUEUE_KEYS = ("nodes", "ntasks", "walltime", "queue", "account", "qos", "mem", "pre_rocket")
 """Queue-adapter keys a stage sets (``resources.manager_config``; ``ionflow watch`` mem)."""
 NO_CATEGORY = "__none__"
-"""FireWorks' worker category that selects jobs without a category."""
+"""FireWorks' worker category that selects jobs without a category key."""
+ANY_CATEGORY = ""
+"""FireWorks' worker category that selects on no category: the group query does (the
+worker category ``__none__`` asks for the key to be absent, which skips a null one)."""
 
 
 @dataclass(frozen=True)
@@ -70,12 +76,16 @@ class WorkerGroup:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def query(self) -> dict:
-        """MongoDB query on fireworks that selects exactly this group's jobs."""
+        """MongoDB query on fireworks that selects exactly this group's jobs.
+
+        No category or worker name matches the key absent or null (``None`` matches
+        both), as :meth:`of_spec` reads them.
+        """
         absent = {"$exists": False}
         values = dict(self.queueadapter)
         query: dict[str, Any] = {
-            "spec._category": self.category if self.category else absent,
-            "spec._fworker": self.fworker if self.fworker else absent,
+            "spec._category": self.category or None,
+            "spec._fworker": self.fworker or None,
         }
         for key in sorted({*QUEUE_KEYS, *values}):
             query[f"spec._queueadapter.{key}"] = values.get(key, absent)
@@ -88,7 +98,7 @@ class WorkerGroup:
         query = {"$and": [base._query, self.query()]} if base._query else self.query()
         return FWorker(
             name=self.fworker or base.name,
-            category=self.category or NO_CATEGORY,
+            category=self.category or ANY_CATEGORY,
             query=query,
             env=base.env,
         )
