@@ -89,7 +89,7 @@ def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, se
 
     ``limits``: ``max_wall_s`` ends the run early (D from what was run; ``ps`` says how
     long); ``target_rel_err`` ends it once D's standard error is below that fraction of D
-    (checked every 2 ps from 6 ps on: each run is as long as its D needs);
+    (checked every 2 ps from ``min_ps`` on: each run is as long as its D needs);
     ``n_snapshots`` copies of the cell, evenly spread over the kept part, are returned
     (unlabelled) as test configurations. A run whose positions stop being finite (the
     potential blew the cell apart) gives D None and ``failure`` "unstable after ... ps".
@@ -104,6 +104,7 @@ def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, se
 
     max_wall_s, n_snapshots = limits.get("max_wall_s", np.inf), limits.get("n_snapshots", 0)
     target_rel_err = limits.get("target_rel_err")
+    min_frames = round(limits.get("min_ps", 6.0) * 1000 / (every * timestep_fs))
     atoms = atoms.copy()
     atoms.calc = calculator
     MaxwellBoltzmannDistribution(
@@ -137,7 +138,7 @@ def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, se
                     break
                 if (
                     target_rel_err
-                    and len(frames) >= 3 * check_every
+                    and len(frames) >= min_frames
                     and (len(frames) % check_every == 0)
                 ):
                     fit = diffusion(np.array(frames[len(frames) // 5 :]))
@@ -152,6 +153,22 @@ def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, se
     fit = diffusion(kept)
     result["D"], result["D_err"] = float(fit.D_cm2_s), float(fit.D_err_cm2_s)
     return result
+
+
+def error_calibration(rows: list[dict], potentials: list[str]) -> float | None:
+    """Median over temperatures of (spread of one potential's independent runs) / (one
+    run's own fit error), for the first potential with >= 2 stable runs everywhere; None
+    when there is none. Above 1: one run's error bar is too small by that factor."""
+    for name in reversed(potentials):  # after active learning first: the stable one
+        ratios = [
+            np.std(row[f"D_{name}_runs_cm2_s"], ddof=1) / row[f"D_{name}_single_fit_err_cm2_s"]
+            for row in rows
+            if len(row.get(f"D_{name}_runs_cm2_s") or []) > 1
+            and row.get(f"D_{name}_single_fit_err_cm2_s")
+        ]
+        if len(ratios) == len(rows):
+            return float(np.median(ratios))
+    return None
 
 
 def arrhenius(temperatures, values, errors):
@@ -255,7 +272,7 @@ def oracle_run(temperature: float, args, cache: Path) -> dict:
     run = li_diffusion(
         benchmark_cell((1, 1, 1)), chgnet_calculator(), temperature, args.oracle_steps,
         TIMESTEP_FS, EVERY, seed=int(temperature), max_wall_s=args.oracle_wall_s,
-        n_snapshots=args.heldout_per_T, target_rel_err=args.rel_err,
+        n_snapshots=args.heldout_per_T, target_rel_err=args.rel_err, min_ps=args.min_ps,
     )  # fmt: skip
     print(f"oracle {temperature:g} K: {run['ps']:.1f} ps, D {run['D']:.3g} ± "
           f"{run['D_err']:.2g} cm2/s", flush=True)  # fmt: skip
@@ -272,7 +289,7 @@ def oracle_run(temperature: float, args, cache: Path) -> dict:
 
 def oracle_runs(temperatures, args) -> dict:
     """:func:`oracle_run` at every temperature: D rows, held-out ``.cfg`` text, wall time."""
-    tag = f"{args.oracle_wall_s:g}s-{args.oracle_steps}-{args.rel_err:g}"
+    tag = f"{args.oracle_wall_s:g}s-{args.oracle_steps}-{args.rel_err:g}-{args.min_ps:g}ps"
     runs = [oracle_run(t, args, CACHE / f"mtp_fidelity_oracle_{t:g}K-{tag}.json")
             for t in temperatures]  # fmt: skip
     return {
@@ -317,6 +334,33 @@ def learned(temperatures, args, cache: Path) -> dict:
     return result
 
 
+def seed_statistics(name: str, temperature: float, runs: list[dict]) -> dict:
+    """One temperature's row from independent runs (seeds): D the mean of the stable runs,
+    its error the standard error of that mean (the runs' spread, not one fit's error);
+    the median single-run fit error is kept beside it to show how far one fit's error bar
+    is from the spread. Unstable runs are counted and named in ``<name>_failure``."""
+    stable = [run for run in runs if not run["failure"]]
+    D = np.array([run["D"] for run in stable])
+    row = {
+        "T_K": temperature,
+        f"D_{name}_cm2_s": float(D.mean()) if len(D) else None,
+        f"D_{name}_err_cm2_s": float(D.std(ddof=1) / np.sqrt(len(D))) if len(D) > 1 else None,
+        f"D_{name}_runs_cm2_s": D.tolist(),
+        f"D_{name}_single_fit_err_cm2_s": (
+            float(np.median([run["D_err"] for run in stable])) if stable else None
+        ),
+        f"{name}_ps": float(np.mean([run["ps"] for run in runs])),
+        f"{name}_runs": len(runs),
+    }
+    if len(stable) < len(runs):
+        first = min(float(run["failure"].split()[-2]) for run in runs if run["failure"])
+        row[f"{name}_failure"] = (
+            f"{len(runs) - len(stable)} of {len(runs)} runs unstable (first after {first:.2f} ps)"
+        )
+        row[f"D_{name}_cm2_s"] = row[f"D_{name}_err_cm2_s"] = None  # not a stable potential
+    return row
+
+
 def mtp_md(name: str, mtp_text: str, temperatures, args, cache: Path) -> dict:
     """MD with the potential ``mtp_text`` at every temperature: rows per cell, wall times."""
     from ionflow.mtp import motep_api
@@ -331,16 +375,15 @@ def mtp_md(name: str, mtp_text: str, temperatures, args, cache: Path) -> dict:
         atoms, rows = benchmark_cell(repeat), []
         start = time.perf_counter()
         for k, temperature in enumerate(temperatures):
-            run = li_diffusion(
-                atoms, motep_api.calculator(data), temperature, args.mtp_steps,
-                TIMESTEP_FS, EVERY, seed=k, target_rel_err=args.rel_err,
-            )  # fmt: skip
-            row = {"T_K": temperature, f"D_{name}_cm2_s": run["D"],
-                   f"D_{name}_err_cm2_s": run["D_err"], f"{name}_ps": run["ps"]}  # fmt: skip
-            if run["failure"]:
-                row[f"{name}_failure"] = run["failure"]
-            print(f"{name} {len(atoms)} atoms {temperature:g} K: {row}", flush=True)
-            rows.append(row)
+            runs = [
+                li_diffusion(
+                    atoms, motep_api.calculator(data), temperature, args.mtp_steps, TIMESTEP_FS,
+                    EVERY, seed=k + 100 * s, target_rel_err=args.rel_err, min_ps=args.min_ps,
+                )
+                for s in range(args.mtp_seeds)
+            ]  # fmt: skip
+            rows.append(seed_statistics(name, temperature, runs))
+            print(f"{name} {len(atoms)} atoms {temperature:g} K: {rows[-1]}", flush=True)
         cells["x".join(map(str, repeat))] = rows
         timings[f"md_{name}_{len(atoms)}atoms_s"] = time.perf_counter() - start
     result = {"cells": cells, "timings": timings}
@@ -352,7 +395,10 @@ def mtp_md(name: str, mtp_text: str, temperatures, args, cache: Path) -> dict:
 def mtp_runs(temperatures, args, key: str) -> dict:
     """Passive fit, active learning and MD with both potentials (as far as ``args.stage``)."""
     tag = f"{key}-{args.max_iter}"
-    md_tag = f"{tag}-{args.mtp_steps}-{args.rel_err:g}-{int(args.supercell)}"
+    md_tag = (
+        f"{tag}-{args.mtp_steps}-{args.rel_err:g}-{args.min_ps:g}ps-{args.mtp_seeds}seeds"
+        f"-{int(args.supercell)}"
+    )
     al_tag = (
         f"{tag}-{args.al_iterations}x{args.al_max_iter}-{args.al_runs}x{args.al_md_steps}"
         f"-{args.al_max_selected}"
@@ -403,6 +449,15 @@ def main() -> None:
         default=0.2,
         help="every MD run (oracle and MTP) stops once D's standard error is below this "
         "fraction of D (or at its step cap)",
+    )
+    parser.add_argument(
+        "--mtp-seeds",
+        type=int,
+        default=8,
+        help="independent MTP MD runs per temperature: D and its error from their spread",
+    )
+    parser.add_argument(
+        "--min-ps", type=float, default=12.0, help="shortest MD run (oracle and MTP), ps"
     )
     parser.add_argument("--max-iter", type=int, default=None, help="BFGS cap of every fit")
     parser.add_argument("--al-iterations", type=int, default=None)
@@ -473,6 +528,11 @@ def main() -> None:
             cell_doc[f"Ea_{name}_eV"], cell_doc[f"Ea_{name}_err_eV"] = Ea, Ea_err
         cells.append(cell_doc)
     first = cells[0]
+    calibration = error_calibration(first["temperatures"], potentials)
+    if calibration:  # the oracle ran once per T: its error bars scaled by the MTP's factor
+        for row in first["temperatures"]:
+            row["D_oracle_err_calibrated_cm2_s"] = row["D_oracle_err_cm2_s"] * calibration
+        first["Ea_oracle_err_calibrated_eV"] = first["Ea_oracle_err_eV"] * calibration
     result = {
         "quick": quick, "oracle": "chgnet", "configuration": CONFIGURATION,
         "protocol": {
@@ -481,12 +541,16 @@ def main() -> None:
             "oracle_wall_s_per_T": None if np.isinf(args.oracle_wall_s) else args.oracle_wall_s,
             "max_steps": {"oracle": args.oracle_steps, "mtp": args.mtp_steps},
             "stop_at_D_rel_err": args.rel_err,
+            "min_ps": args.min_ps,
             "mtp_steps": args.mtp_steps, "discarded_fraction": 0.2,
             "sample_every_steps": EVERY,
         },
         "temperatures": first["temperatures"],
         **{k: v for k, v in first.items() if k.startswith("Ea_")},
         "cells": cells,
+        "single_run_error_factor": calibration,
+        "single_run_error_factor_means": "median over T of (spread of the MTP's independent "
+        "runs) / (one run's own fit error): how much one run's error bar underestimates",
         "heldout": "CHGNet-labelled snapshots of the oracle MD, evenly spread over every run",
         "heldout_force_rmse_passive_eV_A": heldout["mtp"],
         "heldout_force_rmse_after_al_eV_A": heldout.get("mtp_after_al"),
