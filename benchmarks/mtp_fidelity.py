@@ -358,7 +358,7 @@ def seed_statistics(name: str, temperature: float, runs: list[dict]) -> dict:
         f"{name}_runs": len(runs),
     }
     if len(stable) < len(runs):
-        first = min(float(run["failure"].split()[-2]) for run in runs if run["failure"])
+        first = min(run["ps"] for run in runs if run["failure"])  # where it stopped
         row[f"{name}_failure"] = (
             f"{len(runs) - len(stable)} of {len(runs)} runs unstable (first after {first:.2f} ps)"
         )

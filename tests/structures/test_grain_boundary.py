@@ -65,7 +65,7 @@ def test_ab_shift_removes_overlapping_atoms_and_cubic_builds_the_50_percent_orde
 
 
 def test_rigid_body_search_keeps_the_boundary_contacts_bulk_like():
-    from ionflow.structures.grain_boundary import bulk_contacts, rigid_body_translation
+    from ionflow.structures.grain_boundary import closest_contacts, rigid_body_translation
     from ionflow.structures.parents import get_parent_structure
 
     parent = get_parent_structure("Li6PS5Cl")
@@ -89,7 +89,7 @@ def test_rigid_body_search_keeps_the_boundary_contacts_bulk_like():
     smaller = openings[openings.index(how["opening_A"]) - 1]
     _, _, ratio = rigid_body_translation(
         grain_boundary(parent)[0],  # no shift, no opening: the search's start
-        bulk_contacts(parent),
+        closest_contacts(parent),
         (0.5, 0.0),
         (8, 16),
         (smaller,),

@@ -73,12 +73,6 @@ def on_cubic_lattice(structure: Structure, tolerance: float = 0.03) -> Structure
     )
 
 
-def shortest_distance(structure: Structure) -> float:
-    """Shortest distance between two sites (periodic images included), Å."""
-    _, _, _, distances = structure.get_neighbor_list(4.0)
-    return float(distances[distances > 1e-8].min()) if len(distances) else 4.0
-
-
 CONTACT_CUTOFF_A = 5.0
 """Pairs farther apart than this (Å) are not contacts; bulk distances are capped at it."""
 
@@ -92,10 +86,10 @@ def anion_symbols(structure: Structure) -> set[str]:
     return {el for el, oxi in (guesses[0] if guesses else {}).items() if oxi < 0}
 
 
-def bulk_contacts(structure: Structure, cutoff: float = CONTACT_CUTOFF_A) -> dict[str, float]:
+def closest_contacts(structure: Structure, cutoff: float = CONTACT_CUTOFF_A) -> dict[str, float]:
     """Shortest distance (Å) of every element pair in ``structure`` (``"P-S"``, sorted).
 
-    Pairs with no contact within ``cutoff`` get ``cutoff``.
+    Periodic images are included; pairs with no contact within ``cutoff`` get ``cutoff``.
     """
     symbols = sorted({el.symbol for el in structure.composition.elements})
     contacts = {_pair(a, b): cutoff for a in symbols for b in symbols}
@@ -115,22 +109,18 @@ def _pair(a: str, b: str) -> str:
 def contact_summary(
     structure: Structure, reference: dict[str, float], anions: set[str]
 ) -> dict[str, float]:
-    """Closest contacts of ``structure`` against the bulk's (:func:`bulk_contacts`).
+    """Closest contacts of ``structure`` against the bulk's (:func:`closest_contacts`).
 
     Returns ``min_distance_A`` (any pair), ``min_anion_distance_A`` (anion-anion) and
     ``min_contact_ratio``: the smallest distance / bulk distance of the same element
     pair (1 when every pair is at least as far apart as in the bulk).
     """
-    centres, neighbours, _, distances = structure.get_neighbor_list(CONTACT_CUTOFF_A)
-    names = np.array([site.specie.symbol for site in structure])
-    keep = distances > 1e-8
-    a, b, d = names[centres[keep]], names[neighbours[keep]], distances[keep]
-    ratio = np.array([d_ / reference[_pair(x, y)] for x, y, d_ in zip(a, b, d, strict=True)])
-    anion = np.isin(a, list(anions)) & np.isin(b, list(anions))
+    contacts = closest_contacts(structure)
+    anion_pairs = [d for pair, d in contacts.items() if all(el in anions for el in pair.split("-"))]
     return {
-        "min_distance_A": float(d.min()) if len(d) else CONTACT_CUTOFF_A,
-        "min_anion_distance_A": float(d[anion].min()) if anion.any() else CONTACT_CUTOFF_A,
-        "min_contact_ratio": float(min(1.0, ratio.min())) if len(ratio) else 1.0,
+        "min_distance_A": min(contacts.values(), default=CONTACT_CUTOFF_A),
+        "min_anion_distance_A": min(anion_pairs, default=CONTACT_CUTOFF_A),
+        "min_contact_ratio": min([1.0, *(d / reference[pair] for pair, d in contacts.items())]),
     }
 
 
@@ -152,7 +142,7 @@ def rigid_body_translation(
 
     Args:
         gb: the boundary built with no shift and no opening (``grain_label`` sites).
-        reference: bulk contacts (:func:`bulk_contacts`).
+        reference: bulk contacts (:func:`closest_contacts` of the bulk).
         ab_shift: the grid's origin (fractions of a and b).
         ab_grid: grid points along a and b.
         openings_A: openings tried, Å.
@@ -295,7 +285,7 @@ def grain_boundary(
             f"no Σ{sigma}{list(rotation_axis)}{tuple(plane)} boundary could be built "
             f"({'; '.join(errors)[:120]})"
         )
-    reference, anions = bulk_contacts(structure), anion_symbols(structure)
+    reference, anions = closest_contacts(structure), anion_symbols(structure)
     before = contact_summary(gb, reference, anions)
     shift, opening = (float(ab_shift[0]), float(ab_shift[1])), 0.0
     if tuple(ab_grid) != (1, 1) or tuple(openings_A) != (0.0,):
