@@ -1,10 +1,11 @@
 """The study tables ``ionflow run`` prints after the report: GB regions and LLZO D(V).
 
 A workflow with a ``grain_boundary:`` or ``volumes:`` section stores its study's own
-document beside the bulk report (``grain boundary report``, ``llzo volume study``); this
-module finds the one of the workflow just run (by the flow's uuid among its ``hosts``)
-and prints it as a table. The LSTH site comparison is the run's closing document and is
-printed by :mod:`ionflow.cli.site_report`.
+document beside the bulk report (``GrainBoundaryReportDocument``, ``VolumeStudyDocument``);
+this module reads the newest one of the workflow just run (its jobs by the flow's uuid
+among their ``hosts``, through :func:`ionflow.pipeline.results.stored_outputs`) and prints
+it as a table. The LSTH site comparison is the run's closing document and is printed by
+:mod:`ionflow.cli.site_report`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,6 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
-
-
-def _stored_output(store: Any, name: str, flow_uuid: str) -> dict | None:
-    """The output of the job ``name`` of the flow ``flow_uuid`` (None: it has none)."""
-    doc = store.query_one({"name": name, "hosts": flow_uuid}, load=True, sort={"index": -1})
-    return None if doc is None else doc["output"]
 
 
 def grain_boundary_table(output: dict) -> Table:
@@ -97,15 +92,18 @@ def volume_study_table(output: dict) -> Table:
 
 def print_study_tables(store: Any, flow_uuid: str) -> None:
     """Print the GB region table and the LLZO D(V) table of the flow, those it has."""
-    from ionflow.pipeline.llzo_volumes import STUDY_NAME
+    from ionflow.pipeline.results import OutputProjection, stored_outputs
 
-    grain_boundary = _stored_output(store, "grain boundary report", flow_uuid)
-    if grain_boundary:
-        console.print(grain_boundary_table(grain_boundary))
-        for note in grain_boundary.get("notes", []):
-            console.print(f"note: {note}", soft_wrap=True, highlight=False)
-    volumes = _stored_output(store, STUDY_NAME, flow_uuid)
-    if volumes:
-        console.print(volume_study_table(volumes))
-        for note in volumes.get("notes", []):
-            console.print(f"note: {note}", soft_wrap=True, highlight=False)
+    tables = {
+        "GrainBoundaryReportDocument": grain_boundary_table,
+        "VolumeStudyDocument": volume_study_table,
+    }
+    stored = stored_outputs(
+        store, {"hosts": flow_uuid}, {cls: OutputProjection() for cls in tables}
+    )
+    for cls, table in tables.items():
+        outputs = stored.outputs(cls)
+        if outputs:
+            console.print(table(outputs[-1]))
+            for note in outputs[-1].get("notes", []):
+                console.print(f"note: {note}", soft_wrap=True, highlight=False)
