@@ -34,6 +34,7 @@ from ionflow.learning.neighbourhood_selection import NeighbourhoodCutter
 from ionflow.md.jobs.lammps import LammpsMdMaker
 from ionflow.pipeline.grain_boundary_report import GrainBoundaryReportMaker
 from ionflow.pipeline.resources import apply_stage_configs
+from ionflow.structures.grain_boundary import GB_AXIS
 from ionflow.structures.jobs.core import GrainBoundaryMaker, SupercellMaker, SurfaceSlabMaker
 
 MIN_GB_DISTANCE_A = 1.0
@@ -247,6 +248,9 @@ def grain_boundary_maker_from_spec(
         gap_A=gb.neighbourhood.gap_A,
         max_atoms=gb.neighbourhood.max_atoms,
         max_cuts_per_configuration=gb.neighbourhood.max_cuts_per_configuration,
+        shape=gb.neighbourhood.shape,
+        axis=GB_AXIS,
+        units=dict(gb.neighbourhood.units) or None,
     )
     gb_models = gb_model_settings(model)
     md = spec.md

@@ -59,6 +59,17 @@ class GbNeighbourhoodSpec(_GbSection):
     gap_A: float = Field(5.0, gt=0, description="Vacuum between periodic images, Å.")
     max_atoms: int = Field(200, ge=1, description="Largest cell ever labelled.")
     max_cuts_per_configuration: int = Field(4, ge=1)
+    shape: Literal["sphere", "slab"] = Field(
+        "slab",
+        description="sphere: a cluster of radius_A in vacuum; slab: the GB model's plane kept "
+        "periodic, radius_A either side of the atom along the normal (the tiny study's MTP "
+        "refitted with sphere cuts lost atoms in the GB MD, with slab cuts it held).",
+    )
+    units: dict[str, PositiveFloat] = Field(
+        {"P": 2.5},
+        description="Species -> bond length (Å) of covalent units every cut keeps whole "
+        "(PS4 tetrahedra: no cut leaves a broken polyanion at its faces); {} for none.",
+    )
 
 
 class GbModelSpec(_GbSection):
