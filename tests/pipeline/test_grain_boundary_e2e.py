@@ -34,7 +34,7 @@ SPEC = Path(__file__).parents[2] / "workflows" / "tiny" / "li6ps5cl_grain_bounda
 def test_tiny_grain_boundary_study_on_embedded_db(db_settings, tmp_path, study_cli):
     result = study_cli("run", SPEC, "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output
-    assert "grain boundary at 500 K: D per region" in result.output  # the study's table
+    assert "grain boundary at 350 K: D per region" in result.output  # the study's table
 
     store = get_jobstore(db_settings)
     store.connect()

@@ -278,7 +278,10 @@ def grain_boundary_maker_from_spec(
         surface_learning_maker=surface_learning,
         gb_maker=GrainBoundaryMaker(expand_times=model.learning_expand_times, **gb_models),
         gb_learning_maker=dataclasses.replace(
-            surface_learning, name="grain boundary active learning", candidate_cutter=cutter
+            surface_learning,
+            name="grain boundary active learning",
+            candidate_cutter=cutter,
+            max_iterations=learning.gb_max_iterations or learning.max_iterations,
         ),
         production_configuration=model.production_configuration,
         production_gb_maker=GrainBoundaryMaker(

@@ -41,6 +41,12 @@ class GbLearningSpec(_GbSection):
     gamma_select: float = Field(2.0, gt=0)
     gamma_break: float = Field(10.0, gt=0)
     max_iterations: int = Field(10, ge=1)
+    gb_max_iterations: int | None = Field(
+        None,
+        ge=1,
+        description="Iterations of the GB loop (None: max_iterations): the GB model is where "
+        "production finds what the slabs never showed.",
+    )
     max_selected_per_iteration: int = Field(50, ge=1)
     temperatures_K: list[PositiveFloat] = Field([350.0, 600.0], min_length=1)
     runs_per_temperature: int = Field(
