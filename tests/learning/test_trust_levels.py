@@ -102,6 +102,14 @@ def test_a_pair_closer_than_its_training_minimum_stops_the_run_as_a_contact(
     assert grader(squeezed) is True
     assert result.runs_contact == 1 and result.runs_unphysical == 0
     assert len(result.contacts) == 1 and result.contacts[0] is squeezed
+    # a run that ends below min_dist leaves the snapshot graded before it as a contact
+    cell = li2s_labelled[0].copy()
+    assert grader(cell) is False
+    collapsed = cell.copy()
+    collapsed.positions[1] = collapsed.positions[0] + 0.5 * float(potential.radial_basis.min)
+    assert grader.contact(collapsed) == "unphysical" and grader(collapsed) is True
+    assert result.runs_unphysical == 1 and result.contacts[-1] is cell
+    assert grader(collapsed) is True and len(result.contacts) == 2  # nothing graded before
     # a dict (jobflow's serialisation) carries the level too
     as_dict, _ = _grader(potential, li2s_labelled, {"pair_distance_fraction": 0.85})
     assert as_dict.pair_limits_A == limits

@@ -36,8 +36,9 @@ class ExplorationResult:
         runs_unphysical: runs stopped at a configuration beyond the trust levels (never
             a candidate, never labelled).
         contacts: configurations that stopped a run with an element pair closer than the
-            per-pair trust level (:attr:`TrustLevels.pair_distance_fraction`): physical,
-            and labelled so the potential learns that pair's repulsion.
+            per-pair trust level (:attr:`TrustLevels.pair_distance_fraction`), or the last
+            one graded before an unphysical stop: physical, and labelled so the potential
+            learns the repulsion it was heading into.
         runs_contact: runs stopped at such a contact.
     """
 
@@ -68,7 +69,9 @@ class TrustLevels:
     than that fraction of the same pair's closest distance in the training set (the
     potential's cutoff for a pair never inside it) also ends the run; it is a contact,
     still physical, and labelled, so each round moves that pair's trusted range inwards
-    until the oracle's repulsion is learnt.
+    until the oracle's repulsion is learnt. A run that ends below ``min_dist`` then
+    leaves its last configuration before that stop to be labelled the same way (the
+    pair setting ``min_dist`` has no per-pair level above it).
 
     Attributes:
         min_distance_fraction: fraction of the potential's min_dist, below which atoms
@@ -132,6 +135,7 @@ class SnapshotGrader:
         self.pair_limits_A = trust.pair_limits(data, training_set)
         self.cutoff_A = float(data.radial_basis.max)
         self.result = result
+        self.last_within: Atoms | None = None  # this run's last snapshot within the levels
 
     def pair_limit_matrix(self, snapshot: Atoms) -> np.ndarray:
         """Per-pair trust distance (Å) of every two atoms of ``snapshot``."""
@@ -181,7 +185,9 @@ class SnapshotGrader:
         """Grade ``snapshot`` (kept above gamma_select); True ends the run.
 
         A run ends above gamma_break, at an unphysical snapshot (not kept, not graded), or
-        at a contact closer than a per-pair trust level (kept as a contact to label).
+        at a contact closer than a per-pair trust level (kept as a contact to label). With
+        per-pair levels, a run ended by an unphysical snapshot leaves the snapshot graded
+        before it as a contact instead: the last configuration on the way there.
         The grade and the energy check share one evaluation of the potential.
         """
         contact = self.contact(snapshot)
@@ -191,11 +197,13 @@ class SnapshotGrader:
             unphysical = not self.energy_within(energy, len(snapshot))
         if unphysical:
             self.result.runs_unphysical += 1
-            return True
+            if self.pair_limits_A is not None and self.last_within is not None:
+                self.result.contacts.append(self.last_within)  # the last one before the stop
+            return self._stop()
         if contact == "pair":
             self.result.contacts.append(snapshot)
             self.result.runs_contact += 1
-            return True
+            return self._stop()
         grade = float(motep_api.grades_with_inverse(self.active_inverse, rows).max())
         self.result.all_grades.append(grade)
         if grade > self.gamma_select:
@@ -203,8 +211,13 @@ class SnapshotGrader:
             self.result.candidate_grades.append(grade)
         if grade > self.gamma_break:
             self.result.runs_stopped += 1
-            return True
+            return self._stop()
+        self.last_within = snapshot
         return False
+
+    def _stop(self) -> bool:
+        self.last_within = None
+        return True
 
 
 class Explorer(Protocol):
