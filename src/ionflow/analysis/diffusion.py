@@ -49,7 +49,7 @@ Units: time fs, MSD Å^2, D reported in cm^2/s (1 Å^2/fs = 0.1 cm^2/s).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +64,9 @@ Z_95 = 1.959963984540054  # two-sided 95 % quantile of the normal distribution
 WINDOW_START_FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.5)
 WINDOW_END_FRACTIONS = (0.5, 0.75, 0.95)
 MIN_WINDOW_FRACTION = 0.2
+# window start check: the slope from the start against the slope from twice the start
+LATEST_START_DIVISOR = 4
+START_CHECK_Z = 2.0
 
 
 @dataclass
@@ -82,7 +85,8 @@ class DiffusionFit:
     Attributes:
         D_cm2_s: tracer diffusion coefficient in cm^2/s (without a linear regime: the
             median over the plausible fit windows).
-        D_err_cm2_s: standard error of D in cm^2/s; without a linear regime, the
+        D_err_cm2_s: standard error of D in cm^2/s (observed variance model, see the
+            module docstring); without a linear regime, the
             half-width of ``D_interval_cm2_s`` / 1.96 (window spread included).
         D_interval_cm2_s: 95 % interval of D in cm^2/s; without a linear regime it
             spans the 95 % intervals of every plausible fit window.
@@ -95,8 +99,11 @@ class DiffusionFit:
         rsd_he: He et al.'s relative standard deviation estimate ``3.43/sqrt(N)+0.04``.
         D_sigma_cm2_s: collective (charge) diffusion coefficient in cm^2/s, or None.
         D_sigma_err_cm2_s: its standard error, or None.
-        D_statistical_err_cm2_s: the random-walk (GLS) standard error of D alone.
+        D_statistical_err_cm2_s: the GLS standard error of D in its fit window alone
+            (observed variance model, window spread excluded).
         n_windows: fit windows behind the interval (1 with a linear regime).
+        D_random_walk_err_cm2_s: the GLS error with the Gaussian random-walk covariance
+            alone (N independent walkers) in the same window: a cross-check.
     """
 
     D_cm2_s: float
@@ -294,6 +301,10 @@ def fit_diffusion(
     scale = A2_PER_FS_TO_CM2_PER_S / 6.0
     if found:
         total_fit = fit(total, 3, msd.n_atoms, start, end, 0)
+        if window_fs is None:
+            start, total_fit = settled_start(
+                lambda first: fit(total, 3, msd.n_atoms, first, end, 0), start, end, total_fit
+            )
         D, D_stat = total_fit.slope * scale, total_fit.slope_err * scale
         D_err, interval, n_windows = D_stat, (D - Z_95 * D_stat, D + Z_95 * D_stat), 1
     else:
@@ -353,6 +364,37 @@ def observed_variance(
     if chosen.sum() < 3:
         return None
     return msd.time_fs[lags[chosen]], values[chosen]
+
+
+def settled_start(
+    fit_from: Callable[[int], LinearFit], start: int, end: int, first_fit: LinearFit
+) -> tuple[int, LinearFit]:
+    """Move the window start later while D still changes with it.
+
+    The log-log slope accepts an MSD whose short-lag slope is still above the long-time
+    one (ballistic and in-site motion fading slowly, as in hot MD): GLS weights those
+    lags most, so D came out high with a small error, the same in every run. The fit from
+    ``start`` is compared with the fit from ``2 start``; nested GLS estimates differ by
+    ``sqrt(err_later^2 - err^2)`` when both measure the same line (Hausman), and while
+    they differ by more than :data:`START_CHECK_Z` of that, the start doubles (up to
+    ``end / LATEST_START_DIVISOR``).
+
+    Returns:
+        (start lag index, the fit from it).
+    """
+    starts = [start]
+    while 2 * starts[-1] <= end // LATEST_START_DIVISOR:
+        starts.append(2 * starts[-1])
+    fits = [first_fit] + [fit_from(s) for s in starts[1:]]
+
+    def agrees(a: LinearFit, b: LinearFit) -> bool:
+        allowed = START_CHECK_Z * np.sqrt(abs(b.slope_err**2 - a.slope_err**2))
+        return abs(b.slope - a.slope) <= allowed
+
+    for k, fit in enumerate(fits):
+        if all(agrees(fit, later) for later in fits[k + 1 :]):
+            return starts[k], fit
+    return starts[-1], fits[-1]
 
 
 def plausible_windows(n_frames: int) -> list[tuple[int, int]]:

@@ -21,7 +21,7 @@ from ionflow.analysis.displacements import SpeciesTrajectory
 
 DEFAULT_CHUNK_BYTES = 256 * 1024**2
 VARIANCE_LAGS = 48  # log-spaced lags at which the origin variance is measured
-VARIANCE_MAX_ORIGINS = 4000  # time origins per lag (evenly strided) for that variance
+VARIANCE_MAX_ORIGINS = 1000  # time origins per lag (evenly strided) for that variance
 
 
 def msd_fft(series: np.ndarray) -> np.ndarray:
