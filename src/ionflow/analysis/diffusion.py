@@ -45,9 +45,10 @@ and 95 % coverage of the true D; before = the Gaussian error and the window from
 log-log slope alone:
 
 - ``tests/analysis/test_error_calibration.py`` (24 atoms, 12 ps, 40 seeds each):
-  Gaussian walkers 0.98 (coverage 0.93; before the same); independent hoppers (6 or 20
-  hops per atom) 1.14-1.15 (0.95-0.98; before 1.72-1.76, 0.78-0.83); concerted hoppers
-  (groups of 3) 1.4 (0.95; before 3.7, 0.53).
+  Gaussian walkers 0.98 (coverage 0.93; before 0.92, 0.93); independent hoppers (6, 20
+  hops per atom; 10 with in-site rattle) 1.14 / 1.49 / 0.88 (0.95 / 0.98 / 0.98; before
+  1.68 / 1.78 / 1.11, 0.85 / 0.78 / 0.90); concerted pairs 0.81 (0.93; before 1.85,
+  0.65) and triples 1.41 (0.95; before 3.24, 0.58).
 - ``benchmarks/d_error_calibration.py`` (MTP MD, 24 Li, 8 seeds, 12 ps and 6 ps halves;
   the numbers in its docstring): 1000 K 0.97 / 0.92 (before 1.48 / 1.07); 1300 K 0.87 /
   1.80 (before 0.63 / 5.97, around a D 33 % too high).
