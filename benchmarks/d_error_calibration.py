@@ -52,7 +52,7 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mtp_fidelity import CACHE, EVERY, SPECIES, TIMESTEP_FS, benchmark_cell
+from mtp_fidelity import CACHE, EVERY, SPECIES, TIMESTEP_FS, benchmark_cell, nvt
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks/results/d_error_calibration.json"
@@ -62,20 +62,10 @@ POTENTIAL_CACHE = "mtp_fidelity_al_*.json"
 def li_trajectory(mtp_data, temperature_K: float, seed: int, args) -> np.ndarray:
     """NVT MD of the benchmark cell; (frames, n_Li, 3) unwrapped Li positions (Å) after
     the equilibration, a frame every ``EVERY`` steps."""
-    from ase import units
-    from ase.md.nose_hoover_chain import NoseHooverChainNVT
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-
     from ionflow.mtp import motep_api
 
-    atoms = benchmark_cell((1, 1, 1))
-    atoms.calc = motep_api.calculator(mtp_data)
-    MaxwellBoltzmannDistribution(
-        atoms, temperature_K=temperature_K, rng=np.random.default_rng(seed)
-    )
-    Stationary(atoms)
-    dynamics = NoseHooverChainNVT(
-        atoms, timestep=TIMESTEP_FS * units.fs, temperature_K=temperature_K, tdamp=100 * units.fs
+    atoms, dynamics = nvt(
+        benchmark_cell((1, 1, 1)), motep_api.calculator(mtp_data), temperature_K, TIMESTEP_FS, seed
     )
     li = np.array(atoms.get_chemical_symbols()) == "Li"
     dynamics.run(round(args.equilibration_ps * 1000 / TIMESTEP_FS))
