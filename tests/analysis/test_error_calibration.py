@@ -12,6 +12,10 @@ runs whose MSD shows no linear regime carry (rightly) much wider errors and woul
 dominate a plain standard deviation. The Gaussian random-walk error alone
 (``D_random_walk_err_cm2_s``, the error reported before the observed variance was used)
 is checked to fail for concerted hoppers, so the test can tell the two apart.
+Downstream: two repeats combined (``combine_estimates``) and E_a from four temperatures
+must stay calibrated too (measured: E_a spread / median error 0.76, coverage 0.97; the
+Gaussian-only errors gave 1.20, 0.90, since the Arrhenius fit's Birge ratio absorbs
+part of it; a floor at He et al.'s estimate would make E_a 2-3x too wide and fail).
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import numpy as np
 import pytest
 from tests.fixtures.analysis import lattice_hoppers, random_walk
 
-from ionflow.analysis.diffusion import Z_95, fit_diffusion
+from ionflow.analysis.arrhenius import fit_arrhenius
+from ionflow.analysis.diffusion import Z_95, combine_estimates, fit_diffusion
 from ionflow.analysis.displacements import from_positions
 from ionflow.analysis.msd import MSDResult, species_msd
+from ionflow.constants import K_B_EV_PER_K
 
 N_ATOMS, N_FRAMES, DT_FS, N_RUNS = 24, 600, 20.0, 40
 GAUSSIAN_D_A2_FS = 1e-3
@@ -102,3 +108,51 @@ def test_window_start_moves_past_a_fading_short_lag_excess():
     assert fit.linear_regime_found
     assert fit.fit_window_fs[0] >= 4 * DT_FS
     assert abs(fit.D_cm2_s / (0.1 * D_A2_fs) - 1) < 0.1, fit
+
+
+def test_repeats_combined_stay_calibrated():
+    """Two repeats per point (``combine_estimates``: weighted mean, Birge ratio) of
+    concerted hoppers: the combined error matches the spread of the combined D."""
+    combined, errors, covered = [], [], 0
+    time_fs = np.arange(N_FRAMES) * DT_FS
+    for pair in range(N_RUNS):
+        runs = []
+        for k in range(2):
+            walk, D_true = lattice_hoppers(
+                N_ATOMS, N_FRAMES, 20, DT_FS, seed=1000 + 2 * pair + k, group=3
+            )
+            msd = species_msd(from_positions(walk, time_fs, np.eye(3) * 50.0), collective=False)
+            fit = fit_diffusion(msd)
+            runs.append((fit.D_cm2_s / (0.1 * D_true), fit.D_err_cm2_s / (0.1 * D_true)))
+        mean, err = combine_estimates(*zip(*runs, strict=True))
+        combined.append(mean)
+        errors.append(err)
+        covered += abs(mean - 1.0) <= Z_95 * err
+    spread = 1.4826 * np.median(np.abs(np.array(combined) - np.median(combined)))
+    assert 0.6 < spread / np.median(errors) < 1.6
+    assert covered / N_RUNS >= 0.85
+
+
+def test_activation_energy_error_matches_the_spread_of_independent_studies():
+    """Downstream: concerted hoppers at four temperatures (hop rate Arrhenius with
+    E_a = 0.3 eV), one 12 ps run per temperature, 40 studies: E_a's error must match the
+    spread of E_a over the studies and its 95 % interval hold 0.3 eV."""
+    Ea_eV, temperatures_K = 0.3, (600.0, 800.0, 1000.0, 1200.0)
+    hops = [4.0 * np.exp(-Ea_eV / K_B_EV_PER_K * (1 / T - 1 / 600.0)) for T in temperatures_K]
+    time_fs = np.arange(N_FRAMES) * DT_FS
+    estimates, errors, covered = [], [], 0
+    for study in range(N_RUNS):
+        D, D_err = [], []
+        for k, n_hops in enumerate(hops):
+            walk, _ = lattice_hoppers(N_ATOMS, N_FRAMES, n_hops, DT_FS, 100 * study + k, group=2)
+            msd = species_msd(from_positions(walk, time_fs, np.eye(3) * 50.0), collective=False)
+            fit = fit_diffusion(msd)
+            D.append(fit.D_cm2_s)
+            D_err.append(fit.D_err_cm2_s)
+        line = fit_arrhenius(temperatures_K, D, D_err)
+        estimates.append(line.Ea_eV)
+        errors.append(line.Ea_err_eV)
+        covered += abs(line.Ea_eV - Ea_eV) <= Z_95 * line.Ea_err_eV
+    spread = 1.4826 * np.median(np.abs(np.array(estimates) - np.median(estimates)))
+    assert 0.6 < spread / np.median(errors) < 1.6, (spread, np.median(errors))
+    assert covered / N_RUNS >= 0.85
