@@ -15,7 +15,7 @@ is checked to fail for concerted hoppers, so the test can tell the two apart.
 Downstream: two repeats combined (``combine_estimates``) and E_a from four temperatures
 must stay calibrated too (measured: E_a spread / median error 0.76, coverage 0.97; the
 Gaussian-only errors gave 1.20, 0.90, since the Arrhenius fit's Birge ratio absorbs
-part of it; a floor at He et al.'s estimate would make E_a 2-3x too wide and fail).
+part of it; a floor at He et al.'s estimate gave 0.54, coverage 1.00: too wide, fails).
 """
 
 from __future__ import annotations
