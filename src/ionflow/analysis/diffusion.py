@@ -86,6 +86,8 @@ MIN_WINDOW_FRACTION = 0.2
 # window start check: the slope from the start against the slope from twice the start
 LATEST_START_DIVISOR = 4
 START_CHECK_Z = 1.5
+# an MSD below this (Å^2; 1e-5 Å rms) is no motion, only the FFT's rounding
+STILL_MSD_A2 = 1e-10
 
 
 @dataclass
@@ -293,9 +295,17 @@ def fit_diffusion(
         max_lag_fraction: longest lag of the automatic window, as a fraction of T.
 
     Raises:
-        IonflowInputError: a given window outside the trajectory or with < 3 frames.
+        IonflowInputError: a given window outside the trajectory or with < 3 frames, or
+            atoms that never move (an MSD of zero at every lag: nothing to fit).
     """
     t, total = msd.time_fs, msd.msd
+    if np.count_nonzero(total[1:] > STILL_MSD_A2) < 2:
+        raise IonflowInputError(
+            f"the {msd.n_atoms} analysed atoms never move (their MSD is < {STILL_MSD_A2:g} Å^2 "
+            "at every lag): "
+            "check the species and atoms given to the analysis, or that the trajectory's "
+            "frames differ"
+        )
     dt = float(t[1] - t[0])
     if window_fs is None:
         start, end, found = choose_fit_window(t, total, max_lag_fraction)
