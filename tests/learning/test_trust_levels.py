@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from ase import Atoms
 from tests.fixtures.mtp import li2s_snapshots
 
 from ionflow.learning.explore import (
@@ -68,3 +69,47 @@ def test_ase_exploration_runs_without_the_deprecated_fixcm(trained_mtp, li2s_lab
             2.0, 10.0,
         )  # fmt: skip
     assert len(result.all_grades) == 4 and result.runs_unphysical == 0
+
+
+def test_a_pair_closer_than_its_training_minimum_stops_the_run_as_a_contact(
+    potential, li2s_labelled
+):
+    # wide energy window and no gamma_break: only the distance levels can stop a run here
+    trust = TrustLevels(energy_window_eV_atom=100.0, pair_distance_fraction=0.85)
+    result = ExplorationResult()
+    grader = SnapshotGrader(potential, li2s_labelled, 2.0, np.inf, trust, result)
+    limits = grader.pair_limits_A
+    # the per-pair levels are 0.85 x each pair's closest training distance: S-S sits far
+    # above the one min_dist (set by the closest pair of any species)
+    closest = {pair: limit / 0.85 for pair, limit in limits.items()}
+    assert set(limits) == {"Li-Li", "Li-S", "S-S"}
+    assert limits["S-S"] > 1.2 * float(potential.radial_basis.min)
+    assert grader(li2s_labelled[0].copy()) is False and result.runs_contact == 0
+    # the S sublattice of a training cell, one S moved onto another to 0.8 x their
+    # closest training distance: above min_dist, below the per-pair level
+    sulphur = li2s_labelled[0][[s == "S" for s in li2s_labelled[0].get_chemical_symbols()]]
+    squeezed = Atoms(sulphur.numbers, sulphur.positions, cell=sulphur.cell, pbc=True)
+    direction = squeezed.get_distance(0, 1, mic=True, vector=True)
+    target = 0.8 * closest["S-S"]
+    squeezed.positions[1] = squeezed.positions[0] + direction / np.linalg.norm(direction) * target
+    distances = squeezed.get_all_distances(mic=True)[np.triu_indices(len(squeezed), 1)]
+    assert distances.min() == pytest.approx(target)
+    assert target > float(potential.radial_basis.min)
+    # the global trust level alone lets it through; the per-pair one stops and keeps it
+    plain, _ = _grader(potential, li2s_labelled, TrustLevels())
+    assert plain.contact(squeezed) is None and not plain.too_close(squeezed)
+    assert grader.contact(squeezed) == "pair" and not grader.too_close(squeezed)
+    assert grader(squeezed) is True
+    assert result.runs_contact == 1 and result.runs_unphysical == 0
+    assert len(result.contacts) == 1 and result.contacts[0] is squeezed
+    # a run that ends below min_dist leaves the snapshot graded before it as a contact
+    cell = li2s_labelled[0].copy()
+    assert grader(cell) is False
+    collapsed = cell.copy()
+    collapsed.positions[1] = collapsed.positions[0] + 0.5 * float(potential.radial_basis.min)
+    assert grader.contact(collapsed) == "unphysical" and grader(collapsed) is True
+    assert result.runs_unphysical == 1 and result.contacts[-1] is cell
+    assert grader(collapsed) is True and len(result.contacts) == 2  # nothing graded before
+    # a dict (jobflow's serialisation) carries the level too
+    as_dict, _ = _grader(potential, li2s_labelled, {"pair_distance_fraction": 0.85})
+    assert as_dict.pair_limits_A == limits

@@ -74,8 +74,8 @@ def _candidates(path: tuple[str, ...], value):
         return ["Li6PS5Br"]
     if path == ("site_variants",):  # two site variants of the material (each field: its test)
         return [[{"label": s, "material": "Li6PS5Cl", "configurations": "parent"} for s in "ab"]]
-    if value is None:  # an optional setting left out: set it (int, then memory, then a name)
-        return [2, "4G", "normal"]
+    if value is None:  # an optional setting left out: set it (int, fraction, memory, name)
+        return [2, 0.5, "4G", "normal"]
     if isinstance(value, bool):
         return [not value]
     if isinstance(value, int):

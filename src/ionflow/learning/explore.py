@@ -17,9 +17,11 @@ from typing import Protocol
 
 import numpy as np
 from ase import Atoms
+from pymatgen.io.ase import AseAtomsAdaptor
 
 from ionflow.learning.run import run_langevin
 from ionflow.mtp import motep_api
+from ionflow.structures.grain_boundary import closest_contacts
 
 
 @dataclass
@@ -33,6 +35,11 @@ class ExplorationResult:
         runs_stopped: runs stopped because a grade exceeded gamma_break.
         runs_unphysical: runs stopped at a configuration beyond the trust levels (never
             a candidate, never labelled).
+        contacts: configurations that stopped a run with an element pair closer than the
+            per-pair trust level (:attr:`TrustLevels.pair_distance_fraction`), or the last
+            one graded before an unphysical stop: physical, and labelled so the potential
+            learns the repulsion it was heading into.
+        runs_contact: runs stopped at such a contact.
     """
 
     candidates: list[Atoms] = field(default_factory=list)
@@ -40,6 +47,8 @@ class ExplorationResult:
     all_grades: list[float] = field(default_factory=list)
     runs_stopped: int = 0
     runs_unphysical: int = 0
+    contacts: list[Atoms] = field(default_factory=list)
+    runs_contact: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,15 +61,30 @@ class TrustLevels:
     ``energy_window_eV_atom`` on both sides, ends its exploration run and is not labelled:
     the oracle would be asked about a collapsed or exploded cell the MTP should never visit.
 
+    ``min_dist`` is one number for every element pair (the closest pair of any species in
+    the training set), so a pair whose closest training distance is far above it (Sr-Sr at
+    3.2 Å against a min_dist of 1.5 Å set by Li-O) can fall together unnoticed: the MTP was
+    never shown that pair any closer and may well be attractive there. With
+    ``pair_distance_fraction`` set, a configuration in which an element pair comes closer
+    than that fraction of the same pair's closest distance in the training set (the
+    potential's cutoff for a pair never inside it) also ends the run; it is a contact,
+    still physical, and labelled, so each round moves that pair's trusted range inwards
+    until the oracle's repulsion is learnt. A run that ends below ``min_dist`` then
+    leaves its last configuration before that stop to be labelled the same way (the
+    pair setting ``min_dist`` has no per-pair level above it).
+
     Attributes:
         min_distance_fraction: fraction of the potential's min_dist, below which atoms
             are too close.
         energy_window_eV_atom: allowed predicted energy per atom beyond the training
             set's lowest and highest, eV/atom.
+        pair_distance_fraction: fraction of each element pair's closest training distance
+            below which a run stops at a contact that is labelled (None: off).
     """
 
     min_distance_fraction: float = 1.0
     energy_window_eV_atom: float = 0.5
+    pair_distance_fraction: float | None = None
 
     def bounds(self, data, training_set: Sequence[Atoms]) -> tuple[float, float, float]:
         """Return (shortest distance Å, lowest and highest energy eV/atom) for ``data``."""
@@ -70,6 +94,23 @@ class TrustLevels:
             min(per_atom) - self.energy_window_eV_atom,
             max(per_atom) + self.energy_window_eV_atom,
         )
+
+    def pair_limits(self, data, training_set: Sequence[Atoms]) -> dict[str, float] | None:
+        """Per element pair (``"O-Sr"``, sorted) the distance (Å) below which a run stops.
+
+        ``pair_distance_fraction`` of the pair's closest distance in ``training_set``
+        (periodic images included; the potential's cutoff for a pair never inside it).
+        None when ``pair_distance_fraction`` is None.
+        """
+        if self.pair_distance_fraction is None:
+            return None
+        cutoff = float(data.radial_basis.max)
+        closest: dict[str, float] = {}
+        for atoms in training_set:
+            contacts = closest_contacts(AseAtomsAdaptor.get_structure(atoms), cutoff)
+            for pair, distance in contacts.items():
+                closest[pair] = min(closest.get(pair, cutoff), distance)
+        return {pair: self.pair_distance_fraction * d for pair, d in closest.items()}
 
 
 class SnapshotGrader:
@@ -91,14 +132,43 @@ class SnapshotGrader:
         self.active_inverse = np.linalg.inv(self.active)
         self.gamma_select, self.gamma_break = gamma_select, gamma_break
         self.min_distance_A, self.energy_min, self.energy_max = trust.bounds(data, training_set)
+        self.pair_limits_A = trust.pair_limits(data, training_set)
+        self.cutoff_A = float(data.radial_basis.max)
         self.result = result
+        self.last_within: Atoms | None = None  # this run's last snapshot within the levels
+
+    def pair_limit_matrix(self, snapshot: Atoms) -> np.ndarray:
+        """Per-pair trust distance (Å) of every two atoms of ``snapshot``."""
+        symbols = snapshot.get_chemical_symbols()
+        kinds = sorted(set(symbols))
+        index = np.array([kinds.index(s) for s in symbols])
+        table = np.array(
+            [
+                [self.pair_limits_A.get("-".join(sorted((a, b))), self.cutoff_A) for b in kinds]
+                for a in kinds
+            ]
+        )
+        return table[np.ix_(index, index)]
+
+    def contact(self, snapshot: Atoms) -> str | None:
+        """Which distance trust level ``snapshot`` is beyond, if any.
+
+        ``"unphysical"``: two atoms closer than min_dist allows; ``"pair"``: an element
+        pair closer than its per-pair level; None: neither.
+        """
+        if len(snapshot) < 2:
+            return None
+        distances = snapshot.get_all_distances(mic=True)
+        np.fill_diagonal(distances, np.inf)
+        if distances.min() < self.min_distance_A:
+            return "unphysical"
+        if self.pair_limits_A is not None and (distances < self.pair_limit_matrix(snapshot)).any():
+            return "pair"
+        return None
 
     def too_close(self, snapshot: Atoms) -> bool:
         """True if two atoms of ``snapshot`` are closer than the trust level allows."""
-        if len(snapshot) < 2:
-            return False
-        distances = snapshot.get_all_distances(mic=True)
-        return bool(distances[~np.eye(len(snapshot), dtype=bool)].min() < self.min_distance_A)
+        return self.contact(snapshot) == "unphysical"
 
     def energy_within(self, energy_eV: float, n_atoms: int) -> bool:
         """True if a predicted energy (eV, whole cell) is within the trust levels' window."""
@@ -114,16 +184,26 @@ class SnapshotGrader:
     def __call__(self, snapshot: Atoms) -> bool:
         """Grade ``snapshot`` (kept above gamma_select); True ends the run.
 
-        A run ends above gamma_break, or at an unphysical snapshot (not kept, not graded).
+        A run ends above gamma_break, at an unphysical snapshot (not kept, not graded), or
+        at a contact closer than a per-pair trust level (kept as a contact to label). With
+        per-pair levels, a run ended by an unphysical snapshot leaves the snapshot graded
+        before it as a contact instead: the last configuration on the way there.
         The grade and the energy check share one evaluation of the potential.
         """
-        unphysical = self.too_close(snapshot)
+        contact = self.contact(snapshot)
+        unphysical = contact == "unphysical"
         if not unphysical:
             rows, (energy,) = motep_api.rows_and_energies(self.data, [snapshot])
             unphysical = not self.energy_within(energy, len(snapshot))
         if unphysical:
             self.result.runs_unphysical += 1
-            return True
+            if self.pair_limits_A is not None and self.last_within is not None:
+                self.result.contacts.append(self.last_within)  # the last one before the stop
+            return self._stop()
+        if contact == "pair":
+            self.result.contacts.append(snapshot)
+            self.result.runs_contact += 1
+            return self._stop()
         grade = float(motep_api.grades_with_inverse(self.active_inverse, rows).max())
         self.result.all_grades.append(grade)
         if grade > self.gamma_select:
@@ -131,8 +211,13 @@ class SnapshotGrader:
             self.result.candidate_grades.append(grade)
         if grade > self.gamma_break:
             self.result.runs_stopped += 1
-            return True
+            return self._stop()
+        self.last_within = snapshot
         return False
+
+    def _stop(self) -> bool:
+        self.last_within = None
+        return True
 
 
 class Explorer(Protocol):

@@ -124,6 +124,7 @@ def _learning_maker(
         trust=TrustLevels(
             min_distance_fraction=learning.min_distance_fraction,
             energy_window_eV_atom=learning.energy_window_eV_atom,
+            pair_distance_fraction=learning.pair_distance_fraction,
         ),
         md_timestep_fs=spec.md.timestep_fs,  # exploration visits what production MD will
         grade_every=learning.grade_every_steps,

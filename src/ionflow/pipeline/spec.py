@@ -105,6 +105,14 @@ class ActiveLearningSpec(_Section):
     energy_window_eV_atom: float = Field(
         0.5, gt=0, description="Trust level: energy per atom beyond the training range."
     )
+    pair_distance_fraction: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Per-pair trust level: a run stops where an element pair comes closer "
+        "than this fraction of that pair's closest training distance, and that configuration "
+        "is labelled (None: only the min_dist level).",
+    )
 
 
 class MtpSpec(_Section):

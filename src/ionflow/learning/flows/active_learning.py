@@ -359,6 +359,8 @@ class ActiveLearningMaker(Maker):
             candidates_cfg=labelled_cfg_text(explored.candidates, training.species),
             runs_stopped=explored.runs_stopped,
             runs_unphysical=explored.runs_unphysical,
+            runs_contact=explored.runs_contact,
+            contacts_cfg=labelled_cfg_text(explored.contacts, training.species),
             explore_time_s=explore_time,
         )
 
@@ -416,11 +418,18 @@ class ActiveLearningMaker(Maker):
 
         explored = [exploration_document(d) for d in explored]
         start = time.perf_counter()
-        candidates, candidate_grades = [], []
+        candidates, candidate_grades, contacts = [], [], []
         for document in explored:
             found = parse_labelled_cfg_text(document.candidates_cfg, species)
             candidates += [unlabelled(a) for a in found]
             candidate_grades += document.candidate_grades
+            found = parse_labelled_cfg_text(document.contacts_cfg, species)
+            contacts += [unlabelled(a) for a in found]
+        # contacts (a pair closer than its per-pair trust level) are labelled first, without
+        # MaxVol: the grade need not be high where a pair the MTP never saw that close falls
+        # together, and the label is what teaches the repulsion; MaxVol fills the rest
+        contacts = [a for a in contacts if configuration_key(a) not in keys][: self.max_selected]
+        keys_with_contacts = keys | {configuration_key(a) for a in contacts}
         with tempfile.TemporaryDirectory() as tmp:
             mtp_path = Path(tmp) / "current.mtp"
             mtp_path.write_text(mtp)
@@ -432,17 +441,19 @@ class ActiveLearningMaker(Maker):
                     motep_api.read_potential(mtp_path, species), training,
                     candidates, self.gamma_select,
                 )  # fmt: skip
-            is_fresh = [configuration_key(a) not in keys for a in candidates]
+            is_fresh = [configuration_key(a) not in keys_with_contacts for a in candidates]
             fresh = [a for a, new in zip(candidates, is_fresh, strict=True) if new]
             if (self.fit_maker.engine or get_settings().mtp_engine) == "mlp":
                 fresh_grades = [g for g, new in zip(candidate_grades, is_fresh, strict=True) if new]
                 chosen = mlp_select_add(
                     MlpEngine(), mtp_path, species, training, fresh, fresh_grades,
-                    max_selected=self.max_selected,
+                    max_selected=self.max_selected - len(contacts),
                 )  # fmt: skip
             else:
                 data = motep_api.read_potential(mtp_path, species)
-                chosen = select_add(data, training, fresh, max_selected=self.max_selected)
+                chosen = select_add(
+                    data, training, fresh, max_selected=self.max_selected - len(contacts)
+                )
         select_time = time.perf_counter() - start
         all_grades = [g for document in explored for g in document.all_grades]
         grade_max, percentiles = grade_statistics(all_grades)
@@ -454,17 +465,19 @@ class ActiveLearningMaker(Maker):
             n_runs=sum(d.n_runs for d in explored),
             runs_stopped=sum(d.runs_stopped for d in explored),
             runs_unphysical=sum(d.runs_unphysical for d in explored),
+            runs_contact=sum(d.runs_contact for d in explored),
+            n_contacts=len(contacts),
             n_candidates=len(candidates),
             n_already_labelled=len(candidates) - len(fresh),
             n_duplicates=chosen.duplicates,
-            n_selected=len(chosen.indices),
+            n_selected=len(contacts) + len(chosen.indices),
             explore_time_s=sum(d.explore_time_s for d in explored),
             select_time_s=select_time,
             heldout_errors=heldout_errors,
         )
         iterations.append(record)
         if number > self.max_iterations:
-            still = record.runs_stopped + record.runs_unphysical
+            still = record.runs_stopped + record.runs_unphysical + record.runs_contact
             return finish(
                 f"reached max_iterations={self.max_iterations}; the final potential "
                 + (
@@ -474,10 +487,10 @@ class ActiveLearningMaker(Maker):
                     else f"ran all {record.n_runs} exploration runs to the end"
                 )
             )
-        if len(chosen.indices) <= self.min_selected:
-            return finish(f"iteration {number} selected {len(chosen.indices)} configurations")
+        if record.n_selected <= self.min_selected:
+            return finish(f"iteration {number} selected {record.n_selected} configurations")
 
-        selected = [fresh[i] for i in chosen.indices]
+        selected = contacts + [fresh[i] for i in chosen.indices]
         label = self.label_maker.make([AseAtomsAdaptor.get_structure(a) for a in selected])
         merge = merge_labelled(labelled_set, label.output)
         refit = self.fit_maker.make(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from ionflow.io.labelled_set import LabelledSet
 from ionflow.mtp.schemas.fit import SplitErrors
 
-EXPLORATION_DATA_FIELDS = ["all_grades", "candidates_cfg"]
+EXPLORATION_DATA_FIELDS = ["all_grades", "candidates_cfg", "contacts_cfg"]
 """Fields of :class:`ExplorationDocument` kept in the JobStore ``data`` store."""
 
 
@@ -45,6 +45,14 @@ class ExplorationDocument(BaseModel):
     )
     runs_stopped: int = Field(description="MD runs stopped above gamma_break.")
     runs_unphysical: int = Field(description="MD runs stopped beyond the trust levels.")
+    runs_contact: int = Field(
+        0, description="MD runs stopped at an element pair closer than its per-pair trust level."
+    )
+    contacts_cfg: str = Field(
+        "",
+        description="The configurations that stopped those runs, unlabelled .cfg text (data "
+        "store); labelled without MaxVol selection.",
+    )
     explore_time_s: float
 
 
@@ -62,6 +70,10 @@ class ActiveLearningIteration(BaseModel):
     runs_unphysical: int = Field(
         0, description="MD runs stopped at a configuration beyond the trust levels."
     )
+    runs_contact: int = Field(
+        0, description="MD runs stopped at an element pair closer than its per-pair trust level."
+    )
+    n_contacts: int = Field(0, description="Of the selected, contacts chosen without MaxVol.")
     n_candidates: int = Field(description="Snapshots above gamma_select.")
     n_already_labelled: int = Field(description="Candidates dropped: labelled before.")
     n_duplicates: int = Field(description="Candidates dropped as near-duplicates.")
