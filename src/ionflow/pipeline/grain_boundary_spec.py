@@ -109,6 +109,11 @@ class GbModelSpec(_GbSection):
         "boundary: 0.5, S-Cl 2.05 Å).",
     )
     learning_expand_times: int = Field(1, ge=1, description="Grain repeats of learning models.")
+    relax_steps: NonNegativeInt = Field(
+        0,
+        description="Optimiser steps of an oracle relaxation (cell and ions, FIRE) of every GB "
+        "model before it is explored or run; 0: the models as built.",
+    )
     production_configuration: NonNegativeInt = Field(
         0, description="Configuration index of the production model."
     )
