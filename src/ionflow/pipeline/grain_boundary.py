@@ -59,8 +59,8 @@ class GrainBoundaryStudyMaker(Maker):
         gb_maker: the GB model of each configuration explored by active learning.
         relax_maker: relaxation of every GB model with the oracle before it is explored or
             run (a step cap, convergence not required; None: the models as built). The
-            as-built boundary is far from the oracle's minimum (CHGNet bonds S-S across it,
-            3.24 -> 2.1 Å), a path no refitted tiny MTP followed without a hole.
+            as-built boundary is far from the oracle's minimum: CHGNet bonds S-S across it
+            (3.24 -> 2.09 Å in 60 FIRE steps of the tiny study's 1040-atom model).
         gb_learning_maker: active learning on the GB models (neighbourhood mode: its
             ``candidate_cutter`` is set).
         production_configuration: index of the configuration of the production model.
