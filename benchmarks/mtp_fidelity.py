@@ -89,6 +89,25 @@ def benchmark_cell(repeat: tuple[int, int, int]):
     raise RuntimeError(f"no configuration {CONFIGURATION}")
 
 
+def nvt(atoms, calculator, temperature_K, timestep_fs, seed):
+    """A copy of ``atoms`` with velocities at T (seeded) and its Nosé-Hoover chain NVT
+    dynamics (100 fs damping): the MD protocol of every run here."""
+    from ase import units
+    from ase.md.nose_hoover_chain import NoseHooverChainNVT
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+
+    atoms = atoms.copy()
+    atoms.calc = calculator
+    MaxwellBoltzmannDistribution(
+        atoms, temperature_K=temperature_K, rng=np.random.default_rng(seed)
+    )
+    Stationary(atoms)
+    dynamics = NoseHooverChainNVT(
+        atoms, timestep=timestep_fs * units.fs, temperature_K=temperature_K, tdamp=100 * units.fs
+    )
+    return atoms, dynamics
+
+
 def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, seed, **limits):
     """NVT MD with ``calculator``; return a dict: D, D_err (Li, cm^2/s), ps, failure, snapshots.
 
@@ -99,10 +118,6 @@ def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, se
     (unlabelled) as test configurations. A run whose positions stop being finite (the
     potential blew the cell apart) gives D None and ``failure`` "unstable after ... ps".
     """
-    from ase import units
-    from ase.md.nose_hoover_chain import NoseHooverChainNVT
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-
     from ionflow.analysis.diffusion import fit_diffusion
     from ionflow.analysis.displacements import from_positions
     from ionflow.analysis.msd import species_msd
@@ -110,15 +125,7 @@ def li_diffusion(atoms, calculator, temperature_K, steps, timestep_fs, every, se
     max_wall_s, n_snapshots = limits.get("max_wall_s", np.inf), limits.get("n_snapshots", 0)
     target_rel_err = limits.get("target_rel_err")
     min_frames = round(limits.get("min_ps", 6.0) * 1000 / (every * timestep_fs))
-    atoms = atoms.copy()
-    atoms.calc = calculator
-    MaxwellBoltzmannDistribution(
-        atoms, temperature_K=temperature_K, rng=np.random.default_rng(seed)
-    )
-    Stationary(atoms)
-    dynamics = NoseHooverChainNVT(
-        atoms, timestep=timestep_fs * units.fs, temperature_K=temperature_K, tdamp=100 * units.fs
-    )
+    atoms, dynamics = nvt(atoms, calculator, temperature_K, timestep_fs, seed)
     li = np.array(atoms.get_chemical_symbols()) == "Li"
     frames = []  # every ``every`` steps: all positions (ASE MD does not wrap: unwrapped)
     start = time.perf_counter()

@@ -84,6 +84,12 @@ def test_given_fit_window_is_used_and_checked():
         analyse(walk, window_fs=(1000.0, 1e9))
 
 
+def test_atoms_that_never_move_are_an_input_error_not_a_crash():
+    still = from_positions(np.ones((50, 4, 3)), np.arange(50) * DT_FS, 10 * np.eye(3))
+    with pytest.raises(IonflowInputError, match="never move"):
+        fit_diffusion(species_msd(still))
+
+
 def test_effective_jumps_and_rsd_follow_he_et_al():
     fit = analyse(random_walk(20, 300, (D_A2_FS,) * 3, DT_FS, seed=9), jump_distance_A=2.0)
     msd_total = 6 * fit.D_cm2_s / 0.1 * 299 * DT_FS

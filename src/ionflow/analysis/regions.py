@@ -4,6 +4,12 @@ Each atom is labelled in every frame by its distance from the nearest GB plane a
 the plane normal (slabs of ``width_A``: GB, Near_GB, Far_GB, Bulk). The MSD of a
 region averages the displacements over the time origins at which an atom was in that
 region (masked all-origins MSD, still O(T log T) with FFT correlations).
+
+A region's D error is its Gaussian random-walk error (``mean_count`` walkers) times the
+ratio of the whole species' error to its own random-walk error
+(:func:`ionflow.analysis.diffusion.fit_diffusion`: the excess the run's observed scatter
+of squared displacements shows, from hops and concerted atoms). The origin variance is
+not measured per region (origins move between regions); the whole run's excess stands in.
 """
 
 from __future__ import annotations
@@ -14,8 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import fft as sp_fft
 
-from ionflow.analysis.diffusion import A2_PER_FS_TO_CM2_PER_S, choose_fit_window, gls_line
+from ionflow.analysis.diffusion import (
+    A2_PER_FS_TO_CM2_PER_S,
+    choose_fit_window,
+    fit_diffusion,
+    gls_line,
+)
 from ionflow.analysis.displacements import SpeciesTrajectory
+from ionflow.analysis.msd import species_msd
 from ionflow.errors import IonflowInputError
 from ionflow.structures.gb_regions import REGION_NAMES
 
@@ -163,9 +175,17 @@ def region_diffusion(
     names: Sequence[str] = REGION_NAMES,
     max_lag_fraction: float = 0.5,
 ) -> list[RegionDiffusion]:
-    """D per region from origin-labelled MSDs (regions never visited are skipped)."""
+    """D per region from origin-labelled MSDs (regions never visited are skipped).
+
+    Errors: the random-walk error scaled by the whole species' observed excess (module
+    docstring).
+    """
     t = trajectory.time_fs
     dt = trajectory.timestep_fs
+    whole = fit_diffusion(species_msd(trajectory, collective=False))
+    excess = 1.0
+    if whole.D_random_walk_err_cm2_s > 0:
+        excess = max(1.0, whole.D_statistical_err_cm2_s / whole.D_random_walk_err_cm2_s)
     results = []
     for region, name in enumerate(names):
         mask = labels == region
@@ -188,7 +208,7 @@ def region_diffusion(
             RegionDiffusion(
                 region=name,
                 D_cm2_s=fit.slope / 6.0 * A2_PER_FS_TO_CM2_PER_S,
-                D_err_cm2_s=fit.slope_err / 6.0 * A2_PER_FS_TO_CM2_PER_S,
+                D_err_cm2_s=excess * fit.slope_err / 6.0 * A2_PER_FS_TO_CM2_PER_S,
                 mean_count=mean_count,
                 fit_window_fs=(float(t[idx[0]]), float(t[idx[-1]])),
             )

@@ -35,15 +35,21 @@ class DiffusionDocument(BaseModel):
     temperature_K: float = Field(description="temperature in K")
     D_cm2_s: float = Field(description="tracer diffusion coefficient, cm^2/s")
     D_err_cm2_s: float = Field(
-        description="standard error of D, cm^2/s (fit-window spread included when "
-        "linear_regime_found is false)"
+        description="standard error of D, cm^2/s, from the scatter of squared displacements "
+        "the run shows (hops, concerted atoms; see ionflow.analysis.diffusion); fit-window "
+        "spread included when linear_regime_found is false"
     )
     D_interval_cm2_s: tuple[float, float] = Field(
         description="95% interval of D, cm^2/s (over all plausible fit windows when "
         "linear_regime_found is false)"
     )
     D_statistical_err_cm2_s: float = Field(
-        description="random-walk standard error of D in its fit window alone, cm^2/s"
+        description="standard error of D in its fit window alone, cm^2/s"
+    )
+    D_random_walk_err_cm2_s: float | None = Field(
+        None,
+        description="cross-check: the error N independent Gaussian walkers would give, "
+        "cm^2/s (too small for hopping ions; None in documents stored before it existed)",
     )
     n_fit_windows: int = Field(1, description="fit windows behind the interval")
     D_xyz_cm2_s: list[float] = Field(description="D along x, y, z, cm^2/s")
@@ -117,6 +123,7 @@ class DiffusionDocument(BaseModel):
             D_err_cm2_s=fit.D_err_cm2_s,
             D_interval_cm2_s=fit.D_interval_cm2_s,
             D_statistical_err_cm2_s=fit.D_statistical_err_cm2_s,
+            D_random_walk_err_cm2_s=fit.D_random_walk_err_cm2_s,
             n_fit_windows=fit.n_windows,
             D_xyz_cm2_s=fit.D_xyz_cm2_s,
             D_xyz_err_cm2_s=fit.D_xyz_err_cm2_s,

@@ -31,7 +31,10 @@ class RegionResult(BaseModel):
 
     region: str
     D_cm2_s: float = Field(description="diffusion coefficient in the region, cm^2/s")
-    D_err_cm2_s: float = Field(description="standard error, cm^2/s")
+    D_err_cm2_s: float = Field(
+        description="standard error, cm^2/s (random-walk error x the whole run's observed "
+        "excess, see ionflow.analysis.regions)"
+    )
     mean_count: float = Field(description="mean number of diffusing atoms in the region")
     fit_window_ps: tuple[float, float] = Field(description="fit window, ps")
 
