@@ -23,18 +23,20 @@ SPEC = Path(__file__).parents[2] / "workflows" / "tiny" / "li6ps5cl_grain_bounda
 @pytest.mark.slow
 @pytest.mark.xfail(
     run=False,
-    reason="the GB model is now built bulk-like (rigid-body search: anions 2.06 -> 3.24 Å, "
-    "closest contact 0.48 -> 0.81 of the bulk's, 1.25 Å opening), yet the refitted tiny "
-    "potential still loses atoms in the 1040-atom GB MD at 500 K: at 0.22 ps (GB learning "
-    "at 500+700 K, 100 steps) and at 0.74 ps (learning at 500 K, 2 runs x 500 steps, "
-    "0.4 ps heating), one run each; the energy falls steadily before (a collapse). The run "
-    "ends with one line naming the GB MD job; a run took 13.5-26 min at load 6-12 "
-    "(8-9 min CPU), over the 5 min budget. Run with --runxfail.",
+    reason="the refitted tiny MTP loses atoms in the 1040-atom GB MD: an element pair falls "
+    "far below its closest training distance, at the boundary (measured 2026-11-30, slab "
+    "cuts, learning on the production model, 3 GB iterations, 350 K: seed 42 at 0.12 ps, "
+    "S-S 1.64 vs 1.73 Å; seed 7 at 0.52 ps, S-Cl 1.65 vs 3.07 Å, Li-P 1.41 vs 2.48 Å; "
+    "seed 42 with a 60-step CHGNet relaxation of the model at 0.64 ps, Li-Li 1.07 vs "
+    "2.22 Å, and 6 of 6 other velocity seeds within 0.36 ps). The run ends with one line "
+    "naming the GB MD job; it takes 7.5-9 min wall, 7-9 CPU-min, at load 2-4. A trial with "
+    "per-pair trust levels (0.85) also lost atoms, at 0.6 ps (Li-Li 1.68 vs 2.22 Å). "
+    "Run with --runxfail.",
 )
 def test_tiny_grain_boundary_study_on_embedded_db(db_settings, tmp_path, study_cli):
     result = study_cli("run", SPEC, "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output
-    assert "grain boundary at 500 K: D per region" in result.output  # the study's table
+    assert "grain boundary at 350 K: D per region" in result.output  # the study's table
 
     store = get_jobstore(db_settings)
     store.connect()
@@ -90,5 +92,5 @@ def test_tiny_grain_boundary_study_on_embedded_db(db_settings, tmp_path, study_c
     labelled = LabelledSet.from_dict(final["labelled_set"])
     added = labelled.images[gb["surface_learning"]["n_training"] :]
     assert gb["largest_labelled_cell_atoms"] == max((len(a) for a in added), default=0)
-    assert all(len(a) <= 60 for a in added)  # neighbourhood.max_atoms of the tiny spec
+    assert all(len(a) <= 140 for a in added)  # neighbourhood.max_atoms of the tiny spec
     assert max(len(a) for a in labelled.images) < 1040 // 4  # bulk, slabs and cuts only

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,20 @@ def test_tiny_spec_validates_and_builds():
     spec = load_spec(TINY)
     assert spec.dft.oracle == "chgnet" and spec.grain_boundary.enabled
     assert PipelineMaker.from_spec(spec).grain_boundary_maker is not None
+
+
+def test_tiny_spec_learns_on_the_relaxed_production_model():
+    study = PipelineMaker.from_spec(load_spec(TINY)).grain_boundary_maker
+    assert study.relax_maker is not None and study.relax_maker.max_steps == 60
+    assert not study.relax_maker.require_convergence  # a step cap, not a convergence test
+    assert study.gb_learning_maker.max_iterations == 3
+    assert study.surface_learning_maker.max_iterations == 1
+    cutter = study.gb_learning_maker.candidate_cutter
+    assert cutter.shape == "slab" and cutter.axis == 2 and cutter.units == {"P": 2.5}
+    # the learning model is the production cell: production starts from its relaxed cell
+    assert study._learning_model_index() == 0
+    bigger = dataclasses.replace(study, production_supercell=(2, 1))
+    assert bigger._learning_model_index() is None  # relaxed on its own
 
 
 def test_spec_without_the_section_builds_no_study():

@@ -92,6 +92,8 @@ def _candidates(path: tuple[str, ...], value):
         return [[*value, value[-1] + 50], value[:-1], [value[0] + 1, *value[1:]]]
     if isinstance(value, list):
         return [value[:-1], value[::-1], [*value, "P"]] if value else [["changed"]]
+    if isinstance(value, dict) and all(isinstance(v, int | float) for v in value.values()):
+        return [{k: v * 0.9 for k, v in value.items()}, {}] if value else [{"P": 2.0}]
     raise AssertionError(f"no mutation for {path} = {value!r}")
 
 

@@ -10,8 +10,10 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from ionflow.errors import IonflowInputError
 from ionflow.structures.neighbourhood import (
     cut_neighbourhood,
+    cut_slab,
     max_neighbourhood_atoms,
     neighbourhood_box_side,
+    whole_units,
 )
 
 
@@ -77,3 +79,56 @@ def test_cut_refuses_too_close_atoms_and_keeps_images_beyond_half_the_cell():
     assert (distances <= 12.5).all() and images.cell.lengths()[0] == 29.0
     with pytest.raises(IonflowInputError, match="> 0"):
         cut_neighbourhood(atoms, 0, 5.0, 0.0)
+
+
+def _ps4_whole(cut: Atoms) -> bool:
+    """Every P of ``cut`` has its four S within 2.5 Å and every S within 2.5 Å of a P has it."""
+    symbols = np.array(cut.get_chemical_symbols())
+    distances = cut.get_all_distances(mic=True)
+    p_s = distances[np.ix_(symbols == "P", symbols == "S")] < 2.5
+    return bool((p_s.sum(axis=1) == 4).all())
+
+
+def test_units_keep_ps4_whole(big_cell):
+    symbols = np.array(big_cell.get_chemical_symbols())
+    p = int(np.flatnonzero(symbols == "P")[0])
+    # a sphere that holds a P but not all of its S (radius just past the P-S bond)
+    centre = int(np.flatnonzero(symbols == "Li")[0])
+    broken = cut_neighbourhood(big_cell, centre, 5.0, 5.0)
+    whole = cut_neighbourhood(big_cell, centre, 5.0, 5.0, units={"P": 2.5})
+    assert not _ps4_whole(broken) and _ps4_whole(whole)
+    assert whole.numbers[0] == big_cell.numbers[centre]
+    # the mask: a P inside takes its S, the S of a P outside go
+    inside = np.zeros(len(big_cell), dtype=bool)
+    inside[p] = True
+    kept = whole_units(big_cell, inside, {"P": 2.5})
+    assert kept.sum() == 5 and set(symbols[kept]) == {"P", "S"}
+    assert not whole_units(big_cell, ~inside, {"P": 2.5})[kept].any()
+    assert (whole_units(big_cell, inside, None) == inside).all()
+
+
+def test_slab_keeps_the_plane_periodic_and_cuts_along_the_normal(big_cell):
+    half, gap = 5.0, 5.0
+    centre = 333
+    slab = cut_slab(big_cell, centre, half, gap, axis=2, units={"P": 2.5})
+    # a and b as the big cell's; along c the atoms within the half width (and their
+    # PS4 partners) and a vacuum of at least the gap between the faces' images
+    assert np.allclose(slab.cell[:2], big_cell.cell[:2]) and slab.pbc.all()
+    assert slab.numbers[0] == big_cell.numbers[centre] and _ps4_whole(slab)
+    z = slab.positions[:, 2]
+    assert slab.cell[2, 2] - (z.max() - z.min()) == pytest.approx(gap)
+    frac = big_cell.get_scaled_positions()[:, 2]
+    offset = ((frac - frac[centre] + 0.5) % 1.0 - 0.5) * big_cell.cell[2, 2]
+    plain = cut_slab(big_cell, centre, half, gap, axis=2)
+    assert len(plain) == (np.abs(offset) <= half).sum()
+    assert abs(len(slab) - len(plain)) < 0.2 * len(plain)
+    # every atom keeps its big-cell distance from the centre (periodic along a and b)
+    big = big_cell.get_distances(centre, np.flatnonzero(np.abs(offset) <= half), mic=True)
+    small = plain.get_distances(0, np.arange(len(plain)), mic=True)
+    np.testing.assert_allclose(np.sort(small), np.sort(big), atol=1e-6)
+    with pytest.raises(ValueError, match="atoms >"):
+        cut_slab(big_cell, centre, half, gap, max_atoms=len(slab) - 1, units={"P": 2.5})
+    with pytest.raises(ValueError, match="whole"):
+        cut_slab(big_cell, centre, big_cell.cell[2, 2], gap)
+    with pytest.raises(IonflowInputError, match="> 0"):
+        cut_slab(big_cell, centre, half, 0.0)

@@ -56,16 +56,17 @@ def grain_boundary_costs(spec: WorkflowSpec, n_atoms: int) -> list[StageCost]:
         * spec.mtp.max_iterations
     )
     loops_s = 0.0
-    for cell_atoms, label_atoms in (
-        (slab_atoms, slab_atoms),
-        (gb_atoms, gb.neighbourhood.max_atoms),
+    gb_iterations = learning.gb_max_iterations or learning.max_iterations
+    for cell_atoms, label_atoms, iterations in (
+        (slab_atoms, slab_atoms, learning.max_iterations),
+        (gb_atoms, gb.neighbourhood.max_atoms, gb_iterations),
     ):
         runs = len(learning.temperatures_K) * learning.runs_per_temperature
         explore_s = n_conf * runs * learning.md_steps * cell_atoms * md_s
         label_s = (
             learning.max_selected_per_iteration * label_factor * dft_step_core_s(spec, label_atoms)
         )
-        loops_s += learning.max_iterations * (explore_s + label_s + refit_s)
+        loops_s += iterations * (explore_s + label_s + refit_s)
     md_steps = math.ceil((gb.md.heating_ps + gb.md.production_ps) * 1000 / spec.md.timestep_fs)
     return [
         StageCost(
@@ -75,7 +76,7 @@ def grain_boundary_costs(spec: WorkflowSpec, n_atoms: int) -> list[StageCost]:
         ),
         StageCost(
             "grain boundary active learning",
-            f"2 loops x at most {learning.max_iterations} iterations (cuts <= "
+            f"at most {learning.max_iterations} + {gb_iterations} iterations (cuts <= "
             f"{gb.neighbourhood.max_atoms} atoms)",
             (refit_s + loops_s) / 3600,
         ),

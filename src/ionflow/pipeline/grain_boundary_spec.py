@@ -41,6 +41,12 @@ class GbLearningSpec(_GbSection):
     gamma_select: float = Field(2.0, gt=0)
     gamma_break: float = Field(10.0, gt=0)
     max_iterations: int = Field(10, ge=1)
+    gb_max_iterations: int | None = Field(
+        None,
+        ge=1,
+        description="Iterations of the GB loop (None: max_iterations): the GB model is where "
+        "production finds what the slabs never showed.",
+    )
     max_selected_per_iteration: int = Field(50, ge=1)
     temperatures_K: list[PositiveFloat] = Field([350.0, 600.0], min_length=1)
     runs_per_temperature: int = Field(
@@ -59,6 +65,17 @@ class GbNeighbourhoodSpec(_GbSection):
     gap_A: float = Field(5.0, gt=0, description="Vacuum between periodic images, Å.")
     max_atoms: int = Field(200, ge=1, description="Largest cell ever labelled.")
     max_cuts_per_configuration: int = Field(4, ge=1)
+    shape: Literal["sphere", "slab"] = Field(
+        "slab",
+        description="sphere: a cluster of radius_A in vacuum; slab: the GB model's plane kept "
+        "periodic, radius_A either side of the atom along the normal (sphere cuts are mostly "
+        "surface atoms: refits with them lost atoms in the tiny study's GB MD within 0.13 ps).",
+    )
+    units: dict[str, PositiveFloat] = Field(
+        {"P": 2.5},
+        description="Species -> bond length (Å) of covalent units every cut keeps whole "
+        "(PS4 tetrahedra: no cut leaves a broken polyanion at its faces); {} for none.",
+    )
 
 
 class GbModelSpec(_GbSection):
@@ -92,6 +109,11 @@ class GbModelSpec(_GbSection):
         "boundary: 0.5, S-Cl 2.05 Å).",
     )
     learning_expand_times: int = Field(1, ge=1, description="Grain repeats of learning models.")
+    relax_steps: NonNegativeInt = Field(
+        0,
+        description="Optimiser steps of an oracle relaxation (cell and ions, FIRE) of every GB "
+        "model before it is explored or run; 0: the models as built.",
+    )
     production_configuration: NonNegativeInt = Field(
         0, description="Configuration index of the production model."
     )
