@@ -81,3 +81,37 @@ def test_two_iterations_second_selects_fewer(trained_mtp, li2s_labelled_set, tmp
     # one selection per iteration, and one more after the last refit (its own stop)
     assert len(list(store.query({"name": {"$regex": "^select "}}))) == len(fits) + 1
     assert (doc.labelled_set.oracle, doc.labelled_set.level_of_theory) == ("chgnet", "PBE")
+
+
+def test_contacts_are_labelled_first_without_maxvol(trained_mtp, li2s_labelled_set):
+    from ionflow.io.mlip_cfg import labelled_cfg_text
+    from ionflow.learning.schemas.active_learning import ExplorationDocument
+
+    species = li2s_labelled_set.species
+    contact = li2s_labelled_set.images[0].copy()
+    contact.positions[:] += 0.05  # a new configuration (another key), inside the set's span
+    contact.calc = None
+    maker = ActiveLearningMaker(label_maker=ChgnetTestLabelMaker(), max_selected=3)
+
+    def explored(contacts):
+        return ExplorationDocument(
+            structure_index=0, run=0, seed=1, temperatures_K=[600.0], explorer="test",
+            n_runs=1, n_graded=0, grade_max=0.0, grade_percentiles={}, all_grades=[],
+            n_candidates=0, candidate_grades=[], candidates_cfg="",
+            runs_stopped=0, runs_unphysical=0, runs_contact=len(contacts),
+            contacts_cfg=labelled_cfg_text(contacts, species), explore_time_s=0.0,
+        )  # fmt: skip
+
+    def select(contacts):
+        return maker.select.original(
+            maker, [explored(contacts)], [], li2s_labelled_set,
+            trained_mtp.path.read_text(), [], [], None,
+        )  # fmt: skip
+
+    # no candidates above gamma_select and no contact: nothing to label, the loop stops
+    assert select([]).stop_reason == "iteration 1 selected 0 configurations"
+    # a contact is labelled although MaxVol would not choose it (no candidate at all)
+    response = select([contact])
+    label = response.replace.jobs[0]
+    (structure,) = label.function_args[0]
+    assert structure.cart_coords == pytest.approx(contact.positions, abs=1e-6)
