@@ -78,7 +78,7 @@ def dimer_energy_force(lmp, r: float) -> tuple[float, float, float]:
 @pytest.mark.parametrize(("pair", "types"), [("P-S", (1, 2)), ("P-P", (1, 1))])
 def test_lammps_wall_matches_numpy_zbl_times_switch_on_a_dimer(tmp_path, pair, types):
     species = ["P", "S"]
-    closest = {"P-P": 4.01, "P-S": 2.05, "S-S": 3.3}
+    closest = {"P-P": 4.0123456789, "P-S": 2.05123512, "S-S": 3.3}  # digits to round
     wall = CoreRepulsion.from_contacts(closest, 0.9, species, switch_width_A=0.5)
     r_in = 0.9 * closest[pair]
     assert wall.inner_cutoffs_A[pair] == pytest.approx(r_in)

@@ -143,9 +143,9 @@ def test_lmp_deck_with_core_repulsion_replayed(tmp_path, monkeypatch, mlip_versi
     expected_block = [
         f"pair_style hybrid/overlay {mtp_style} table spline 10000",
         "pair_coeff * * mlip",
-        "pair_coeff 1 1 table wall.table Li-Li 2.160000",
-        "pair_coeff 1 2 table wall.table Li-S 2.070000",
-        "pair_coeff 2 2 table wall.table S-S 3.510000",
+        "pair_coeff 1 1 table wall.table Li-Li 2.1600000000",
+        "pair_coeff 1 2 table wall.table Li-S 2.0700000000",
+        "pair_coeff 2 2 table wall.table S-S 3.5100000000",
         "compute wall all pair table",
     ]
     expected = [*reference[:8], *expected_block, *reference[10:]]

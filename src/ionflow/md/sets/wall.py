@@ -149,7 +149,9 @@ class CoreRepulsion(BaseModel):
             for j in range(i, len(species)):
                 pair = pair_name(a, species[j])
                 r_in = self.inner_cutoffs_A[pair]
-                lines.append(f"pair_coeff {i + 1} {j + 1} table {TABLE_FILE} {pair} {r_in:.6f}")
+                # the same digits as the table's last distance: LAMMPS refuses a cutoff
+                # beyond the table, even by rounding
+                lines.append(f"pair_coeff {i + 1} {j + 1} table {TABLE_FILE} {pair} {r_in:.10f}")
         return lines
 
     def active_rows(self, wall_energy_eV: Sequence[float]) -> tuple[int, float]:
