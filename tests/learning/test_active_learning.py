@@ -109,7 +109,14 @@ def test_contacts_are_labelled_first_without_maxvol(trained_mtp, li2s_labelled_s
         )  # fmt: skip
 
     # no candidates above gamma_select and no contact: nothing to label, the loop stops
-    assert select([]).stop_reason == "iteration 1 selected 0 configurations"
+    final = select([])
+    assert final.stop_reason == "iteration 1 selected 0 configurations"
+    # the MD core repulsion's reference: each pair's closest distance in the final set
+    from ionflow.structures.contacts import closest_contacts_of_set
+
+    expected = closest_contacts_of_set(li2s_labelled_set.images, trained_mtp.document.r_cut)
+    assert set(final.closest_pairs_A) == {"Li-Li", "Li-S", "S-S"}
+    assert final.closest_pairs_A == pytest.approx(expected)
     # a contact is labelled although MaxVol would not choose it (no candidate at all)
     response = select([contact])
     label = response.replace.jobs[0]
