@@ -110,3 +110,67 @@ def test_lammps_md_maker_lmp_engine_replayed(tmp_path, replayed_lmp):
     assert stored["output"]["thermo"]["step"] == list(range(0, 71, 10))  # from the data store
     task_doc = store.query_one({"uuid": job.uuid})["output"]  # as stored, not loaded
     assert "blob_uuid" in task_doc["thermo"] and "blob_uuid" in task_doc["final_structure"]
+
+
+WALL_ENERGY_EV = {30: 0.25, 40: 1.5}  # replayed: the wall acted at these thermo steps
+
+
+def with_wall_column(log: str) -> str:
+    """The recorded log with a ``c_wall`` thermo column (0 except at WALL_ENERGY_EV)."""
+    lines, in_thermo = [], False
+    for line in log.splitlines():
+        words = line.split()
+        if words[:1] == ["Step"]:
+            in_thermo, line = True, f"{line} c_wall"
+        elif in_thermo and words and words[0].isdigit() and len(words) == 8:
+            line = f"{line} {WALL_ENERGY_EV.get(int(words[0]), 0.0)}"
+        elif line.startswith("Loop time"):
+            in_thermo = False
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("mlip_version", ["mlip2", "mlip3"])
+def test_lmp_deck_with_core_repulsion_replayed(tmp_path, monkeypatch, mlip_version):
+    """The wall overlays ``pair_style mlip``; only the force field and thermo lines change."""
+    settings = IonflowSettings(lmp_cmd="lmp_mlip", mlip_version=mlip_version)
+    monkeypatch.setattr(md_run, "get_settings", lambda: settings)
+    monkeypatch.setattr(md_segments, "get_settings", lambda: settings)
+    inputs, _ = REFERENCE_INPUTS[mlip_version]
+    reference = (REFERENCE / inputs / "in.lammps").read_text().splitlines()
+    mtp_style = reference[8].removeprefix("pair_style ")  # the reference's MTP line
+    closest = {"Li-Li": 2.4, "Li-S": 2.3, "S-S": 3.9}
+    expected_block = [
+        f"pair_style hybrid/overlay {mtp_style} table spline 10000",
+        "pair_coeff * * mlip",
+        "pair_coeff 1 1 table wall.table Li-Li 2.1600000000",
+        "pair_coeff 1 2 table wall.table Li-S 2.0700000000",
+        "pair_coeff 2 2 table wall.table S-S 3.5100000000",
+        "compute wall all pair table",
+    ]
+    expected = [*reference[:8], *expected_block, *reference[10:]]
+    thermo_line = expected.index("thermo_style custom step time temp press pe ke etotal vol")
+    expected[thermo_line] += " c_wall"
+
+    def fake_run(cmd, cwd, check, **output):
+        run_dir = Path(cwd)
+        assert (run_dir / "in.lammps").read_text().splitlines() == expected
+        table = (run_dir / "wall.table").read_text()
+        assert all(f"\n{pair}\nN 2000\n" in table for pair in closest)
+        for path in (REFERENCE / "outputs").iterdir():
+            shutil.copy(path, run_dir / path.name)
+        log = run_dir / "log.lammps"
+        log.write_text(with_wall_column(log.read_text()))
+
+    monkeypatch.setattr(md_run.subprocess, "run", fake_run)
+    maker = LammpsMdMaker(engine="lmp", protocol=reference_protocol(), core_repulsion=0.9)
+    job = maker.make(
+        li2s_structure((2, 1, 1)), str(MD_MTP_FILE), species=["Li", "S"], closest_pairs_A=closest
+    )
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    doc = run_locally(job, store=store, root_dir=tmp_path, create_folders=True)[job.uuid][1].output
+    assert doc.thermo.step == list(range(0, 71, 10))
+    assert doc.thermo.wall_energy_ev == [WALL_ENERGY_EV.get(s, 0.0) for s in doc.thermo.step]
+    assert (doc.wall_rows, doc.wall_active_rows, doc.wall_max_energy_ev) == (8, 2, 1.5)
+    assert doc.core_repulsion.fraction == 0.9
+    assert "2 of 8 thermo rows" in doc.warnings[0]

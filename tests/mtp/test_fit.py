@@ -193,3 +193,18 @@ def test_fit_cache_reuses_a_stored_fit_of_the_same_data_and_settings(
     )
     run_locally(warm, store=jobstore, root_dir=tmp_path, ensure_success=True)
     assert jobstore.get_output(warm.uuid)["reused_from_job"] is None
+
+
+def test_fit_records_each_pair_closest_training_distance(trained_mtp, li2s_labelled_set):
+    """The core-repulsion wall's reference: per element pair, the training split's minimum."""
+    from ionflow.structures.contacts import closest_contacts_of_set
+
+    doc = trained_mtp.document
+    images = li2s_labelled_set.images
+    train_idx, _ = split_train_validation(len(images), 0.1, 0)
+    expected = closest_contacts_of_set([images[i] for i in train_idx], doc.r_cut)
+    assert set(doc.closest_pairs_A) == {"Li-Li", "Li-S", "S-S"}
+    assert doc.closest_pairs_A == pytest.approx(expected)
+    # the radial basis starts at 0.95 x the closest pair of the whole set (any species)
+    assert min(doc.closest_pairs_A.values()) >= doc.min_dist
+    assert max(doc.closest_pairs_A.values()) < doc.r_cut  # every pair met inside the cutoff

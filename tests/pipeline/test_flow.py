@@ -81,6 +81,33 @@ def test_conductivity_fans_out_one_md_grid_per_configuration():
     assert len(response.replace.output) == 3  # one Arrhenius document per configuration
 
 
+def test_core_repulsion_reaches_md_with_the_learned_potentials_closest_pairs():
+    spec = load_spec(WORKFLOWS / "llzo_garnet.yaml")
+    spec.md.core_repulsion = 0.9
+    maker = PipelineMaker.from_spec(spec)
+    assert maker.conductivity_maker.md_maker.core_repulsion == 0.9
+    flow = maker.make(spec.material)
+    jobs = {job.name: job for job in flow.jobs}
+    closest = jobs["conductivity"].function_args[2]  # make_conductivity(structures, mtp, ..)
+    assert (closest.uuid, closest.attributes) == (
+        jobs["active learning"].uuid,
+        (("a", "closest_pairs_A"),),
+    )
+    response = PipelineMaker.make_conductivity.original(
+        maker, [get_parent_structure("LLZO")], "mtp text", {"Li-Li": 2.4}
+    )
+    md_jobs = [
+        job
+        for flow in response.replace.jobs[1::2]
+        for job in flow.jobs
+        if job.name.startswith("lammps md")
+    ]
+    assert md_jobs and all(
+        job.function_kwargs["closest_pairs_A"] == {"Li-Li": 2.4} for job in md_jobs
+    )
+    assert all(job.maker.core_repulsion == 0.9 for job in md_jobs)
+
+
 def test_update_kwargs_reaches_every_stage_maker():
     spec = load_spec(WORKFLOWS / "llzo_garnet.yaml")
     maker = PipelineMaker.from_spec(spec)

@@ -65,7 +65,8 @@ def test_ab_shift_removes_overlapping_atoms_and_cubic_builds_the_50_percent_orde
 
 
 def test_rigid_body_search_keeps_the_boundary_contacts_bulk_like():
-    from ionflow.structures.grain_boundary import closest_contacts, rigid_body_translation
+    from ionflow.structures.contacts import closest_contacts
+    from ionflow.structures.grain_boundary import rigid_body_translation
     from ionflow.structures.parents import get_parent_structure
 
     parent = get_parent_structure("Li6PS5Cl")

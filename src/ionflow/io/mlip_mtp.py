@@ -136,3 +136,16 @@ def read_mtp_file_text(path: str | Path, species: Sequence[str] | None = None) -
     text = read_text_file(path, "MLIP .mtp")
     check_mtp_text(text, path, species)
     return text
+
+
+def mtp_cutoff(text: str) -> float:
+    """Cutoff radius (``max_dist``, Å) of an ``.mtp`` file's text.
+
+    Raises:
+        IonflowInputError: if the text has no ``max_dist`` line.
+    """
+    for line in text.splitlines():
+        key, sep, value = (part.strip() for part in line.partition("="))
+        if sep and key == "max_dist":
+            return float(value)
+    raise IonflowInputError("the .mtp has no max_dist: not a complete .mtp")

@@ -17,11 +17,10 @@ from typing import Protocol
 
 import numpy as np
 from ase import Atoms
-from pymatgen.io.ase import AseAtomsAdaptor
 
 from ionflow.learning.run import run_langevin
 from ionflow.mtp import motep_api
-from ionflow.structures.grain_boundary import closest_contacts
+from ionflow.structures.contacts import closest_contacts_of_set
 
 
 @dataclass
@@ -105,11 +104,7 @@ class TrustLevels:
         if self.pair_distance_fraction is None:
             return None
         cutoff = float(data.radial_basis.max)
-        closest: dict[str, float] = {}
-        for atoms in training_set:
-            contacts = closest_contacts(AseAtomsAdaptor.get_structure(atoms), cutoff)
-            for pair, distance in contacts.items():
-                closest[pair] = min(closest.get(pair, cutoff), distance)
+        closest = closest_contacts_of_set(training_set, cutoff)
         return {pair: self.pair_distance_fraction * d for pair, d in closest.items()}
 
 

@@ -215,6 +215,7 @@ UNSTABLE_MD_ERRORS = (
     "box size << cutoff",
     "Domain too large for neighbor bins",
     "Out of range atoms",
+    "Pair distance < table inner cutoff",  # two atoms through the core-repulsion wall
 )
 
 

@@ -8,6 +8,7 @@ that only knows that directory (:func:`continue_inputs`).
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -33,7 +34,10 @@ from ionflow.md.sets.deck import (
     mlip_ini,
     render_deck,
 )
+from ionflow.md.sets.wall import TABLE_FILE, CoreRepulsion
 from ionflow.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 STATE_FILE = "md_state.json"
 JOINED_TRAJECTORY = "trajectory.bin"
@@ -56,6 +60,7 @@ class SegmentState:
         wall_time_s: wall time the engine ran (s), filled in when it ends.
         reached_step: last step with a restart file, filled in when it ends.
         potential: the classical potential (as a dict) used instead of an MTP, if any.
+        wall: the core repulsion (:class:`CoreRepulsion` as a dict) overlaid on the MTP.
     """
 
     segment: int
@@ -70,6 +75,11 @@ class SegmentState:
     wall_time_s: float | None = None
     reached_step: int | None = None
     potential: dict | None = None
+    wall: dict | None = None
+
+    def core_repulsion(self) -> CoreRepulsion | None:
+        """The core-repulsion wall of this run (None: none)."""
+        return None if self.wall is None else CoreRepulsion.model_validate(self.wall)
 
     def classical(self) -> ClassicalPotential | None:
         """The classical potential of this run (None: the run uses an MTP)."""
@@ -150,6 +160,11 @@ def write_segment_inputs(
         cutoff = write_mtp(mtp, run_dir)
         if state.engine == "lmp" and mlip_version == "mlip2":
             (run_dir / MLIP_INI).write_text(mlip_ini())
+    wall = state.core_repulsion()
+    if wall is not None:
+        if classical is not None:
+            raise IonflowInputError("the core-repulsion wall is for an MTP, not a classical model")
+        wall.write_table(run_dir / TABLE_FILE)
     restart_name = None
     if state.start_step == 0:
         if structure is None:
@@ -174,6 +189,7 @@ def write_segment_inputs(
         timeout=timeout_string(state.walltime_s) if state.walltime_s else None,
         mlip_version=mlip_version,
         classical=classical,
+        wall=wall,
     )
     (run_dir / "in.lammps").write_text(deck)
     state.save(run_dir)
@@ -230,6 +246,7 @@ def next_segment_state(previous_dir: str | Path) -> tuple[SegmentState, Path]:
         previous_starts=[*prev.previous_starts, prev.start_step],
         walltime_s=prev.walltime_s,
         potential=prev.potential,
+        wall=prev.wall,
     )
     return state, restart[1]
 
@@ -271,6 +288,18 @@ def collect_run(
     final_structure = read_final_structure(last_dir, state.species, state.atom_style)
     if n_atoms is None:
         n_atoms = len(final_structure) if final_structure is not None else 0
+    wall = state.core_repulsion()
+    active_rows, max_wall_ev, warnings = 0, 0.0, []
+    if wall is not None:
+        active_rows, max_wall_ev = wall.active_rows(thermo.wall_energy_ev)
+        if active_rows:
+            warnings.append(
+                f"core repulsion active in {active_rows} of {len(thermo.wall_energy_ev)} "
+                f"thermo rows (max {max_wall_ev:.3g} eV): an element pair came closer than "
+                f"{wall.fraction:g} x its closest training distance, so the trajectory "
+                "visited configurations the MTP was never trained on"
+            )
+            logger.warning("%s: %s", last_dir, warnings[-1])
     speed = None
     if state.wall_time_s and state.reached_step is not None:
         speed = (state.reached_step - state.start_step) / state.wall_time_s
@@ -296,4 +325,9 @@ def collect_run(
         thermo=thermo,
         final_structure=final_structure,
         classical_potential=state.potential["name"] if state.potential else None,
+        core_repulsion=wall,
+        wall_active_rows=active_rows,
+        wall_rows=len(thermo.wall_energy_ev),
+        wall_max_energy_ev=max_wall_ev,
+        warnings=warnings,
     )

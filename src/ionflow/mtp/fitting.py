@@ -18,6 +18,7 @@ from ionflow.io.mlip_cfg import read_labelled_cfg, write_labelled_cfg
 from ionflow.mtp.run import FitWeights, cost_per_atom_step_s, get_engine
 from ionflow.mtp.schemas.fit import ErrorStats, MtpFitDocument, ParityData, SplitErrors
 from ionflow.mtp.templates import untrained_mtp_text
+from ionflow.structures.contacts import closest_contacts_of_set
 
 PASSIVE_WEIGHTS = (100.0, 1.0, 0.0)
 ACTIVE_LEARNING_WEIGHTS = (100.0, 1.0, 0.01)
@@ -212,6 +213,7 @@ def fit_mtp(
             level=level,
             r_cut=float(used.radial_basis.max),
             min_dist=float(used.radial_basis.min),
+            closest_pairs_A=closest_contacts_of_set(train_images, float(used.radial_basis.max)),
             radial_basis_size=int(used.radial_basis.size),
             species=list(species),
             weights=tuple(weights),

@@ -153,6 +153,7 @@ def _conductivity_maker(spec: WorkflowSpec, species: list[str]) -> ConductivityM
             dump_species=list(md.species),
             ensemble=md.ensemble,
             species=species,
+            core_repulsion=md.core_repulsion,
         ),
         temperatures=list(md.temperatures_K),
         repeats=md.repeats,
@@ -293,6 +294,7 @@ class PipelineMaker(Maker):
         labelled = training.output["labelled"]
         fit = self.fit_maker.make(labelled.labelled_set)
         jobs, mtp, active = [configurations, training, fit], fit.output.mtp, None
+        closest = fit.output.closest_pairs_A  # of the potential the MD runs with
         if self.active_learning_maker is not None:
             active = self.make_active_learning(
                 training.output["structures"], labelled.labelled_set, mtp, fit.output.validation_cfg
@@ -300,6 +302,7 @@ class PipelineMaker(Maker):
             active.name = "active learning"
             jobs.append(active)
             mtp = active.output.mtp
+            closest = active.output.closest_pairs_A
         if self.grain_boundary_maker is not None:
             study = self.grain_boundary_maker.make(
                 training.output["structures"],
@@ -309,7 +312,7 @@ class PipelineMaker(Maker):
             )
             study.name = "grain boundary"
             jobs.append(study)
-        conductivity = self.make_conductivity(training.output["structures"], mtp)
+        conductivity = self.make_conductivity(training.output["structures"], mtp, closest)
         conductivity.name = "conductivity"
         closing = self.report_maker.make
         if self.site_reports_maker is not None:  # one report per site, then side by side
@@ -324,7 +327,7 @@ class PipelineMaker(Maker):
         )
         jobs.append(conductivity)
         if self.volume_study_maker is not None:
-            study = self.volume_study_maker.make(configurations.output.structures, mtp)
+            study = self.volume_study_maker.make(configurations.output.structures, mtp, closest)
             study.name = "volume study"
             jobs.append(study)
         jobs.append(report)
@@ -380,17 +383,23 @@ class PipelineMaker(Maker):
         return Response(replace=loop)
 
     @job
-    def make_conductivity(self, structures: list[Structure], mtp: str) -> Response:
+    def make_conductivity(
+        self,
+        structures: list[Structure],
+        mtp: str,
+        closest_pairs_A: dict[str, float] | None = None,
+    ) -> Response:
         """Replaced by supercell and conductivity MD of every configuration.
 
-        Its output is the list of per-configuration Arrhenius documents.
+        Its output is the list of per-configuration Arrhenius documents;
+        ``closest_pairs_A`` (of the MTP's training set) places the MD's core repulsion.
         """
         jobs, outputs = [], []
         for index, structure in enumerate(structures):
             supercell = dataclasses.replace(self.supercell_maker, name=f"supercell c{index}")
             cell = supercell.make(structure)
             md = dataclasses.replace(self.conductivity_maker, name=f"conductivity md c{index}")
-            conductivity = md.make(cell.output.structures[0], mtp)
+            conductivity = md.make(cell.output.structures[0], mtp, closest_pairs_A=closest_pairs_A)
             jobs += [cell, conductivity]
             outputs.append(conductivity.output)
         replacement = Flow(jobs, output=outputs)

@@ -201,7 +201,9 @@ class GrainBoundaryStudyMaker(Maker):
             ).make(start)
             jobs.append(relax)
             start = relax.output.structure
-        md = self.md_maker.make(start, gb_loop.output.mtp)
+        md = self.md_maker.make(
+            start, gb_loop.output.mtp, closest_pairs_A=gb_loop.output.closest_pairs_A
+        )
         diffusion = dataclasses.replace(self.diffusion_maker, name="grain boundary diffusion").make(
             md.output.trajectory_file,
             md.output.temperature_k,
@@ -346,6 +348,7 @@ def grain_boundary_maker_from_spec(
             dump_species=list(md.species),
             ensemble=gb.md.ensemble,
             species=list(base_training.label_maker.species),
+            core_repulsion=md.core_repulsion,
         ),
         diffusion_maker=DiffusionAnalysisMaker(
             species=spec.analysis.species,

@@ -184,6 +184,7 @@ class VolumeStudyMaker(Maker):
             md,
             name=f"md {label}",
             potential=self.classical_potential if potential == "classical" else None,
+            core_repulsion=None if potential == "classical" else md.core_repulsion,
         )
         return dataclasses.replace(self.conductivity_maker, md_maker=md, name=f"diffusion {label}")
 
@@ -196,16 +197,24 @@ class VolumeStudyMaker(Maker):
             potential=self.classical_potential if potential == "classical" else None,
             species=self.conductivity_maker.md_maker.species,
             engine=self.conductivity_maker.md_maker.engine,
+            core_repulsion=None if potential == "classical" else maker.md_maker.core_repulsion,
         )
         return dataclasses.replace(maker, md_maker=md, name=f"melt quench {label}")
 
     @job
-    def make(self, structures: list[Structure], mtp: str) -> Response:
+    def make(
+        self,
+        structures: list[Structure],
+        mtp: str,
+        closest_pairs_A: dict[str, float] | None = None,
+    ) -> Response:
         """Replaced by every cell's MD and analysis and the summary (its output).
 
         Args:
             structures: the configurations (crystalline, at their reference volume).
             mtp: the fitted MTP (path or text) of the ``mtp`` runs.
+            closest_pairs_A: closest pair distances of the MTP's training set (the core
+                repulsion of the ``mtp`` runs).
         """
         structures = structures[: self.n_configurations]
         if self.melt_quench_maker is not None and self.amorphous_configuration >= len(structures):
@@ -214,6 +223,7 @@ class VolumeStudyMaker(Maker):
                 f"the {len(structures)} configurations; set it below {len(structures)}"
             )
         mtp_of = {"mtp": mtp, "classical": None}  # what make() of a run gets as its mtp
+        closest_of = {"mtp": closest_pairs_A, "classical": None}
         jobs, cells, outputs = [], [], []
         for index, structure in enumerate(structures):
             formula = structure.composition.reduced_formula
@@ -222,7 +232,9 @@ class VolumeStudyMaker(Maker):
                 fraction = how["volume_fraction"]
                 for potential in self.potentials:
                     label = f"c{index} {100 * fraction:.0f}%V {potential}"
-                    flow = self.conductivity(potential, label).make(cell, mtp_of[potential])
+                    flow = self.conductivity(potential, label).make(
+                        cell, mtp_of[potential], closest_pairs_A=closest_of[potential]
+                    )
                     jobs.append(flow)
                     outputs.append(flow.output)
                     cells.append(
@@ -244,7 +256,7 @@ class VolumeStudyMaker(Maker):
             fractions = self.melt_quench_maker.expansion.fractions
             for maker_potential in self.amorphous_potentials or self.potentials:
                 quench = self.melt_quench(maker_potential, f"c{index} {maker_potential}").make(
-                    start, mtp_of[maker_potential]
+                    start, mtp_of[maker_potential], closest_of[maker_potential]
                 )
                 jobs.append(quench)
                 md_potentials = self.potentials if self.cross else (maker_potential,)
@@ -252,7 +264,9 @@ class VolumeStudyMaker(Maker):
                     for potential in md_potentials:
                         label = f"a-c{index} {100 * fraction:.0f}%V {maker_potential}>{potential}"
                         flow = self.conductivity(potential, label).make(
-                            quench.output.structures[k], mtp_of[potential]
+                            quench.output.structures[k],
+                            mtp_of[potential],
+                            closest_pairs_A=closest_of[potential],
                         )
                         jobs.append(flow)
                         outputs.append(flow.output)

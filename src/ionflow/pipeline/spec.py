@@ -163,6 +163,14 @@ class MdSpec(_Section):
     ensemble: Literal["npt", "nvt"] = "npt"
     dump_interval_fs: float = Field(1000.0, gt=0)
     species: list[str] = Field(["Li"], min_length=1)
+    core_repulsion: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="A ZBL wall below this fraction of each element pair's closest distance "
+        "in the MTP's training set (e.g. 0.9), zero at every trained distance; the MD "
+        "documents count the rows where it acted and warn. None: no wall.",
+    )
 
     @model_validator(mode="after")
     def _bands_cover_the_temperatures(self) -> MdSpec:

@@ -20,6 +20,7 @@ from pymatgen.core import Structure
 from pymatgen.core.interface import GrainBoundaryGenerator
 
 from ionflow.errors import IonflowInputError
+from ionflow.structures.contacts import CONTACT_CUTOFF_A, closest_contacts, pair_name
 from ionflow.structures.gb_regions import REGION_NAMES
 from ionflow.structures.supercell import perpendicular_widths
 
@@ -73,10 +74,6 @@ def on_cubic_lattice(structure: Structure, tolerance: float = 0.03) -> Structure
     )
 
 
-CONTACT_CUTOFF_A = 5.0
-"""Pairs farther apart than this (Å) are not contacts; bulk distances are capped at it."""
-
-
 def anion_symbols(structure: Structure) -> set[str]:
     """Elements with a negative oxidation state (decorated, else pymatgen's best guess)."""
     species = structure.composition.elements
@@ -84,26 +81,6 @@ def anion_symbols(structure: Structure) -> set[str]:
         return {sp.symbol for sp in species if sp.oxi_state < 0}
     guesses = structure.composition.element_composition.oxi_state_guesses(max_sites=-50)
     return {el for el, oxi in (guesses[0] if guesses else {}).items() if oxi < 0}
-
-
-def closest_contacts(structure: Structure, cutoff: float = CONTACT_CUTOFF_A) -> dict[str, float]:
-    """Shortest distance (Å) of every element pair in ``structure`` (``"P-S"``, sorted).
-
-    Periodic images are included; pairs with no contact within ``cutoff`` get ``cutoff``.
-    """
-    symbols = sorted({el.symbol for el in structure.composition.elements})
-    contacts = {_pair(a, b): cutoff for a in symbols for b in symbols}
-    centres, neighbours, _, distances = structure.get_neighbor_list(cutoff)
-    names = [site.specie.symbol for site in structure]
-    for i, j, d in zip(centres, neighbours, distances, strict=True):
-        if d > 1e-8:
-            key = _pair(names[i], names[j])
-            contacts[key] = min(contacts[key], float(d))
-    return contacts
-
-
-def _pair(a: str, b: str) -> str:
-    return "-".join(sorted((a, b)))
 
 
 def contact_summary(
@@ -169,7 +146,7 @@ def rigid_body_translation(
         b, t = np.nonzero(np.abs(gap) < CONTACT_CUTOFF_A)
         limit = np.array(
             [
-                reference[_pair(names[i], names[j])]
+                reference[pair_name(names[i], names[j])]
                 for i, j in zip(bottom_idx[b], top_idx[t], strict=True)
             ]
         )

@@ -27,12 +27,18 @@ class MeltQuenchFlowMaker(Maker):
     start: AmorphousStartMaker = field(default_factory=AmorphousStartMaker)
     expansion: AmorphousExpansionMaker = field(default_factory=AmorphousExpansionMaker)
 
-    def make(self, structure: Structure | str, mtp: str | None = None) -> Flow:
+    def make(
+        self,
+        structure: Structure | str,
+        mtp: str | None = None,
+        closest_pairs_A: dict[str, float] | None = None,
+    ) -> Flow:
         """Flow: start cell, melt-quench MD, expansion.
 
         ``mtp``: the MTP (path or text); None when ``md_maker`` has a classical potential.
+        ``closest_pairs_A``: of the MTP's training set (for ``md_maker.core_repulsion``).
         """
         start = self.start.make(structure)
-        md = self.md_maker.make(start.output.structures[0], mtp)
+        md = self.md_maker.make(start.output.structures[0], mtp, closest_pairs_A=closest_pairs_A)
         expand = self.expansion.make(md.output.final_structure)
         return Flow([start, md, expand], output=expand.output, name=self.name)

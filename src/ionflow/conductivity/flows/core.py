@@ -52,11 +52,18 @@ class ConductivityMdFlowMaker(Maker):
     arrhenius_maker: ArrheniusMaker = field(default_factory=ArrheniusMaker)
     production_ps_by_temperature: list[float] | None = None
 
-    def make(self, structure: Structure, mtp: str, species: list[str] | None = None) -> Flow:
+    def make(
+        self,
+        structure: Structure,
+        mtp: str,
+        species: list[str] | None = None,
+        closest_pairs_A: dict[str, float] | None = None,
+    ) -> Flow:
         """Build the flow for ``structure`` with the potential ``mtp`` (path or text).
 
         Every argument may be an output of an upstream job (``supercell.output...``,
-        ``fit.output.mtp``, ``fit.output.species``): nothing here reads them.
+        ``fit.output.mtp``, ``fit.output.species``, ``fit.output.closest_pairs_A``, which
+        the MD's core repulsion needs): nothing here reads them.
 
         Raises:
             IonflowInputError: for an empty temperature grid, fewer than one repeat or an
@@ -84,7 +91,7 @@ class ConductivityMdFlowMaker(Maker):
                 production_ps=lengths[k],
                 seed=self.seed + 1000 * repeat + k,
                 name=f"{self.md_maker.name} {temperature:g} K #{repeat + 1}",
-            ).make(structure, mtp, species=species)
+            ).make(structure, mtp, species=species, closest_pairs_A=closest_pairs_A)
             for repeat in range(self.repeats)
             for k, temperature in enumerate(self.temperatures)
         ]

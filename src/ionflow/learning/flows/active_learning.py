@@ -36,6 +36,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from ionflow.dft.jobs.label import LabelMaker
 from ionflow.io.labelled_set import LABELLED_SET_DATA_FIELDS, LabelledSet
 from ionflow.io.mlip_cfg import labelled_cfg_text, parse_labelled_cfg_text
+from ionflow.io.mlip_mtp import mtp_cutoff
 from ionflow.learning.explore import AseMdExplorer, Explorer, TrustLevels
 from ionflow.learning.explore_lammps import LammpsExplorer
 from ionflow.learning.explore_lmp import LmpExplorer
@@ -54,6 +55,7 @@ from ionflow.mtp.run import MlpEngine
 from ionflow.mtp.schemas.fit import SplitErrors
 from ionflow.mtp.selection import configuration_key, mlp_select_add, select_add
 from ionflow.settings import get_settings
+from ionflow.structures.contacts import closest_contacts_of_set
 
 
 def labelled_set_of(label_output: object) -> tuple[LabelledSet, int]:
@@ -412,6 +414,7 @@ class ActiveLearningMaker(Maker):
                 species=species,
                 mtp=mtp,
                 labelled_set=labelled_set,
+                closest_pairs_A=closest_contacts_of_set(training, mtp_cutoff(mtp)),
                 n_heldout=len(heldout),
                 heldout_errors=heldout_errors,
             )

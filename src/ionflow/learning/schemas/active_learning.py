@@ -101,6 +101,11 @@ class ActiveLearningDocument(BaseModel):
     species: list[str]
     mtp: str = Field(description="Final .mtp (data store).")
     labelled_set: LabelledSet = Field(description="Final training set (.cfg in the data store).")
+    closest_pairs_A: dict[str, float] = Field(
+        default_factory=dict,
+        description="Closest distance (Å) of each element pair in the final training set "
+        "(as MtpFitDocument.closest_pairs_A): the MD core-repulsion wall's reference.",
+    )
     n_heldout: int = Field(0, description="Configurations of the fixed held-out set.")
     heldout_errors: SplitErrors | None = Field(
         None, description="Of the final MTP on the fixed held-out set (never trained on)."

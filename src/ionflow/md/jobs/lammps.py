@@ -26,6 +26,7 @@ from ionflow.md.segments import (
     write_segment_inputs,
 )
 from ionflow.md.sets.classical import ClassicalPotential, classical_potential
+from ionflow.md.sets.wall import CoreRepulsion
 from ionflow.settings import get_settings
 
 
@@ -108,6 +109,11 @@ class LammpsMdMaker(Maker):
         max_segments: a run needing more segments than this stops with an error.
         potential: classical potential (model, its dict, or a shipped name) instead of an
             MTP; None: the MTP given to ``make``.
+        core_repulsion: overlay a ZBL wall that is zero beyond this fraction of each
+            element pair's closest training distance (``make``'s ``closest_pairs_A``;
+            :mod:`ionflow.md.sets.wall`); None: no wall. The MD document records how often
+            the wall acted and warns when it did.
+        core_repulsion_switch_A: width (Å) of the wall's switch to zero below r_in.
     """
 
     name: str = "lammps md"
@@ -127,6 +133,8 @@ class LammpsMdMaker(Maker):
     species: list[str] | None = None
     max_segments: int = 1000
     potential: ClassicalPotential | dict | str | None = None
+    core_repulsion: float | None = None
+    core_repulsion_switch_A: float = 0.5
 
     def __post_init__(self) -> None:
         """Keep an explicit protocol and a classical potential as plain dicts.
@@ -147,6 +155,32 @@ class LammpsMdMaker(Maker):
         if self.potential is None:
             return None
         return ClassicalPotential.model_validate(self.potential)
+
+    def get_core_repulsion(
+        self,
+        classical: ClassicalPotential | None,
+        closest_pairs_A: dict[str, float] | None,
+        species: list[str],
+    ) -> CoreRepulsion | None:
+        """The wall of a new run (None without ``core_repulsion``), checked before it runs.
+
+        Raises:
+            IonflowInputError: with a classical potential, or without the distances.
+        """
+        if self.core_repulsion is None:
+            return None
+        if classical is not None:
+            raise IonflowInputError(
+                "core_repulsion is a wall for an MTP; set it to None for a classical potential"
+            )
+        if not closest_pairs_A:
+            raise IonflowInputError(
+                "core_repulsion needs each element pair's closest training distance: pass "
+                "closest_pairs_A (the fit's MtpFitDocument.closest_pairs_A) to the MD job"
+            )
+        return CoreRepulsion.from_contacts(
+            closest_pairs_A, self.core_repulsion, species, self.core_repulsion_switch_A
+        )
 
     def get_protocol(self) -> MdProtocol:
         """Return the protocol of this run (explicit, or built from the attributes)."""
@@ -173,6 +207,7 @@ class LammpsMdMaker(Maker):
         mtp: str | None = None,
         previous_dir: str | None = None,
         species: list[str] | None = None,
+        closest_pairs_A: dict[str, float] | None = None,
     ) -> Response:
         """Run (the next segment of) the MD and continue or finish.
 
@@ -182,6 +217,8 @@ class LammpsMdMaker(Maker):
             previous_dir: directory of the previous segment to continue from.
             species: element per MTP type, e.g. ``MtpFitDocument.species`` (overrides the
                 Maker's ``species``; default: sorted by atomic number).
+            closest_pairs_A: closest distance (Å) of each element pair in the MTP's training
+                set (``MtpFitDocument.closest_pairs_A``); needed with ``core_repulsion``.
 
         Returns:
             ``Response(replace=<next segment>)`` while steps remain, else the
@@ -208,6 +245,7 @@ class LammpsMdMaker(Maker):
                 raise IonflowInputError("a new MD run needs a structure")
             protocol = self.get_protocol()
             species = species or self.species or species_of(structure)
+            wall = self.get_core_repulsion(classical, closest_pairs_A, species)
             stop = protocol.total_steps
             state = SegmentState(
                 segment=0,
@@ -218,6 +256,7 @@ class LammpsMdMaker(Maker):
                 protocol=protocol.model_dump(),
                 walltime_s=self.walltime_s,
                 potential=self.potential,  # type: ignore[arg-type]  # a dict by now
+                wall=wall.model_dump(mode="json") if wall is not None else None,
             )
             write_segment_inputs(run_dir, state, mtp, structure=structure)
         else:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
 from ionflow.md.schemas.protocol import MdProtocol
+from ionflow.md.sets.wall import CoreRepulsion
 
 # LAMMPS thermo column -> MdThermo field
 THERMO_COLUMNS = {
@@ -19,7 +20,9 @@ THERMO_COLUMNS = {
     "PotEng": "potential_energy_ev",
     "TotEng": "total_energy_ev",
     "Volume": "volume_a3",
+    "c_wall": "wall_energy_ev",  # the core-repulsion wall (ionflow.md.sets.wall), if any
 }
+OPTIONAL_COLUMNS = ("wall_energy_ev",)  # left empty when no log has the column
 
 
 def _thermo_lines(log: Path) -> list[tuple[int, dict[str, float]]]:
@@ -61,6 +64,11 @@ class MdThermo(BaseModel):
     potential_energy_ev: list[float] = Field(default_factory=list)
     total_energy_ev: list[float] = Field(default_factory=list)
     volume_a3: list[float] = Field(default_factory=list)
+    wall_energy_ev: list[float] = Field(
+        default_factory=list,
+        description="Energy of the core-repulsion wall (included in the potential energy); "
+        "empty for a run without a wall.",
+    )
 
     @classmethod
     def from_logs(cls, segments: list[tuple[int, Path]]) -> MdThermo:
@@ -83,6 +91,9 @@ class MdThermo(BaseModel):
             for column, field in THERMO_COLUMNS.items():
                 value = rows[step].get(column, np.nan)  # type: ignore[union-attr]
                 values[field].append(int(value) if field == "step" else float(value))
+        for field in OPTIONAL_COLUMNS:
+            if all(np.isnan(values[field])):
+                values[field] = []
         return cls(**values)
 
     def mean(self, field: str, from_step: int = 0) -> float:
@@ -125,3 +136,12 @@ class MdTaskDoc(BaseModel):
     classical_potential: str | None = Field(
         None, description="Name of the classical potential of the run; None: the MTP."
     )
+    core_repulsion: CoreRepulsion | None = Field(
+        None, description="The wall below each pair's closest training distance, if any."
+    )
+    wall_active_rows: int = Field(
+        0, description="Thermo rows with wall energy > 0: the run was outside its training."
+    )
+    wall_rows: int = Field(0, description="Thermo rows with a wall energy column.")
+    wall_max_energy_ev: float = Field(0.0, description="Largest wall energy of a thermo row.")
+    warnings: list[str] = Field(default_factory=list, description="What a reader must know.")

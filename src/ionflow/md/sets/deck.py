@@ -22,6 +22,12 @@ from ionflow.errors import IonflowInputError
 from ionflow.io.mlip_ini import mlip3_pair_style, mlip_ini_text
 from ionflow.md.schemas.protocol import MdProtocol
 from ionflow.md.sets.classical import ClassicalPotential
+from ionflow.md.sets.wall import (
+    TABLE_LENGTH,
+    WALL_COMPUTE,
+    WALL_THERMO_COLUMN,
+    CoreRepulsion,
+)
 
 Engine = Literal["lmp", "lammps-python"]
 MlipVersion = Literal["mlip2", "mlip3"]  # the LAMMPS interface of the ``lmp`` engine
@@ -50,6 +56,8 @@ def pair_block(
     cutoff: float,
     mlip_version: MlipVersion = "mlip2",
     extrapolation: tuple[float, float] | None = None,
+    wall: CoreRepulsion | None = None,
+    species: Sequence[str] = (),
 ) -> str:
     """Return the force-field commands of ``engine`` (cutoff of the MTP in Å).
 
@@ -57,21 +65,35 @@ def pair_block(
     ``mlip.ini`` (:func:`mlip_ini`; exploration writes one with ``select TRUE``), MLIP-3
     takes its settings on the line. ``extrapolation`` = (gamma_select, gamma_break)
     switches on MLIP-3's extrapolation control against the active set in ``pot.almtp``.
+    ``wall`` overlays the core repulsion (a ``table`` sub-style, ``wall.table`` beside
+    the deck) on the MTP for the LAMMPS types ``species``.
     """
     if engine == "lmp" and mlip_version == "mlip3":
         if extrapolation is None:
-            line = mlip3_pair_style(MTP_FILE, select=False)
+            mtp_style = mlip3_pair_style(MTP_FILE, select=False)
         else:
-            line = mlip3_pair_style(ALMTP_FILE, *extrapolation, selected_file=SELECTED_FILE)
-        return f"{line}\npair_coeff * *\n"
-    if engine == "lmp":
-        return f"pair_style mlip {MLIP_INI}\npair_coeff * *\n"
-    return (
-        f"pair_style zero {cutoff:.4f} full\n"
-        "pair_coeff * *\n"
-        f"fix {EXTERNAL_FIX} all external pf/callback 1 1\n"
-        f"fix_modify {EXTERNAL_FIX} energy yes virial yes\n"
-    )
+            mtp_style = mlip3_pair_style(ALMTP_FILE, *extrapolation, selected_file=SELECTED_FILE)
+        mtp_style = mtp_style.removeprefix("pair_style ")
+    elif engine == "lmp":
+        mtp_style = f"mlip {MLIP_INI}"
+    else:
+        mtp_style = f"zero {cutoff:.4f} full"
+    if wall is None:
+        lines = [f"pair_style {mtp_style}", "pair_coeff * *"]
+    else:
+        sub_style = mtp_style.split()[0]
+        lines = [
+            f"pair_style hybrid/overlay {mtp_style} table spline {TABLE_LENGTH}",
+            f"pair_coeff * * {sub_style}",
+            *wall.pair_coeffs(species),
+            f"compute {WALL_COMPUTE} all pair table",
+        ]
+    if engine != "lmp":
+        lines += [
+            f"fix {EXTERNAL_FIX} all external pf/callback 1 1",
+            f"fix_modify {EXTERNAL_FIX} energy yes virial yes",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def dump_file_name(segment: int) -> str:
@@ -106,6 +128,7 @@ def render_deck(
     mlip_version: MlipVersion = "mlip2",
     extrapolation: tuple[float, float] | None = None,
     classical: ClassicalPotential | None = None,
+    wall: CoreRepulsion | None = None,
 ) -> str:
     """Write the LAMMPS deck for the part ``[start_step, stop_step)`` of a protocol.
 
@@ -127,6 +150,8 @@ def render_deck(
             (exploration with the ``lmp`` engine; see :func:`pair_block`).
         classical: a Buckingham + Coulomb potential to use instead of the MTP (charged
             atoms; ``cutoff``, ``mlip_version`` and ``extrapolation`` are then unused).
+        wall: core repulsion overlaid on the MTP (``wall.table`` beside the deck); its
+            energy is the thermo column ``c_wall``.
 
     Returns:
         The deck text.
@@ -148,7 +173,7 @@ def render_deck(
         f"mass {k + 1} {m:.6f}  # {s}" for k, (s, m) in enumerate(zip(species, masses, strict=True))
     ]
     if classical is None:
-        lines += [pair_block(engine, cutoff, mlip_version, extrapolation).rstrip()]
+        lines += [pair_block(engine, cutoff, mlip_version, extrapolation, wall, species).rstrip()]
     else:
         lines += [classical.lammps_commands(species).rstrip()]
     every = "*" in protocol.dump_species
@@ -164,7 +189,8 @@ def render_deck(
         "neigh_modify every 1 delay 0 check yes",
         f"timestep {protocol.timestep_fs / 1000.0:g}",
         f"group dumped type {dumped_types}",
-        "thermo_style custom step time temp press pe ke etotal vol",
+        "thermo_style custom step time temp press pe ke etotal vol"
+        + (f" {WALL_THERMO_COLUMN}" if wall is not None and classical is None else ""),
         "thermo_modify flush yes",
         f"thermo {protocol.thermo_every}",
         f"restart {protocol.restart_every} {RESTART_FILES}",

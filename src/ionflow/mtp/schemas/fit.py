@@ -36,6 +36,12 @@ class MtpFitDocument(BaseModel):
     level: int
     r_cut: float = Field(description="Cutoff radius (max_dist), Å.")
     min_dist: float = Field(description="Inner radius of the radial basis, Å.")
+    closest_pairs_A: dict[str, float] = Field(
+        default_factory=dict,
+        description='Closest distance (Å) of each element pair ("Li-P") in the training '
+        "split; r_cut for a pair never inside the cutoff. The MD core-repulsion wall's "
+        "reference: below it the MTP extrapolates.",
+    )
     radial_basis_size: int
     species: list[str] = Field(description="Element symbols in type order.")
     weights: tuple[float, float, float] = Field(description="energy : force : stress")
