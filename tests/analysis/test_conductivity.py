@@ -91,6 +91,22 @@ def test_weighted_interval_is_log_normal_not_a_symmetric_bar():
         log_sigma_of_interval((-1.0, 2.0))
 
 
+def test_an_interval_too_wide_for_floats_is_weighted_not_refused():
+    """A poorly resolved E_a extrapolated to 300 K: exp underflows the lower bound to 0."""
+    centre, z = 2.0, 1.959963984540054
+    wide = (0.0, float(centre * np.exp(z * 360.0)))  # ln-sd 360: exp(-705) underflows
+    assert log_sigma_of_interval(wide, centre=centre) == pytest.approx(360.0)
+    with pytest.raises(IonflowInputError, match="log-normal"):
+        log_sigma_of_interval(wide)  # without its centre the width is unknown
+    mixed = weighted_conductivity_interval([centre, 1.0], [wide, DEMO_INTERVALS[0]], [0.5, 0.5])
+    assert np.isfinite(mixed.high_mS_cm) and mixed.high_mS_cm > 1e100
+    assert 0 <= mixed.low_mS_cm < mixed.value_mS_cm
+    # the same configuration weighted alone keeps its own width
+    mid = float(np.sqrt(0.735 * 37.9))
+    alone = weighted_conductivity_interval([mid], [DEMO_INTERVALS[0]], [1.0], n_samples=200_000)
+    assert alone.high_mS_cm == pytest.approx(37.9, rel=0.02)
+
+
 def test_weighted_interval_covers_the_sampled_truth():
     """Frequentist coverage: repeat 'run the Arrhenius fits' with known true sigma."""
     rng = np.random.default_rng(12)

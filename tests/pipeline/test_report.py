@@ -11,6 +11,7 @@ from ionflow.pipeline.report import (
     configuration_results,
     headline_composition,
     parent_formula,
+    unresolved_sigma_warnings,
 )
 
 K_B_EV_PER_K = 8.617333262e-5
@@ -48,6 +49,15 @@ def test_equal_weights_without_relaxation():
     results = configuration_results([], [_arrhenius(1.0), _arrhenius(2.0), _arrhenius(3.0)], 300.0)
     assert [r.weight for r in results] == pytest.approx([1 / 3] * 3)
     assert all(r.relative_energy_eV_atom is None for r in results)
+
+
+def test_a_sigma_interval_of_many_decades_is_named_not_reported_silently():
+    unresolved = _arrhenius(2.0)
+    unresolved.sigma300_ci_mS_cm, unresolved.Ea_err_eV = (0.0, 1.4e307), 4.2
+    results = configuration_results([], [_arrhenius(1.0), unresolved], 300.0)
+    notes = unresolved_sigma_warnings(results, 300.0)
+    assert len(notes) == 1 and notes[0].startswith("configuration 1: sigma(300 K) is not resolved")
+    assert "4.200 eV" in notes[0]
 
 
 def _relaxed_cell(n_li: int, energy_eV_atom: float) -> SimpleNamespace:

@@ -12,6 +12,7 @@ from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
+from scipy.special import logsumexp
 
 from ionflow.errors import IonflowInputError
 from ionflow.structures.boltzmann import boltzmann_weights
@@ -132,14 +133,26 @@ class ConductivityInterval:
     confidence: float
 
 
-def log_sigma_of_interval(interval: tuple[float, float], confidence: float = 0.95) -> float:
-    """Standard deviation of ln(x) behind a log-symmetric interval (low, high) > 0."""
+def log_sigma_of_interval(
+    interval: tuple[float, float], confidence: float = 0.95, centre: float | None = None
+) -> float:
+    """Standard deviation of ln(x) behind a log-symmetric interval (low, high) > 0.
+
+    With the interval's ``centre`` given, one bound that fell outside the floating-point
+    range (a very wide interval extrapolated to 300 K: ``exp`` underflows the lower bound
+    to 0, or overflows the upper one to inf) is no longer needed: the other bound and the
+    centre give the same width.
+    """
     low, high = interval
-    if not 0 < low <= high:
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    if centre is not None and 0 < centre < high and low == 0:
+        return float(np.log(high / centre) / z)
+    if centre is not None and 0 < low < centre and np.isinf(high):
+        return float(np.log(centre / low) / z)
+    if not 0 < low <= high or np.isinf(high):
         raise IonflowInputError(
             f"interval ({low:g}, {high:g}) is not a positive log-normal interval"
         )
-    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     return float(np.log(high / low) / (2.0 * z))
 
 
@@ -179,10 +192,17 @@ def weighted_conductivity_interval(
     if np.any(sigma <= 0) or len(interval_mS_cm) != len(sigma):
         raise IonflowInputError("one positive sigma and one interval per configuration")
     w = _configuration_weights(len(sigma), None, None, weights)
-    scale = np.array([log_sigma_of_interval(ci, confidence) for ci in interval_mS_cm])
+    scale = np.array(
+        [
+            log_sigma_of_interval(ci, confidence, c)
+            for ci, c in zip(interval_mS_cm, sigma, strict=True)
+        ]
+    )
     rng = np.random.default_rng(seed)
     ln_samples = np.log(sigma) + scale * rng.standard_normal((n_samples, len(sigma)))
-    bulk = np.exp(ln_samples) @ w
+    # the weighted sum in log space: an interval too wide for floats stays finite
+    ln_bulk = logsumexp(ln_samples, axis=1, b=w)
+    bulk = np.exp(np.minimum(ln_bulk, np.log(np.finfo(float).max)))
     mixed = crystallinity_corrected_conductivity(bulk, crystallinity, sigma_amorphous_mS_cm, rule)
     tail = 50.0 * (1.0 - confidence)
     low, high = np.percentile(mixed, [tail, 100.0 - tail])

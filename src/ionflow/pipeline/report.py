@@ -6,6 +6,7 @@ configuration-weighted, next to the published values.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -277,6 +278,29 @@ def learning_summary(active: ActiveLearningDocument) -> dict[str, Any]:
     }
 
 
+UNRESOLVED_DECADES = 3.0  # a sigma interval wider than this many decades on a side says little
+
+
+def unresolved_sigma_warnings(
+    configurations: list[ConfigurationResult], extrapolation_K: float
+) -> list[str]:
+    """Notes for configurations whose sigma interval spans > 3 decades on either side."""
+    notes = []
+    for c in configurations:
+        low, high = c.sigma300_ci_mS_cm
+        decades = max(
+            math.log10(high / c.sigma300_mS_cm) if high > 0 else math.inf,
+            math.log10(c.sigma300_mS_cm / low) if low > 0 else math.inf,
+        )
+        if decades > UNRESOLVED_DECADES:
+            notes.append(
+                f"configuration {c.index}: sigma({extrapolation_K:g} K) is not resolved (its 95 % "
+                f"interval spans {decades:.0f} decades either side; E_a = {c.Ea_eV:.3f} +- "
+                f"{c.Ea_err_eV:.3f} eV): run the MD longer or at more temperatures"
+            )
+    return notes
+
+
 def learning_warnings(active: ActiveLearningDocument | None) -> list[str]:
     """A warning when the final potential still left its trained region in exploration.
 
@@ -355,6 +379,9 @@ class PipelineReportMaker(Maker):
             validation, self.target_energy_rmse_meV_atom, self.target_force_rmse_eV_A
         )
         notes += learning_warnings(active)
+        notes += unresolved_sigma_warnings(
+            configurations, arrhenius[0].extrapolation_K if arrhenius else 300.0
+        )
         if len(compositions) > 1:
             notes.append(
                 f"{len(compositions)} compositions: configurations are Boltzmann-weighted only "
