@@ -11,6 +11,7 @@ from ionflow.learning.explore import AseMdExplorer
 from ionflow.learning.flows.active_learning import ActiveLearningMaker
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.jobs.fit import MtpFitMaker
+from ionflow.structures.contacts import closest_contacts_of_set
 
 pytestmark = pytest.mark.slow
 
@@ -112,8 +113,6 @@ def test_contacts_are_labelled_first_without_maxvol(trained_mtp, li2s_labelled_s
     final = select([])
     assert final.stop_reason == "iteration 1 selected 0 configurations"
     # the MD core repulsion's reference: each pair's closest distance in the final set
-    from ionflow.structures.contacts import closest_contacts_of_set
-
     expected = closest_contacts_of_set(li2s_labelled_set.images, trained_mtp.document.r_cut)
     assert set(final.closest_pairs_A) == {"Li-Li", "Li-S", "S-S"}
     assert final.closest_pairs_A == pytest.approx(expected)
