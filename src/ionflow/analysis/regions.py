@@ -169,23 +169,29 @@ class RegionDiffusion:
     fit_window_fs: tuple[float, float]
 
 
+def random_walk_excess(statistical_err: float, random_walk_err: float) -> float:
+    """How many times the observed error of D exceeds its random-walk error (>= 1)."""
+    return max(1.0, statistical_err / random_walk_err) if random_walk_err > 0 else 1.0
+
+
 def region_diffusion(
     trajectory: SpeciesTrajectory,
     labels: np.ndarray,
     names: Sequence[str] = REGION_NAMES,
     max_lag_fraction: float = 0.5,
+    excess: float | None = None,
 ) -> list[RegionDiffusion]:
     """D per region from origin-labelled MSDs (regions never visited are skipped).
 
-    Errors: the random-walk error scaled by the whole species' observed excess (module
-    docstring).
+    Errors: the random-walk error scaled by the whole species' observed ``excess``
+    (module docstring); None: measured here from the automatic-window fit of the whole
+    species (a caller that has that fit already passes its :func:`random_walk_excess`).
     """
     t = trajectory.time_fs
     dt = trajectory.timestep_fs
-    whole = fit_diffusion(species_msd(trajectory, collective=False))
-    excess = 1.0
-    if whole.D_random_walk_err_cm2_s > 0:
-        excess = max(1.0, whole.D_statistical_err_cm2_s / whole.D_random_walk_err_cm2_s)
+    if excess is None:
+        whole = fit_diffusion(species_msd(trajectory, collective=False))
+        excess = random_walk_excess(whole.D_statistical_err_cm2_s, whole.D_random_walk_err_cm2_s)
     results = []
     for region, name in enumerate(names):
         mask = labels == region

@@ -160,10 +160,8 @@ def write_segment_inputs(
         cutoff = write_mtp(mtp, run_dir)
         if state.engine == "lmp" and mlip_version == "mlip2":
             (run_dir / MLIP_INI).write_text(mlip_ini())
-    wall = state.core_repulsion()
+    wall = state.core_repulsion()  # never with a classical model (LammpsMdMaker checks)
     if wall is not None:
-        if classical is not None:
-            raise IonflowInputError("the core-repulsion wall is for an MTP, not a classical model")
         wall.write_table(run_dir / TABLE_FILE)
     restart_name = None
     if state.start_step == 0:

@@ -10,6 +10,7 @@ from jobflow import Maker, job
 
 from ionflow.analysis.displacements import collect_species_trajectory
 from ionflow.analysis.readers import open_trajectory
+from ionflow.analysis.regions import random_walk_excess
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument, DiffusionDocument
 from ionflow.analysis.schemas.regions import RegionDocument, SiteDocument
 
@@ -75,9 +76,16 @@ class DiffusionAnalysisMaker(Maker):
                 doc.n_fit_windows, low, high,
             )  # fmt: skip
         if gb_planes_frac:
+            # the document's fit is the whole species' automatic-window fit the region
+            # errors scale with, unless a window was given: then the regions measure it
+            excess = None
+            if self.window_fs is None and doc.D_random_walk_err_cm2_s is not None:
+                excess = random_walk_excess(
+                    doc.D_statistical_err_cm2_s, doc.D_random_walk_err_cm2_s
+                )
             doc.regions = RegionDocument.from_species_trajectory(
                 positions, gb_planes_frac, self.region_axis, self.region_width_A,
-                self.profile_bin_A,
+                self.profile_bin_A, excess,
             )  # fmt: skip
         if self.site_analysis:
             doc.sites = SiteDocument.from_species_trajectory(positions, sites_from=self.sites_from)

@@ -63,8 +63,13 @@ class RegionDocument(BaseModel):
         axis: int = 2,
         width_A: float = 10.0,
         profile_bin_A: float = 1.0,
+        excess: float | None = None,
     ) -> RegionDocument:
-        """Label atoms per frame by slab, fit D per region, density against distance."""
+        """Label atoms per frame by slab, fit D per region, density against distance.
+
+        ``excess``: the whole species' error excess over the random walk, if the caller
+        has it (see :func:`ionflow.analysis.regions.region_diffusion`).
+        """
         labels = assign_slab_regions(trajectory, gb_planes_frac, axis, width_A)
         distance, density = density_profile(trajectory, gb_planes_frac, axis, profile_bin_A)
         counts = region_counts(labels)
@@ -77,7 +82,7 @@ class RegionDocument(BaseModel):
                 mean_count=r.mean_count,
                 fit_window_ps=(r.fit_window_fs[0] / 1e3, r.fit_window_fs[1] / 1e3),
             )
-            for r in region_diffusion(trajectory, labels)
+            for r in region_diffusion(trajectory, labels, excess=excess)
         ]
         return cls(
             gb_planes_frac=list(gb_planes_frac),
