@@ -32,7 +32,7 @@ from ionflow.errors import IonflowInputError
 
 
 def neighbourhood_box_side(radius_A: float, gap_A: float) -> float:
-    """Side (Å) of the cubic box holding a neighbourhood of ``radius_A``."""
+    """Side (Å) of the cubic box holding a neighbourhood of ``radius_A`` (its farthest atom)."""
     return 2.0 * radius_A + gap_A
 
 
@@ -88,12 +88,8 @@ def cut_neighbourhood(
         atoms = atoms.repeat(tuple(repeats))
     vectors = atoms.get_distances(centre, np.arange(len(atoms)), mic=True, vector=True)
     distances = np.linalg.norm(vectors, axis=1)
-    keep = whole_units(atoms, distances <= radius_A, units)
-    keep[centre] = True
-    inside = np.flatnonzero(keep)
-    inside = np.concatenate([[centre], inside[inside != centre]])
-    _check_size(inside, centre, max_atoms)
-    side = 2.0 * max(radius_A, float(distances[inside].max())) + gap_A
+    inside = _kept_atoms(atoms, distances <= radius_A, centre, units, max_atoms)
+    side = neighbourhood_box_side(max(radius_A, float(distances[inside].max())), gap_A)
     cut = Atoms(
         numbers=atoms.numbers[inside],
         positions=vectors[inside] + side / 2.0,
@@ -141,11 +137,7 @@ def cut_slab(
         raise ValueError(f"a slab of {2 * half_width_A:g} Å is the whole {length:.1f} Å cell")
     frac = atoms.get_scaled_positions()
     offset = ((frac[:, axis] - frac[centre, axis] + 0.5) % 1.0 - 0.5) * length
-    keep = whole_units(atoms, np.abs(offset) <= half_width_A, units)
-    keep[centre] = True
-    inside = np.flatnonzero(keep)
-    inside = np.concatenate([[centre], inside[inside != centre]])
-    _check_size(inside, centre, max_atoms)
+    inside = _kept_atoms(atoms, np.abs(offset) <= half_width_A, centre, units, max_atoms)
     low, high = offset[inside].min(), offset[inside].max()
     thickness = high - low + gap_A
     cell = atoms.cell.array.copy()
@@ -176,9 +168,21 @@ def whole_units(atoms: Atoms, inside: np.ndarray, units: Mapping[str, float] | N
     return keep
 
 
-def _check_size(inside: np.ndarray, centre: int, max_atoms: int | None) -> None:
+def _kept_atoms(
+    atoms: Atoms,
+    near: np.ndarray,
+    centre: int,
+    units: Mapping[str, float] | None,
+    max_atoms: int | None,
+) -> np.ndarray:
+    """Indices of a cut's atoms, the centre first: ``near`` with whole units, size-checked."""
+    keep = whole_units(atoms, near, units)
+    keep[centre] = True
+    inside = np.flatnonzero(keep)
+    inside = np.concatenate([[centre], inside[inside != centre]])
     if max_atoms is not None and len(inside) > max_atoms:
         raise ValueError(f"neighbourhood of atom {centre}: {len(inside)} atoms > {max_atoms}")
+    return inside
 
 
 def _check_contacts(cut: Atoms, centre: int, min_distance_A: float) -> None:
