@@ -16,6 +16,9 @@ class                       ``retry``         why
                                               up, or its output is incomplete
 ``MdUnstableError``         ``new_seed``      same seed, same potential: same run-away; needs
                                               a new seed or more active learning
+``MissingResultsError``     ``no``            jobs whose results this one needs failed
+                                              (too little is left to compute it): rerun
+                                              those, and this job runs again after them
 ==========================  ================  ==========================================
 
 A job that vanished without raising (lost run, node failure, walltime kill, OOM kill of
@@ -92,6 +95,19 @@ class EngineKilledError(IonflowError, RuntimeError):
     """
 
     retry = Retry.YES
+
+
+class MissingResultsError(IonflowError, RuntimeError):
+    """Jobs whose results this job needs failed, and too little is left to compute it.
+
+    Raised by a job that gathers the results of several runs (their references resolve
+    to None where a run failed; jobflow's ``OnMissing.NONE``) when what finished is not
+    enough, e.g. an Arrhenius fit left with fewer than two temperatures, and by the
+    analysis of a run whose MD job failed. Retrying it alone repeats it; rerunning the
+    failed jobs (FireWorks reruns their children after them) does not.
+    """
+
+    retry = Retry.NO
 
 
 def killed_by_signal(returncode: int) -> int | None:

@@ -71,6 +71,8 @@ def print_report(report: dict, plot_dir: Path | None = None) -> None:
     )
     for ref in doc.published:
         head.add_row("published", f"{ref['quantity']}: {ref['value']} {ref['unit']}")
+    for line in doc.run_warnings:
+        head.add_row("warning", line)
     for note in doc.notes:
         head.add_row("note", note)
     console.print(head)
@@ -98,8 +100,8 @@ def print_report(report: dict, plot_dir: Path | None = None) -> None:
     if plot_dir is not None:
         from ionflow.analysis.plotting import plot_arrhenius
 
-        for index, arrhenius in enumerate(doc.arrhenius):
-            path = plot_arrhenius(arrhenius, plot_dir / f"arrhenius_c{index}.png")
+        for config, arrhenius in zip(doc.configurations, doc.arrhenius, strict=True):
+            path = plot_arrhenius(arrhenius, plot_dir / f"arrhenius_c{config.index}.png")
             console.print(f"Arrhenius plot: {path}")
 
 

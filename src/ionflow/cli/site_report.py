@@ -79,8 +79,10 @@ def print_site_comparison(report: dict, plot_dir: Path | None = None) -> None:
     for name, values in rows.items():
         table.add_row(name, *values)
     console.print(table)
+    for line in doc.run_warnings:
+        console.print(f"warning: {line}")
     for note in doc.notes:
         console.print(f"note: {note}")
-    if plot_dir is not None:
+    if plot_dir is not None and doc.sites:
         path = plot_site_arrhenius(doc, Path(plot_dir) / "arrhenius_sites.png")
         console.print(f"Arrhenius plot of the sites: {path}")

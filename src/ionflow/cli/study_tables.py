@@ -105,5 +105,7 @@ def print_study_tables(store: Any, flow_uuid: str) -> None:
         outputs = stored.outputs(cls)
         if outputs:
             console.print(table(outputs[-1]))
+            for line in outputs[-1].get("run_warnings", []):
+                console.print(f"warning: {line}", soft_wrap=True, highlight=False)
             for note in outputs[-1].get("notes", []):
                 console.print(f"note: {note}", soft_wrap=True, highlight=False)

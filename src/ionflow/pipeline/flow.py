@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from jobflow import Flow, Maker, Response, job
+from jobflow import Flow, Maker, OnMissing, Response, job
 from pymatgen.core import Element, Structure
 
 from ionflow.analysis.jobs.diffusion import ArrheniusMaker, DiffusionAnalysisMaker
@@ -325,6 +325,8 @@ class PipelineMaker(Maker):
             active.output if active is not None else None,
             structures=training.output["structures"],
         )
+        # the report covers the configurations whose analysis finished (None for the rest)
+        report.config.on_missing_references = OnMissing.NONE
         jobs.append(conductivity)
         if self.volume_study_maker is not None:
             study = self.volume_study_maker.make(configurations.output.structures, mtp, closest)

@@ -209,6 +209,7 @@ class GrainBoundaryStudyMaker(Maker):
             md.output.temperature_k,
             type_map=md.output.type_map,
             gb_planes_frac=model.output.records[0].provenance["gb_planes_frac"],
+            md_warnings=md.output.warnings,
         )
         report = self.report_maker.make(
             diffusion.output,

@@ -19,7 +19,7 @@ from typing import Any
 from jobflow import Maker, job
 from pydantic import BaseModel, Field
 
-from ionflow.analysis.schemas.diffusion import DiffusionDocument
+from ionflow.analysis.schemas.diffusion import DiffusionDocument, run_label
 from ionflow.analysis.schemas.regions import RegionResult
 from ionflow.io.labelled_set import LabelledSet
 from ionflow.structures.gb_regions import REGION_NAMES
@@ -68,6 +68,9 @@ class GrainBoundaryReportDocument(BaseModel):
     gb_learning: dict[str, Any]
     largest_labelled_cell_atoms: int = Field(
         description="Most atoms of any cell labelled in the GB loop (neighbourhood cuts)."
+    )
+    run_warnings: list[str] = Field(
+        default_factory=list, description="Warnings of the GB production MD run (one line)."
     )
     notes: list[str] = Field(default_factory=list)
 
@@ -189,6 +192,12 @@ class GrainBoundaryReportMaker(Maker):
             ),
             gb_learning=_loop_summary(gb_iterations, gb_stop_reason, len(gb_labelled_set)),
             largest_labelled_cell_atoms=largest,
+            run_warnings=[
+                f"grain boundary MD {run_label(self.temperature_K, 1)}: "
+                + "; ".join(dict.fromkeys(diffusion.md_warnings))
+            ]
+            if diffusion.md_warnings
+            else [],
             notes=notes,
         )
 

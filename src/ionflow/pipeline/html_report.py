@@ -243,7 +243,14 @@ def report_warnings(docs: WorkflowDocuments, targets: ReportTargets) -> list[str
                 f"Configuration {config.index}: Arrhenius line through "
                 f"{len(arrhenius.temperatures)} temperatures, no check of its linearity."
             )
-    return warnings
+    # failed runs and MD warnings (site variants: the comparison's, named by site)
+    if docs.site_comparison:
+        warnings += docs.site_comparison.get("run_warnings", [])
+    else:
+        warnings += report.run_warnings
+    for study in (docs.grain_boundary, docs.volume_study):
+        warnings += (study or {}).get("run_warnings", [])
+    return list(dict.fromkeys(warnings))
 
 
 def volume_study_context(study: dict[str, Any] | None, plot_dir: Path) -> dict[str, Any]:
@@ -314,7 +321,8 @@ def build_report_context(
                     ),
                 }
             )
-    for c, arrhenius in enumerate(report.arrhenius):
+    for config, arrhenius in zip(report.configurations, report.arrhenius, strict=False):
+        c = config.index
         for t in arrhenius.temperatures:
             for r, run in enumerate(t.runs):
                 plots["msd"].append(

@@ -20,7 +20,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
-from jobflow import Flow, Maker, Response, job
+from jobflow import Flow, Maker, OnMissing, Response, job
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
@@ -79,6 +79,11 @@ class VolumeStudyDocument(BaseModel):
     classical_potential: str
     classical_reference: str
     runs: list[VolumeRun]
+    run_warnings: list[str] = Field(
+        default_factory=list,
+        description="Cells left out (their analysis failed), runs that failed and MD "
+        "warnings, named by cell, at most one line per run.",
+    )
     notes: list[str] = Field(default_factory=list)
 
 
@@ -119,21 +124,56 @@ def study_notes(runs: list[VolumeRun]) -> list[str]:
     return notes
 
 
+def cell_label(meta: dict) -> str:
+    """How the study names one cell and MD potential in its warnings."""
+    made = f" made with {meta['structure_potential']}" if meta["structure_potential"] else ""
+    return (
+        f"{meta['cell']} {meta['formula']}{made} at {100 * meta['volume_fraction']:.0f} % V "
+        f"with {meta['md_potential']}"
+    )
+
+
+def volume_run_warnings(cells: list[dict], docs: list[ArrheniusDocument | None]) -> list[str]:
+    """Cells without an analysis, failed runs and MD warnings, one line per cell or run."""
+    lines = []
+    for meta, doc in zip(cells, docs, strict=True):
+        what = cell_label(meta)
+        if doc is None:
+            lines.append(
+                f"WARNING: {what}: no Arrhenius fit, its analysis job failed (runs failed, "
+                "too few temperatures left: see the failed jobs); left out"
+            )
+            continue
+        missing = doc.missing_runs_warning()
+        lines += [f"{what}: {missing}"] if missing else []
+        lines += [f"{what}, MD {line}" for line in doc.md_warnings]
+    return list(dict.fromkeys(lines))
+
+
 @job(name=STUDY_NAME)
 def summarise_volume_study(
     cells: list[dict],
-    arrhenius: list[ArrheniusDocument],
+    arrhenius: list[ArrheniusDocument | None],
     temperature_K: float,
     classical_name: str,
 ) -> VolumeStudyDocument:
-    """The study's document: one :class:`VolumeRun` per (cell, MD potential)."""
+    """The study's document: one :class:`VolumeRun` per (cell, MD potential).
+
+    The study gives this job ``OnMissing.NONE``: a cell whose analysis failed (None) is
+    left out and named in ``run_warnings``.
+    """
     docs = [ArrheniusDocument.model_validate(a) if isinstance(a, dict) else a for a in arrhenius]
-    runs = [volume_run(meta, doc, temperature_K) for meta, doc in zip(cells, docs, strict=True)]
+    runs = [
+        volume_run(meta, doc, temperature_K)
+        for meta, doc in zip(cells, docs, strict=True)
+        if doc is not None
+    ]
     return VolumeStudyDocument(
         temperature_K=temperature_K,
         classical_potential=classical_name,
         classical_reference=classical_potential(classical_name).reference,
         runs=runs,
+        run_warnings=volume_run_warnings(cells, docs),
         notes=study_notes(runs),
     )
 
@@ -284,6 +324,7 @@ class VolumeStudyMaker(Maker):
                         )
         temperature_K = self.conductivity_maker.arrhenius_maker.extrapolation_K  # of D
         summary = summarise_volume_study(cells, outputs, temperature_K, self.classical_potential)
+        summary.config.on_missing_references = OnMissing.NONE  # what finished, None for the rest
         replacement = Flow([*jobs, summary], output=summary.output, name=self.name)
         apply_stage_configs(replacement, self.stage_configs)
         return Response(replace=replacement)

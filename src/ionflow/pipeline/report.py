@@ -18,7 +18,7 @@ from ionflow.analysis.conductivity import MixingRule, weighted_conductivity_inte
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument
 from ionflow.dft.schemas.labels import LabelledSetDocument
 from ionflow.dft.schemas.runs import RelaxDocument
-from ionflow.errors import IonflowInputError
+from ionflow.errors import IonflowInputError, MissingResultsError
 from ionflow.learning.schemas.active_learning import ActiveLearningDocument
 from ionflow.mtp.schemas.fit import MtpFitDocument, SplitErrors
 from ionflow.structures.boltzmann import boltzmann_weights_by_group
@@ -52,8 +52,15 @@ MIXING_RULE_TEXT: dict[str, str] = {
 """How each rule is stated on reports (the paper's own rule is in its supplement)."""
 
 
-def interval_text(value: float, interval: tuple[float, float] | None, unit: str = " mS/cm") -> str:
-    """``value [low, high] unit`` (95 % interval), or the value alone for older documents."""
+def interval_text(
+    value: float | None, interval: tuple[float, float] | None, unit: str = " mS/cm"
+) -> str:
+    """``value [low, high] unit`` (95 % interval), or the value alone for older documents.
+
+    ``not computed`` where there is no value (runs that failed left too little).
+    """
+    if value is None:
+        return "not computed"
     if interval is None:
         return f"{value:.3g}{unit}"
     return f"{value:.3g} [{interval[0]:.3g}, {interval[1]:.3g}]{unit} (95 %)"
@@ -93,10 +100,16 @@ def composition_results(
     sigma_amorphous_mS_cm: float,
     mixing_rule: MixingRule,
 ) -> list[CompositionResult]:
-    """sigma_bulk and sigma_bulk^c per composition, each weighted over its own configurations."""
+    """sigma_bulk and sigma_bulk^c per composition, each weighted over its own configurations.
+
+    A composition whose weights do not add up to 1 lost a configuration (no Arrhenius
+    fit: its runs failed) and gets no sigma_bulk: the missing weight has no sigma.
+    """
     results = []
     for formula in dict.fromkeys(c.formula for c in configurations):
         members = [c for c in configurations if c.formula == formula]
+        if sum(c.weight for c in members) < 1.0 - 1e-9:
+            continue
         args = (
             [c.sigma300_mS_cm for c in members],
             [c.sigma300_ci_mS_cm for c in members],
@@ -121,9 +134,15 @@ def composition_results(
 
 def headline_composition(
     compositions: list[CompositionResult], parent_formula: str
-) -> CompositionResult:
-    """The composition the report's sigma_bulk stands for: the parent's, else the first."""
-    return next((c for c in compositions if c.formula == parent_formula), compositions[0])
+) -> CompositionResult | None:
+    """The composition the report's sigma_bulk stands for: the parent's, else the first.
+
+    None when no composition has a sigma_bulk (every one lost a configuration).
+    """
+    return next(
+        (c for c in compositions if c.formula == parent_formula),
+        compositions[0] if compositions else None,
+    )
 
 
 class PipelineReportDocument(BaseModel):
@@ -148,7 +167,10 @@ class PipelineReportDocument(BaseModel):
         description="sigma_bulk per composition (configurations are weighted only among "
         "those of the same composition); the sigma_bulk fields are those of one of them.",
     )
-    sigma_bulk_mS_cm: float = Field(description="Configuration-weighted, 100 % crystalline.")
+    sigma_bulk_mS_cm: float | None = Field(
+        description="Configuration-weighted, 100 % crystalline (None: a configuration of "
+        "the composition has no Arrhenius fit, its runs failed)."
+    )
     sigma_bulk_interval_mS_cm: tuple[float, float] | None = Field(
         None,
         description="95 % interval of sigma_bulk, propagated from the per-configuration "
@@ -159,7 +181,7 @@ class PipelineReportDocument(BaseModel):
         "parallel", description="Rule from sigma_bulk to sigma_bulk^c (see MIXING_RULE_TEXT)."
     )
     sigma_amorphous_mS_cm: float = Field(0.0, description="Amorphous-fraction sigma, mS/cm.")
-    sigma_bulk_crystallinity_mS_cm: float = Field(
+    sigma_bulk_crystallinity_mS_cm: float | None = Field(
         description="sigma_bulk mixed to the crystallinity (sigma_bulk^80% for 0.8)."
     )
     sigma_bulk_crystallinity_interval_mS_cm: tuple[float, float] | None = Field(
@@ -167,7 +189,16 @@ class PipelineReportDocument(BaseModel):
     )
     published: list[dict[str, Any]] = Field(default_factory=list)
     arrhenius: list[ArrheniusDocument] = Field(
-        default_factory=list, description="Per-configuration Arrhenius analyses."
+        default_factory=list,
+        description="Arrhenius analyses of the configurations in ``configurations``.",
+    )
+    n_configurations_planned: int | None = Field(
+        None, description="Configurations run (None: those of ``configurations``)."
+    )
+    run_warnings: list[str] = Field(
+        default_factory=list,
+        description="Runs that failed (configuration, temperature) and warnings of the MD "
+        "runs behind the numbers, at most one line per run.",
     )
     notes: list[str] = Field(default_factory=list)
 
@@ -218,6 +249,9 @@ def configuration_results(
 ) -> list[ConfigurationResult]:
     """One result per configuration, weighted by the Boltzmann factors of its relaxed energy.
 
+    ``arrhenius`` is None for a configuration without a fit (its runs failed): it gets no
+    result but keeps its weight, so the weights of its composition add up to less than 1.
+
     Weights are Boltzmann factors of the relaxed energies per atom (eV) at
     ``temperature_K`` (K), normalised within each composition (reduced formula): the
     energies of cells of different composition (LLZO's Li_x) are never compared, and the
@@ -252,7 +286,29 @@ def configuration_results(
             break_K=doc.break_K,
         )
         for index, doc in enumerate(arrhenius)
+        if doc is not None
     ]
+
+
+def run_warnings(arrhenius: list[ArrheniusDocument | None]) -> list[str]:
+    """Failed runs and MD warnings of every configuration, at most one line per run.
+
+    A configuration without an Arrhenius fit is one line; in one with a fit, its failed
+    runs are one line and each run whose MD warned one more (``configuration k, ...``).
+    """
+    lines = []
+    for index, doc in enumerate(arrhenius):
+        if doc is None:
+            lines.append(
+                f"WARNING: configuration {index}: no Arrhenius fit, its analysis job failed "
+                "(runs failed, too few temperatures left: see the failed jobs); left out"
+            )
+            continue
+        missing = doc.missing_runs_warning()
+        if missing:
+            lines.append(f"configuration {index}: {missing}")
+        lines += [f"configuration {index}, MD {line}" for line in doc.md_warnings]
+    return list(dict.fromkeys(lines))
 
 
 def parent_formula(material: str) -> str:
@@ -353,7 +409,7 @@ class PipelineReportMaker(Maker):
     def make(
         self,
         relaxed: list[RelaxDocument],
-        arrhenius: list[ArrheniusDocument],
+        arrhenius: list[ArrheniusDocument | None] | None,
         fit: MtpFitDocument,
         labelled: LabelledSetDocument,
         active: ActiveLearningDocument | None = None,
@@ -362,8 +418,20 @@ class PipelineReportMaker(Maker):
         """Combine the per-configuration Arrhenius results into the bulk conductivity.
 
         ``structures`` (the cells MD started from) name the compositions when nothing
-        was relaxed.
+        was relaxed. The pipeline gives this job ``OnMissing.NONE``: an ``arrhenius`` entry
+        (or the whole list) is None where a configuration's analysis failed, and the
+        report covers the rest and says what is missing (``run_warnings``).
+
+        Raises:
+            MissingResultsError: no MTP fit or training set (nothing to report on).
         """
+        if fit is None or labelled is None:
+            raise MissingResultsError(
+                "the MTP fit or the labelled training set failed: nothing to report on"
+            )
+        if arrhenius is None:  # the whole conductivity stage failed
+            arrhenius = [None] * (len(relaxed or []) or len(structures or []) or 1)
+        fitted = [doc for doc in arrhenius if doc is not None]
         configurations = configuration_results(
             relaxed, arrhenius, self.weight_temperature_K, structures
         )
@@ -379,9 +447,18 @@ class PipelineReportMaker(Maker):
             validation, self.target_energy_rmse_meV_atom, self.target_force_rmse_eV_A
         )
         notes += learning_warnings(active)
-        notes += unresolved_sigma_warnings(
-            configurations, arrhenius[0].extrapolation_K if arrhenius else 300.0
-        )
+        extrapolation_K = fitted[0].extrapolation_K if fitted else 300.0
+        notes += unresolved_sigma_warnings(configurations, extrapolation_K)
+        if headline is None:
+            notes.append(
+                "WARNING: no sigma_bulk: every composition lost a configuration whose runs "
+                "failed (see run_warnings); the configurations with a fit are listed"
+            )
+        elif len(fitted) < len(arrhenius):
+            notes.append(
+                f"WARNING: {len(fitted)} of {len(arrhenius)} configurations have an Arrhenius "
+                f"fit; sigma_bulk is that of {headline.formula}, whose configurations all have one"
+            )
         if len(compositions) > 1:
             notes.append(
                 f"{len(compositions)} compositions: configurations are Boltzmann-weighted only "
@@ -404,20 +481,26 @@ class PipelineReportMaker(Maker):
             mtp_r_cut_A=fit.r_cut,
             validation_energy_rmse_meV_atom=validation.energy_per_atom.rmse * 1000,
             validation_force_rmse_eV_A=validation.forces.rmse,
-            extrapolation_K=arrhenius[0].extrapolation_K if arrhenius else 300.0,
+            extrapolation_K=extrapolation_K,
             configurations=configurations,
             compositions=compositions,
-            sigma_bulk_mS_cm=headline.sigma_bulk_mS_cm,
-            sigma_bulk_interval_mS_cm=headline.sigma_bulk_interval_mS_cm,
+            sigma_bulk_mS_cm=headline.sigma_bulk_mS_cm if headline else None,
+            sigma_bulk_interval_mS_cm=headline.sigma_bulk_interval_mS_cm if headline else None,
             crystallinity=self.crystallinity,
             mixing_rule=self.mixing_rule,
             sigma_amorphous_mS_cm=self.sigma_amorphous_mS_cm,
-            sigma_bulk_crystallinity_mS_cm=headline.sigma_bulk_crystallinity_mS_cm,
-            sigma_bulk_crystallinity_interval_mS_cm=headline.sigma_bulk_crystallinity_interval_mS_cm,
+            sigma_bulk_crystallinity_mS_cm=headline.sigma_bulk_crystallinity_mS_cm
+            if headline
+            else None,
+            sigma_bulk_crystallinity_interval_mS_cm=headline.sigma_bulk_crystallinity_interval_mS_cm
+            if headline
+            else None,
             published=[
                 {"quantity": q, "value": v, "unit": u}
                 for q, v, u in PUBLISHED.get(self.material, [])
             ],
-            arrhenius=arrhenius,
+            arrhenius=fitted,
+            n_configurations_planned=len(arrhenius),
+            run_warnings=run_warnings(arrhenius),
             notes=notes,
         )

@@ -87,6 +87,11 @@ class SiteComparisonDocument(BaseModel):
     extrapolation_K: float
     oracle: str
     sites: list[SiteResult]
+    run_warnings: list[str] = Field(
+        default_factory=list,
+        description="Sites left out, runs that failed and MD warnings, named by site "
+        "(the sites' reports' run_warnings).",
+    )
     notes: list[str] = Field(default_factory=list)
 
 
@@ -155,6 +160,7 @@ def site_result(
     ``cell``: (formula, atoms) of the site's cell, for reports without relaxed structures.
     """
     weights = [c.weight for c in report.configurations] or [1.0] * len(report.arrhenius)
+    weights = [w / sum(weights) for w in weights]  # < 1 in all where a configuration failed
     kinks = [
         configuration_kink(doc, index, weights[index], report.extrapolation_K)
         for index, doc in enumerate(report.arrhenius)
@@ -223,24 +229,40 @@ def site_notes(site: SiteResult, extrapolation_K: float) -> list[str]:
 def compare_sites(
     name: str,
     labels: list[str],
-    reports: list[PipelineReportDocument],
+    reports: list[PipelineReportDocument | None],
     cells: list[tuple[str, int]] | None = None,
 ) -> SiteComparisonDocument:
     """The comparison document of the sites ``labels`` from their own reports.
 
     ``cells``: (formula, atoms) of each site's first cell (shown when the report has no
-    relaxed structure to take them from).
+    relaxed structure to take them from). A site whose report failed (None) or has no
+    Arrhenius fit (its runs failed) is left out with a warning; the failed runs and MD
+    warnings of every site's report are kept, named by site.
     """
-    reports = [
-        r if isinstance(r, PipelineReportDocument) else PipelineReportDocument.model_validate(r)
-        for r in reports
-    ]
-    extrapolation_K = reports[0].extrapolation_K
     cells = cells or [None] * len(labels)
-    sites = [
-        site_result(label, report, cell)
-        for label, report, cell in zip(labels, reports, cells, strict=True)
-    ]
+    warnings, sites, kept = [], [], []
+    for label, report, cell in zip(labels, reports, cells, strict=True):
+        if report is None:
+            warnings.append(f"WARNING: Li@{label}: its report failed (see the failed jobs)")
+            continue
+        if not isinstance(report, PipelineReportDocument):
+            report = PipelineReportDocument.model_validate(report)
+        kept.append(report)
+        warnings += [f"Li@{label}: {line}" for line in report.run_warnings]
+        if not report.arrhenius:
+            warnings.append(
+                f"WARNING: Li@{label}: no configuration has an Arrhenius fit (its runs "
+                "failed): the site is not compared"
+            )
+            continue
+        sites.append(site_result(label, report, cell))
+        held = sum(c.weight for c in report.configurations)
+        if held < 1.0 - 1e-9:
+            warnings.append(
+                f"WARNING: Li@{label}: sigma weighted over the configurations with a fit, "
+                f"which hold {held:.0%} of the Boltzmann weight (the others' runs failed)"
+            )
+    extrapolation_K = kept[0].extrapolation_K if kept else 300.0
     notes = [
         "site variants are different structures: each has its own Arrhenius fit and its "
         "conductivities are never averaged or Boltzmann-weighted across sites",
@@ -253,13 +275,14 @@ def compare_sites(
                 f"Li@{site.label}: {len(site.configurations)} configurations, sigma weighted "
                 "among them (Boltzmann, relaxed energies); E_a of the largest weight shown"
             )
-    for report in reports:
+    for report in kept:
         notes += [n for n in report.notes if n not in notes]
     return SiteComparisonDocument(
         name=name,
         extrapolation_K=extrapolation_K,
-        oracle=reports[0].oracle,
+        oracle=kept[0].oracle if kept else "",
         sites=sites,
+        run_warnings=warnings,
         notes=notes,
     )
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobflow import Flow, Job, Maker, Response, job
+from jobflow import Flow, Job, Maker, OnMissing, Response, job
 
 from ionflow.errors import IonflowInputError
 from ionflow.pipeline.configurations import check_configuration_count
@@ -145,8 +145,9 @@ class SiteReportsMaker(Maker):
         """Replaced by one report per site and the comparison of them (the output).
 
         Runs once every configuration's Arrhenius analysis (``arrhenius``, in
-        configuration order) exists; each configuration's site is its record's
-        ``provenance["site"]``; ``relaxed`` is empty when nothing was relaxed.
+        configuration order) finished or failed (the pipeline gives it, and it gives the
+        reports and the comparison, ``OnMissing.NONE``); each configuration's site is its
+        record's ``provenance["site"]``; ``relaxed`` is empty when nothing was relaxed.
         """
         sites = [record.provenance["site"] for record in records]
         refs = self.inputs
@@ -175,6 +176,8 @@ class SiteReportsMaker(Maker):
         comparison = dataclasses.replace(
             self.comparison_maker, labels=list(self.labels), cells=cells
         ).make(outputs)
+        for gathering in [*jobs, comparison]:  # what finished, None where a run failed
+            gathering.config.on_missing_references = OnMissing.NONE
         replacement = Flow([*jobs, comparison], output=comparison.output)
         apply_stage_configs(replacement, self.stage_configs)
         return Response(replace=replacement)

@@ -13,6 +13,7 @@ from ionflow.analysis.readers import open_trajectory
 from ionflow.analysis.regions import random_walk_excess
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument, DiffusionDocument
 from ionflow.analysis.schemas.regions import RegionDocument, SiteDocument
+from ionflow.errors import MissingResultsError
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +52,28 @@ class DiffusionAnalysisMaker(Maker):
     @job(output_schema=DiffusionDocument)
     def make(
         self,
-        trajectory: str,
-        temperature_K: float,
+        trajectory: str | None,
+        temperature_K: float | None,
         type_map: dict[str, str] | None = None,
         gb_planes_frac: list[float] | None = None,
+        md_warnings: list[str] | None = None,
     ) -> DiffusionDocument:
         """Analyse ``trajectory`` (a file path) at ``temperature_K`` (K).
 
         ``type_map`` (e.g. the MD job's ``output.type_map``) and ``gb_planes_frac`` (e.g. a
-        GB structure job's provenance) replace the Maker's.
+        GB structure job's provenance) replace the Maker's; ``md_warnings`` (the MD job's
+        ``output.warnings``) go into the document.
+
+        Raises:
+            MissingResultsError: no trajectory, because the MD job failed. A flow that
+                gathers runs lets this job start after a failed MD job (``OnMissing.NONE``:
+                FireWorks never readies the grandchildren of a FIZZLED job) only to fail
+                here, so the job gathering the analyses runs without it.
         """
+        if trajectory is None or temperature_K is None:
+            raise MissingResultsError(
+                "no trajectory to analyse: the MD job of this run failed (see its error)"
+            )
         gb_planes_frac = gb_planes_frac or self.gb_planes_frac
         reader = open_trajectory(trajectory, type_map or self.type_map)
         positions = collect_species_trajectory(reader, self.species, self.timestep_fs)
@@ -89,6 +102,7 @@ class DiffusionAnalysisMaker(Maker):
             )  # fmt: skip
         if self.site_analysis:
             doc.sites = SiteDocument.from_species_trajectory(positions, sites_from=self.sites_from)
+        doc.md_warnings = list(md_warnings or [])
         return doc
 
 
@@ -105,10 +119,15 @@ class ArrheniusMaker(Maker):
     extrapolation_K: float = 300.0
 
     @job(output_schema=ArrheniusDocument)
-    def make(self, diffusion_documents: list[DiffusionDocument]) -> ArrheniusDocument:
-        """Fit E_a from the outputs of :class:`DiffusionAnalysisMaker` jobs."""
-        docs = [
-            d if isinstance(d, DiffusionDocument) else DiffusionDocument.model_validate(d)
-            for d in diffusion_documents
-        ]
-        return ArrheniusDocument.from_diffusion_documents(docs, self.extrapolation_K)
+    def make(
+        self,
+        diffusion_documents: list[DiffusionDocument | None],
+        runs: list[tuple[float, int]] | None = None,
+    ) -> ArrheniusDocument:
+        """Fit E_a from the outputs of :class:`DiffusionAnalysisMaker` jobs.
+
+        ``runs``: (temperature K, run number) of each document, as the flow planned them;
+        a document that is None (its MD or analysis job failed; the flow gives this job
+        ``OnMissing.NONE``) is left out and named (:meth:`ArrheniusDocument.from_runs`).
+        """
+        return ArrheniusDocument.from_runs(diffusion_documents, runs, self.extrapolation_K)

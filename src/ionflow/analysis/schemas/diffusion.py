@@ -7,6 +7,7 @@ sigma(300 K) with a confidence interval, and the break temperature if significan
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -22,9 +23,16 @@ from ionflow.analysis.displacements import SpeciesTrajectory, collect_species_tr
 from ionflow.analysis.msd import MSDResult, species_msd
 from ionflow.analysis.readers import open_trajectory
 from ionflow.analysis.schemas.regions import RegionDocument, SiteDocument
-from ionflow.errors import IonflowInputError
+from ionflow.errors import IonflowInputError, MissingResultsError
 
 MSD_CURVE_POINTS = 200
+
+
+def run_label(temperature_K: float, run: int) -> str:
+    """How reports name one MD run of a temperature grid: ``1325 K #1`` (run from 1)."""
+    if math.isnan(temperature_K):  # a failed run of a grid given without its plan
+        return f"run {run}"
+    return f"{temperature_K:g} K #{run}"
 
 
 class DiffusionDocument(BaseModel):
@@ -82,6 +90,11 @@ class DiffusionDocument(BaseModel):
     msd_xyz_A2: list[list[float]] = Field(description="per-axis MSD at those lags, Å^2")
     regions: RegionDocument | None = Field(None, description="D per GB slab, if requested")
     sites: SiteDocument | None = Field(None, description="site jump statistics, if requested")
+    md_warnings: list[str] = Field(
+        default_factory=list,
+        description="warnings of the MD run behind the trajectory (e.g. its core-repulsion "
+        "wall acted): the D stands on configurations the potential was not trained on",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -226,6 +239,87 @@ class ArrheniusDocument(BaseModel):
         default_factory=list,
         description="temperatures left out of the fit: no diffusion seen (D <= 0), K",
     )
+    n_temperatures_planned: int | None = Field(
+        None,
+        description="temperatures of the MD grid (None: those of ``temperatures``); more "
+        "than ``temperatures`` holds when every run of a temperature failed",
+    )
+    missing_runs: list[str] = Field(
+        default_factory=list,
+        description="runs left out because their MD or analysis job failed ('1325 K #1')",
+    )
+    md_warnings: list[str] = Field(
+        default_factory=list,
+        description="warnings of the MD runs used, one line per run ('1200 K #2: ...')",
+    )
+
+    @property
+    def n_temperatures_fitted(self) -> int:
+        """Temperatures in the Arrhenius fit (those with diffusion seen)."""
+        return len(self.temperatures) - len(self.excluded_K)
+
+    def missing_runs_warning(self) -> str | None:
+        """One sentence naming the failed runs and how much of the grid the fit used."""
+        if not self.missing_runs:
+            return None
+        planned = self.n_temperatures_planned or len(self.temperatures)
+        return (
+            f"WARNING: run(s) {', '.join(self.missing_runs)} failed (their MD or analysis job "
+            f"failed) and are left out: E_a from {self.n_temperatures_fitted} of {planned} "
+            "temperatures"
+        )
+
+    @classmethod
+    def from_runs(
+        cls,
+        documents: Sequence[DiffusionDocument | None],
+        runs: Sequence[tuple[float, int]] | None = None,
+        extrapolation_K: float = 300.0,
+    ) -> ArrheniusDocument:
+        """The Arrhenius analysis of a temperature grid whose failed runs are None.
+
+        Args:
+            documents: one per run; None where the run's MD or analysis job failed (a job
+                gathering them with ``OnMissing.NONE`` receives None there).
+            runs: (temperature K, run number from 1) of each entry, from the flow that
+                planned the grid; None: the entries are numbered in order.
+            extrapolation_K: temperature of the extrapolated D and sigma, K.
+
+        Raises:
+            MissingResultsError: failed runs left fewer than two temperatures.
+        """
+        if runs is None:
+            runs = [(d.temperature_K if d else math.nan, k + 1) for k, d in enumerate(documents)]
+        if len(runs) != len(documents):
+            raise IonflowInputError(f"{len(documents)} runs given for {len(runs)} planned")
+        missing = [run_label(*run) for run, doc in zip(runs, documents, strict=True) if doc is None]
+        used = [
+            (
+                run,
+                doc
+                if isinstance(doc, DiffusionDocument)
+                else DiffusionDocument.model_validate(doc),
+            )
+            for run, doc in zip(runs, documents, strict=True)
+            if doc is not None
+        ]
+        planned = len({t for t, _ in runs})
+        left = sorted({doc.temperature_K for _, doc in used})
+        if missing and len(left) < 2:
+            raise MissingResultsError(
+                f"run(s) {', '.join(missing)} failed: {len(left)} of {planned} temperatures "
+                f"left ({', '.join(f'{t:g} K' for t in left) or 'none'}); an Arrhenius fit "
+                "needs two or more"
+            )
+        doc = cls.from_diffusion_documents([d for _, d in used], extrapolation_K)
+        doc.n_temperatures_planned = planned
+        doc.missing_runs = missing
+        doc.md_warnings = [
+            f"{run_label(*run)}: {'; '.join(dict.fromkeys(d.md_warnings))}"
+            for run, d in used
+            if d.md_warnings
+        ]
+        return doc
 
     @classmethod
     def from_diffusion_documents(

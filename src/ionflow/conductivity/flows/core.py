@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from jobflow import Flow, Maker
+from jobflow import Flow, Maker, OnMissing
 from pymatgen.core import Structure
 
 from ionflow.analysis.jobs.diffusion import ArrheniusMaker, DiffusionAnalysisMaker
@@ -24,10 +24,17 @@ class ConductivityMdFlowMaker(Maker):
 
     Every (temperature, repeat) pair is its own job (own seed: ``seed + 1000 * repeat +
     index of the temperature``) so a scheduler runs them in parallel. Each trajectory
-    goes to a ``diffusion_maker`` job (its LAMMPS type -> element map is the MD job's
-    own, read at run time) and all of them to one ``arrhenius_maker`` job, whose output
-    is the flow's. With ``diffusion_maker=None`` the flow ends with the MD jobs and its
-    output is the list of MD documents.
+    goes to a ``diffusion_maker`` job (its LAMMPS type -> element map and warnings are the
+    MD job's own, read at run time) and all of them to one ``arrhenius_maker`` job, whose
+    output is the flow's. With ``diffusion_maker=None`` the flow ends with the MD jobs and
+    its output is the list of MD documents.
+
+    A run that fails for good does not take the analysis with it: the Arrhenius job
+    gathers with ``OnMissing.NONE`` (FireWorks: ``_allow_fizzled_parents``), leaves the
+    failed runs out and names them, or fails itself with fewer than two temperatures
+    left. The diffusion job of a failed run also starts (the same setting) only to fail
+    at once without a trajectory: FireWorks would otherwise keep it, and so the
+    Arrhenius job after it, WAITING forever.
 
     Attributes:
         name: flow name.
@@ -102,9 +109,19 @@ class ConductivityMdFlowMaker(Maker):
             diffusion = dataclasses.replace(diffusion, timestep_fs=self.md_maker.timestep_fs)
         diffusion_jobs = [
             diffusion.make(
-                j.output.trajectory_file, j.output.temperature_k, type_map=j.output.type_map
+                j.output.trajectory_file,
+                j.output.temperature_k,
+                type_map=j.output.type_map,
+                md_warnings=j.output.warnings,
             )
             for j in md_jobs
         ]
-        arrhenius = self.arrhenius_maker.make([j.output for j in diffusion_jobs])
+        runs = [
+            (temperature, repeat + 1)
+            for repeat in range(self.repeats)
+            for temperature in self.temperatures
+        ]
+        arrhenius = self.arrhenius_maker.make([j.output for j in diffusion_jobs], runs=runs)
+        for gathering in [*diffusion_jobs, arrhenius]:
+            gathering.config.on_missing_references = OnMissing.NONE
         return Flow([*md_jobs, *diffusion_jobs, arrhenius], output=arrhenius.output, name=self.name)
