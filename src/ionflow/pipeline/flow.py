@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
-from jobflow import Flow, Maker, OnMissing, Response, job
+from jobflow import Flow, Job, Maker, OnMissing, Response, job
 from pymatgen.core import Element, Structure
 
 from ionflow.analysis.jobs.diffusion import ArrheniusMaker, DiffusionAnalysisMaker
@@ -314,10 +315,8 @@ class PipelineMaker(Maker):
             jobs.append(study)
         conductivity = self.make_conductivity(training.output["structures"], mtp, closest)
         conductivity.name = "conductivity"
-        closing = self.report_maker.make
-        if self.site_reports_maker is not None:  # one report per site, then side by side
-            closing = self.site_reports_maker.closing(configurations.output.records)
-        report = closing(
+        report = self.make_report(
+            configurations.output.records,
             training.output["relaxed"],
             conductivity.output,
             fit.output,
@@ -325,8 +324,6 @@ class PipelineMaker(Maker):
             active.output if active is not None else None,
             structures=training.output["structures"],
         )
-        # the report covers the configurations whose analysis finished (None for the rest)
-        report.config.on_missing_references = OnMissing.NONE
         jobs.append(conductivity)
         if self.volume_study_maker is not None:
             study = self.volume_study_maker.make(configurations.output.structures, mtp, closest)
@@ -336,6 +333,30 @@ class PipelineMaker(Maker):
         flow = Flow(jobs, output=report.output, name=self.name)
         apply_stage_configs(flow, self.stage_configs)
         return flow
+
+    def make_report(
+        self,
+        records: Any,
+        relaxed: Any,
+        arrhenius: Any,
+        fit: Any,
+        labelled: Any,
+        active: Any = None,
+        structures: Any = None,
+    ) -> Job:
+        """The closing job: the report, or with site variants the per-site reports.
+
+        Arguments are output references (``records``: the configurations' records, read
+        only with site variants). The job gathers with ``OnMissing.NONE`` (FireWorks:
+        ``_allow_fizzled_parents``): it covers the configurations whose analysis finished
+        and names the runs that failed, instead of failing with them.
+        """
+        closing = self.report_maker.make
+        if self.site_reports_maker is not None:  # one report per site, then side by side
+            closing = self.site_reports_maker.closing(records)
+        report = closing(relaxed, arrhenius, fit, labelled, active, structures=structures)
+        report.config.on_missing_references = OnMissing.NONE
+        return report
 
     @job(data=True)
     def make_training_sets(self, structures: list[Structure]) -> Response:
