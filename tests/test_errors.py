@@ -11,6 +11,7 @@ from ionflow.errors import (
     EngineKilledError,
     IonflowError,
     IonflowInputError,
+    MissingResultsError,
     Retry,
     failure_from_details,
     killed_by_signal,
@@ -29,6 +30,7 @@ from ionflow.settings import ConfigError
         (Cp2kOutputError, Retry.NO),
         (MdUnstableError, Retry.NEW_SEED),
         (EngineKilledError, Retry.YES),
+        (MissingResultsError, Retry.NO),
     ],
 )
 def test_each_error_class_says_whether_a_retry_helps(error_class, retry):

@@ -9,7 +9,7 @@ from tests.fixtures.analysis import random_walk
 from ionflow.analysis.arrhenius import K_B_EV_PER_K, fit_arrhenius, fit_piecewise_arrhenius
 from ionflow.analysis.displacements import from_positions
 from ionflow.analysis.schemas.diffusion import ArrheniusDocument, DiffusionDocument
-from ionflow.errors import IonflowInputError
+from ionflow.errors import IonflowInputError, MissingResultsError
 
 EA_EV = 0.25
 D0_A2_FS = 0.02  # Å^2/fs
@@ -109,3 +109,31 @@ def test_a_temperature_without_diffusion_is_left_out_of_the_fit_with_a_warning()
     # with only one diffusing temperature there is nothing to fit: the input error stays
     with pytest.raises(IonflowInputError, match="positive D"):
         ArrheniusDocument.from_diffusion_documents([frozen, docs[1]])
+
+
+def test_failed_runs_are_left_out_named_and_counted():
+    """A grid of 3 temperatures x 2 runs whose 900 K runs both failed and one 500 K run too."""
+    runs = [(T, r) for r in (1, 2) for T in (500.0, 700.0, 900.0)]
+    docs = [walk_document(T, 10 * r + k) for k, (T, r) in enumerate(runs)]
+    docs[0].md_warnings = ["core repulsion active in 3 of 40 thermo rows", "wall"] * 2
+    docs[1].md_warnings = ["core repulsion active in 1 of 40 thermo rows"]
+    docs[2] = docs[5] = docs[3] = None  # 900 K #1, 900 K #2, 500 K #2
+    result = ArrheniusDocument.from_runs(docs, runs)
+    assert [(t.temperature_K, t.n_runs) for t in result.temperatures] == [(500, 1), (700, 2)]
+    assert result.missing_runs == ["900 K #1", "500 K #2", "900 K #2"]
+    assert (result.n_temperatures_fitted, result.n_temperatures_planned) == (2, 3)
+    assert result.missing_runs_warning().endswith("are left out: E_a from 2 of 3 temperatures")
+    assert result.md_warnings == [  # one line per run, its warnings once each
+        "500 K #1: core repulsion active in 3 of 40 thermo rows; wall",
+        "700 K #1: core repulsion active in 1 of 40 thermo rows",
+    ]
+    complete = ArrheniusDocument.from_runs([walk_document(T, 1) for T in (500.0, 700.0)])
+    assert complete.missing_runs == [] and complete.missing_runs_warning() is None
+
+
+def test_failed_runs_leaving_one_temperature_are_a_missing_results_error():
+    runs = [(500.0, 1), (700.0, 1), (900.0, 1)]
+    with pytest.raises(MissingResultsError, match=r"700 K #1, 900 K #1 failed: 1 of 3 .*500 K"):
+        ArrheniusDocument.from_runs([walk_document(500.0, 1), None, None], runs)
+    with pytest.raises(MissingResultsError, match=r"0 of 3 temperatures left \(none\)"):
+        ArrheniusDocument.from_runs([None, None, None], runs)

@@ -20,7 +20,7 @@ from jobflow.managers.fireworks import flow_to_workflow
 from pymatgen.core import Lattice, Structure
 from rich.console import Console
 from tests.fixtures.md import MD_MTP_FILE
-from tests.pipeline.test_results import _fit, _labelled_set
+from tests.pipeline.test_results import _arrhenius, _fit, _labelled_set
 from typer.testing import CliRunner
 
 from ionflow.cli import pipeline as cli_pipeline
@@ -178,3 +178,75 @@ def test_only_the_gathering_fireworks_start_after_a_failed_parent():
     # MD, fits, labelling, structures and the fan-out jobs wait for parents that finished
     assert {"lammps md 1100 K #1", "mtp fit", "configurations", "supercell c0"} <= set(starts)
     assert len(starts) > len(GATHERING) + 4
+
+
+def _report(arrhenius: list, name: str = "partial", material: str = "Li6PS5Cl"):
+    labelled = LabelledSetDocument(labelled_set=_labelled_set(), n_requested=3, n_labelled=3)
+    maker = PipelineReportMaker(workflow_name=name, material=material)
+    return maker.make.original(maker, [], arrhenius, _fit(), labelled)
+
+
+def test_a_report_with_nothing_left_is_written_without_numbers(tmp_path):
+    """Every configuration's analysis failed (None): the report, its table and its page."""
+    from tests.fixtures.browser import page_text_without_images
+
+    from ionflow.pipeline.html_report import WorkflowDocuments, write_report_html
+
+    report = _report([None, None])
+    assert report.configurations == [] and report.arrhenius == []
+    assert report.sigma_bulk_mS_cm is None and report.sigma_bulk_crystallinity_mS_cm is None
+    assert report.n_configurations_planned == 2
+    assert [line.split(":")[1] for line in report.run_warnings] == [
+        " configuration 0",
+        " configuration 1",
+    ]
+    assert any(note.startswith("WARNING: no sigma_bulk") for note in report.notes)
+    wide = Console(width=400, record=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli_pipeline, "console", wide)
+        cli_pipeline.print_report(report.model_dump(mode="json"))
+    printed = wide.export_text()
+    assert "not computed" in printed and report.run_warnings[1] in printed
+    page = write_report_html(WorkflowDocuments("flow-uuid", report), tmp_path)
+    text = page_text_without_images(page.read_text(encoding="utf-8"))
+    assert "not computed" in text and "configuration 1: no Arrhenius fit" in text
+
+
+def test_a_configuration_without_a_fit_keeps_its_weight_out_of_sigma_bulk():
+    report = _report([_arrhenius(0.3), None, _arrhenius(0.25)])
+    assert [c.index for c in report.configurations] == [0, 2]
+    assert [c.weight for c in report.configurations] == pytest.approx([1 / 3, 1 / 3])
+    assert report.sigma_bulk_mS_cm is None  # a third of the weight has no sigma
+    assert report.run_warnings[0].startswith("WARNING: configuration 1: no Arrhenius fit")
+
+
+def test_sites_without_a_report_or_a_fit_are_named_not_compared():
+    from ionflow.pipeline.site_comparison import compare_sites
+
+    whole = _report([_arrhenius(0.3)], "lsth Li@1a", "LSTH-1a")
+    lost = _report([None], "lsth Li@24k", "LSTH-24k")
+    doc = compare_sites("lsth", ["1a", "24k", "x"], [whole, lost, None])
+    assert [site.label for site in doc.sites] == ["1a"]
+    assert doc.run_warnings[0].startswith("Li@24k: WARNING: configuration 0: no Arrhenius fit")
+    assert "Li@24k: no configuration has an Arrhenius fit" in doc.run_warnings[1]
+    assert doc.run_warnings[2] == "WARNING: Li@x: its report failed (see the failed jobs)"
+
+
+def test_the_volume_study_leaves_out_a_cell_whose_analysis_failed():
+    from ionflow.pipeline.llzo_volumes import summarise_volume_study
+
+    cell = {
+        "configuration": 0, "formula": "Li7La3Zr2O12", "cell": "crystalline",
+        "volume_fraction": 1.0, "density_g_cm3": 5.1, "n_atoms": 192,
+        "structure_potential": None, "md_potential": "mtp",
+    }  # fmt: skip
+    classical = {**cell, "md_potential": "classical"}
+    doc = summarise_volume_study.original(
+        [cell, classical], [_arrhenius(0.3), None], 500.0, "llzo-buckingham"
+    )
+    assert [run.md_potential for run in doc.runs] == ["mtp"]
+    assert doc.run_warnings == [
+        "WARNING: crystalline Li7La3Zr2O12 at 100 % V with classical: no Arrhenius fit, its "
+        "analysis job failed (runs failed, too few temperatures left: see the failed jobs); "
+        "left out"
+    ]
