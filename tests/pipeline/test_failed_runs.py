@@ -128,7 +128,8 @@ def test_report_covers_the_runs_that_finished_and_names_the_failed_one(
 
 
 GATHERING = {
-    "diffusion analysis", "arrhenius", "report", "site reports", "site comparison", STUDY_NAME
+    "diffusion analysis", "arrhenius", "report", "site reports", "site comparison", STUDY_NAME,
+    "grain boundary diffusion", "grain boundary report",
 }  # fmt: skip
 """Jobs that start after a failed parent: the Arrhenius fit, the reports and the study
 summaries gather what finished; the diffusion analysis of a failed MD run starts only to
@@ -148,8 +149,8 @@ def _fireworks_starting_after_a_failure(flow: Flow) -> dict[str, bool]:
 
 def test_only_the_gathering_fireworks_start_after_a_failed_parent():
     """The pipeline (LLZO volume study spec: its top level and both run-time fan-outs; LSTH
-    site variants: its top level and the per-site reports), converted to FireWorks as
-    ``ionflow submit`` does."""
+    site variants: its top level and the per-site reports; the GB study's jobs), converted
+    to FireWorks as ``ionflow submit`` does."""
     spec = load_spec(WORKFLOWS / "tiny" / "llzo_strain_amorphous.yaml")
     maker = PipelineMaker.from_spec(spec)
     cells = [Structure(Lattice.cubic(5.0), ["Li", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])]
@@ -171,12 +172,17 @@ def test_only_the_gathering_fireworks_start_after_a_failed_parent():
         "site_variants", "LSTH", [(cells[0], {"site": site}) for site in "AB"]
     ).records
     flows.append(site_reports.make.original(site_reports, records, [1, 2], relaxed=[]).replace)
+    gb = PipelineMaker.from_spec(load_spec(WORKFLOWS / "tiny" / "li6ps5cl_grain_boundary.yaml"))
+    study = gb.grain_boundary_maker
+    flows.append(
+        study.expand.original(study, cells * 4, OutputReference("uuid-set"), "MTP TEXT").replace
+    )
     starts = {}
     for flow in flows:
         starts |= _fireworks_starting_after_a_failure(flow)
     assert {name for name, allowed in starts.items() if allowed} == GATHERING
     # MD, fits, labelling, structures and the fan-out jobs wait for parents that finished
-    assert {"lammps md 1100 K #1", "mtp fit", "configurations", "supercell c0"} <= set(starts)
+    assert {"lammps md 1100 K #1", "grain boundary md", "mtp fit", "supercell c0"} <= set(starts)
     assert len(starts) > len(GATHERING) + 4
 
 

@@ -97,3 +97,51 @@ def test_report_compares_gb_with_the_farthest_region_and_says_which(tmp_path):
         assert f"{region.D_cm2_s:.3g}" in text and f"{region.D_err_cm2_s:.2g}" in text
     assert "Near_GB" in text and "not resolved" in text and "published 0.3" in text
     assert f"D_GB / D_Far_GB │ {doc.D_GB_over_bulk:.3g}" in text
+
+
+def test_a_failed_production_md_leaves_a_report_of_the_model_and_loops(tmp_path):
+    """The GB MD lost atoms (its diffusion job got no trajectory): no D, a warning; its
+    table and report.html section say so instead of failing."""
+    from rich.console import Console
+    from tests.pipeline.test_failed_runs import _report
+
+    from ionflow.cli.study_tables import grain_boundary_table
+    from ionflow.pipeline.html_report import render_report_html
+
+    maker = GrainBoundaryReportMaker(temperature_K=350.0)
+    iterations = [{"n_selected": 2, "n_labelled": 2, "grade_max": 12.0}]
+    args = ({"n_atoms": 40, "volume": 54000.0}, iterations, "no more", 3, iterations, "max")
+    doc = GrainBoundaryReportMaker.make.original(maker, None, *args, _labelled([5, 5, 5, 7]))
+    assert doc.D_cm2_s is None and doc.regions == [] and doc.D_GB_over_bulk is None
+    assert doc.run_warnings == [
+        "WARNING: grain boundary MD 350 K #1 failed (its MD or analysis job failed, see the "
+        "failed jobs): no D per region"
+    ]
+    assert doc.largest_labelled_cell_atoms == 7 and doc.gb_learning["iterations"] == 1
+    console = Console(record=True, width=200)
+    console.print(grain_boundary_table(doc.model_dump()))
+    assert "MD failed" in console.export_text()
+    from ionflow.pipeline.html_report import WorkflowDocuments
+
+    docs = WorkflowDocuments("f", _report([None]), grain_boundary=doc.model_dump())
+    html = render_report_html(docs)
+    assert doc.run_warnings[0] in html.split('id="warnings"')[1].split("</section>")[0]
+    assert "grain boundary regions" not in html  # no figure without a run
+
+
+def test_the_gb_md_warning_is_one_line_of_the_report():
+    n_frames = 200
+    walk = random_walk(10, n_frames, (2e-4, 2e-4, 2e-4), DT_FS, seed=5)
+    traj = from_positions(walk, np.arange(n_frames) * DT_FS, np.diag([30.0, 30.0, 60.0]))
+    diffusion = DiffusionDocument.from_species_trajectory(traj, 350.0)
+    diffusion.regions = RegionDocument.from_species_trajectory(traj, [0.0], 2, 10.0)
+    diffusion.md_warnings = ["core repulsion active in 4 of 90 thermo rows", "x", "x"]
+    iterations = [{"n_selected": 2, "n_labelled": 2, "grade_max": 12.0}]
+    maker = GrainBoundaryReportMaker(temperature_K=350.0)
+    doc = GrainBoundaryReportMaker.make.original(
+        maker, diffusion, {"n_atoms": 10, "volume": 54000.0}, iterations, "no more", 3,
+        iterations, "max", _labelled([5, 5, 5, 7]),
+    )  # fmt: skip
+    assert doc.run_warnings == [
+        "grain boundary MD 350 K #1: core repulsion active in 4 of 90 thermo rows; x"
+    ]

@@ -25,7 +25,9 @@ def grain_boundary_table(output: dict) -> Table:
     doc = GrainBoundaryReportDocument.model_validate(output)
     table = Table(
         title=f"grain boundary at {doc.temperature_K:g} K: D per region",
-        caption=f"{doc.n_atoms} atoms, {doc.total_time_ps:g} ps of MD, labels: {doc.oracle}",
+        caption=f"{doc.n_atoms} atoms, "
+        + ("MD failed" if doc.total_time_ps is None else f"{doc.total_time_ps:g} ps of MD")
+        + f", labels: {doc.oracle}",
     )
     for column in ("region", "D (cm²/s)", "± (cm²/s)", "mean Li", "Li at end / start"):
         table.add_column(column)

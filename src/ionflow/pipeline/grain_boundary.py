@@ -21,7 +21,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobflow import Flow, Maker, Response, job
+from jobflow import Flow, Maker, OnMissing, Response, job
 from pymatgen.core import Structure
 
 from ionflow.analysis.jobs.diffusion import DiffusionAnalysisMaker
@@ -221,6 +221,9 @@ class GrainBoundaryStudyMaker(Maker):
             gb_loop.output.stop_reason,
             gb_loop.output.labelled_set,
         )
+        # a failed production MD leaves a report of the model and loops (see the report)
+        for gathering in (diffusion, report):
+            gathering.config.on_missing_references = OnMissing.NONE
         jobs += [surfaces, merged, refit, surface_loop, gb_loop, model, cell, md, diffusion]
         flow = Flow([*jobs, report], output=report.output)
         apply_stage_configs(flow, self.stage_configs)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from ionflow.analysis.schemas.diffusion import DiffusionDocument, run_label
 from ionflow.analysis.schemas.regions import RegionResult
+from ionflow.errors import MissingResultsError
 from ionflow.io.labelled_set import LabelledSet
 from ionflow.structures.gb_regions import REGION_NAMES
 
@@ -40,14 +41,17 @@ class GrainBoundaryReportDocument(BaseModel):
     level_of_theory: str
     n_atoms: int = Field(description="Atoms of the production GB model.")
     volume_A3: float = Field(description="Volume of the production GB model, Å³.")
-    gb_planes_frac: list[float]
-    region_width_A: float
-    total_time_ps: float
-    D_cm2_s: float = Field(description="D of the whole model, cm²/s.")
-    D_err_cm2_s: float
-    regions: list[RegionResult] = Field(description="D per region resolved, cm²/s.")
+    gb_planes_frac: list[float] = Field(default_factory=list)
+    region_width_A: float | None = None
+    total_time_ps: float | None = Field(None, description="MD analysed, ps (None: it failed).")
+    D_cm2_s: float | None = Field(None, description="D of the whole model, cm²/s.")
+    D_err_cm2_s: float | None = None
+    regions: list[RegionResult] = Field(
+        default_factory=list, description="D per region resolved, cm²/s."
+    )
     regions_not_resolved: list[str] = Field(
-        description="Regions the model is too thin for or no Li visited long enough."
+        default_factory=list,
+        description="Regions the model is too thin for or no Li visited long enough.",
     )
     reference_region: str | None = Field(
         None, description="Farthest region resolved: the 'bulk' of D_GB/D_bulk."
@@ -56,21 +60,29 @@ class GrainBoundaryReportDocument(BaseModel):
     D_GB_over_bulk_err: float | None = Field(None, description="Propagated standard error.")
     published: dict[str, Any] = Field(default_factory=lambda: dict(PUBLISHED_GB))
     published_ratio: float = PUBLISHED_GB["D_GB_cm2_s"] / PUBLISHED_GB["D_bulk_cm2_s"]
-    count_time_ps: list[float]
-    counts: dict[str, list[int]] = Field(description="Li per region at those times.")
-    relative_counts: dict[str, list[float]] = Field(
-        description="Li per region over its count in the first frame (accumulation)."
+    count_time_ps: list[float] = Field(default_factory=list)
+    counts: dict[str, list[int]] = Field(
+        default_factory=dict, description="Li per region at those times."
     )
-    region_distance_A: list[float] = Field(description="Middle of each resolved region, Å.")
-    profile_distance_A: list[float]
-    profile_density_A3: list[float] = Field(description="Li atoms/Å³ against distance.")
+    relative_counts: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description="Li per region over its count in the first frame (accumulation).",
+    )
+    region_distance_A: list[float] = Field(
+        default_factory=list, description="Middle of each resolved region, Å."
+    )
+    profile_distance_A: list[float] = Field(default_factory=list)
+    profile_density_A3: list[float] = Field(
+        default_factory=list, description="Li atoms/Å³ against distance."
+    )
     surface_learning: dict[str, Any]
     gb_learning: dict[str, Any]
     largest_labelled_cell_atoms: int = Field(
         description="Most atoms of any cell labelled in the GB loop (neighbourhood cuts)."
     )
     run_warnings: list[str] = Field(
-        default_factory=list, description="Warnings of the GB production MD run (one line)."
+        default_factory=list,
+        description="The GB production MD run's warnings, or that it failed (one line).",
     )
     notes: list[str] = Field(default_factory=list)
 
@@ -115,7 +127,7 @@ class GrainBoundaryReportMaker(Maker):
     @job(output_schema=GrainBoundaryReportDocument)
     def make(
         self,
-        diffusion: DiffusionDocument,
+        diffusion: DiffusionDocument | None,
         model_record: Any,
         surface_iterations: list,
         surface_stop_reason: str,
@@ -124,10 +136,47 @@ class GrainBoundaryReportMaker(Maker):
         gb_stop_reason: str,
         gb_labelled_set: LabelledSet,
     ) -> GrainBoundaryReportDocument:
-        """Compare D per region with the published GB and bulk values."""
+        """Compare D per region with the published GB and bulk values.
+
+        The study gives this job ``OnMissing.NONE``: where the production MD or its
+        analysis failed (``diffusion`` None), the report holds the model and the loops and
+        says so in ``run_warnings``, without numbers.
+
+        Raises:
+            MissingResultsError: the active-learning loops or the model failed.
+        """
+        loops = (surface_iterations, surface_stop_reason, gb_iterations, gb_labelled_set)
+        if model_record is None or any(part is None for part in loops):
+            raise MissingResultsError(
+                "the grain-boundary model or an active-learning loop failed: nothing to report"
+            )
+        record = model_record if isinstance(model_record, dict) else model_record.model_dump()
+        added = gb_labelled_set.images[surface_n_training:]  # the GB loop's own labels
+        largest = max((len(a) for a in added), default=0)
+        common = {
+            "temperature_K": self.temperature_K,
+            "oracle": self.oracle,
+            "level_of_theory": self.level_of_theory,
+            "n_atoms": record["n_atoms"],
+            "volume_A3": record["volume"],
+            "surface_learning": _loop_summary(
+                surface_iterations, surface_stop_reason, surface_n_training
+            ),
+            "gb_learning": _loop_summary(gb_iterations, gb_stop_reason, len(gb_labelled_set)),
+            "largest_labelled_cell_atoms": largest,
+        }
+        run = f"grain boundary MD {run_label(self.temperature_K, 1)}"
+        if diffusion is None:
+            return GrainBoundaryReportDocument(
+                **common,
+                regions_not_resolved=list(REGION_NAMES),
+                run_warnings=[
+                    f"WARNING: {run} failed (its MD or analysis job failed, see the failed "
+                    "jobs): no D per region"
+                ],
+            )
         if not isinstance(diffusion, DiffusionDocument):
             diffusion = DiffusionDocument.model_validate(diffusion)
-        record = model_record if isinstance(model_record, dict) else model_record.model_dump()
         regions = diffusion.regions
         resolved = {r.region: r for r in regions.regions}
         order = [name for name in REGION_NAMES if name in resolved]
@@ -161,16 +210,9 @@ class GrainBoundaryReportMaker(Maker):
                 f"Training data labelled by {self.oracle} at {self.level_of_theory}, not VASP "
                 "optB88-vdW as published."
             )
-        # the GB loop starts from the surface loop's final set and appends its labels
-        added = gb_labelled_set.images[surface_n_training:]
-        largest = max((len(a) for a in added), default=0)
         width = regions.width_A
         return GrainBoundaryReportDocument(
-            temperature_K=self.temperature_K,
-            oracle=self.oracle,
-            level_of_theory=self.level_of_theory,
-            n_atoms=record["n_atoms"],
-            volume_A3=record["volume"],
+            **common,
             gb_planes_frac=regions.gb_planes_frac,
             region_width_A=width,
             total_time_ps=diffusion.total_time_ps,
@@ -187,15 +229,7 @@ class GrainBoundaryReportMaker(Maker):
             region_distance_A=[(REGION_NAMES.index(n) + 0.5) * width for n in order],
             profile_distance_A=regions.profile_distance_A,
             profile_density_A3=regions.profile_density_A3,
-            surface_learning=_loop_summary(
-                surface_iterations, surface_stop_reason, surface_n_training
-            ),
-            gb_learning=_loop_summary(gb_iterations, gb_stop_reason, len(gb_labelled_set)),
-            largest_labelled_cell_atoms=largest,
-            run_warnings=[
-                f"grain boundary MD {run_label(self.temperature_K, 1)}: "
-                + "; ".join(dict.fromkeys(diffusion.md_warnings))
-            ]
+            run_warnings=[f"{run}: " + "; ".join(dict.fromkeys(diffusion.md_warnings))]
             if diffusion.md_warnings
             else [],
             notes=notes,
@@ -218,6 +252,8 @@ def grain_boundary_page(output: dict[str, Any] | None, plot_dir: Path) -> dict[s
     from ionflow.analysis.plotting import plot_region_profile
 
     doc = GrainBoundaryReportDocument.model_validate(output)
+    if doc.D_cm2_s is None:  # the production MD failed: nothing to plot
+        return {"doc": doc, "png": None}
     path = plot_region_profile(
         doc.region_distance_A,
         doc.regions,
