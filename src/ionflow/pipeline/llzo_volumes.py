@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
 from ionflow.amorphous.flows.melt_quench import MeltQuenchFlowMaker
-from ionflow.analysis.schemas.diffusion import ArrheniusDocument
+from ionflow.analysis.schemas.diffusion import ArrheniusDocument, arrhenius_run_warnings
 from ionflow.analysis.schemas.regions import SiteDocument
 from ionflow.conductivity.flows.core import ConductivityMdFlowMaker
 from ionflow.errors import IonflowInputError
@@ -135,18 +135,11 @@ def cell_label(meta: dict) -> str:
 
 def volume_run_warnings(cells: list[dict], docs: list[ArrheniusDocument | None]) -> list[str]:
     """Cells without an analysis, failed runs and MD warnings, one line per cell or run."""
-    lines = []
-    for meta, doc in zip(cells, docs, strict=True):
-        what = cell_label(meta)
-        if doc is None:
-            lines.append(
-                f"WARNING: {what}: no Arrhenius fit, its analysis job failed (runs failed, "
-                "too few temperatures left: see the failed jobs); left out"
-            )
-            continue
-        missing = doc.missing_runs_warning()
-        lines += [f"{what}: {missing}"] if missing else []
-        lines += [f"{what}, MD {line}" for line in doc.md_warnings]
+    lines = [
+        line
+        for meta, doc in zip(cells, docs, strict=True)
+        for line in arrhenius_run_warnings(cell_label(meta), doc)
+    ]
     return list(dict.fromkeys(lines))
 
 

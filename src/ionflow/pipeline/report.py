@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
 from ionflow.analysis.conductivity import MixingRule, weighted_conductivity_interval
-from ionflow.analysis.schemas.diffusion import ArrheniusDocument
+from ionflow.analysis.schemas.diffusion import ArrheniusDocument, arrhenius_run_warnings
 from ionflow.dft.schemas.labels import LabelledSetDocument
 from ionflow.dft.schemas.runs import RelaxDocument
 from ionflow.errors import IonflowInputError, MissingResultsError
@@ -291,23 +291,12 @@ def configuration_results(
 
 
 def run_warnings(arrhenius: list[ArrheniusDocument | None]) -> list[str]:
-    """Failed runs and MD warnings of every configuration, at most one line per run.
-
-    A configuration without an Arrhenius fit is one line; in one with a fit, its failed
-    runs are one line and each run whose MD warned one more (``configuration k, ...``).
-    """
-    lines = []
-    for index, doc in enumerate(arrhenius):
-        if doc is None:
-            lines.append(
-                f"WARNING: configuration {index}: no Arrhenius fit, its analysis job failed "
-                "(runs failed, too few temperatures left: see the failed jobs); left out"
-            )
-            continue
-        missing = doc.missing_runs_warning()
-        if missing:
-            lines.append(f"configuration {index}: {missing}")
-        lines += [f"configuration {index}, MD {line}" for line in doc.md_warnings]
+    """Failed runs and MD warnings of every configuration, at most one line per run."""
+    lines = [
+        line
+        for index, doc in enumerate(arrhenius)
+        for line in arrhenius_run_warnings(f"configuration {index}", doc)
+    ]
     return list(dict.fromkeys(lines))
 
 

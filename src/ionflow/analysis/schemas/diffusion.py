@@ -404,3 +404,20 @@ class ArrheniusDocument(BaseModel):
             temperatures=temps,
             excluded_K=excluded if len(fitted) >= 2 else [],
         )
+
+
+def arrhenius_run_warnings(what: str, doc: ArrheniusDocument | None) -> list[str]:
+    """What a report says of the runs behind one Arrhenius analysis, ``what`` naming it.
+
+    One line when the analysis failed (None: its job found too few temperatures left);
+    else one line naming its failed runs, if any, and one per run whose MD warned.
+    """
+    if doc is None:
+        return [
+            f"WARNING: {what}: no Arrhenius fit, its analysis job failed (runs failed, too "
+            "few temperatures left: see the failed jobs); left out"
+        ]
+    missing = doc.missing_runs_warning()
+    return [f"{what}: {missing}"] * bool(missing) + [
+        f"{what}, MD {line}" for line in doc.md_warnings
+    ]
