@@ -8,6 +8,7 @@ FireWorks (rlaunch), both on the embedded database over TCP.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -125,6 +126,12 @@ def test_report_covers_the_runs_that_finished_and_names_the_failed_one(
     html = (tmp_path / "html" / "report.html").read_text(encoding="utf-8")
     section = html.split('id="warnings"')[1].split("</section>")[0]
     assert failed[0] in section and all(line in section for line in walls)
+    if manager == "fireworks":  # `ionflow results` reads the workflow of the LaunchPad
+        answer = CliRunner().invoke(app, ["results", "--json"])
+        assert answer.exit_code == 0, answer.output
+        (stored,) = json.loads(answer.output)
+        assert [c["index"] for c in stored["configurations"]] == [0]
+        assert failed[0] in stored["notes"] and walls[0] in stored["notes"]
 
 
 GATHERING = {

@@ -317,9 +317,12 @@ def collect_results(lpad: LaunchPad, store: JobStore, workflow: dict) -> Workflo
     labelled = found["LabelledSetDocument"]
     if reports:
         report = reports[-1]
-        weights = [c["weight"] for c in report["configurations"]]
+        # configurations whose analysis failed have neither (``run_warnings`` names them)
+        configs = report["configurations"]
         result.configurations = [
-            _configuration(i, doc, weights[i] if i < len(weights) else None)
+            _configuration(configs[i]["index"], doc, configs[i]["weight"])
+            if i < len(configs)
+            else _configuration(i, doc, None)
             for i, doc in enumerate(report["arrhenius"])
         ]
         for key in (
@@ -329,7 +332,7 @@ def collect_results(lpad: LaunchPad, store: JobStore, workflow: dict) -> Workflo
         ):  # fmt: skip
             value = report.get(key)  # older reports lack the intervals
             setattr(result, key, tuple(value) if isinstance(value, list) else value)
-        result.notes = list(report.get("notes") or [])
+        result.notes = [*(report.get("run_warnings") or []), *(report.get("notes") or [])]
     else:
         result.configurations = [
             _configuration(i, doc, None) for i, doc in enumerate(found["ArrheniusDocument"])
