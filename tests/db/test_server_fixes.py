@@ -213,15 +213,16 @@ def test_bug_j_filter_on_bool_matches_only_bools(db):
         "count": database.b.count_documents({"n": False}),
         "in": sorted(d["_id"] for d in database.b.find({"n": {"$in": [True]}})),
         "ne": sorted(d["_id"] for d in database.b.find({"n": {"$ne": True}})),
+        "gt": sorted(d["_id"] for d in database.b.find({"n": {"$gt": False}})),
         "or": sorted(d["_id"] for d in database.b.find({"$or": [{"n": True}, {"_id": 2}]})),
         "update": database.b.update_many({"n": True}, {"$set": {"hit": 1}}).matched_count,
     }
     if kind == "upstream":
-        assert matched == {"eq": [0, 1], "count": 2, "in": [0, 1], "ne": [2, 3], "or": [0, 1, 2],
-                           "update": 2}  # fmt: skip
+        assert matched == {"eq": [0, 1], "count": 2, "in": [0, 1], "ne": [2, 3], "gt": [0, 1],
+                           "or": [0, 1, 2], "update": 2}  # fmt: skip
     else:
-        assert matched == {"eq": [1], "count": 1, "in": [1], "ne": [0, 2, 3], "or": [1, 2],
-                           "update": 1}  # fmt: skip
+        assert matched == {"eq": [1], "count": 1, "in": [1], "ne": [0, 2, 3], "gt": [1],
+                           "or": [1, 2], "update": 1}  # fmt: skip
         checked_out = database.b.find_one_and_update({"n": False}, {"$set": {"taken": True}})
         assert checked_out["_id"] == 3
         assert database.b.delete_many({"n": True}).deleted_count == 1

@@ -46,18 +46,19 @@ So that plain pymongo answers what users ask of the stored outputs:
     (``MaxTimeMSExpired``, pymongo ``ExecutionTimeout``). Writes are never interrupted.
 (j) Booleans stay booleans (SQLite binds ``True`` as 1 and ``json_extract`` reads JSON
     true as 1): updates writing a bool take upstream's Python update path; a filter
-    comparing with a bool goes to the Python matcher, where a bool equals only a bool;
+    comparing with a bool goes to the Python matcher, where a bool equals (and orders
+    against) only a bool;
     pipelines that take values out of documents run in upstream's Python aggregation
     (a leading ``$match`` still selects by SQL); ``distinct`` of a key holding bools runs
     in Python. Still as upstream: sorts order ``false``/``true`` as 0/1 among numbers.
 (k) ``{"f": null}`` matches a stored null in the Python matcher too (upstream: only a
     missing ``f``), so FireWorks' worker query finds a firework whose ``_fworker`` is null.
-(l) A number never matches a boolean: ``{"n": 1}``, ``$in``/``$gt``... with numbers
-    skipped a stored ``true``/``false`` only for bool filters (j); with a number the SQL
-    read ``true`` as 1 (``{"output.nsteps": 1}`` found ``"nsteps": true``, ``$ne: 1``
-    missed it). Each SQL comparison with a number also tests the stored value's
-    ``json_type`` (still SQL, index still usable; strings and ObjectIds untouched), and
-    the Python matcher compares the filter's numbers only with numbers.
+(l) A number never matches a boolean (the reverse of (j)): with a number, the SQL read
+    a stored ``true`` as 1, so ``{"output.nsteps": 1}`` found ``"nsteps": true`` (also
+    ``$eq``, ``$in``, ``$gt`` ..., through arrays) and ``$ne: 1`` missed it. Each SQL
+    comparison with a number also tests the stored value's ``json_type`` (still SQL,
+    indexes still used; comparisons with strings or ObjectIds are unchanged), and the
+    Python matcher compares the filter's numbers only with numbers.
 (m) ``{"f": {"$ne": v}}`` in updates, deletes and ``find_one_and_*`` matches documents
     without ``f``, as ``find`` does (upstream wrote ``f != ?`` there).
 """
@@ -854,8 +855,7 @@ class _Typed:
         return repr(self.value)
 
 
-EQUALITY_OPERATORS = ("$eq", "$ne", "$in", "$nin", "$all")
-RANGE_OPERATORS = ("$gt", "$gte", "$lt", "$lte")
+COMPARISON_OPERATORS = ("$eq", "$ne", "$in", "$nin", "$all", "$gt", "$gte", "$lt", "$lte")
 WHOLE_DOCUMENT_STAGES = ("$match", "$sort", "$skip", "$limit", "$count")
 PYTHON_TIER_STAGES = (  # the stages upstream's Python aggregation (tier 3) runs
     *WHOLE_DOCUMENT_STAGES,
@@ -874,15 +874,13 @@ def _strict_operand(value: Any, test: Any) -> Any:
     return None
 
 
-def _strict_values(
-    query: Any, test: Any = _is_bool, operators: tuple[str, ...] = EQUALITY_OPERATORS
-) -> dict | None:
+def _strict_values(query: Any, test: Any = _is_bool) -> dict | None:
     """``query`` with the values passing ``test`` it compares with as :class:`_Typed`.
 
     None if there is no such value. Values are looked for where a value is compared:
-    ``{"f": v}`` and the arguments of ``operators`` (equality: ``$eq``/``$ne``/``$in``/
-    ``$nin``/``$all``), also inside ``$and``/``$or``/``$nor``/``$not``; operator
-    arguments such as ``{"$exists": True}`` are no operands.
+    ``{"f": v}``, ``$eq``/``$ne``/``$in``/``$nin``/``$all``/``$gt``/``$gte``/``$lt``/
+    ``$lte``, also inside ``$and``/``$or``/``$nor``/``$not``; operator arguments such as
+    ``{"$exists": True}`` are no operands.
     """
     if not isinstance(query, dict):
         return None
@@ -890,16 +888,16 @@ def _strict_values(
     for key, value in query.items():
         new = None
         if key in ("$and", "$or", "$nor") and isinstance(value, list):
-            parts = [_strict_values(q, test, operators) for q in value]
+            parts = [_strict_values(q, test) for q in value]
             if any(part is not None for part in parts):
                 new = [q if part is None else part for q, part in zip(value, parts, strict=True)]
         elif key == "$not":
-            new = _strict_values(value, test, operators)
+            new = _strict_values(value, test)
         elif str(key).startswith("$"):
             continue
         elif isinstance(value, dict) and value and all(str(k).startswith("$") for k in value):
             operands = {
-                op: _strict_operand(arg, test) if op in operators else None
+                op: _strict_operand(arg, test) if op in COMPARISON_OPERATORS else None
                 for op, arg in value.items()
             }
             if any(operand is not None for operand in operands.values()):
@@ -1130,9 +1128,7 @@ def _fix_number_bool_equality() -> None:
         return _numbers_only_bools_apart(sql, params), params
 
     def apply_query(self: Any, query: dict[str, Any], document: dict[str, Any]) -> bool:
-        operators = (*EQUALITY_OPERATORS, *RANGE_OPERATORS)
-        strict = _strict_values(query, _is_number, operators)
-        return original_apply(self, strict or query, document)
+        return original_apply(self, _strict_values(query, _is_number) or query, document)
 
     SqlQueryBuilderMixin._build_simple_where_clause = build_simple_where_clause
     SQLTranslator.translate_match = translate_match
