@@ -213,15 +213,16 @@ def test_bug_j_filter_on_bool_matches_only_bools(db):
         "count": database.b.count_documents({"n": False}),
         "in": sorted(d["_id"] for d in database.b.find({"n": {"$in": [True]}})),
         "ne": sorted(d["_id"] for d in database.b.find({"n": {"$ne": True}})),
+        "gt": sorted(d["_id"] for d in database.b.find({"n": {"$gt": False}})),
         "or": sorted(d["_id"] for d in database.b.find({"$or": [{"n": True}, {"_id": 2}]})),
         "update": database.b.update_many({"n": True}, {"$set": {"hit": 1}}).matched_count,
     }
     if kind == "upstream":
-        assert matched == {"eq": [0, 1], "count": 2, "in": [0, 1], "ne": [2, 3], "or": [0, 1, 2],
-                           "update": 2}  # fmt: skip
+        assert matched == {"eq": [0, 1], "count": 2, "in": [0, 1], "ne": [2, 3], "gt": [0, 1],
+                           "or": [0, 1, 2], "update": 2}  # fmt: skip
     else:
-        assert matched == {"eq": [1], "count": 1, "in": [1], "ne": [0, 2, 3], "or": [1, 2],
-                           "update": 1}  # fmt: skip
+        assert matched == {"eq": [1], "count": 1, "in": [1], "ne": [0, 2, 3], "gt": [1],
+                           "or": [1, 2], "update": 1}  # fmt: skip
         checked_out = database.b.find_one_and_update({"n": False}, {"$set": {"taken": True}})
         assert checked_out["_id"] == 3
         assert database.b.delete_many({"n": True}).deleted_count == 1
@@ -262,3 +263,73 @@ def test_bug_k_null_equality_in_python_matcher(db):
         assert in_python == [1, 2]
         assert lpad.run_exists(FWorker())
         assert database.n.count_documents({"$and": [{"s.w": None}]}) == 2
+
+
+NUMBERS_AND_BOOLS = [
+    {"_id": 0, "n": 1},
+    {"_id": 1, "n": True},
+    {"_id": 2, "n": 0},
+    {"_id": 3, "n": False},
+    {"_id": 4, "a": [True]},
+    {"_id": 5, "a": [2, False]},
+    {"_id": 6},
+    {"_id": 7, "d": [{"n": True}, {"n": 3}]},
+]
+NUMBER_QUERIES = {  # name -> (filter, the _ids MongoDB finds in NUMBERS_AND_BOOLS)
+    "eq": ({"n": 1}, [0]),
+    "eq_zero": ({"n": 0}, [2]),
+    "$eq": ({"n": {"$eq": 1}}, [0]),
+    "in": ({"n": {"$in": [0, 2]}}, [2]),
+    "ne": ({"n": {"$ne": 1}}, [1, 2, 3, 4, 5, 6, 7]),
+    "nin": ({"n": {"$nin": [0, 1]}}, [1, 3, 4, 5, 6, 7]),
+    "gt": ({"n": {"$gt": 0}}, [0]),
+    "lte": ({"n": {"$lte": 0}}, [2]),
+    "in_array": ({"a": 1}, []),
+    "in_array_2": ({"a": {"$in": [0, 2]}}, [5]),
+    "nin_array": ({"a": {"$nin": [0, 1]}}, [0, 1, 2, 3, 4, 5, 6, 7]),
+    "through_array": ({"d.n": 1}, []),
+    "or": ({"$or": [{"n": 1}, {"a": {"$gt": 1}}]}, [0, 5]),  # the Python matcher
+    "or_ne": ({"$or": [{"n": {"$ne": 0}}, {"_id": 2}]}, [0, 1, 2, 3, 4, 5, 6, 7]),
+}
+
+
+@pytest.mark.parametrize("indexed", [False, True], ids=["unindexed", "indexed"])
+def test_bug_l_number_filter_matches_only_numbers(db, indexed):
+    """``{"n": 1}`` matched a stored ``true``: SQLite reads JSON true as 1."""
+    kind, database = db
+    if indexed:
+        for key in ("n", "a", "d.n"):
+            database.b.create_index(key)
+    database.b.insert_many(NUMBERS_AND_BOOLS)
+    expected = {name: ids for name, (_, ids) in NUMBER_QUERIES.items()}
+    queries = {name: query for name, (query, _) in NUMBER_QUERIES.items()}
+    found = {name: sorted(d["_id"] for d in database.b.find(q)) for name, q in queries.items()}
+    counted = {name: database.b.count_documents(q) for name, q in queries.items()}
+    piped = [d["_id"] for d in database.b.aggregate([{"$match": {"n": 1}}, {"$sort": {"_id": 1}}])]
+    piped.append(next(database.b.aggregate([{"$match": {"n": {"$gt": 0}}}, {"$count": "c"}]))["c"])
+    updated = {
+        name: database.b.update_many(queries[name], {"$inc": {"k": 1}}).matched_count
+        for name in ("eq", "in", "ne", "gt")
+    }
+    if kind == "upstream":
+        assert 1 in found["eq"] and found["$eq"] == [0, 1] and found["in"] == [2, 3]
+        assert found["gt"] == [0, 1] and found["ne"] == [2, 3, 4, 5, 6, 7]
+        assert piped == [0, 1, 2] and updated["eq"] == 2
+        return
+    assert found == expected
+    assert counted == {name: len(ids) for name, ids in expected.items()}
+    assert piped == [0, 1]
+    assert updated == {name: len(expected[name]) for name in updated}
+    assert database.b.find_one_and_update({"n": 0}, {"$set": {"taken": 1}})["_id"] == 2
+    assert database.b.delete_many({"n": 0}).deleted_count == 1
+    assert [d["_id"] for d in database.b.find({"n": {"$in": [True, False]}})] == [1, 3]
+
+
+def test_bug_m_ne_in_updates_matches_missing_field(db):
+    """``$ne`` in updates and deletes (``f != ?`` in SQL) skipped documents without ``f``."""
+    kind, database = db
+    database.m.insert_many([{"_id": 1, "s": "x"}, {"_id": 2, "s": "y"}, {"_id": 3}])
+    assert database.m.count_documents({"s": {"$ne": "x"}}) == 2  # find/count: right on both
+    updated = database.m.update_many({"s": {"$ne": "x"}}, {"$set": {"hit": 1}}).matched_count
+    deleted = database.m.delete_many({"s": {"$ne": "x"}}).deleted_count
+    assert (updated, deleted) == ((1, 1) if kind == "upstream" else (2, 2))

@@ -46,13 +46,21 @@ So that plain pymongo answers what users ask of the stored outputs:
     (``MaxTimeMSExpired``, pymongo ``ExecutionTimeout``). Writes are never interrupted.
 (j) Booleans stay booleans (SQLite binds ``True`` as 1 and ``json_extract`` reads JSON
     true as 1): updates writing a bool take upstream's Python update path; a filter
-    comparing with a bool goes to the Python matcher, where a bool equals only a bool;
+    comparing with a bool goes to the Python matcher, where a bool equals (and orders
+    against) only a bool;
     pipelines that take values out of documents run in upstream's Python aggregation
     (a leading ``$match`` still selects by SQL); ``distinct`` of a key holding bools runs
-    in Python. Still as upstream: ``{"n": 1}`` also matches a stored ``true``, and sorts
-    order ``false``/``true`` as 0/1 among numbers.
+    in Python. Still as upstream: sorts order ``false``/``true`` as 0/1 among numbers.
 (k) ``{"f": null}`` matches a stored null in the Python matcher too (upstream: only a
     missing ``f``), so FireWorks' worker query finds a firework whose ``_fworker`` is null.
+(l) A number never matches a boolean (the reverse of (j)): with a number, the SQL read
+    a stored ``true`` as 1, so ``{"output.nsteps": 1}`` found ``"nsteps": true`` (also
+    ``$eq``, ``$in``, ``$gt`` ..., through arrays) and ``$ne: 1`` missed it. Each SQL
+    comparison with a number also tests the stored value's ``json_type`` (still SQL,
+    indexes still used; comparisons with strings or ObjectIds are unchanged), and the
+    Python matcher compares the filter's numbers only with numbers.
+(m) ``{"f": {"$ne": v}}`` in updates, deletes and ``find_one_and_*`` matches documents
+    without ``f``, as ``find`` does (upstream wrote ``f != ?`` there).
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ import contextlib
 import copy
 import inspect
 import json
+import re
 import sqlite3
 import sys
 import time
@@ -795,19 +804,49 @@ def _fix_requests(query_timeout_s: float) -> None:
 # --- (j) booleans stay booleans ---------------------------------------------------------
 
 
-class _Bool:
-    """A bool of a query that equals only a bool (in BSON, booleans are not numbers)."""
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    """True for an int or float that is no bool (bool is a subclass of int in Python)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _same_kind(a: Any, b: Any) -> bool:
+    """True if ``a`` and ``b`` are both bools or both numbers (BSON types that order)."""
+    return isinstance(a, bool) == isinstance(b, bool) and isinstance(b, (int, float))
+
+
+class _Typed:
+    """A bool or number of a query that equals and orders only within its BSON type.
+
+    In BSON, booleans are not numbers: ``_Typed(1) == True`` and ``_Typed(0) < True``
+    are False, as are comparisons of a number with anything but a number.
+    """
 
     __slots__ = ("value",)
 
-    def __init__(self, value: bool) -> None:
+    def __init__(self, value: bool | int | float) -> None:
         self.value = value
 
     def __eq__(self, other: Any) -> bool:
-        return _same_value(self.value, other.value if isinstance(other, _Bool) else other)
+        return _same_value(self.value, other.value if isinstance(other, _Typed) else other)
 
     def __ne__(self, other: Any) -> bool:
         return not self == other
+
+    def __lt__(self, other: Any) -> bool:
+        return _same_kind(self.value, other) and self.value < other
+
+    def __le__(self, other: Any) -> bool:
+        return _same_kind(self.value, other) and self.value <= other
+
+    def __gt__(self, other: Any) -> bool:
+        return _same_kind(self.value, other) and self.value > other
+
+    def __ge__(self, other: Any) -> bool:
+        return _same_kind(self.value, other) and self.value >= other
 
     def __hash__(self) -> int:
         return hash(self.value)
@@ -816,7 +855,7 @@ class _Bool:
         return repr(self.value)
 
 
-EQUALITY_OPERATORS = ("$eq", "$ne", "$in", "$nin", "$all")
+COMPARISON_OPERATORS = ("$eq", "$ne", "$in", "$nin", "$all", "$gt", "$gte", "$lt", "$lte")
 WHOLE_DOCUMENT_STAGES = ("$match", "$sort", "$skip", "$limit", "$count")
 PYTHON_TIER_STAGES = (  # the stages upstream's Python aggregation (tier 3) runs
     *WHOLE_DOCUMENT_STAGES,
@@ -826,21 +865,22 @@ PYTHON_TIER_STAGES = (  # the stages upstream's Python aggregation (tier 3) runs
 )
 
 
-def _strict_operand(value: Any) -> Any:
-    """``value`` with its bools as :class:`_Bool`, or None when it holds no bool."""
-    if isinstance(value, bool):
-        return _Bool(value)
-    if isinstance(value, list) and any(isinstance(v, bool) for v in value):
-        return [_Bool(v) if isinstance(v, bool) else v for v in value]
+def _strict_operand(value: Any, test: Any) -> Any:
+    """``value`` with its scalars passing ``test`` as :class:`_Typed`, or None if none."""
+    if test(value):
+        return _Typed(value)
+    if isinstance(value, list) and any(test(v) for v in value):
+        return [_Typed(v) if test(v) else v for v in value]
     return None
 
 
-def _strict_bools(query: Any) -> dict | None:
-    """``query`` with the bools it compares with as :class:`_Bool`, or None if none.
+def _strict_values(query: Any, test: Any = _is_bool) -> dict | None:
+    """``query`` with the values passing ``test`` it compares with as :class:`_Typed`.
 
-    Bools are looked for where a value is compared for equality: ``{"f": v}``,
-    ``$eq``/``$ne``/``$in``/``$nin``/``$all``, also inside ``$and``/``$or``/``$nor``/
-    ``$not``; operator arguments such as ``{"$exists": True}`` are no operands.
+    None if there is no such value. Values are looked for where a value is compared:
+    ``{"f": v}``, ``$eq``/``$ne``/``$in``/``$nin``/``$all``/``$gt``/``$gte``/``$lt``/
+    ``$lte``, also inside ``$and``/``$or``/``$nor``/``$not``; operator arguments such as
+    ``{"$exists": True}`` are no operands.
     """
     if not isinstance(query, dict):
         return None
@@ -848,16 +888,16 @@ def _strict_bools(query: Any) -> dict | None:
     for key, value in query.items():
         new = None
         if key in ("$and", "$or", "$nor") and isinstance(value, list):
-            parts = [_strict_bools(q) for q in value]
+            parts = [_strict_values(q, test) for q in value]
             if any(part is not None for part in parts):
                 new = [q if part is None else part for q, part in zip(value, parts, strict=True)]
         elif key == "$not":
-            new = _strict_bools(value)
+            new = _strict_values(value, test)
         elif str(key).startswith("$"):
             continue
         elif isinstance(value, dict) and value and all(str(k).startswith("$") for k in value):
             operands = {
-                op: _strict_operand(arg) if op in EQUALITY_OPERATORS else None
+                op: _strict_operand(arg, test) if op in COMPARISON_OPERATORS else None
                 for op, arg in value.items()
             }
             if any(operand is not None for operand in operands.values()):
@@ -865,7 +905,7 @@ def _strict_bools(query: Any) -> dict | None:
                     op: arg if operands[op] is None else operands[op] for op, arg in value.items()
                 }
         else:
-            new = _strict_operand(value)
+            new = _strict_operand(value, test)
         if new is not None:
             strict[key], changed = new, True
     return strict if changed else None
@@ -931,27 +971,27 @@ def _fix_booleans() -> None:
         return original_can_use_sql(self, update_spec, *args, **kwargs)
 
     def build_simple_where_clause(self: Any, query: dict[str, Any]) -> tuple | None:
-        if _strict_bools(query) is not None:
+        if _strict_values(query) is not None:
             return None
         return original_where(self, query)
 
     def translate_match(self: Any, match_spec: Any, *args: Any, **kwargs: Any) -> tuple:
-        if _strict_bools(match_spec) is not None:
+        if _strict_values(match_spec) is not None:
             return None, []  # callers fall back to find(), i.e. to the Python matcher
         return original_translate(self, match_spec, *args, **kwargs)
 
     def apply_query(self: Any, query: dict[str, Any], document: dict[str, Any]) -> bool:
-        return original_apply(self, _strict_bools(query) or query, document)
+        return original_apply(self, _strict_values(query) or query, document)
 
     def aggregate_with_constraints(
         self: Any, pipeline: list, batch_size: int = 101, session: Any = None
     ) -> list:
-        if _reshapes(pipeline) or any(_strict_bools(m) is not None for m in _matches(pipeline)):
+        if _reshapes(pipeline) or any(_strict_values(m) is not None for m in _matches(pipeline)):
             return _aggregate_in_python(self, pipeline, session)
         return original_aggregate(self, pipeline, batch_size=batch_size, session=session)
 
     def distinct(self: Any, key: str, filter: Any = None, session: Any = None) -> list:
-        if _strict_bools(filter) is None and not _path_holds_bool(self, key):
+        if _strict_values(filter) is None and not _path_holds_bool(self, key):
             return original_distinct(self, key, filter, session=session)
         return _distinct_in_python(self, key, filter, session)
 
@@ -1006,6 +1046,119 @@ def _fix_null_equality() -> None:
     QueryBuilderMixin._apply_query = apply_query
 
 
+# --- (l) a number never equals a boolean -------------------------------------------------
+
+# a value read out of the stored JSON (json_extract of a path, the value column of
+# json_each) compared with bound parameters, as neosqlite's three SQL builders write it
+_SQL_COMPARISON = re.compile(
+    r"(?:jsonb?_extract\((?P<doc>[\w.]+), (?P<path>'[^']*')\)"
+    r"|(?<![\w.])(?P<each>json_each\.)?value(?![\w.(]))"
+    r" (?P<op>=|!=|<>|<=|>=|<|>|IS NOT|NOT IN|IN) (?P<rhs>\?|\((?:\?, )*\?\))"
+)
+NEGATED_SQL_OPERATORS = ("!=", "<>", "IS NOT", "NOT IN")
+
+
+def _numbers_only_bools_apart(sql: str, params: list) -> str:
+    """``sql`` where a comparison with a number no longer sees a stored bool.
+
+    ``X = ?`` (``<``, ``IN (?, ?)`` ...) becomes ``(X = ? AND <type of X> NOT IN
+    ('true', 'false'))``; a negated one (``!=``, ``IS NOT``, ``NOT IN``) becomes
+    ``(X != ? OR <type of X> IN ('true', 'false'))``. Only comparisons whose
+    parameters hold a number change; the parameters stay as they are.
+    """
+
+    def guarded(match: re.Match) -> str:
+        first = sql.count("?", 0, match.start("rhs"))
+        if not any(_is_number(p) for p in params[first : first + match["rhs"].count("?")]):
+            return match[0]
+        if match["doc"]:
+            kind = f"json_type({match['doc']}, {match['path']})"
+        else:
+            kind = "json_each.type" if match["each"] else "type"
+        if match["op"] in NEGATED_SQL_OPERATORS:
+            return f"({match[0]} OR {kind} IN ('true', 'false'))"
+        return f"({match[0]} AND {kind} NOT IN ('true', 'false'))"
+
+    return _SQL_COMPARISON.sub(guarded, sql)
+
+
+def _compares_numbers(query: Any) -> bool:
+    """True for a filter with a number to compare with (``$expr`` stays upstream's)."""
+    return _any_leaf(query, _is_number) and "'$expr'" not in repr(query)
+
+
+def _fix_number_bool_equality() -> None:
+    """Fix (l): a filter comparing with a number never matches a stored bool.
+
+    ``json_extract`` reads JSON true/false as 1/0, so ``{"n": 1}``, ``{"n": {"$in":
+    [0, 2]}}`` or ``{"n": {"$gt": 0}}`` matched stored booleans and ``{"n": {"$ne": 1}}``
+    missed a stored ``true``. The SQL stays SQL (``fw_id`` lookups are numbers): each
+    comparison with a number is narrowed by the stored value's ``json_type`` (see
+    :func:`_numbers_only_bools_apart`), in ``find``/``count``/``update``/``delete``
+    filters and ``$match`` stages, indexed or not. In the Python matcher the numbers
+    of a filter compare as :class:`_Typed`.
+    """
+    from neosqlite.collection._stage_builders import StageBuildersMixin
+    from neosqlite.collection.query_helper._sql_query_builder import SqlQueryBuilderMixin
+    from neosqlite.collection.query_helper.query_builder import QueryBuilderMixin
+    from neosqlite.collection.sql_translator_unified import SQLTranslator
+
+    original_where = SqlQueryBuilderMixin._build_simple_where_clause
+    original_translate = SQLTranslator.translate_match
+    original_stage = StageBuildersMixin._build_match_sql
+    original_apply = QueryBuilderMixin._apply_query
+
+    def build_simple_where_clause(self: Any, query: dict[str, Any]) -> tuple | None:
+        result = original_where(self, query)
+        if result is None or not _compares_numbers(query):
+            return result
+        where, params, tables = result
+        return _numbers_only_bools_apart(where, params), params, tables
+
+    def translate_match(self: Any, match_spec: Any, *args: Any, **kwargs: Any) -> tuple:
+        where, params = original_translate(self, match_spec, *args, **kwargs)
+        if where is None or not _compares_numbers(match_spec):
+            return where, params
+        return _numbers_only_bools_apart(where, params), params
+
+    def build_match_sql(self: Any, spec: Any, *args: Any, **kwargs: Any) -> tuple:
+        sql, params = original_stage(self, spec, *args, **kwargs)
+        if sql is None or not _compares_numbers(spec):
+            return sql, params
+        return _numbers_only_bools_apart(sql, params), params
+
+    def apply_query(self: Any, query: dict[str, Any], document: dict[str, Any]) -> bool:
+        return original_apply(self, _strict_values(query, _is_number) or query, document)
+
+    SqlQueryBuilderMixin._build_simple_where_clause = build_simple_where_clause
+    SQLTranslator.translate_match = translate_match
+    StageBuildersMixin._build_match_sql = build_match_sql
+    QueryBuilderMixin._apply_query = apply_query
+
+
+# --- (m) $ne in updates and deletes matches a missing field ------------------------------
+
+
+def _fix_ne_missing_field() -> None:
+    """Fix (m): ``{"f": {"$ne": v}}`` matches documents without ``f`` in every command.
+
+    The translator of updates, deletes and ``find_one_and_*`` wrote ``$ne`` as ``f !=
+    ?``, which is NULL (no match) for a missing ``f``; ``find`` writes ``IS NOT``, as
+    MongoDB answers. Both now write ``IS NOT``.
+    """
+    from neosqlite.collection.sql_translator_unified import SQLOperatorTranslator
+
+    original = SQLOperatorTranslator.translate_operator
+
+    def translate_operator(self: Any, field_access: str, operator: str, value: Any) -> tuple:
+        sql, params = original(self, field_access, operator, value)
+        if operator == "$ne" and sql is not None:
+            sql = sql.replace(" != ", " IS NOT ", 1)
+        return sql, params
+
+    SQLOperatorTranslator.translate_operator = translate_operator
+
+
 def apply_patches(query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S) -> None:
     """Apply the fixes to the imported neosqlite / nx_27017 modules."""
     _fix_id_indexes()
@@ -1017,6 +1170,8 @@ def apply_patches(query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S) -> None:
     _fix_requests(query_timeout_s)
     _fix_booleans()
     _fix_null_equality()
+    _fix_number_bool_equality()
+    _fix_ne_missing_field()
 
 
 def main(argv: list[str]) -> None:

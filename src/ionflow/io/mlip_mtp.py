@@ -2,28 +2,32 @@
 
 motep's reader (and ``mlp``) fail on a damaged ``.mtp`` with an IndexError or a
 ValueError that names neither the file nor the line. :func:`check_mtp_text` walks the
-MLIP-2 layout (``MTP`` header, ``key = value`` lines, the ``radial_coeffs`` block) and
-reports the first problem as one line: file, line number, what to fix.
+MLIP-2 layout (``MTP`` header, ``key = value`` lines, the ``radial_coeffs`` block),
+reports the first problem as one line (file, line number, what to fix) and returns the
+``key = value`` lines it read (:class:`MtpHeader`). Every number ionflow reads from an
+``.mtp`` text (the cutoff: :func:`mtp_cutoff`) comes from there; the engines read
+the coefficients with motep's own reader.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ionflow.errors import IonflowInputError
 from ionflow.io.text_file import read_text_file
 
-INTEGER_KEYS = (
+INTEGER_KEYS = (  # at least 1
     "species_count",
     "radial_basis_size",
     "radial_funcs_count",
     "alpha_moments_count",
     "alpha_index_basic_count",
-    "alpha_index_times_count",
     "alpha_scalar_moments",
 )
+COUNT_KEYS = ("alpha_index_times_count",)  # may be 0 (a level-2 potential has none)
 FLOAT_KEYS = ("scaling", "min_dist", "max_dist")
 NUMBER_LIST_KEYS = ("species_coeffs", "moment_coeffs", "alpha_moment_mapping")
 REQUIRED_KEYS = ("species_count", "min_dist", "max_dist", "radial_basis_size")
@@ -38,16 +42,38 @@ def _numbers(text: str) -> list[float]:
     return values
 
 
+@dataclass(frozen=True)
+class MtpHeader:
+    """The ``key = value`` lines of a checked ``.mtp`` and the numbers ionflow reads.
+
+    Attributes:
+        values: every ``key = value`` line, values as written, in file order.
+        species_count: number of species (types 0 .. species_count - 1).
+        min_dist_A: inner radius of the radial basis (``min_dist``), Å.
+        max_dist_A: cutoff radius (``max_dist``), Å.
+        radial_basis_size: number of Chebyshev radial basis functions.
+    """
+
+    values: dict[str, str]
+    species_count: int
+    min_dist_A: float
+    max_dist_A: float
+    radial_basis_size: int
+
+
 def check_mtp_text(
     text: str, source: str | Path = "<mtp>", species: Sequence[str] | None = None
-) -> None:
-    """Check the text of an MLIP ``.mtp`` file (the MLIP-2 layout).
+) -> MtpHeader:
+    """Check the text of an MLIP ``.mtp`` file (the MLIP-2 layout); return its header.
 
     Args:
         text: the file's text.
         source: file name used in messages.
         species: element symbols the potential is used with; their number must equal
             the file's ``species_count``.
+
+    Returns:
+        The file's ``key = value`` lines.
 
     Raises:
         IonflowInputError: one line naming ``source``, the line (1-based) and the problem.
@@ -76,6 +102,8 @@ def check_mtp_text(
         try:
             if key in INTEGER_KEYS and (not value.isdigit() or int(value) < 1):
                 raise ValueError
+            if key in COUNT_KEYS and not value.isdigit():
+                raise ValueError
             if key in FLOAT_KEYS and len(_numbers(value)) != 1:
                 raise ValueError
             if key in NUMBER_LIST_KEYS:
@@ -86,9 +114,16 @@ def check_mtp_text(
     missing = [key for key in REQUIRED_KEYS if key not in values]
     if missing:
         raise IonflowInputError(f"{source}: missing {', '.join(missing)}: not a complete .mtp")
-    if float(values["min_dist"]) >= float(values["max_dist"]):
+    header = MtpHeader(
+        values,
+        species_count=int(values["species_count"]),
+        min_dist_A=float(values["min_dist"]),
+        max_dist_A=float(values["max_dist"]),
+        radial_basis_size=int(values["radial_basis_size"]),
+    )
+    if header.min_dist_A >= header.max_dist_A:
         raise IonflowInputError(f"{source}: min_dist must be below max_dist")
-    n_species = int(values["species_count"])
+    n_species = header.species_count
     if "species_coeffs" in values and len(_numbers(values["species_coeffs"])) != n_species:
         raise IonflowInputError(f"{source}: species_coeffs must hold species_count values")
     if species is not None and len(species) != n_species:
@@ -96,6 +131,7 @@ def check_mtp_text(
             f"{source}: the potential has {n_species} species but --species names "
             f"{len(species)} ({','.join(species)}); give its species in type order"
         )
+    return header
 
 
 def _check_radial_coeffs(lines: list[str], number: int, values: dict[str, str], fail) -> int:
@@ -138,14 +174,10 @@ def read_mtp_file_text(path: str | Path, species: Sequence[str] | None = None) -
     return text
 
 
-def mtp_cutoff(text: str) -> float:
+def mtp_cutoff(text: str, source: str | Path = "<mtp>") -> float:
     """Cutoff radius (``max_dist``, Å) of an ``.mtp`` file's text.
 
     Raises:
-        IonflowInputError: if the text has no ``max_dist`` line.
+        IonflowInputError: if the text is no valid ``.mtp`` (see :func:`check_mtp_text`).
     """
-    for line in text.splitlines():
-        key, sep, value = (part.strip() for part in line.partition("="))
-        if sep and key == "max_dist":
-            return float(value)
-    raise IonflowInputError("the .mtp has no max_dist: not a complete .mtp")
+    return check_mtp_text(text, source).max_dist_A

@@ -414,7 +414,9 @@ class ActiveLearningMaker(Maker):
                 species=species,
                 mtp=mtp,
                 labelled_set=labelled_set,
-                closest_pairs_A=closest_contacts_of_set(training, mtp_cutoff(mtp)),
+                closest_pairs_A=closest_contacts_of_set(
+                    training, mtp_cutoff(mtp, "the active-learning potential")
+                ),
                 n_heldout=len(heldout),
                 heldout_errors=heldout_errors,
             )
