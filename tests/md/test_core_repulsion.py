@@ -14,11 +14,12 @@ from maggma.stores import MemoryStore
 
 from ionflow.errors import IonflowInputError
 from ionflow.md.jobs.lammps import LammpsMdMaker
-from ionflow.md.run import import_lammps
+from ionflow.md.mtp_callback import HOLD_WIDTH_A
+from ionflow.md.run import MotepKernel, import_lammps
 from ionflow.md.sets.deck import EXTERNAL_FIX, pair_block
 from ionflow.md.sets.wall import TABLE_FILE, WALL_COMPUTE, CoreRepulsion
 from tests.fixtures.md import MD_MTP_FILE, li2s_structure
-from tests.md.helpers import one_stage_protocol
+from tests.md.helpers import energy_forces_virial, one_stage_protocol
 
 BOHR_A = 0.529177210903
 HARTREE_BOHR_EV_A = 27.211386245988 * BOHR_A  # e^2/(4 pi eps0) in eV Å
@@ -113,9 +114,10 @@ def test_wall_needs_every_pair_distance_and_no_classical_potential():
 def test_wheel_md_with_two_atoms_pushed_into_the_wall(tmp_path):
     """A Li pushed 1.4 Å from another (closest Li-Li trained: 2.4 Å): the wall acts, warns.
 
-    The same run without the wall gives the MTP part: the potential energies differ by
-    exactly the wall's energy at step 0, so the MTP callback still reads the full
-    neighbour list of the ``zero`` sub-style under ``hybrid/overlay``.
+    The same run without the wall gives the bare MTP: at step 0 the potential energies
+    differ by exactly the wall's energy plus what holding the MTP at r_in changed
+    (evaluated here on pymatgen's neighbour list), so the MTP callback still reads the
+    full neighbour list of the ``zero`` sub-style under ``hybrid/overlay``.
     """
     structure = li2s_structure((2, 1, 1))
     li = [k for k, site in enumerate(structure) if site.specie.symbol == "Li"]
@@ -148,8 +150,17 @@ def test_wheel_md_with_two_atoms_pushed_into_the_wall(tmp_path):
             z1, z2 = (z[s] for s in pair.split("-"))
             expected += float(reference_wall(np.array(r), z1, z2, r_in - 0.5, r_in)[0])
     assert walled.thermo.wall_energy_ev[0] == pytest.approx(expected, rel=2e-3)
+    kernel = MotepKernel(MD_MTP_FILE)
+    inner = np.maximum(
+        walled.core_repulsion.type_matrix(["Li", "S"]), kernel.min_dist_A + HOLD_WIDTH_A
+    )
+    held_ev, _, _, n_held = energy_forces_virial(kernel, structure, inner)
+    bare_ev = energy_forces_virial(kernel, structure)[0]
+    assert n_held >= 2 and held_ev - bare_ev < -0.1  # the MTP's pull at 1.4 Å is gone
     difference = walled.thermo.potential_energy_ev[0] - bare.thermo.potential_energy_ev[0]
-    assert difference == pytest.approx(walled.thermo.wall_energy_ev[0], rel=1e-6)
+    assert difference == pytest.approx(
+        walled.thermo.wall_energy_ev[0] + held_ev - bare_ev, abs=1e-4
+    )
     assert walled.wall_rows == len(walled.thermo.step) == 9
     assert 1 <= walled.wall_active_rows <= walled.wall_rows
     assert walled.wall_max_energy_ev >= walled.thermo.wall_energy_ev[0]

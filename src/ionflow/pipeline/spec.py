@@ -168,7 +168,8 @@ class MdSpec(_Section):
         gt=0,
         le=1,
         description="A ZBL wall below this fraction of each element pair's closest distance "
-        "in the MTP's training set (e.g. 0.9), zero at every trained distance; the MD "
+        "in the MTP's training set (e.g. 0.9), zero at every trained distance; below it the "
+        "wheel engine also holds the MTP at that distance (pair_style mlip cannot). The MD "
         "documents count the rows where it acted and warn. None: no wall.",
     )
 

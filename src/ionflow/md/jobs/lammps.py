@@ -111,8 +111,9 @@ class LammpsMdMaker(Maker):
             MTP; None: the MTP given to ``make``.
         core_repulsion: overlay a ZBL wall that is zero beyond this fraction of each
             element pair's closest training distance (``make``'s ``closest_pairs_A``;
-            :mod:`ionflow.md.sets.wall`); None: no wall. The MD document records how often
-            the wall acted and warns when it did.
+            :mod:`ionflow.md.sets.wall`; the wheel engine also holds the MTP at r_in below
+            it); None: no wall. The MD document records how often the wall acted and warns
+            when it did.
         core_repulsion_switch_A: width (Å) of the wall's switch to zero below r_in.
     """
 

@@ -9,7 +9,11 @@ falls smoothly (quintic smoothstep: value, first and second derivative continuou
 exactly 0 at ``r_in`` = ``fraction`` x the pair's closest distance in the training set.
 At every distance present in the training set the wall is zero: the MTP's fit is not
 changed, and any wall energy in a run means the trajectory went where the potential was
-never trained.
+never trained. Below r_in the wheel engine also holds the MTP itself at r_in
+(:func:`ionflow.md.mtp_callback.evaluate_held`): an additive wall alone cannot stop a pair
+falling where the MTP's polynomial radial basis diverges (below its ``min_dist``: -9e3 eV
+at 1.0 Å Li-Li, against +2 eV of ZBL). ``pair_style mlip`` cannot do that, so with the
+``lmp`` engine the wall is only additive and the MD document says so.
 
 LAMMPS gets the wall as ``pair_style table`` (a per-pair table file, spline
 interpolation, each pair's cutoff its ``r_in``) overlaid on the MTP
@@ -153,6 +157,15 @@ class CoreRepulsion(BaseModel):
                 # beyond the table, even by rounding
                 lines.append(f"pair_coeff {i + 1} {j + 1} table {TABLE_FILE} {pair} {r_in:.10f}")
         return lines
+
+    def type_matrix(self, species: Sequence[str]) -> np.ndarray:
+        """(n, n) r_in (Å) per pair of LAMMPS types ``1..n`` = ``species`` (row k: type k+1)."""
+        n = len(species)
+        matrix = np.empty((n, n))
+        for i, a in enumerate(species):
+            for j, b in enumerate(species):
+                matrix[i, j] = self.inner_cutoffs_A[pair_name(a, b)]
+        return matrix
 
     def active_rows(self, wall_energy_eV: Sequence[float]) -> tuple[int, float]:
         """How many thermo rows had wall energy > 0, and its largest value (eV)."""
