@@ -145,3 +145,18 @@ def test_the_gb_md_warning_is_one_line_of_the_report():
     assert doc.run_warnings == [
         "grain boundary MD 350 K #1: core repulsion active in 4 of 90 thermo rows; x"
     ]
+
+
+def test_an_unconverged_gb_loop_is_a_warning_of_the_report():
+    """The GB loop's last round still stopped a run: the report warns, the surface loop
+    (converged) does not."""
+    maker = GrainBoundaryReportMaker(temperature_K=350.0)
+    done = [{"n_selected": 0, "n_labelled": 0, "grade_max": 1.5, "runs_stopped": 0}]
+    capped = [{"n_selected": 6, "n_labelled": 0, "grade_max": 86.0, "runs_stopped": 1}]
+    reason = "reached max_iterations=8; the final potential still stopped 1 of 1 runs"
+    args = ({"n_atoms": 40, "volume": 54000.0}, done, "selected 0", 3, capped, reason)
+    doc = GrainBoundaryReportMaker.make.original(maker, None, *args, _labelled([5, 5, 5, 7]))
+    first, failed = doc.run_warnings
+    assert first.startswith("WARNING: grain-boundary active learning did not converge")
+    assert reason in first and "86.0" in first and "surface" not in first
+    assert failed.startswith("WARNING: grain boundary MD 350 K #1 failed")

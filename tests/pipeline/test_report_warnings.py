@@ -39,15 +39,26 @@ def _learning(stop_reason: str, runs_stopped: int, n_selected: int):
     return ActiveLearningDocument.model_construct(iterations=[last], stop_reason=stop_reason)
 
 
+def _warnings(active, **kwargs):
+    from ionflow.pipeline.report import learning_warnings
+
+    return learning_warnings(active.iterations, active.stop_reason, **kwargs)
+
+
 def test_active_learning_capped_while_still_breaking_is_warned():
     from ionflow.pipeline.report import learning_warnings
 
     # the last round explores with the final potential (past the cap it only checks it)
-    (warning,) = learning_warnings(_learning("reached max_iterations=4", 3, 11))
+    (warning,) = _warnings(_learning("reached max_iterations=4", 3, 11))
     assert warning.startswith("WARNING: active learning did not converge")
     assert "3 exploration run(s)" in warning and "13.7" in warning
-    assert learning_warnings(_learning("reached max_iterations=4", 0, 11)) == []
-    assert learning_warnings(_learning("iteration 3 selected 0 configurations", 0, 0)) == []
+    assert _warnings(_learning("reached max_iterations=4", 0, 11)) == []
+    assert _warnings(_learning("iteration 3 selected 0 configurations", 0, 0)) == []
     # nothing new to select, yet runs still broke: its candidates were labelled before
-    assert learning_warnings(_learning("iteration 3 selected 0 configurations", 2, 0))
+    assert _warnings(_learning("iteration 3 selected 0 configurations", 2, 0))
     assert learning_warnings(None) == []
+    # stored iteration dicts (as a study's report job receives them), another loop's name
+    active = _learning("reached max_iterations=8", 1, 6)
+    rows = [active.iterations[0].model_dump()]
+    (gb,) = learning_warnings(rows, active.stop_reason, "grain-boundary active learning")
+    assert gb.startswith("WARNING: grain-boundary active learning did not converge")

@@ -23,6 +23,7 @@ from ionflow.analysis.schemas.diffusion import DiffusionDocument, run_label
 from ionflow.analysis.schemas.regions import RegionResult
 from ionflow.errors import MissingResultsError
 from ionflow.io.labelled_set import LabelledSet
+from ionflow.pipeline.report import learning_warnings
 from ionflow.structures.gb_regions import REGION_NAMES
 
 PUBLISHED_GB = {
@@ -165,14 +166,18 @@ class GrainBoundaryReportMaker(Maker):
             "gb_learning": _loop_summary(gb_iterations, gb_stop_reason, len(gb_labelled_set)),
             "largest_labelled_cell_atoms": largest,
         }
+        loop_warnings = learning_warnings(
+            surface_iterations, surface_stop_reason, "surface active learning"
+        ) + learning_warnings(gb_iterations, gb_stop_reason, "grain-boundary active learning")
         run = f"grain boundary MD {run_label(self.temperature_K, 1)}"
         if diffusion is None:
             return GrainBoundaryReportDocument(
                 **common,
                 regions_not_resolved=list(REGION_NAMES),
                 run_warnings=[
+                    *loop_warnings,
                     f"WARNING: {run} failed (its MD or analysis job failed, see the failed "
-                    "jobs): no D per region"
+                    "jobs): no D per region",
                 ],
             )
         if not isinstance(diffusion, DiffusionDocument):
@@ -229,9 +234,12 @@ class GrainBoundaryReportMaker(Maker):
             region_distance_A=[(REGION_NAMES.index(n) + 0.5) * width for n in order],
             profile_distance_A=regions.profile_distance_A,
             profile_density_A3=regions.profile_density_A3,
-            run_warnings=[f"{run}: " + "; ".join(dict.fromkeys(diffusion.md_warnings))]
-            if diffusion.md_warnings
-            else [],
+            run_warnings=loop_warnings
+            + (
+                [f"{run}: " + "; ".join(dict.fromkeys(diffusion.md_warnings))]
+                if diffusion.md_warnings
+                else []
+            ),
             notes=notes,
         )
 

@@ -7,6 +7,7 @@ configuration-weighted, next to the published values.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from ionflow.analysis.schemas.diffusion import ArrheniusDocument, arrhenius_run_
 from ionflow.dft.schemas.labels import LabelledSetDocument
 from ionflow.dft.schemas.runs import RelaxDocument
 from ionflow.errors import IonflowInputError, MissingResultsError
-from ionflow.learning.schemas.active_learning import ActiveLearningDocument
+from ionflow.learning.schemas.active_learning import ActiveLearningDocument, ActiveLearningIteration
 from ionflow.mtp.schemas.fit import MtpFitDocument, SplitErrors
 from ionflow.structures.boltzmann import boltzmann_weights_by_group
 
@@ -346,25 +347,39 @@ def unresolved_sigma_warnings(
     return notes
 
 
-def learning_warnings(active: ActiveLearningDocument | None) -> list[str]:
+def learning_warnings(
+    iterations: Sequence[ActiveLearningIteration | dict] | None,
+    stop_reason: str = "",
+    loop: str = "active learning",
+) -> list[str]:
     """A warning when the final potential still left its trained region in exploration.
 
     The last round of the loop always explores with the potential the production MD
     uses (at ``max_iterations`` it only checks it, labelling nothing); runs of that round
-    stopped above gamma_break or at an unphysical configuration mean the MD may run on
-    extrapolation.
+    stopped above gamma_break, at an unphysical configuration or at a pair below its
+    trust level mean the MD may run on extrapolation.
+
+    Args:
+        iterations: the loop's iteration records (``ActiveLearningDocument.iterations``);
+            None or empty: no loop, no warning.
+        stop_reason: why the loop stopped.
+        loop: what the warning calls the loop (e.g. "grain-boundary active learning").
     """
-    if active is None or not active.iterations:
+    if not iterations:
         return []
-    last = active.iterations[-1]
-    if last.runs_stopped == 0 and last.runs_unphysical == 0:
+    last = iterations[-1]
+    row = last if isinstance(last, dict) else last.model_dump()
+    stopped, unphysical, contact = (
+        row.get(key, 0) for key in ("runs_stopped", "runs_unphysical", "runs_contact")
+    )
+    if stopped == 0 and unphysical == 0 and contact == 0:
         return []
     return [
-        f"WARNING: active learning did not converge ({active.stop_reason}): with the final "
-        f"potential {last.runs_stopped} exploration run(s) stopped above gamma_break "
-        f"(largest grade {last.grade_max:.1f}) and {last.runs_unphysical} at an "
-        "unphysical configuration; the MD runs on extrapolation (raise "
-        "mtp.active_learning.max_iterations or md_steps)"
+        f"WARNING: {loop} did not converge ({stop_reason}): with the final "
+        f"potential {stopped} exploration run(s) stopped above gamma_break "
+        f"(largest grade {row.get('grade_max', 0.0):.1f}), {unphysical} at an "
+        f"unphysical configuration and {contact} at a pair below its trust "
+        "level; the MD runs on extrapolation (raise the loop's max_iterations or md_steps)"
     ]
 
 
@@ -435,7 +450,8 @@ class PipelineReportMaker(Maker):
         notes = heldout_warnings(
             validation, self.target_energy_rmse_meV_atom, self.target_force_rmse_eV_A
         )
-        notes += learning_warnings(active)
+        if active is not None:
+            notes += learning_warnings(active.iterations, active.stop_reason)
         extrapolation_K = fitted[0].extrapolation_K if fitted else 300.0
         notes += unresolved_sigma_warnings(configurations, extrapolation_K)
         if headline is None:
