@@ -47,11 +47,14 @@ def test_tiny_spec_validates_and_builds():
 
 
 def test_tiny_spec_learns_on_the_relaxed_production_model():
-    study = PipelineMaker.from_spec(load_spec(TINY)).grain_boundary_maker
+    spec = load_spec(TINY)
+    study = PipelineMaker.from_spec(spec).grain_boundary_maker
     assert study.relax_maker is not None and study.relax_maker.max_steps == 60
     assert not study.relax_maker.require_convergence  # a step cap, not a convergence test
-    assert study.gb_learning_maker.max_iterations == 3
-    assert study.surface_learning_maker.max_iterations == 1
+    # the GB loop has its own cap (eight: three left a potential that collapsed)
+    learning = spec.grain_boundary.learning
+    assert study.gb_learning_maker.max_iterations == learning.gb_max_iterations == 8
+    assert study.surface_learning_maker.max_iterations == learning.max_iterations == 1
     cutter = study.gb_learning_maker.candidate_cutter
     assert cutter.shape == "slab" and cutter.axis == 2 and cutter.units == {"P": 2.5}
     # the learning model is the production cell: production starts from its relaxed cell
